@@ -1,0 +1,201 @@
+"""Domain model shared by the allocator, the control loop and the device drivers.
+
+Pure data and small interfaces: no I/O, nothing of the project imported, so the allocator can be
+tested in microseconds and drivers depend on nothing but this file.
+
+Phases are indexed 0, 1, 2 (L1, L2, L3). "Box phases" are the terminals of a wallbox; "site
+phases" are the phases of the house. A phase rotation maps the one onto the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+PHASES = 3
+Triple = tuple[float, float, float]
+ZERO3: Triple = (0.0, 0.0, 0.0)
+
+#: rotation name -> site phase of box phase L1, L2, L3
+ROTATIONS: Mapping[str, tuple[int, int, int]] = {
+    "L1L2L3": (0, 1, 2),
+    "L2L3L1": (1, 2, 0),
+    "L3L1L2": (2, 0, 1),
+    "L1L3L2": (0, 2, 1),
+    "L3L2L1": (2, 1, 0),
+    "L2L1L3": (1, 0, 2),
+}
+
+
+def phase_name(phase: int) -> str:
+    return f"L{phase + 1}"
+
+
+# --------------------------------------------------------------------------------------------
+# Allocator input and output
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Circuit:
+    """A fuse: the grid connection (parent None) or a sub-distribution board.
+
+    `base_load_a` is what flows through this circuit that ampshare does not control (its meter
+    reading minus the wallboxes below it; 0 without a meter). Negative values (PV export) are
+    allowed and give room.
+    """
+
+    id: str
+    name: str
+    parent: str | None
+    max_current_a: float
+    max_power_w: float | None = None
+    reserve_a: float = 0.0
+    base_load_a: Triple = ZERO3
+    max_unbalance_a: float | None = None
+    unbalance_counts_base: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    circuits: tuple[Circuit, ...]
+    nominal_voltage_v: float = 230.0
+
+
+@dataclass(frozen=True, slots=True)
+class EvseLoad:
+    """What one wallbox could take, as the allocator sees it.
+
+    `car_phases` are the box phases the car draws on (detected from measured currents); None
+    means unknown, which counts on every wired phase. `demand_a` is a cap from rules or from what
+    the car takes; 0 means it must not charge, None means no cap. `wait_rank` orders wallboxes
+    that compete for a slot when not all can get their min current: lower waited longer.
+    """
+
+    id: str
+    circuit: str
+    phases: int = 3
+    rotation: str = "L1L2L3"
+    car_phases: frozenset[int] | None = None
+    min_current_a: float = 6.0
+    max_current_a: float = 16.0
+    demand_a: float | None = None
+    priority: int = 1
+    resolution_a: float = 0.1
+    wait_rank: int = 0
+
+    def site_phases(self) -> tuple[int, ...]:
+        """Site phases this wallbox loads with every ampere it gets (sorted, no duplicates)."""
+        rot = ROTATIONS[self.rotation]
+        wired = range(1 if self.phases == 1 else PHASES)
+        box = [p for p in wired if self.car_phases is None or p in self.car_phases]
+        if not box:  # car phases outside the wiring: trust the wiring
+            box = list(wired)
+        return tuple(sorted({rot[p] for p in box}))
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Setpoints in A (0 = paused) and, per wallbox, why it got that, in words."""
+
+    setpoints: Mapping[str, float]
+    reasons: Mapping[str, str]
+
+
+# --------------------------------------------------------------------------------------------
+# Devices
+# --------------------------------------------------------------------------------------------
+
+
+class DeviceError(Exception):
+    """A device could not be read or written; the message is shown to the operator as is."""
+
+
+class ChargeStatus(StrEnum):
+    """IEC 61851 states as a person names them."""
+
+    NO_CAR = "no_car"  # A
+    CONNECTED = "connected"  # B: car plugged in, not drawing
+    CHARGING = "charging"  # C/D
+    ERROR = "error"  # E/F, or a fault reported by the box
+
+
+class MeterRole(StrEnum):
+    GRID = "grid"
+    PV = "pv"
+    BATTERY = "battery"
+    CONSUMER = "consumer"
+    EVSE = "evse"
+
+
+Optional3 = tuple[float | None, float | None, float | None]
+NONE3: Optional3 = (None, None, None)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    """SI units. Per-phase current carries the sign of that phase's power (export < 0).
+
+    None means the device gave no value (a "no value" marker or NaN), never 0.
+    """
+
+    current_a: Optional3 = NONE3
+    voltage_v: Optional3 = NONE3
+    power_w: Optional3 = NONE3
+    total_power_w: float | None = None
+    energy_import_wh: float | None = None
+    energy_export_wh: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EvseReading:
+    """Per-phase currents are on the box's terminals (box phases), not site phases."""
+
+    status: ChargeStatus
+    current_a: Triple = ZERO3
+    voltage_v: Optional3 = NONE3
+    power_w: float = 0.0
+    session_wh: float = 0.0
+    energy_wh: float | None = None
+    user: str | None = None
+    #: what the box reports that an operator should see (e.g. "profile rejected: ...")
+    detail: str | None = None
+
+
+@runtime_checkable
+class Meter(Protocol):
+    async def read(self) -> MeterReading: ...
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Evse(Protocol):
+    #: smallest step of a setpoint the box accepts (0.1 A for OCPP, 1 A for many Modbus boxes)
+    resolution_a: float
+
+    async def read(self) -> EvseReading: ...
+
+    async def apply(self, setpoint_a: float, phases: int) -> None:
+        """Offer `setpoint_a` (0 = pause) on `phases` phases; raises DeviceError."""
+        ...
+
+    async def deactivate(self) -> str:
+        """Give the box back to its own control (clear profiles, safe current); says how it went."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """A configured device as a driver factory receives it (already validated)."""
+
+    id: str
+    name: str
+    kind: str  # "meter" | "evse"
+    driver: str
+    address: str = ""
+    options: Mapping[str, object] = field(default_factory=dict)
