@@ -199,3 +199,14 @@ class DeviceSpec:
     driver: str
     address: str = ""
     options: Mapping[str, object] = field(default_factory=dict)
+
+
+class EventSink(Protocol):
+    """Where drivers and the manager report what an operator should see on the events page.
+
+    `kind` is a short machine word ("overload", "safe_mode", "offline", "online",
+    "profile_rejected", "profiles_cleared", "charge_point_connected", ...); `message` is the
+    sentence shown; `device` the device id or ChargeBox ID it concerns.
+    """
+
+    def __call__(self, kind: str, message: str, *, device: str | None = None) -> None: ...
