@@ -210,3 +210,60 @@ class EventSink(Protocol):
     """
 
     def __call__(self, kind: str, message: str, *, device: str | None = None) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# OCPP: what the OCPP server needs from the manager (implemented by the composition root)
+# --------------------------------------------------------------------------------------------
+
+
+class SessionRecorder(Protocol):
+    """Stores charging sessions (transactions); generic, so non-OCPP wallboxes can use it too.
+
+    Times are ISO 8601 strings with an offset (UTC "Z" or "+00:00"). `start` is idempotent
+    for a resent start: the same `key` (or, without one, the same evse, connector, id tag,
+    start time and meter start) gives the same id and never a second session. `stop` on an
+    already stopped session changes nothing and returns the stored session.
+    """
+
+    def start(
+        self,
+        evse: str,
+        connector: int,
+        id_tag: str | None,
+        started_at: str,
+        meter_start_wh: float | None,
+        *,
+        key: str | None = None,
+        user: str | None = None,
+        box: str | None = None,
+    ) -> int: ...
+
+    def stop(
+        self,
+        transaction_id: int,
+        stopped_at: str,
+        meter_stop_wh: float | None,
+        reason: str | None = None,
+        signed_data: list[object] | None = None,
+    ) -> Mapping[str, object] | None: ...
+
+    def find(self, key: str) -> int | None:
+        """Id of the session started with `key`, if any (e.g. a 2.0.1 transaction id)."""
+        ...
+
+
+class OcppHooks(Protocol):
+    """The manager side of the OCPP server: users, per-device passwords, sessions, events.
+
+    `authorize` answers whether the users table knows and allows this id tag (RFID); the
+    server combines it with its `unknown_tags` policy. `device_password` is the per-device
+    password of the device whose address is this ChargeBox ID (None: none set).
+    """
+
+    events: EventSink
+    sessions: SessionRecorder
+
+    def authorize(self, id_tag: str) -> bool: ...
+
+    def device_password(self, charge_box_id: str) -> str | None: ...
