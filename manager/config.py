@@ -1,0 +1,263 @@
+"""The configuration a user edits: settings, circuits, devices, RFID users.
+
+pydantic models, so the API, the store and the CLI share one set of rules and every error names
+its field. The grid connection is not stored as a circuit: it is the root circuit `main`, derived
+from the site settings, so its limit cannot disagree with `site.max_current_a`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from manager.model import ROTATIONS, Circuit, MeterRole
+
+SCHEMA_VERSION = 1
+ROOT_CIRCUIT = "main"
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+_ID_RE = re.compile(ID_PATTERN)
+
+
+class InvalidInput(ValueError):
+    """Input that breaks a rule; `errors` lists {"field", "message"} for the API and the forms."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+    @classmethod
+    def one(cls, field: str, message: str) -> InvalidInput:
+        return cls([{"field": field, "message": message}])
+
+    @classmethod
+    def from_pydantic(cls, exc: ValidationError, prefix: str = "") -> InvalidInput:
+        errors = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "body"
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown field"
+            errors.append({"field": prefix + field, "message": msg})
+        return cls(errors)
+
+
+def is_secret(key: str) -> bool:
+    """Fields that are write-only: stored, never shown or sent back."""
+    return "password" in key or key.endswith("_key")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SiteSettings(_Strict):
+    max_current_a: float = Field(32.0, gt=0, le=2000, description="Main fuse per phase (A)")
+    max_power_w: float | None = Field(None, gt=0, description="Optional power limit (W)")
+    reserve_a: float = Field(0.0, ge=0, le=100, description="Kept free on every phase (A)")
+    max_unbalance_a: float | None = Field(
+        20.0, gt=0, le=200, description="Max difference between phases (A); VDE-AR-N 4100: 20 A"
+    )
+    unbalance_counts_base: bool = Field(
+        False, description="Count the household's own unbalance too, not only the wallboxes'"
+    )
+    control_interval_s: float = Field(1.0, ge=0.2, le=60, description="Control cycle (s)")
+    safe_current_a: float = Field(
+        10.0, ge=0, le=2000, description="Total per phase for all wallboxes in safe mode (A)"
+    )
+    meter_timeout_s: float = Field(
+        10.0, ge=1, le=600, description="Grid meter silent this long -> safe mode (s)"
+    )
+    nominal_voltage_v: float = Field(230.0, ge=100, le=300, description="For power limits (V)")
+    rotation_s: float = Field(
+        900.0, ge=60, le=86400, description="Slot time when not every car can charge (s)"
+    )
+    resume_delay_s: float = Field(
+        60.0, ge=0, le=3600, description="A paused car waits this long before it resumes (s)"
+    )
+
+
+class OcppServerSettings(_Strict):
+    port: int = Field(19520, ge=1, le=65535, description="OCPP server port")
+    tls: Literal["off", "detect", "on"] = Field("off", description="TLS: off, detect or on")
+    password: str | None = Field(
+        None, max_length=64, description="Basic Auth password for charge points (optional)"
+    )
+    clear_profiles_on_deactivate: bool = Field(
+        True, description="Cancel charging current limit on deactivation"
+    )
+    unknown_tags: Literal["accept", "known"] = Field(
+        "accept", description="RFID tags not in the users list: accept or refuse"
+    )
+
+
+class Settings(_Strict):
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    ocpp: OcppServerSettings = Field(default_factory=OcppServerSettings)
+
+
+class CircuitConfig(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=64)
+    parent: str = Field(ROOT_CIRCUIT, description="Circuit this board hangs in")
+    max_current_a: float = Field(gt=0, le=2000, description="Fuse per phase (A)")
+    max_power_w: float | None = Field(None, gt=0)
+    max_unbalance_a: float | None = Field(None, gt=0, le=200)
+    reserve_a: float = Field(0.0, ge=0, le=100)
+    meter: str | None = Field(None, description="Meter measuring this circuit (optional)")
+
+
+class DeviceBase(_Strict):
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=64)
+    kind: Literal["evse", "meter"]
+    driver: str = Field(min_length=1)
+    enabled: bool = True
+    address: str = Field("", max_length=256, description="Host:port, ChargeBox ID or serial port")
+
+
+class EvseConfig(DeviceBase):
+    kind: Literal["evse"] = "evse"
+    min_current_a: float = Field(6.0, ge=0, le=80, description="Lowest current the car accepts")
+    max_current_a: float = Field(16.0, gt=0, le=80, description="Highest current of the box")
+    phases: Literal[1, 3] = Field(3, description="Wired phases")
+    phase_rotation: str = Field("L1L2L3", description="Site phase of the box's L1, L2, L3")
+    priority: int = Field(1, ge=0, le=9, description="Higher is served first")
+    circuit: str = Field(ROOT_CIRCUIT, description="Circuit the box hangs in")
+
+    @field_validator("phase_rotation")
+    @classmethod
+    def _rotation(cls, v: str) -> str:
+        if v not in ROTATIONS:
+            raise ValueError(f"must be one of {', '.join(ROTATIONS)}")
+        return v
+
+
+class MeterConfig(DeviceBase):
+    kind: Literal["meter"] = "meter"
+    role: MeterRole = Field(MeterRole.GRID, description="What the meter measures")
+
+
+class UserConfig(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=64)
+    id_tag: str = Field(min_length=1, max_length=64, description="RFID tag")
+
+
+COMMON_FIELDS = {
+    "evse": set(EvseConfig.model_fields),
+    "meter": set(MeterConfig.model_fields),
+}
+
+
+DriverCheck = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+
+
+def validate_device(data: Mapping[str, Any], check_driver: DriverCheck) -> dict[str, Any]:
+    """Validate common fields here and driver fields with `check_driver(driver, kind, fields)`.
+
+    `check_driver` returns the driver's fields with defaults filled in and raises InvalidInput
+    for an unknown driver, a driver of the other kind, a bad or an unknown field.
+    """
+    kind = data.get("kind")
+    model = {"evse": EvseConfig, "meter": MeterConfig}.get(str(kind))
+    if model is None:
+        raise InvalidInput.one("kind", "must be 'evse' or 'meter'")
+    try:
+        common = model.model_validate(dict(data))
+    except ValidationError as exc:
+        raise InvalidInput.from_pydantic(exc) from None
+    if isinstance(common, EvseConfig) and common.min_current_a > common.max_current_a:
+        raise InvalidInput.one("min_current_a", "must not be above max_current_a")
+    extras = dict(common.model_extra or {})
+    merged = common.model_dump(mode="json", exclude=set(extras))
+    merged.update(check_driver(common.driver, common.kind, extras))
+    return merged
+
+
+def slug(name: str, taken: Iterable[str]) -> str:
+    """A readable id from a name, unique among `taken`."""
+    base = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:32] or "item"
+    if not base[0].isalnum():
+        base = "x" + base
+    used = set(taken)
+    candidate, n = base, 2
+    while candidate in used:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def valid_id(value: str) -> bool:
+    return bool(_ID_RE.match(value))
+
+
+def root_circuit(site: SiteSettings, meter: str | None) -> dict[str, Any]:
+    """The grid connection as a circuit dict, as the API shows it."""
+    return {
+        "id": ROOT_CIRCUIT,
+        "name": "Grid connection",
+        "parent": None,
+        "max_current_a": site.max_current_a,
+        "max_power_w": site.max_power_w,
+        "max_unbalance_a": site.max_unbalance_a,
+        "reserve_a": site.reserve_a,
+        "meter": meter,
+    }
+
+
+def check_tree(circuits: Iterable[CircuitConfig]) -> None:
+    """Every parent exists and there is no cycle; raises InvalidInput naming the circuit."""
+    by_id = {c.id: c for c in circuits}
+    for c in by_id.values():
+        if c.id == ROOT_CIRCUIT:
+            raise InvalidInput.one("id", f"'{ROOT_CIRCUIT}' is the grid connection")
+        seen = {c.id}
+        parent = c.parent
+        while parent != ROOT_CIRCUIT:
+            if parent not in by_id:
+                raise InvalidInput.one("parent", f"circuit {c.name!r}: unknown parent {parent!r}")
+            if parent in seen:
+                raise InvalidInput.one("parent", f"circuit {c.name!r}: parents form a cycle")
+            seen.add(parent)
+            parent = by_id[parent].parent
+
+
+def to_circuits(
+    site: SiteSettings,
+    circuits: Iterable[CircuitConfig],
+    base_load: Mapping[str, tuple[float, float, float]],
+) -> tuple[Circuit, ...]:
+    """Allocator circuits: the root from the site settings, then the stored sub-boards."""
+    zero = (0.0, 0.0, 0.0)
+    out = [
+        Circuit(
+            id=ROOT_CIRCUIT,
+            name="Grid connection",
+            parent=None,
+            max_current_a=site.max_current_a,
+            max_power_w=site.max_power_w,
+            reserve_a=site.reserve_a,
+            base_load_a=base_load.get(ROOT_CIRCUIT, zero),
+            max_unbalance_a=site.max_unbalance_a,
+            unbalance_counts_base=site.unbalance_counts_base,
+        )
+    ]
+    for c in circuits:
+        out.append(
+            Circuit(
+                id=c.id,
+                name=c.name,
+                parent=c.parent,
+                max_current_a=c.max_current_a,
+                max_power_w=c.max_power_w,
+                reserve_a=c.reserve_a,
+                base_load_a=base_load.get(c.id, zero),
+                max_unbalance_a=c.max_unbalance_a,
+                unbalance_counts_base=site.unbalance_counts_base,
+            )
+        )
+    return tuple(out)

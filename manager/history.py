@@ -1,0 +1,73 @@
+"""The last 24 h of grid, PV and charging power, one point a minute, in memory and on disk."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from manager.store import AtomicJSONStorage, CorruptDataError
+
+log = logging.getLogger("ampshare.history")
+
+POINTS = 24 * 60
+
+
+class History:
+    """Averages every snapshot into one-minute points; the file never holds more than 24 h."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        bucket_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.storage = AtomicJSONStorage(path) if path else None
+        self.bucket_s = bucket_s
+        self.clock = clock
+        self.points: deque[dict[str, Any]] = deque(maxlen=POINTS)
+        self._acc: dict[str, float] = {}
+        self._n = 0
+        self._bucket: int | None = None
+        if self.storage is not None:
+            try:
+                data = self.storage.read() or {}
+            except CorruptDataError as exc:  # history is not worth refusing to start for
+                log.warning("history not loaded: %s", exc)
+                data = {}
+            self.points.extend(data.get("points", [])[-POINTS:])
+
+    def add(self, snapshot: dict[str, Any]) -> None:
+        site = snapshot.get("site", {})
+        now = self.clock()
+        bucket = int(now // self.bucket_s)
+        if self._bucket is not None and bucket != self._bucket and self._n:
+            self._flush()
+        self._bucket = bucket
+        for key in ("grid_w", "pv_w", "charge_w"):
+            value = site.get(key)
+            self._acc[key] = self._acc.get(key, 0.0) + float(value or 0.0)
+        self._n += 1
+
+    def _flush(self) -> None:
+        assert self._bucket is not None
+        ts = datetime.fromtimestamp(self._bucket * self.bucket_s, UTC)
+        point: dict[str, Any] = {"ts": ts.isoformat(timespec="seconds")}
+        for key, total in self._acc.items():
+            point[key] = round(total / self._n, 1)
+        self.points.append(point)
+        self._acc, self._n = {}, 0
+        if self.storage is not None:
+            try:
+                self.storage.write({"points": list(self.points)})
+            except OSError as exc:
+                log.warning("history not saved: %s", exc)
+
+    def recent(self, hours: float = 24.0) -> list[dict[str, Any]]:
+        cutoff = datetime.fromtimestamp(self.clock() - hours * 3600, UTC).isoformat()
+        return [p for p in self.points if p["ts"] >= cutoff]
