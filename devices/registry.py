@@ -28,6 +28,19 @@ def validate_options(driver: Driver, options: Mapping[str, Any]) -> dict[str, An
     return driver.options.model_validate(dict(options)).model_dump()
 
 
+def spec_of(config: Mapping[str, Any]) -> DeviceSpec:
+    """A stored device config as a driver sees it: everything but the identity goes to options."""
+    identity = {"id", "name", "kind", "driver", "address"}
+    return DeviceSpec(
+        id=str(config["id"]),
+        name=str(config["name"]),
+        kind=str(config["kind"]),
+        driver=str(config["driver"]),
+        address=str(config.get("address", "")),
+        options={k: v for k, v in config.items() if k not in identity},
+    )
+
+
 def build(spec: DeviceSpec, ctx: DeviceContext, table: Mapping[str, Driver]) -> Meter | Evse:
     driver = table[spec.driver]
     opts = driver.options.model_validate(dict(spec.options))
