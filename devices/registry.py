@@ -7,10 +7,11 @@ from typing import Any
 
 from devices import sim
 from devices.driver import DeviceContext, Driver
+from devices.modbus import drivers as modbus_drivers
 from manager.model import DeviceSpec, Evse, Meter
 
 #: every driver module exposes DRIVERS; add a module here to make its drivers selectable
-_MODULES = (sim,)
+_MODULES = (sim, modbus_drivers)
 
 
 def drivers() -> dict[str, Driver]:
