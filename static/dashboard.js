@@ -1,0 +1,243 @@
+// Live dashboard: applies each SSE state snapshot to the tiles in place (text and bar widths
+// only, no re-render), adds and removes tiles as devices come and go, and reconnects.
+"use strict";
+(() => {
+  const A = window.ampshare;
+  const { t, num, power, energy } = A;
+  const tiles = document.getElementById("tiles");
+  const chartTile = document.getElementById("chart");
+  const live = document.getElementById("live");
+  const pending = new Map(); // evse id -> wanted enabled state while a PATCH is in flight
+
+  const set = (el, text) => {
+    if (el && el.textContent !== text) el.textContent = text;
+  };
+  const show = (el, text) => {
+    if (!el) return;
+    set(el, text || "");
+    el.hidden = !text;
+  };
+  const attr = (el, name, value) => {
+    if (el && el.getAttribute(name) !== value) el.setAttribute(name, value);
+  };
+  const width = (el, value, scale) => {
+    if (!el) return;
+    const v = Number(value);
+    const pct = !scale || !Number.isFinite(v) ? 0 : Math.max(0, Math.min(100, (100 * Math.abs(v)) / scale));
+    const w = pct.toFixed(1) + "%";
+    if (el.style.width !== w) el.style.width = w;
+    el.classList.toggle("neg", v < 0);
+    return pct;
+  };
+  const k = (tile, key) => tile.querySelector(`[data-k="${key}"]`);
+  const statusWord = (s) => t(String(s || "offline").replace("_", " "));
+
+  function phaseBars(tile, values, scale, limits) {
+    for (let p = 0; p < 3; p++) {
+      const v = values?.[p];
+      const lim = limits?.[p] || scale;
+      const pct = width(k(tile, "bar" + p), v, lim);
+      if (limits) {
+        const bar = k(tile, "bar" + p);
+        bar.classList.toggle("hi", pct >= 80 && pct < 95);
+        bar.classList.toggle("over", pct >= 95);
+        set(k(tile, "a" + p), `${num(v)} / ${num(limits[p], 0)} A`);
+      } else set(k(tile, "a" + p), `${num(v)} A`);
+    }
+  }
+
+  function figure(tile, key, watts) {
+    const [n, u] = power(watts);
+    set(k(tile, key), n);
+    set(k(tile, key + "-u"), u);
+  }
+
+  function siteScale(site) {
+    const lims = (site?.limit_a || []).filter((x) => typeof x === "number");
+    return lims.length ? Math.max(...lims) : 32;
+  }
+
+  function applySite(site) {
+    const tile = document.getElementById("site");
+    if (!tile || !site) return;
+    attr(tile, "data-status", site.safe_mode ? "error" : "charging");
+    const safe = k(tile, "safe");
+    safe.hidden = !site.safe_mode;
+    document.getElementById("safe-banner").hidden = !site.safe_mode;
+    set(k(tile, "safe-reason"), site.safe_reason ? `${t("Safe mode")}: ${site.safe_reason}` : t("Safe mode"));
+    phaseBars(tile, site.grid_a, siteScale(site), site.limit_a || [32, 32, 32]);
+    const gw = site.grid_w;
+    figure(tile, "grid", gw === null || gw === undefined ? null : Math.abs(gw));
+    set(k(tile, "grid-l"), (gw || 0) < 0 ? t("Export") : t("Import"));
+    figure(tile, "pv", site.pv_w);
+    set(k(tile, "reserve"), num(site.reserve_a));
+  }
+
+  function applyEvse(tile, e) {
+    attr(tile, "data-status", e.status || "offline");
+    set(k(tile, "name"), e.name);
+    attr(k(tile, "gear"), "href", "/devices/" + encodeURIComponent(e.id));
+    set(k(tile, "status"), statusWord(e.status));
+    const sw = k(tile, "enabled");
+    if (pending.has(e.id)) {
+      if (pending.get(e.id) === !!e.enabled) pending.delete(e.id);
+    } else if (sw.checked !== !!e.enabled) sw.checked = !!e.enabled;
+    figure(tile, "power", e.power_w);
+    phaseBars(tile, e.current_a, e.max_current_a || 16);
+    set(k(tile, "setpoint"), `${num(e.setpoint_a)} A`);
+    set(k(tile, "session"), energy(e.session_wh));
+    set(k(tile, "user"), e.user || "—");
+    show(k(tile, "reason"), e.reason);
+    show(k(tile, "detail"), e.detail);
+    show(k(tile, "deactivation"), e.deactivation);
+  }
+
+  function applyMeter(tile, m, scale) {
+    attr(tile, "data-status", m.online ? "connected" : "offline");
+    set(k(tile, "name"), m.name);
+    attr(k(tile, "gear"), "href", "/devices/" + encodeURIComponent(m.id));
+    set(k(tile, "status"), `${t(m.role || "meter")} · ${m.online ? t("online") : t("offline")}`);
+    figure(tile, "power", m.power_w);
+    phaseBars(tile, m.current_a, scale);
+    set(k(tile, "energy"), energy(m.energy_wh));
+    show(k(tile, "error"), m.error);
+  }
+
+  function applyCp(tile, c) {
+    set(k(tile, "id"), c.id);
+    set(k(tile, "model"), `${c.vendor || ""} ${c.model || ""}`.trim() || "—");
+  }
+
+  // Keep one tile per item, in snapshot order, just before `anchor()`; clone new ones from
+  // the blank template. Tiles already in place are not moved, so nothing re-renders.
+  function sync(kind, items, anchor, apply) {
+    const existing = new Map();
+    tiles.querySelectorAll(`[data-${kind}]`).forEach((el) => existing.set(el.dataset[kind], el));
+    const tpl = document.getElementById("tpl-" + kind);
+    const ordered = items.map((item) => {
+      let tile = existing.get(item.id);
+      if (tile) existing.delete(item.id);
+      else {
+        tile = tpl.content.firstElementChild.cloneNode(true);
+        tile.dataset[kind] = item.id;
+      }
+      apply(tile, item);
+      return tile;
+    });
+    existing.forEach((el) => el.remove());
+    let ref = anchor();
+    for (let i = ordered.length - 1; i >= 0; i--) {
+      const tile = ordered[i];
+      if (!tile.isConnected || tile.nextElementSibling !== ref) tiles.insertBefore(tile, ref);
+      ref = tile;
+    }
+  }
+
+  function apply(state) {
+    if (!state || !state.site) return;
+    applySite(state.site);
+    const scale = siteScale(state.site);
+    const firstOf = (sel) => () => tiles.querySelector(sel) || chartTile;
+    sync("evse", state.evses || [], firstOf("[data-cp], [data-meter]"), applyEvse);
+    const fresh = (state.charge_points || []).filter((c) => !c.configured);
+    sync("cp", fresh, firstOf("[data-meter]"), applyCp);
+    sync("meter", state.meters || [], () => chartTile, (tile, m) => applyMeter(tile, m, scale));
+  }
+
+  // -- actions -----------------------------------------------------------------------------
+  tiles.addEventListener("change", async (ev) => {
+    const sw = ev.target;
+    if (!(sw instanceof HTMLInputElement) || sw.dataset.k !== "enabled") return;
+    const tile = sw.closest("[data-evse]");
+    const id = tile.dataset.evse;
+    const wanted = sw.checked;
+    pending.set(id, wanted);
+    sw.disabled = true;
+    try {
+      const res = await A.api("PATCH", "/api/devices/" + encodeURIComponent(id), { enabled: wanted });
+      if (!res.ok) {
+        pending.delete(id);
+        sw.checked = !wanted;
+        const msg = res.data?.errors?.map((e) => `${e.field}: ${e.message}`).join("; ");
+        A.toast(msg || res.data?.error || t("Something went wrong."), true);
+      } else A.toast(t("Saved."));
+    } catch {
+      pending.delete(id);
+      sw.checked = !wanted;
+    } finally {
+      sw.disabled = false;
+      setTimeout(() => pending.delete(id), 5000);
+    }
+  });
+
+  tiles.addEventListener("click", async (ev) => {
+    const btn = ev.target.closest('[data-k="add"]');
+    if (!btn) return;
+    const tile = btn.closest("[data-cp]");
+    const id = tile.dataset.cp;
+    const model = k(tile, "model").textContent;
+    btn.disabled = true;
+    const body = { kind: "evse", driver: "ocpp", name: model && model !== "—" ? `${model} ${id}` : id, address: id };
+    const res = await A.api("POST", "/api/devices", body);
+    if (res.ok) {
+      A.toast(t("Added."));
+      tile.remove();
+    } else {
+      btn.disabled = false;
+      const msg = res.data?.errors?.map((e) => `${e.field}: ${e.message}`).join("; ");
+      A.toast(msg || res.data?.error || t("Something went wrong."), true);
+    }
+  });
+
+  // -- live connection -----------------------------------------------------------------------
+  let source = null;
+  let retry = 1000;
+  function status(ok) {
+    live.classList.toggle("on", ok);
+    live.classList.toggle("off", !ok);
+    live.textContent = ok ? t("Live") : t("Connection lost — reconnecting…");
+  }
+
+  function connect() {
+    source = new EventSource("/api/events");
+    source.onmessage = (ev) => {
+      retry = 1000;
+      status(true);
+      try {
+        apply(JSON.parse(ev.data));
+      } catch (err) {
+        console.error("bad state", err);
+      }
+    };
+    source.onerror = () => {
+      status(false);
+      if (source.readyState === EventSource.CLOSED) {
+        // the server refused (restart with a new login, or an error): check, then retry
+        source.close();
+        setTimeout(async () => {
+          try {
+            await A.api("GET", "/api/state");
+          } catch {
+            /* offline or login page: api() redirects when needed */
+          }
+          connect();
+        }, retry);
+        retry = Math.min(retry * 2, 15000);
+      }
+    };
+  }
+
+  async function refreshChart() {
+    try {
+      const res = await fetch("/fragments/chart", { credentials: "same-origin" });
+      if (res.ok) chartTile.querySelector("[data-chart]").innerHTML = await res.text();
+    } catch {
+      /* next time */
+    }
+  }
+
+  connect();
+  setInterval(refreshChart, 60000);
+  window.addEventListener("pagehide", () => source?.close());
+  window.ampshare.applyState = apply;
+})();

@@ -1,0 +1,219 @@
+"""The web layer's pure pieces: cookie signing, CSRF, language choice, schema forms, chart."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from starlette.requests import HTTPConnection
+
+from manager.config import CircuitConfig, EvseConfig, MeterConfig, Settings
+from web import chart
+from web.auth import SESSION_COOKIE, SESSION_LIFETIME_S, Authenticator, Identity, Signer
+from web.forms import fields_from_schema, object_sections
+from web.i18n import DE, JS_STRINGS, parse_accept_language, translator
+from web.render import num, power_parts
+from web.snapshot import normalize
+
+SECRET = b"0123456789abcdef0123456789abcdef"
+
+
+def conn(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None):
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    if cookies:
+        raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
+    return HTTPConnection({"type": "http", "headers": raw, "client": ("127.0.0.9", 5000)})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def make_auth(password: str = "pw", clock: Clock | None = None):
+    calls: list[tuple[str, str]] = []
+
+    def verify(pw: str, client: str) -> bool:
+        calls.append((pw, client))
+        return pw == password
+
+    return Authenticator(SECRET, verify, clock or Clock()), calls
+
+
+def test_signed_cookie_round_trip_and_tamper() -> None:
+    signer = Signer(SECRET)
+    token = signer.sign({"sid": "abc", "exp": 5})
+    assert signer.unsign(token) == {"sid": "abc", "exp": 5}
+    body, mac = token.split(".")
+    assert signer.unsign(body + "." + mac[:-2] + "AA") is None
+    forged = base64.urlsafe_b64encode(b'{"exp":5,"sid":"evil"}').rstrip(b"=").decode()
+    assert signer.unsign(forged + "." + mac) is None
+    assert signer.unsign("garbage") is None
+    assert signer.unsign("a.b.c") is None
+    assert Signer(b"another-secret-of-32-bytes......").unsign(token) is None
+
+
+def test_session_expires_and_wrong_secret_fails() -> None:
+    clock = Clock()
+    auth, _ = make_auth(clock=clock)
+    cookie, sid = auth.new_session()
+    assert auth.identify(conn(cookies={SESSION_COOKIE: cookie})) == Identity("cookie", sid)
+    clock.t += SESSION_LIFETIME_S + 1
+    assert auth.identify(conn(cookies={SESSION_COOKIE: cookie})) is None
+
+
+def test_csrf_token_bound_to_session() -> None:
+    auth, _ = make_auth()
+    _, sid1 = auth.new_session()
+    _, sid2 = auth.new_session()
+    me, other = Identity("cookie", sid1), Identity("cookie", sid2)
+    token = auth.csrf_token(me)
+    assert auth.check_csrf(me, token)
+    assert not auth.check_csrf(other, token)
+    assert not auth.check_csrf(me, None)
+    assert not auth.check_csrf(me, "")
+    assert auth.check_csrf(Identity("basic"), None)  # Basic auth is not sent by browsers alone
+    nonce = auth.login_nonce()
+    assert auth.check_login_csrf(nonce, auth.login_csrf(nonce))
+    assert not auth.check_login_csrf(auth.login_nonce(), auth.login_csrf(nonce))
+    assert not auth.check_login_csrf(None, auth.login_csrf(nonce))
+
+
+def basic(user: str, pw: str) -> dict[str, str]:
+    return {"authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
+
+
+def test_basic_auth_checks_user_and_caches_success_briefly() -> None:
+    clock = Clock()
+    auth, calls = make_auth("s3cret", clock)
+    assert auth.identify(conn(basic("admin", "nope"))) is None
+    assert auth.identify(conn(basic("root", "s3cret"))) is None
+    assert auth.identify(conn({"authorization": "Basic !!!"})) is None
+    assert auth.identify(conn({"authorization": "Bearer x"})) is None
+    assert auth.identify(conn(basic("admin", "s3cret"))) == Identity("basic")
+    assert calls[-1] == ("s3cret", "127.0.0.9")
+    n = len(calls)
+    assert auth.identify(conn(basic("admin", "s3cret"))) == Identity("basic")
+    assert len(calls) == n  # remembered: no second hash
+    clock.t += 61
+    auth.identify(conn(basic("admin", "s3cret")))
+    assert len(calls) == n + 1
+    auth.forget_credentials()
+    auth.identify(conn(basic("admin", "s3cret")))
+    assert len(calls) == n + 2
+
+
+def test_accept_language() -> None:
+    assert parse_accept_language("de-DE,de;q=0.9,en;q=0.8") == "de"
+    assert parse_accept_language("fr-FR, en;q=0.5, de;q=0.7") == "de"
+    assert parse_accept_language("en-GB,en;q=0.9") == "en"
+    assert parse_accept_language("fr") is None
+    assert parse_accept_language("de;q=0, en;q=0.1") == "en"
+    assert parse_accept_language("de;q=abc") is None
+    assert parse_accept_language("") is None
+
+
+def test_german_covers_the_browser_strings() -> None:
+    missing = [s for s in JS_STRINGS if s not in DE and s not in ("Live", "PV")]
+    assert not missing
+    assert translator("de")("{n} sessions", n=3) == "3 Ladevorgänge"
+    assert translator("en")("{n} sessions", n=3) == "3 sessions"
+
+
+def test_number_formatting_matches_languages() -> None:
+    assert num(1234.56, 1) == "1,234.6"
+    assert num(1234.56, 1, "de") == "1.234,6"
+    assert num(-0.01, 1) == "0.0"
+    assert num(None) == "—"
+    assert num(float("nan")) == "—"
+    assert power_parts(7400) == ("7.4", "kW")
+    assert power_parts(850.4, "de") == ("850", "W")
+    assert power_parts(None) == ("—", "kW")
+
+
+def test_evse_form_from_real_schema() -> None:
+    values = {"name": "Carport", "max_current_a": 32.0, "phases": 3, "enabled": False}
+    fields = {
+        f.key: f
+        for f in fields_from_schema(
+            EvseConfig.model_json_schema(), values, choices={"circuit": [("main", "Grid")]}
+        )
+    }
+    assert "id" not in fields and "kind" not in fields and "driver" not in fields
+    assert fields["name"].value == "Carport" and fields["name"].widget == "text"
+    assert fields["max_current_a"].widget == "number" and fields["max_current_a"].value == "32"
+    assert fields["max_current_a"].type == "number"
+    assert fields["priority"].type == "integer"
+    assert fields["phases"].widget == "select"
+    assert [v for v, _ in fields["phases"].options] == ["1", "3"]
+    assert fields["enabled"].widget == "checkbox" and not fields["enabled"].checked
+    assert fields["circuit"].options == [("main", "Grid")]
+    assert fields["max_current_a"].label == "Max current (A)"
+
+
+def test_meter_role_enum_through_ref() -> None:
+    fields = {f.key: f for f in fields_from_schema(MeterConfig.model_json_schema(), {})}
+    assert fields["role"].widget == "select"
+    assert ("pv", "pv") in fields["role"].options
+    assert fields["role"].value == "grid"
+
+
+def test_settings_sections_and_write_only_password() -> None:
+    schema = Settings.model_json_schema()
+    sections = dict(object_sections(schema))
+    assert set(sections) == {"site", "ocpp"}
+    values = {"port": 19520, "tls": "detect", "password_set": True}
+    fields = {
+        f.key: f
+        for f in fields_from_schema(sections["ocpp"], values, prefix="ocpp.", root=schema)
+    }
+    pw = fields["password"]
+    assert pw.widget == "password" and pw.value == "" and pw.secret_set and pw.nullable
+    assert pw.name == "ocpp.password"
+    assert fields["tls"].value == "detect"
+    assert [v for v, _ in fields["tls"].options] == ["off", "detect", "on"]
+    assert "password_set" not in fields
+
+
+def test_circuit_nullable_number() -> None:
+    fields = {f.key: f for f in fields_from_schema(CircuitConfig.model_json_schema(), {})}
+    assert fields["max_power_w"].nullable and fields["max_power_w"].widget == "number"
+    assert fields["max_power_w"].value == ""
+
+
+def test_chart_draws_three_series_and_handles_empty() -> None:
+    now = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    points = [
+        {
+            "ts": (now - timedelta(minutes=m)).isoformat(),
+            "grid_w": 1000.0 - m,
+            "pv_w": 500.0,
+            "charge_w": 2000.0,
+        }
+        for m in range(1440)
+    ]
+    html = chart.render(points, now=now)
+    assert html.count("<path") == 3
+    assert "kW" in html and "<svg" in html
+    assert len(html) < 40_000  # downsampled
+    assert "No history" in chart.render([], now=now)
+    assert "keine" in chart.render([], now=now, empty_text="keine")
+
+
+def test_chart_downsample_averages() -> None:
+    pts = [{"ts": str(i), "grid_w": float(i), "pv_w": None, "charge_w": 1.0} for i in range(10)]
+    out = chart.downsample(pts, max_points=5)
+    assert len(out) == 5
+    assert out[0]["grid_w"] == 0.5 and out[0]["pv_w"] is None
+
+
+@pytest.mark.parametrize("state", [None, {}, {"site": None, "evses": [{"id": "x"}]}])
+def test_snapshot_normalize_fills_blanks(state) -> None:
+    out = normalize(state)
+    assert out["site"]["limit_a"] == [None, None, None]
+    for e in out["evses"]:
+        assert e["status"] == "offline" and len(e["current_a"]) == 3

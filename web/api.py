@@ -1,0 +1,282 @@
+"""The JSON API under /api: thin handlers that parse input and call the facade.
+
+Validation lives in the facade (one set of rules for API, forms and CLI); this layer only turns
+HTTP into calls and exceptions into status codes (422 naming the field, 404, 429).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from manager.service import InvalidInput, Service
+from web.auth import Authenticator
+from web.openapi import document
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 256 * 1024
+
+
+def jsonable(data: Any) -> JSONResponse:
+    return JSONResponse(data, headers={"cache-control": "no-store"})
+
+
+async def read_json(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise InvalidInput.one("body", f"larger than {MAX_BODY // 1024} KB")
+    if not body.strip():
+        raise InvalidInput.one("body", "expected a JSON object")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput.one("body", f"not valid JSON: {exc}") from None
+
+
+async def read_object(request: Request) -> dict[str, Any]:
+    data = await read_json(request)
+    if not isinstance(data, dict):
+        raise InvalidInput.one("body", "expected a JSON object")
+    return data
+
+
+def parse_when(value: str | None, field: str, *, end_of_day: bool = False) -> str | None:
+    """ISO time as given, or a date (local midnight; the day after for `until`) as UTC ISO."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).date()
+            if end_of_day:
+                day += timedelta(days=1)
+            return datetime.combine(day, time()).astimezone().isoformat()
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput.one(field, "expected a date (YYYY-MM-DD) or an ISO 8601 time") from None
+    return dt.isoformat()
+
+
+def session_filters(request: Request) -> dict[str, str | None]:
+    q = request.query_params
+    unknown = set(q) - {"since", "until", "evse", "user"}
+    if unknown:
+        raise InvalidInput([{"field": k, "message": "unknown filter"} for k in sorted(unknown)])
+    return {
+        "since": parse_when(q.get("since"), "since"),
+        "until": parse_when(q.get("until"), "until", end_of_day=True),
+        "evse": q.get("evse") or None,
+        "user": q.get("user") or None,
+    }
+
+
+def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput.one(name, "expected a whole number") from None
+    if not lo <= value <= hi:
+        raise InvalidInput.one(name, f"must be between {lo} and {hi}")
+    return value
+
+
+async def sse_stream(service: Service) -> AsyncIterator[str]:
+    """Server-Sent Events: one `data:` line of JSON per state snapshot."""
+    yield "retry: 2000\n\n"
+    async for snapshot in service.subscribe():
+        yield f"data: {json.dumps(snapshot, separators=(',', ':'), default=str)}\n\n"
+
+
+class Api:
+    def __init__(self, service: Service, auth: Authenticator) -> None:
+        self.service = service
+        self.auth = auth
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/state", self.state),
+            Route("/api/devices", self.devices, methods=["GET", "POST"]),
+            Route("/api/devices/test", self.test_device, methods=["POST"]),
+            Route("/api/devices/{id}", self.device, methods=["GET", "PATCH", "DELETE"]),
+            Route("/api/circuits", self.circuits, methods=["GET", "POST"]),
+            Route("/api/circuits/{id}", self.circuit, methods=["GET", "PATCH", "DELETE"]),
+            Route("/api/settings", self.settings, methods=["GET", "PATCH"]),
+            Route("/api/schemas", self.schemas),
+            Route("/api/sessions", self.sessions),
+            Route("/api/sessions.csv", self.sessions_csv),
+            Route("/api/users", self.users, methods=["GET", "POST"]),
+            Route("/api/users/{id}", self.user, methods=["DELETE"]),
+            Route("/api/events", self.events),
+            Route("/api/events/log", self.events_log),
+            Route("/api/drivers", self.drivers),
+            Route("/api/history", self.history),
+            Route("/api/ocpp/certificate", self.certificate, methods=["GET", "POST"]),
+            Route("/api/admin/password", self.admin_password, methods=["POST"]),
+            Route("/api/openapi.json", self.openapi),
+        ]
+
+    async def state(self, request: Request) -> Response:
+        return jsonable(self.service.state())
+
+    async def devices(self, request: Request) -> Response:
+        if request.method == "POST":
+            created = await self.service.create_device(await read_object(request))
+            return JSONResponse(created, status_code=201)
+        return jsonable(self.service.list_devices())
+
+    async def device(self, request: Request) -> Response:
+        device_id = request.path_params["id"]
+        if request.method == "PATCH":
+            return jsonable(await self.service.update_device(device_id, await read_object(request)))
+        if request.method == "DELETE":
+            await self.service.delete_device(device_id)
+            return Response(status_code=204)
+        return jsonable(self.service.get_device(device_id))
+
+    async def test_device(self, request: Request) -> Response:
+        return jsonable(await self.service.test_device(await read_object(request)))
+
+    async def circuits(self, request: Request) -> Response:
+        if request.method == "POST":
+            created = await self.service.create_circuit(await read_object(request))
+            return JSONResponse(created, status_code=201)
+        return jsonable(self.service.list_circuits())
+
+    async def circuit(self, request: Request) -> Response:
+        circuit_id = request.path_params["id"]
+        if request.method == "PATCH":
+            patch = await read_object(request)
+            return jsonable(await self.service.update_circuit(circuit_id, patch))
+        if request.method == "DELETE":
+            await self.service.delete_circuit(circuit_id)
+            return Response(status_code=204)
+        return jsonable(self.service.get_circuit(circuit_id))
+
+    async def settings(self, request: Request) -> Response:
+        if request.method == "PATCH":
+            return jsonable(await self.service.update_settings(await read_object(request)))
+        return jsonable(self.service.get_settings())
+
+    async def schemas(self, request: Request) -> Response:
+        return jsonable(
+            {
+                "device": {k: self.service.device_schema(k) for k in ("evse", "meter")},
+                "settings": self.service.settings_schema(),
+            }
+        )
+
+    async def sessions(self, request: Request) -> Response:
+        return jsonable(self._sessions(request))
+
+    def _sessions(self, request: Request) -> list[dict[str, Any]]:
+        filters = session_filters(request)
+        try:
+            return self.service.list_sessions(**filters)
+        except ValueError as exc:
+            raise InvalidInput.one("since", str(exc)) from None
+
+    async def sessions_csv(self, request: Request) -> Response:
+        filters = session_filters(request)
+        try:
+            text = self.service.sessions_csv(**filters)
+        except ValueError as exc:
+            raise InvalidInput.one("since", str(exc)) from None
+        stamp = datetime.now().strftime("%Y-%m-%d")
+        return Response(
+            text,
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "content-disposition": f'attachment; filename="ampshare-sessions-{stamp}.csv"',
+                "cache-control": "no-store",
+            },
+        )
+
+    async def users(self, request: Request) -> Response:
+        if request.method == "POST":
+            created = await self.service.create_user(await read_object(request))
+            return JSONResponse(created, status_code=201)
+        return jsonable(self.service.list_users())
+
+    async def user(self, request: Request) -> Response:
+        await self.service.delete_user(request.path_params["id"])
+        return Response(status_code=204)
+
+    async def events(self, request: Request) -> Response:
+        return StreamingResponse(
+            sse_stream(self.service),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
+
+    async def events_log(self, request: Request) -> Response:
+        limit = int_param(request, "limit", 200, 1, 1000)
+        return jsonable(self.service.recent_events(limit))
+
+    async def drivers(self, request: Request) -> Response:
+        return jsonable(self.service.drivers())
+
+    async def history(self, request: Request) -> Response:
+        hours = int_param(request, "hours", 24, 1, 24 * 7)
+        return jsonable(self.service.history(hours))
+
+    async def certificate(self, request: Request) -> Response:
+        if request.method == "POST":
+            cert, key = await self._pem_pair(request)
+            await self.service.import_certificate(cert, key)
+            return jsonable({"ok": True})
+        return PlainTextResponse(
+            self.service.certificate_pem(),
+            media_type="application/x-pem-file",
+            headers={"content-disposition": 'attachment; filename="ampshare-ocpp.pem"'},
+        )
+
+    async def _pem_pair(self, request: Request) -> tuple[str, str]:
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("multipart/form-data"):
+            async with request.form(max_files=2, max_fields=4) as form:
+                values: dict[str, Any] = {}
+                for field in ("cert_pem", "key_pem"):
+                    item = form.get(field)
+                    if item is not None and not isinstance(item, str):
+                        values[field] = (await item.read(MAX_BODY)).decode("utf-8", "replace")
+                    else:
+                        values[field] = item
+        else:
+            values = await read_object(request)
+        errors = [
+            {"field": f, "message": "expected PEM text"}
+            for f in ("cert_pem", "key_pem")
+            if not isinstance(values.get(f), str) or "-----BEGIN" not in values[f]
+        ]
+        if errors:
+            raise InvalidInput(errors)
+        return values["cert_pem"], values["key_pem"]
+
+    async def admin_password(self, request: Request) -> Response:
+        data = await read_object(request)
+        old, new = data.get("old_password"), data.get("new_password")
+        errors = [
+            {"field": f, "message": "expected text"}
+            for f, v in (("old_password", old), ("new_password", new))
+            if not isinstance(v, str)
+        ]
+        if errors:
+            raise InvalidInput(errors)
+        await self.service.set_admin_password(str(old), str(new))
+        self.auth.forget_credentials()
+        log.info("admin password changed")
+        return jsonable({"ok": True})
+
+    async def openapi(self, request: Request) -> Response:
+        return jsonable(document())

@@ -1,0 +1,185 @@
+"""Admin login for the browser and the API: signed session cookies, HTTP Basic, CSRF tokens.
+
+The session cookie carries no secret of its own: it is a random session id plus expiry, signed
+with HMAC-SHA256 under the facade's persisted session secret, so it survives a restart and
+needs no server-side session table. The CSRF token is derived from the session id with the
+same secret, so the page can carry it and the server can check it without storage.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "ampshare_session"
+LOGIN_COOKIE = "ampshare_login"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SESSION_LIFETIME_S = 30 * 24 * 3600
+#: how long a verified HTTP Basic credential is remembered, so that API clients polling every
+#: second do not pay a password hash per request
+BASIC_CACHE_S = 60.0
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who made a request: via "cookie" (needs CSRF on changes) or "basic"."""
+
+    via: str
+    session_id: str = ""
+
+
+class Signer:
+    """Signs and checks small JSON payloads with HMAC-SHA256 (stdlib only)."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("session secret too short")
+        self._key = hashlib.sha256(b"ampshare-cookie|" + secret).digest()
+        self._csrf_key = hashlib.sha256(b"ampshare-csrf|" + secret).digest()
+
+    def sign(self, payload: dict[str, object]) -> str:
+        body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+        mac = hmac.new(self._key, body.encode("ascii"), hashlib.sha256).digest()
+        return f"{body}.{_b64(mac)}"
+
+    def unsign(self, token: str) -> dict[str, object] | None:
+        body, sep, mac = token.partition(".")
+        if not sep or not body or not mac:
+            return None
+        want = hmac.new(self._key, body.encode("ascii", "replace"), hashlib.sha256).digest()
+        try:
+            got = _unb64(mac)
+            if not hmac.compare_digest(want, got):
+                return None
+            data = json.loads(_unb64(body))
+        except (ValueError, binascii.Error):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def csrf_for(self, purpose: str, nonce: str) -> str:
+        return _b64(hmac.new(self._csrf_key, f"{purpose}|{nonce}".encode(), "sha256").digest())
+
+
+class Authenticator:
+    """Decides who a request is. One per app; holds only the short Basic credential cache."""
+
+    def __init__(
+        self,
+        secret: bytes,
+        verify: Callable[[str, str], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.signer = Signer(secret)
+        self._verify = verify
+        self._clock = clock
+        self._basic_ok: dict[bytes, float] = {}
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def new_session(self) -> tuple[str, str]:
+        """A fresh signed cookie value and the session id it carries."""
+        sid = secrets.token_urlsafe(18)
+        now = int(self._clock())
+        return self.signer.sign({"sid": sid, "exp": now + SESSION_LIFETIME_S}), sid
+
+    def session_id(self, cookie: str | None) -> str | None:
+        if not cookie:
+            return None
+        data = self.signer.unsign(cookie)
+        if data is None:
+            return None
+        sid, exp = data.get("sid"), data.get("exp")
+        if not isinstance(sid, str) or not isinstance(exp, int) or exp < self._clock():
+            return None
+        return sid
+
+    def csrf_token(self, identity: Identity) -> str:
+        return self.signer.csrf_for("session", identity.session_id) if identity.session_id else ""
+
+    def check_csrf(self, identity: Identity, token: str | None) -> bool:
+        if identity.via != "cookie":
+            return True
+        want = self.csrf_token(identity)
+        return bool(token) and hmac.compare_digest(want, token or "")
+
+    # -- login form CSRF (before there is a session) -----------------------------------------
+
+    def login_nonce(self) -> str:
+        return secrets.token_urlsafe(18)
+
+    def login_csrf(self, nonce: str) -> str:
+        return self.signer.csrf_for("login", nonce)
+
+    def check_login_csrf(self, nonce: str | None, token: str | None) -> bool:
+        if not nonce or not token:
+            return False
+        return hmac.compare_digest(self.login_csrf(nonce), token)
+
+    # -- who is it ---------------------------------------------------------------------------
+
+    def identify(self, conn: HTTPConnection) -> Identity | None:
+        """Cookie first, then HTTP Basic. Raises the facade's Throttled from verify."""
+        sid = self.session_id(conn.cookies.get(SESSION_COOKIE))
+        if sid is not None:
+            return Identity("cookie", sid)
+        header = conn.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "basic" or not value:
+            return None
+        try:
+            user, sep, password = (
+                base64.b64decode(value.strip(), validate=True).decode().partition(":")
+            )
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+        if not sep or user != "admin":
+            return None
+        if self._basic_cached(value.strip()):
+            return Identity("basic")
+        client = conn.client.host if conn.client else "unknown"
+        if not self._verify(password, client):
+            log.warning("failed API login from %s", client)
+            return None
+        self._remember_basic(value.strip())
+        return Identity("basic")
+
+    def verify_password(self, password: str, client: str) -> bool:
+        return self._verify(password, client)
+
+    def forget_credentials(self) -> None:
+        """Drop remembered Basic credentials (after a password change)."""
+        self._basic_ok.clear()
+
+    def _digest(self, value: str) -> bytes:
+        return hmac.new(self.signer._key, value.encode(), hashlib.sha256).digest()
+
+    def _basic_cached(self, value: str) -> bool:
+        until = self._basic_ok.get(self._digest(value))
+        return until is not None and until > self._clock()
+
+    def _remember_basic(self, value: str) -> None:
+        now = self._clock()
+        self._basic_ok = {k: t for k, t in self._basic_ok.items() if t > now}
+        if len(self._basic_ok) < 16:
+            self._basic_ok[self._digest(value)] = now + BASIC_CACHE_S

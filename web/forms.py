@@ -1,0 +1,202 @@
+"""Turn a JSON schema (as pydantic writes it) into form fields the templates can render.
+
+Every device, circuit and settings form is built from the schema the manager publishes, so a
+new driver field shows up in the UI without touching a template. The browser script converts
+values back by each field's `type` and sends JSON; the server validates and names bad fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+#: keys that are never edited in a form (identity, bookkeeping)
+SKIP_KEYS = frozenset({"id", "kind", "driver"})
+SECRET_WORDS = ("password", "secret", "token", "private_key")
+
+
+@dataclass
+class FormField:
+    name: str  # dotted path as sent in the JSON body, e.g. "site.max_current_a"
+    key: str  # last segment
+    label: str
+    widget: str  # text | number | select | checkbox | password
+    type: str  # string | integer | number | boolean
+    value: str = ""
+    checked: bool = False
+    nullable: bool = False
+    required: bool = False
+    help: str = ""
+    options: list[tuple[str, str]] = field(default_factory=list)
+    minimum: float | None = None
+    maximum: float | None = None
+    step: str = "any"
+    secret_set: bool = False
+    unit: str = ""
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Follow $ref and single-entry allOf so the caller sees the real type."""
+    seen = 0
+    while seen < 10:
+        seen += 1
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            target: Any = root
+            for part in ref[2:].split("/"):
+                target = target.get(part, {}) if isinstance(target, Mapping) else {}
+            merged = dict(target)
+            merged.update({k: v for k, v in schema.items() if k != "$ref"})
+            schema = merged
+            continue
+        all_of = schema.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1:
+            merged = dict(all_of[0])
+            merged.update({k: v for k, v in schema.items() if k != "allOf"})
+            schema = merged
+            continue
+        break
+    return schema
+
+
+def _unwrap_nullable(
+    schema: Mapping[str, Any], root: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], bool]:
+    schema = _resolve(schema, root)
+    variants = schema.get("anyOf") or schema.get("oneOf")
+    if isinstance(variants, list):
+        non_null = [v for v in variants if _resolve(v, root).get("type") != "null"]
+        if len(non_null) == 1 and len(non_null) < len(variants):
+            inner = dict(_resolve(non_null[0], root))
+            for k in ("title", "description", "default"):
+                if k in schema:
+                    inner[k] = schema[k]
+            return inner, True
+    typ = schema.get("type")
+    if isinstance(typ, list) and "null" in typ:
+        rest = [t for t in typ if t != "null"]
+        inner = dict(schema)
+        inner["type"] = rest[0] if rest else "string"
+        return inner, True
+    return schema, False
+
+
+def is_secret(key: str, schema: Mapping[str, Any]) -> bool:
+    return (
+        schema.get("format") == "password"
+        or bool(schema.get("writeOnly"))
+        or any(w in key for w in SECRET_WORDS)
+        or key.endswith("_key")
+    )
+
+
+def humanize(key: str) -> str:
+    words = key.replace("_", " ").strip()
+    for suffix, unit in ((" a", " (A)"), (" w", " (W)"), (" s", " (s)"), (" wh", " (Wh)")):
+        if words.endswith(suffix):
+            words = words[: -len(suffix)] + unit
+            break
+    return words[:1].upper() + words[1:]
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def fields_from_schema(
+    schema: Mapping[str, Any],
+    values: Mapping[str, Any] | None = None,
+    *,
+    prefix: str = "",
+    choices: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+    skip: Iterable[str] = SKIP_KEYS,
+    translate: Callable[[str], str] = lambda s: s,
+    root: Mapping[str, Any] | None = None,
+) -> list[FormField]:
+    """One FormField per property of an object schema, with current values filled in.
+
+    `choices` turns a key into a select with the given (value, label) options (e.g. the circuit
+    of a device). Secrets are never filled in: only whether one is set (`<key>_set`).
+    """
+    root = root if root is not None else schema
+    schema = _resolve(schema, root)
+    values = values or {}
+    choices = choices or {}
+    skip = set(skip)
+    required = set(schema.get("required", ()))
+    out: list[FormField] = []
+    for key, raw in (schema.get("properties") or {}).items():
+        if key in skip or key.endswith("_set"):
+            continue
+        prop, nullable = _unwrap_nullable(raw, root)
+        typ = prop.get("type", "string")
+        if isinstance(typ, list):
+            typ = next((t for t in typ if t != "null"), "string")
+        if typ in ("object", "array"):
+            continue  # nested structures get their own section, not an input
+        title = prop.get("title")
+        if not title or title == key.replace("_", " ").title():
+            title = humanize(key)  # pydantic's automatic title: use the friendlier form
+        label = translate(str(title))
+        value = values.get(key, prop.get("default"))
+        f = FormField(
+            name=prefix + key,
+            key=key,
+            label=label,
+            widget="text",
+            type=typ if typ in ("string", "integer", "number", "boolean") else "string",
+            nullable=nullable,
+            required=key in required,
+            help=translate(str(prop.get("description", ""))),
+        )
+        if key in choices:
+            f.widget = "select"
+            f.options = list(choices[key])
+            if nullable:
+                f.options.insert(0, ("", "—"))
+            f.value = _fmt(value)
+        elif "enum" in prop:
+            f.widget = "select"
+            f.options = [(_fmt(v), translate(_fmt(v))) for v in prop["enum"] if v is not None]
+            if nullable:
+                f.options.insert(0, ("", "—"))
+            f.value = _fmt(value)
+        elif "const" in prop:
+            f.widget = "select"
+            f.options = [(_fmt(prop["const"]), translate(_fmt(prop["const"])))]
+            f.value = _fmt(prop["const"])
+        elif typ == "boolean":
+            f.widget = "checkbox"
+            f.checked = bool(value)
+        elif typ in ("integer", "number"):
+            f.widget = "number"
+            f.value = _fmt(value)
+            f.step = "1" if typ == "integer" else "any"
+            lo = prop.get("minimum", prop.get("exclusiveMinimum"))
+            hi = prop.get("maximum", prop.get("exclusiveMaximum"))
+            f.minimum = lo if isinstance(lo, int | float) else None
+            f.maximum = hi if isinstance(hi, int | float) else None
+        elif is_secret(key, prop):
+            f.widget = "password"
+            f.secret_set = bool(values.get(f"{key}_set"))
+        else:
+            f.value = _fmt(value)
+        out.append(f)
+    return out
+
+
+def object_sections(schema: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """The nested object properties of a schema (e.g. settings: site, ocpp), resolved."""
+    out: list[tuple[str, Mapping[str, Any]]] = []
+    for key, raw in (_resolve(schema, schema).get("properties") or {}).items():
+        prop, _ = _unwrap_nullable(raw, schema)
+        if prop.get("type") == "object" or "properties" in prop:
+            out.append((key, prop))
+    return out

@@ -1,0 +1,237 @@
+"""English and German UI text, and choosing the language of a request.
+
+English strings are the keys, so a missing German entry falls back to readable English instead
+of a blank. The choice is the `lang` cookie (set by the switch in the header), else the browser's
+Accept-Language, else English.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from starlette.requests import HTTPConnection
+
+LANGUAGES = ("en", "de")
+LANG_COOKIE = "lang"
+
+DE: Mapping[str, str] = {
+    # navigation and frame
+    "Dashboard": "Übersicht",
+    "Sessions": "Ladevorgänge",
+    "Events": "Ereignisse",
+    "Settings": "Einstellungen",
+    "Log out": "Abmelden",
+    "Log in": "Anmelden",
+    "Password": "Passwort",
+    "Admin password": "Admin-Passwort",
+    "Wrong password.": "Falsches Passwort.",
+    "Too many failed attempts. Try again in {s} s.": (
+        "Zu viele Fehlversuche. Erneut versuchen in {s} s."
+    ),
+    "The login form expired. Please try again.": (
+        "Das Anmeldeformular ist abgelaufen. Bitte erneut versuchen."
+    ),
+    "Load management for your wallboxes": "Lastmanagement für Ihre Wallboxen",
+    "Language": "Sprache",
+    "Live": "Live",
+    "Connection lost — reconnecting…": "Verbindung verloren — verbinde neu…",
+    "Page not found.": "Seite nicht gefunden.",
+    "Back to the dashboard": "Zurück zur Übersicht",
+    # site tile
+    "Grid connection": "Netzanschluss",
+    "Grid": "Netz",
+    "PV": "PV",
+    "Import": "Bezug",
+    "Export": "Einspeisung",
+    "Reserve": "Reserve",
+    "Limit": "Grenze",
+    "Safe mode": "Sicherheitsmodus",
+    "Safe mode: every wallbox gets only the safe current.": (
+        "Sicherheitsmodus: Jede Wallbox erhält nur den sicheren Strom."
+    ),
+    "Charging power": "Ladeleistung",
+    "Last 24 hours": "Letzte 24 Stunden",
+    "No history yet.": "Noch kein Verlauf.",
+    # wallbox tile
+    "Wallbox": "Wallbox",
+    "Wallboxes": "Wallboxen",
+    "Meters": "Zähler",
+    "Meter": "Zähler",
+    "no car": "kein Auto",
+    "connected": "verbunden",
+    "charging": "lädt",
+    "paused": "pausiert",
+    "error": "Fehler",
+    "offline": "offline",
+    "disabled": "deaktiviert",
+    "online": "online",
+    "Enabled": "Aktiv",
+    "Setpoint": "Sollwert",
+    "Session": "Ladevorgang",
+    "User": "Benutzer",
+    "Configure": "Konfigurieren",
+    "Energy": "Energie",
+    "Power": "Leistung",
+    "Role": "Rolle",
+    "grid": "Netz",
+    "pv": "PV",
+    "battery": "Batterie",
+    "consumer": "Verbraucher",
+    "evse": "Wallbox",
+    "New charge point": "Neuer Ladepunkt",
+    "Add": "Hinzufügen",
+    "Added.": "Hinzugefügt.",
+    "No devices yet.": "Noch keine Geräte.",
+    "Add device": "Gerät hinzufügen",
+    # forms
+    "Save": "Speichern",
+    "Saved.": "Gespeichert.",
+    "Cancel": "Abbrechen",
+    "Delete": "Löschen",
+    "Deleted.": "Gelöscht.",
+    "Really delete?": "Wirklich löschen?",
+    "Test connection": "Verbindung testen",
+    "Testing…": "Teste…",
+    "Connection works.": "Verbindung funktioniert.",
+    "Please correct the marked fields.": "Bitte die markierten Felder korrigieren.",
+    "Something went wrong.": "Etwas ist schiefgelaufen.",
+    "unchanged": "unverändert",
+    "not set": "nicht gesetzt",
+    "set": "gesetzt",
+    "none": "keine",
+    "Kind": "Art",
+    "Driver": "Treiber",
+    "Next": "Weiter",
+    "Name": "Name",
+    "Address": "Adresse",
+    "Circuit": "Stromkreis",
+    "Device": "Gerät",
+    "New device": "Neues Gerät",
+    "Driver settings": "Treiber-Einstellungen",
+    "General": "Allgemein",
+    "Devices": "Geräte",
+    # circuits
+    "Circuits": "Stromkreise",
+    "New circuit": "Neuer Stromkreis",
+    "Add sub-board": "Unterverteilung hinzufügen",
+    "Parent": "Übergeordnet",
+    "Max current per phase (A)": "Max. Strom je Phase (A)",
+    "Max power (W)": "Max. Leistung (W)",
+    "Max unbalance (A)": "Max. Schieflast (A)",
+    "main fuse": "Hauptsicherung",
+    # settings
+    "Charging manager": "Lademanager",
+    "OCPP server": "OCPP-Server",
+    "Certificate": "Zertifikat",
+    "Download certificate": "Zertifikat herunterladen",
+    "Upload certificate": "Zertifikat hochladen",
+    "Certificate (PEM)": "Zertifikat (PEM)",
+    "Private key (PEM)": "Privater Schlüssel (PEM)",
+    "Certificate imported.": "Zertifikat importiert.",
+    "Change password": "Passwort ändern",
+    "Current password": "Aktuelles Passwort",
+    "New password": "Neues Passwort",
+    "Password changed.": "Passwort geändert.",
+    "RFID users": "RFID-Benutzer",
+    "ID tag": "ID-Tag",
+    "Add user": "Benutzer hinzufügen",
+    "No users yet.": "Noch keine Benutzer.",
+    "Admin": "Admin",
+    # sessions and events
+    "From": "Von",
+    "Until": "Bis",
+    "All": "Alle",
+    "Filter": "Filtern",
+    "Download CSV": "CSV herunterladen",
+    "Start": "Beginn",
+    "End": "Ende",
+    "Duration": "Dauer",
+    "Total": "Summe",
+    "{n} sessions": "{n} Ladevorgänge",
+    "No sessions in this period.": "Keine Ladevorgänge in diesem Zeitraum.",
+    "Time": "Zeit",
+    "Message": "Meldung",
+    "No events yet.": "Noch keine Ereignisse.",
+    "Refresh": "Aktualisieren",
+    "running": "läuft",
+}
+
+_TABLES: Mapping[str, Mapping[str, str]] = {"de": DE}
+
+
+def translator(lang: str) -> Callable[..., str]:
+    """`_("text", n=3)`: the text in `lang`, with {placeholders} filled in."""
+    table = _TABLES.get(lang, {})
+
+    def _(text: str, **values: object) -> str:
+        out = table.get(text, text)
+        return out.format(**values) if values else out
+
+    return _
+
+
+def parse_accept_language(header: str) -> str | None:
+    """The supported language the browser prefers most, or None."""
+    best: tuple[float, int, str] | None = None
+    for pos, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        code = tag.strip().lower().split("-")[0]
+        if code not in LANGUAGES:
+            continue
+        q = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                q = float(params[2:])
+            except ValueError:
+                q = 0.0
+        if q <= 0:
+            continue
+        key = (q, -pos, code)
+        if best is None or key > best:
+            best = key
+    return best[2] if best else None
+
+
+def choose_language(conn: HTTPConnection) -> str:
+    cookie = conn.cookies.get(LANG_COOKIE, "")
+    if cookie in LANGUAGES:
+        return cookie
+    return parse_accept_language(conn.headers.get("accept-language", "")) or "en"
+
+
+#: the strings the browser script needs (status words, messages), sent with each page
+JS_STRINGS = (
+    "no car",
+    "connected",
+    "charging",
+    "paused",
+    "error",
+    "offline",
+    "disabled",
+    "online",
+    "Import",
+    "Export",
+    "Saved.",
+    "Deleted.",
+    "Added.",
+    "Really delete?",
+    "Testing…",
+    "Connection works.",
+    "Please correct the marked fields.",
+    "Something went wrong.",
+    "Connection lost — reconnecting…",
+    "Live",
+    "Password changed.",
+    "Certificate imported.",
+    "grid",
+    "pv",
+    "battery",
+    "consumer",
+    "evse",
+)
+
+
+def js_strings(lang: str) -> dict[str, str]:
+    _ = translator(lang)
+    return {s: _(s) for s in JS_STRINGS}

@@ -1,0 +1,557 @@
+"""The OpenAPI 3.1 description of /api, written by hand so it documents the contract, not code.
+
+Device and settings fields depend on the installed drivers; their full JSON schemas are served
+at /api/schemas and /api/drivers, and this document points there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _body(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    return {"required": True, "description": description, "content": {JSON: {"schema": schema}}}
+
+
+_E422 = {"$ref": "#/components/responses/Invalid"}
+_E404 = {"$ref": "#/components/responses/NotFound"}
+
+
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    body: dict[str, Any] | None = None,
+    params: list[dict[str, Any]] | None = None,
+    tag: str,
+    op_id: str,
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "operationId": op_id,
+        "tags": [tag],
+        "responses": {
+            **responses,
+            "401": {"$ref": "#/components/responses/Unauthorized"},
+            "429": {"$ref": "#/components/responses/Throttled"},
+        },
+    }
+    if body is not None:
+        op["requestBody"] = body
+        op["responses"]["403"] = {"$ref": "#/components/responses/Forbidden"}
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
+_TRIPLE = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 3, "maxItems": 3}
+_NUM = {"type": ["number", "null"]}
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "Error": {
+            "type": "object",
+            "properties": {"error": {"type": "string"}},
+            "required": ["error"],
+        },
+        "Invalid": {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string", "description": "dotted path"},
+                            "message": {"type": "string"},
+                        },
+                        "required": ["field", "message"],
+                    },
+                }
+            },
+            "required": ["errors"],
+        },
+        "State": {
+            "type": "object",
+            "description": "Live snapshot, published about once per control cycle.",
+            "properties": {
+                "ts": {"type": "string", "format": "date-time"},
+                "site": {
+                    "type": "object",
+                    "properties": {
+                        "limit_a": _TRIPLE,
+                        "grid_a": _TRIPLE,
+                        "grid_w": _NUM,
+                        "pv_w": _NUM,
+                        "charge_w": _NUM,
+                        "reserve_a": _NUM,
+                        "safe_mode": {"type": "boolean"},
+                        "safe_reason": {"type": ["string", "null"]},
+                    },
+                },
+                "evses": {"type": "array", "items": _ref("EvseState")},
+                "meters": {"type": "array", "items": _ref("MeterState")},
+                "charge_points": {"type": "array", "items": _ref("ChargePoint")},
+                "circuits": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "EvseState": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "driver": {"type": "string"},
+                "enabled": {"type": "boolean"},
+                "online": {"type": "boolean"},
+                "status": {
+                    "type": "string",
+                    "enum": [
+                        "no_car",
+                        "connected",
+                        "charging",
+                        "paused",
+                        "error",
+                        "offline",
+                        "disabled",
+                    ],
+                },
+                "current_a": _TRIPLE,
+                "setpoint_a": _NUM,
+                "reason": {"type": ["string", "null"], "description": "why, in words"},
+                "power_w": _NUM,
+                "session_wh": _NUM,
+                "user": {"type": ["string", "null"]},
+                "detail": {"type": ["string", "null"]},
+                "circuit": {"type": ["string", "null"]},
+                "phases": {"type": "integer"},
+                "priority": {"type": "integer"},
+                "deactivation": {
+                    "type": ["string", "null"],
+                    "description": "result of the last deactivation (profiles cleared...)",
+                },
+            },
+        },
+        "MeterState": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "role": {"type": "string", "enum": ["grid", "pv", "battery", "consumer", "evse"]},
+                "online": {"type": "boolean"},
+                "current_a": _TRIPLE,
+                "power_w": _NUM,
+                "energy_wh": _NUM,
+                "error": {"type": ["string", "null"]},
+            },
+        },
+        "ChargePoint": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "description": "ChargeBox ID"},
+                "vendor": {"type": ["string", "null"]},
+                "model": {"type": ["string", "null"]},
+                "connected": {"type": "boolean"},
+                "configured": {"type": "boolean"},
+            },
+        },
+        "Device": {
+            "type": "object",
+            "description": (
+                "Common fields below plus the driver's own fields (see /api/drivers). "
+                "Secrets are write-only: responses carry `<name>_set` instead."
+            ),
+            "properties": {
+                "id": {"type": "string", "readOnly": True},
+                "name": {"type": "string"},
+                "kind": {"type": "string", "enum": ["evse", "meter"]},
+                "driver": {"type": "string"},
+                "enabled": {"type": "boolean"},
+                "address": {"type": "string"},
+                "circuit": {"type": "string"},
+                "min_current_a": {"type": "number"},
+                "max_current_a": {"type": "number"},
+                "phases": {"type": "integer", "enum": [1, 3]},
+                "phase_rotation": {"type": "string"},
+                "priority": {"type": "integer"},
+                "role": {"type": "string"},
+            },
+            "additionalProperties": True,
+        },
+        "Circuit": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "readOnly": True},
+                "name": {"type": "string"},
+                "parent": {"type": ["string", "null"]},
+                "max_current_a": {"type": "number"},
+                "max_power_w": _NUM,
+                "max_unbalance_a": _NUM,
+                "reserve_a": {"type": "number"},
+                "meter": {"type": ["string", "null"]},
+            },
+        },
+        "Settings": {
+            "type": "object",
+            "description": "Sections `site` and `ocpp`; full schema at /api/schemas.",
+            "properties": {
+                "site": {"type": "object"},
+                "ocpp": {
+                    "type": "object",
+                    "properties": {
+                        "port": {"type": "integer"},
+                        "tls": {"type": "string", "enum": ["off", "detect", "on"]},
+                        "password": {"type": ["string", "null"], "writeOnly": True},
+                        "password_set": {"type": "boolean", "readOnly": True},
+                        "clear_profiles_on_deactivate": {"type": "boolean"},
+                    },
+                },
+            },
+        },
+        "User": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "readOnly": True},
+                "name": {"type": "string"},
+                "id_tag": {"type": "string"},
+            },
+            "required": ["name", "id_tag"],
+        },
+        "Session": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "evse": {"type": ["string", "null"]},
+                "box": {"type": ["string", "null"]},
+                "connector": {"type": ["integer", "null"]},
+                "id_tag": {"type": ["string", "null"]},
+                "user": {"type": ["string", "null"]},
+                "started_at": {"type": "string", "format": "date-time"},
+                "stopped_at": {"type": ["string", "null"], "format": "date-time"},
+                "energy_wh": _NUM,
+                "stop_reason": {"type": ["string", "null"]},
+            },
+        },
+        "Event": {
+            "type": "object",
+            "properties": {
+                "ts": {"type": "string", "format": "date-time"},
+                "kind": {"type": "string"},
+                "message": {"type": "string"},
+                "device": {"type": ["string", "null"]},
+            },
+        },
+        "HistoryPoint": {
+            "type": "object",
+            "properties": {
+                "ts": {"type": "string", "format": "date-time"},
+                "grid_w": _NUM,
+                "pv_w": _NUM,
+                "charge_w": _NUM,
+            },
+        },
+        "Driver": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "kind": {"type": "string", "enum": ["evse", "meter"]},
+                "title": {"type": "string"},
+                "testable": {"type": "boolean"},
+                "schema": {"type": "object", "description": "JSON schema of the driver fields"},
+            },
+        },
+        "TestResult": {
+            "type": "object",
+            "properties": {
+                "ok": {"type": "boolean"},
+                "values": {"type": "object"},
+                "error": {"type": "string"},
+            },
+            "required": ["ok"],
+        },
+        "PemPair": {
+            "type": "object",
+            "properties": {"cert_pem": {"type": "string"}, "key_pem": {"type": "string"}},
+            "required": ["cert_pem", "key_pem"],
+        },
+        "PasswordChange": {
+            "type": "object",
+            "properties": {
+                "old_password": {"type": "string"},
+                "new_password": {"type": "string", "minLength": 4},
+            },
+            "required": ["old_password", "new_password"],
+        },
+        "Ok": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+    }
+
+
+def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, Any]:
+    item = {
+        "get": _op(
+            f"One {noun}", {"200": _ok(_ref(schema)), "404": _E404}, tag=tag, op_id=f"get{schema}"
+        ),
+        "delete": _op(
+            f"Delete a {noun}",
+            {"204": {"description": "deleted"}, "404": _E404, "422": _E422},
+            tag=tag,
+            op_id=f"delete{schema}",
+        ),
+    }
+    if patch:
+        item["patch"] = _op(
+            f"Change some fields of a {noun}; returns the stored object",
+            {"200": _ok(_ref(schema)), "404": _E404, "422": _E422},
+            body=_body({"type": "object"}, "only the fields to change"),
+            tag=tag,
+            op_id=f"update{schema}",
+        )
+    return item
+
+
+def _collection(tag: str, noun: str, schema: str) -> dict[str, Any]:
+    return {
+        "get": _op(
+            f"All {noun}s",
+            {"200": _ok({"type": "array", "items": _ref(schema)})},
+            tag=tag,
+            op_id=f"list{schema}s",
+        ),
+        "post": _op(
+            f"Add a {noun}; returns the stored object with its id",
+            {"201": _ok(_ref(schema), "created"), "422": _E422},
+            body=_body(_ref(schema)),
+            tag=tag,
+            op_id=f"create{schema}",
+        ),
+    }
+
+
+def document() -> dict[str, Any]:
+    filters = [
+        _q("since", "sessions started at or after (YYYY-MM-DD or ISO 8601)"),
+        _q("until", "sessions started before; a date includes that whole day"),
+        _q("evse", "device id or ChargeBox ID"),
+        _q("user", "user name or RFID tag"),
+    ]
+    paths: dict[str, Any] = {
+        "/api/state": {
+            "get": _op(
+                "Live state snapshot", {"200": _ok(_ref("State"))}, tag="live", op_id="state"
+            )
+        },
+        "/api/events": {
+            "get": _op(
+                "Server-Sent Events: one `data:` JSON state snapshot per control cycle",
+                {
+                    "200": {
+                        "description": "event stream",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    }
+                },
+                tag="live",
+                op_id="events",
+            )
+        },
+        "/api/events/log": {
+            "get": _op(
+                "Recent events, newest first",
+                {"200": _ok({"type": "array", "items": _ref("Event")}), "422": _E422},
+                params=[_q("limit", "1..1000, default 200", {"type": "integer"})],
+                tag="live",
+                op_id="eventLog",
+            )
+        },
+        "/api/history": {
+            "get": _op(
+                "Grid, PV and charging power, one point per minute",
+                {"200": _ok({"type": "array", "items": _ref("HistoryPoint")}), "422": _E422},
+                params=[_q("hours", "1..168, default 24", {"type": "integer"})],
+                tag="live",
+                op_id="history",
+            )
+        },
+        "/api/devices": _collection("devices", "device", "Device"),
+        "/api/devices/test": {
+            "post": _op(
+                "Read a device once with these settings, without saving",
+                {"200": _ok(_ref("TestResult")), "422": _E422},
+                body=_body(_ref("Device")),
+                tag="devices",
+                op_id="testDevice",
+            )
+        },
+        "/api/devices/{id}": {"parameters": [_ID], **_crud("devices", "device", "Device")},
+        "/api/drivers": {
+            "get": _op(
+                "Installed drivers and the JSON schema of their fields",
+                {"200": _ok({"type": "array", "items": _ref("Driver")})},
+                tag="devices",
+                op_id="drivers",
+            )
+        },
+        "/api/schemas": {
+            "get": _op(
+                "JSON schemas of the common device fields (per kind) and of the settings",
+                {"200": _ok({"type": "object"})},
+                tag="devices",
+                op_id="schemas",
+            )
+        },
+        "/api/circuits": _collection("circuits", "circuit", "Circuit"),
+        "/api/circuits/{id}": {"parameters": [_ID], **_crud("circuits", "circuit", "Circuit")},
+        "/api/settings": {
+            "get": _op(
+                "Settings", {"200": _ok(_ref("Settings"))}, tag="settings", op_id="settings"
+            ),
+            "patch": _op(
+                "Change settings (sections and fields to change); returns all settings",
+                {"200": _ok(_ref("Settings")), "422": _E422},
+                body=_body(_ref("Settings")),
+                tag="settings",
+                op_id="updateSettings",
+            ),
+        },
+        "/api/ocpp/certificate": {
+            "get": _op(
+                "The OCPP server's certificate (PEM)",
+                {
+                    "200": {
+                        "description": "PEM",
+                        "content": {"application/x-pem-file": {"schema": {"type": "string"}}},
+                    },
+                    "404": _E404,
+                },
+                tag="settings",
+                op_id="certificate",
+            ),
+            "post": _op(
+                "Import an own certificate and private key (JSON or multipart form)",
+                {"200": _ok(_ref("Ok")), "404": _E404, "422": _E422},
+                body={
+                    "required": True,
+                    "content": {
+                        JSON: {"schema": _ref("PemPair")},
+                        "multipart/form-data": {"schema": _ref("PemPair")},
+                    },
+                },
+                tag="settings",
+                op_id="importCertificate",
+            ),
+        },
+        "/api/admin/password": {
+            "post": _op(
+                "Change the admin password",
+                {"200": _ok(_ref("Ok")), "422": _E422},
+                body=_body(_ref("PasswordChange")),
+                tag="settings",
+                op_id="changePassword",
+            )
+        },
+        "/api/users": _collection("users", "RFID user", "User"),
+        "/api/users/{id}": {
+            "parameters": [_ID],
+            "delete": _op(
+                "Delete an RFID user",
+                {"204": {"description": "deleted"}, "404": _E404},
+                tag="users",
+                op_id="deleteUser",
+            ),
+        },
+        "/api/sessions": {
+            "get": _op(
+                "Charging sessions, oldest first",
+                {"200": _ok({"type": "array", "items": _ref("Session")}), "422": _E422},
+                params=filters,
+                tag="sessions",
+                op_id="sessions",
+            )
+        },
+        "/api/sessions.csv": {
+            "get": _op(
+                "Charging sessions as CSV (energy in kWh)",
+                {
+                    "200": {
+                        "description": "CSV",
+                        "content": {"text/csv": {"schema": {"type": "string"}}},
+                    },
+                    "422": _E422,
+                },
+                params=filters,
+                tag="sessions",
+                op_id="sessionsCsv",
+            )
+        },
+        "/api/openapi.json": {
+            "get": _op(
+                "This document", {"200": _ok({"type": "object"})}, tag="meta", op_id="openapi"
+            )
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ampshare API",
+            "version": "1",
+            "description": (
+                "Local load management for EV charging. Every call needs the admin login: "
+                "HTTP Basic `admin:<password>`, or the session cookie of the login page plus "
+                "the page's CSRF token in `X-CSRF-Token` for changes. Bad input gets 422 with "
+                "the fields named; repeated failed logins get 429 with Retry-After."
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"basic": []}, {"cookie": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "cookie": {"type": "apiKey", "in": "cookie", "name": "ampshare_session"},
+            },
+            "schemas": _schemas(),
+            "responses": {
+                "Invalid": {
+                    "description": "invalid input; every bad field is named",
+                    "content": {JSON: {"schema": _ref("Invalid")}},
+                },
+                "NotFound": {
+                    "description": "unknown id",
+                    "content": {JSON: {"schema": _ref("Error")}},
+                },
+                "Unauthorized": {
+                    "description": "login required",
+                    "content": {JSON: {"schema": _ref("Error")}},
+                },
+                "Forbidden": {
+                    "description": "missing CSRF token or cross-site request",
+                    "content": {JSON: {"schema": _ref("Error")}},
+                },
+                "Throttled": {
+                    "description": "too many failed logins; see Retry-After",
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                    "content": {JSON: {"schema": _ref("Error")}},
+                },
+            },
+        },
+    }

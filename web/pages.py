@@ -1,0 +1,470 @@
+"""Server-rendered pages: login, dashboard, device/circuit forms, settings, sessions, events.
+
+Forms are rendered from the facade's JSON schemas and submitted by the page script as JSON to
+the API, so the browser and API clients go through exactly the same validation.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from manager.model import ROTATIONS
+from manager.service import InvalidInput, NotFound, Service, Throttled
+from web import chart
+from web.api import session_filters
+from web.auth import (
+    CSRF_FIELD,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_LIFETIME_S,
+    Authenticator,
+)
+from web.forms import FormField, fields_from_schema, object_sections
+from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from web.render import Renderer, energy
+from web.snapshot import BLANK_CP, BLANK_EVSE, BLANK_METER, evse_scale, normalize, site_scale
+
+log = logging.getLogger(__name__)
+
+ROOT_CIRCUIT = "main"
+
+#: circuits have no schema in the facade; this mirrors what it validates
+CIRCUIT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "max_current_a"],
+    "properties": {
+        "name": {"type": "string", "title": "Name"},
+        "parent": {"type": "string", "title": "Parent"},
+        "max_current_a": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "title": "Max current per phase (A)",
+            "description": "Fuse per phase (A)",
+        },
+        "max_power_w": {"anyOf": [{"type": "number"}, {"type": "null"}], "title": "Max power (W)"},
+        "max_unbalance_a": {
+            "anyOf": [{"type": "number"}, {"type": "null"}],
+            "title": "Max unbalance (A)",
+        },
+        "reserve_a": {"type": "number", "minimum": 0, "title": "Reserve"},
+        "meter": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Meter"},
+    },
+}
+ROOT_FIELDS = ("max_current_a", "max_power_w", "max_unbalance_a", "reserve_a")
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths, so the login page cannot be used to send people elsewhere."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def local_time(ts: Any) -> str:
+    if not isinstance(ts, str) or not ts:
+        return ""
+    try:
+        dt = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    except ValueError:
+        return ts
+    if dt.tzinfo is not None:
+        dt = dt.astimezone()
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
+def duration(start: Any, stop: Any) -> str:
+    try:
+        a = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
+        b = datetime.fromisoformat(str(stop).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    minutes = max(0, int((b - a).total_seconds() // 60))
+    return f"{minutes // 60}:{minutes % 60:02d} h"
+
+
+def circuit_tree(circuits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Circuits as nested nodes {circuit, children}, root (grid connection) first."""
+    by_parent: dict[str | None, list[dict[str, Any]]] = {}
+    ids = {c["id"] for c in circuits}
+    for c in circuits:
+        parent = c.get("parent")
+        if parent is not None and parent not in ids:
+            parent = None  # orphan: show it at the top rather than lose it
+        by_parent.setdefault(parent, []).append(c)
+
+    def build(parent: str | None, depth: int) -> list[dict[str, Any]]:
+        if depth > 20:
+            return []
+        nodes = sorted(
+            by_parent.get(parent, []), key=lambda c: (c["id"] != ROOT_CIRCUIT, c["name"])
+        )
+        return [{"circuit": c, "children": build(c["id"], depth + 1)} for c in nodes]
+
+    return build(None, 0)
+
+
+def descendants(circuits: list[dict[str, Any]], root: str) -> set[str]:
+    out = {root}
+    changed = True
+    while changed:
+        changed = False
+        for c in circuits:
+            if c.get("parent") in out and c["id"] not in out:
+                out.add(c["id"])
+                changed = True
+    return out
+
+
+class Pages:
+    def __init__(self, service: Service, auth: Authenticator, renderer: Renderer) -> None:
+        self.service = service
+        self.auth = auth
+        self.r = renderer
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/login", self.login, methods=["GET", "POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/lang/{code}", self.language),
+            Route("/favicon.ico", self.favicon),
+            Route("/", self.dashboard),
+            Route("/fragments/chart", self.chart_fragment),
+            Route("/devices/new", self.new_device),
+            Route("/devices/{id}", self.edit_device),
+            Route("/circuits/new", self.new_circuit),
+            Route("/circuits/{id}", self.edit_circuit),
+            Route("/settings", self.settings),
+            Route("/sessions", self.sessions),
+            Route("/events", self.events),
+        ]
+
+    def error(self, request: Request, status: int, message: str) -> Response:
+        _ = translator(choose_language(request))
+        title = _("Page not found.") if status == 404 else _("Something went wrong.")
+        return self.r.page(request, "error.html", status, title=title, message=message)
+
+    # -- login -------------------------------------------------------------------------------
+
+    async def login(self, request: Request) -> Response:
+        if request.method == "POST":
+            return await self._login_post(request)
+        target = safe_next(request.query_params.get("next"))
+        if self.auth.session_id(request.cookies.get(SESSION_COOKIE)):
+            return RedirectResponse(target, status_code=303)
+        return self._login_form(request, target, None, 200)
+
+    def _login_form(
+        self,
+        request: Request,
+        target: str,
+        error: str | None,
+        status: int,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        nonce = self.auth.login_nonce()
+        resp = self.r.page(
+            request,
+            "login.html",
+            status,
+            headers=headers,
+            login_csrf=self.auth.login_csrf(nonce),
+            next=target,
+            error=error,
+        )
+        resp.set_cookie(
+            LOGIN_COOKIE,
+            nonce,
+            max_age=3600,
+            path="/login",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return resp
+
+    async def _login_post(self, request: Request) -> Response:
+        _ = translator(choose_language(request))
+        async with request.form(max_files=0, max_fields=8) as form:
+            password = str(form.get("password") or "")
+            token = str(form.get(CSRF_FIELD) or "")
+            target = safe_next(str(form.get("next") or "/"))
+        if not self.auth.check_login_csrf(request.cookies.get(LOGIN_COOKIE), token):
+            return self._login_form(
+                request, target, _("The login form expired. Please try again."), 400
+            )
+        client = request.client.host if request.client else "unknown"
+        try:
+            ok = self.auth.verify_password(password, client)
+        except Throttled as exc:
+            wait = max(1, round(exc.retry_after_s + 0.49))
+            msg = _("Too many failed attempts. Try again in {s} s.", s=wait)
+            return self._login_form(request, target, msg, 429, {"retry-after": str(wait)})
+        if not ok:
+            return self._login_form(request, target, _("Wrong password."), 401)
+        cookie, _sid = self.auth.new_session()
+        log.info("admin logged in from %s", client)
+        resp = RedirectResponse(target, status_code=303)
+        resp.set_cookie(
+            SESSION_COOKIE,
+            cookie,
+            max_age=SESSION_LIFETIME_S,
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        resp.delete_cookie(LOGIN_COOKIE, path="/login")
+        return resp
+
+    async def logout(self, request: Request) -> Response:
+        async with request.form(max_files=0, max_fields=4) as form:
+            token = str(form.get(CSRF_FIELD) or "")
+        if not self.auth.check_csrf(request.scope["identity"], token):
+            return self.error(request, 403, "CSRF token missing or wrong; reload the page.")
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(SESSION_COOKIE, path="/")
+        return resp
+
+    async def language(self, request: Request) -> Response:
+        code = request.path_params["code"]
+        resp = RedirectResponse(safe_next(request.query_params.get("next")), status_code=303)
+        if code in LANGUAGES:
+            resp.set_cookie(LANG_COOKIE, code, max_age=365 * 86400, samesite="lax", path="/")
+        return resp
+
+    async def favicon(self, request: Request) -> Response:
+        return RedirectResponse("/static/favicon.svg", status_code=301)
+
+    # -- dashboard ---------------------------------------------------------------------------
+
+    def _chart(self, request: Request) -> str:
+        lang = choose_language(request)
+        return chart.render(
+            self.service.history(24),
+            empty_text=translator(lang)("No history yet."),
+            decimal_comma=lang == "de",
+        )
+
+    async def dashboard(self, request: Request) -> Response:
+        state = normalize(self.service.state())
+        return self.r.page(
+            request,
+            "dashboard.html",
+            active="dashboard",
+            state=state,
+            site_scale=site_scale(state["site"]),
+            evse_scale=evse_scale,
+            chart=self._chart(request),
+            blank_evse=BLANK_EVSE,
+            blank_meter=BLANK_METER,
+            blank_cp=BLANK_CP,
+        )
+
+    async def chart_fragment(self, request: Request) -> Response:
+        resp = Response(self._chart(request), media_type="text/html; charset=utf-8")
+        resp.headers["cache-control"] = "no-store"
+        return resp
+
+    # -- devices -----------------------------------------------------------------------------
+
+    def _circuit_choices(self) -> list[tuple[str, str]]:
+        return [(c["id"], c["name"]) for c in self.service.list_circuits()]
+
+    def _driver(self, name: str) -> dict[str, Any] | None:
+        return next((d for d in self.service.drivers() if d["name"] == name), None)
+
+    def _device_fields(
+        self, request: Request, kind: str, driver: dict[str, Any], values: dict[str, Any]
+    ) -> tuple[list[FormField], list[FormField]]:
+        _ = translator(choose_language(request))
+        common_schema = self.service.device_schema(kind)
+        choices = {
+            "circuit": self._circuit_choices(),
+            "phase_rotation": [(r, r) for r in ROTATIONS],
+        }
+        common = fields_from_schema(common_schema, values, choices=choices, translate=_)
+        common_keys = {f.key for f in common} | {"id", "kind", "driver"}
+        specific = fields_from_schema(
+            driver.get("schema") or {}, values, skip=common_keys, translate=_
+        )
+        return common, specific
+
+    async def new_device(self, request: Request) -> Response:
+        q = request.query_params
+        drivers = self.service.drivers()
+        kind = q.get("kind") if q.get("kind") in ("evse", "meter") else "evse"
+        kind_drivers = [d for d in drivers if d["kind"] == kind]
+        driver = next((d for d in kind_drivers if d["name"] == q.get("driver")), None)
+        if driver is None and kind_drivers:
+            driver = kind_drivers[0]
+        common: list[FormField] = []
+        specific: list[FormField] = []
+        if driver is not None:
+            prefill = {k: v for k, v in q.items() if k not in ("kind", "driver")}
+            common, specific = self._device_fields(request, kind, driver, prefill)
+        return self.r.page(
+            request,
+            "device.html",
+            active="settings",
+            device=None,
+            kind=kind,
+            driver=driver,
+            drivers=drivers,
+            common=common,
+            specific=specific,
+        )
+
+    async def edit_device(self, request: Request) -> Response:
+        try:
+            device = self.service.get_device(request.path_params["id"])
+        except NotFound as exc:
+            return self.error(request, 404, str(exc))
+        driver = self._driver(device["driver"]) or {
+            "name": device["driver"],
+            "title": device["driver"],
+            "kind": device["kind"],
+            "testable": False,
+            "schema": {},
+        }
+        common, specific = self._device_fields(request, device["kind"], driver, device)
+        return self.r.page(
+            request,
+            "device.html",
+            active="settings",
+            device=device,
+            kind=device["kind"],
+            driver=driver,
+            drivers=[],
+            common=common,
+            specific=specific,
+        )
+
+    # -- circuits ----------------------------------------------------------------------------
+
+    def _circuit_fields(
+        self, request: Request, circuit: dict[str, Any] | None, values: dict[str, Any]
+    ) -> list[FormField]:
+        _ = translator(choose_language(request))
+        circuits = self.service.list_circuits()
+        if circuit is not None and circuit["id"] == ROOT_CIRCUIT:
+            schema = {
+                **CIRCUIT_SCHEMA,
+                "properties": {k: CIRCUIT_SCHEMA["properties"][k] for k in ROOT_FIELDS},
+            }
+            return fields_from_schema(schema, values, translate=_)
+        banned = descendants(circuits, circuit["id"]) if circuit else set()
+        meters = [(d["id"], d["name"]) for d in self.service.list_devices() if d["kind"] == "meter"]
+        choices = {
+            "parent": [(c["id"], c["name"]) for c in circuits if c["id"] not in banned],
+            "meter": meters,
+        }
+        return fields_from_schema(CIRCUIT_SCHEMA, values, choices=choices, translate=_)
+
+    async def new_circuit(self, request: Request) -> Response:
+        values = {"parent": request.query_params.get("parent") or ROOT_CIRCUIT}
+        return self.r.page(
+            request,
+            "circuit.html",
+            active="settings",
+            circuit=None,
+            fields=self._circuit_fields(request, None, values),
+        )
+
+    async def edit_circuit(self, request: Request) -> Response:
+        try:
+            circuit = self.service.get_circuit(request.path_params["id"])
+        except NotFound as exc:
+            return self.error(request, 404, str(exc))
+        return self.r.page(
+            request,
+            "circuit.html",
+            active="settings",
+            circuit=circuit,
+            fields=self._circuit_fields(request, circuit, circuit),
+        )
+
+    # -- settings ----------------------------------------------------------------------------
+
+    async def settings(self, request: Request) -> Response:
+        _ = translator(choose_language(request))
+        schema = self.service.settings_schema()
+        values = self.service.get_settings()
+        sections = []
+        for key, section_schema in object_sections(schema):
+            fields = fields_from_schema(
+                section_schema,
+                values.get(key, {}),
+                prefix=f"{key}.",
+                translate=_,
+                root=schema,
+            )
+            sections.append((key, fields))
+        devices = self.service.list_devices()
+        circuits = self.service.list_circuits()
+        members: dict[str, list[str]] = {}
+        for d in devices:
+            if d["kind"] == "evse":
+                members.setdefault(d.get("circuit") or ROOT_CIRCUIT, []).append(d["name"])
+        for c in circuits:
+            if c.get("meter"):
+                meter = next((d["name"] for d in devices if d["id"] == c["meter"]), c["meter"])
+                members.setdefault(c["id"], []).insert(0, f"{_('Meter')}: {meter}")
+        return self.r.page(
+            request,
+            "settings.html",
+            active="settings",
+            sections=dict(sections),
+            tree=circuit_tree(circuits),
+            members=members,
+            devices=devices,
+            circuit_names={c["id"]: c["name"] for c in circuits},
+            users=self.service.list_users(),
+        )
+
+    # -- sessions and events -----------------------------------------------------------------
+
+    async def sessions(self, request: Request) -> Response:
+        q = request.query_params
+        error = None
+        try:
+            rows = self.service.list_sessions(**session_filters(request))
+        except InvalidInput as exc:
+            rows, error = [], exc.errors
+        total_wh = sum(float(r.get("energy_wh") or 0.0) for r in rows)
+        shown = [
+            {
+                **r,
+                "start": local_time(r.get("started_at")),
+                "end": local_time(r.get("stopped_at")),
+                "duration": duration(r.get("started_at"), r.get("stopped_at"))
+                if r.get("stopped_at")
+                else "",
+            }
+            for r in reversed(rows)
+        ]
+        query = urlencode({k: v for k, v in q.items() if v})
+        devices = [d for d in self.service.list_devices() if d["kind"] == "evse"]
+        return self.r.page(
+            request,
+            "sessions.html",
+            active="sessions",
+            rows=shown,
+            total=energy(total_wh, choose_language(request)),
+            count=len(rows),
+            query=query,
+            filters={k: q.get(k, "") for k in ("since", "until", "evse", "user")},
+            devices=devices,
+            users=self.service.list_users(),
+            errors={e["field"]: e["message"] for e in error or []},
+        )
+
+    async def events(self, request: Request) -> Response:
+        events = [{**e, "time": local_time(e.get("ts"))} for e in self.service.recent_events(200)]
+        return self.r.page(request, "events.html", active="events", events=events)
