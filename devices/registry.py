@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from devices import sim
+from devices import shelly, sim
 from devices.driver import DeviceContext, Driver
 from devices.modbus import drivers as modbus_drivers
 from manager.model import DeviceSpec, Evse, Meter
 
 #: every driver module exposes DRIVERS; add a module here to make its drivers selectable
-_MODULES = (sim, modbus_drivers)
+_MODULES = (sim, modbus_drivers, shelly)
 
 
 def drivers() -> dict[str, Driver]:

@@ -75,7 +75,8 @@ def text(regs: Sequence[int], *, low_byte_first: bool = False) -> str:
 
 
 def scaled(value: float | None, factor: float) -> float | None:
-    return None if value is None else value * factor
+    """value * factor without binary noise (231.2, not 231.20000000000002)."""
+    return None if value is None else round(value * factor, 6)
 
 
 # ---- encoders (used to write setpoints and, in tests, to fill emulated registers) ----------

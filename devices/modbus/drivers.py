@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
-from devices.modbus import eastron, heidelberg
+from devices.modbus import abb, abl, alfen, cfos, eastron, gavazzi, heidelberg, phoenix, sunspec
 
-DRIVERS = (*eastron.DRIVERS, *heidelberg.DRIVERS)
+DRIVERS = (
+    *eastron.DRIVERS,
+    *abb.DRIVERS,
+    *gavazzi.DRIVERS,
+    *sunspec.DRIVERS,
+    *cfos.DRIVERS,
+    *heidelberg.DRIVERS,
+    *phoenix.DRIVERS,
+    *abl.DRIVERS,
+    *alfen.DRIVERS,
+)

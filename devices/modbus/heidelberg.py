@@ -12,7 +12,7 @@ from pydantic import Field
 from devices.driver import DeviceContext, Driver
 from devices.modbus.address import SerialSettings
 from devices.modbus.codec import u32
-from devices.modbus.wallbox import ModbusWallbox, WallboxOptions
+from devices.modbus.wallbox import FailsafeOptions, ModbusWallbox
 from manager.model import ChargeStatus, DeviceSpec, EvseReading
 
 REG_FIRST, REG_COUNT = 4, 15  # input registers 4..18 in one read
@@ -35,7 +35,7 @@ STATES = {
 STATE_NAMES = {2: "A1", 3: "A2", 4: "B1", 5: "B2", 6: "C1", 7: "C2", 8: "derating", 9: "E", 10: "F"}
 
 
-class HeidelbergOptions(WallboxOptions):
+class HeidelbergOptions(FailsafeOptions):
     unit_id: int = Field(1, ge=1, le=247, description="Modbus unit id (DIP switches of the box)")
     watchdog_s: float = Field(
         15.0,

@@ -20,21 +20,28 @@ from manager.model import ChargeStatus, DeviceError, DeviceSpec
 log = logging.getLogger(__name__)
 
 SETUP_REFRESH_S = 300.0
+#: after a 1p/3p switch the box stays paused this long (the car needs CP off ~5-10 s)
+PHASE_HOLD_S = 10.0
 
 
 class WallboxOptions(ModbusOptions):
+    release_current_a: float = Field(
+        16.0,
+        ge=0,
+        le=80,
+        description="Current the box keeps when it is released (device switched off in ampshare)",
+    )
+
+
+class FailsafeOptions(WallboxOptions):
+    """For boxes with a fallback current of their own that ampshare sets."""
+
     failsafe_current_a: float = Field(
         6.0,
         ge=0,
         le=32,
         description="Current the box falls back to on its own when ampshare stops talking to it "
         "(0 = stop charging)",
-    )
-    release_current_a: float = Field(
-        16.0,
-        ge=0,
-        le=80,
-        description="Current the box keeps when it is released (device switched off in ampshare)",
     )
 
 
@@ -130,6 +137,39 @@ class ModbusWallbox(ModbusDevice):
 
     async def _read(self):  # type: ignore[no-untyped-def]
         raise NotImplementedError
+
+    # ---- phase switching (boxes that have it override the three hooks below) -------------
+
+    #: phases the box is switched to, None while unknown (read at set-up)
+    active_phases: int | None = None
+    _hold_until = 0.0
+
+    async def _pause(self) -> None:
+        raise NotImplementedError
+
+    async def _write_phases(self, phases: int) -> None:
+        raise NotImplementedError
+
+    async def _switch_if_needed(self, setpoint_a: float, phases: int) -> bool:
+        """Switch 1p/3p safely; True while the box must stay paused for it.
+
+        Never switches under load: the box is paused first, switched, and kept paused for
+        PHASE_HOLD_S so the car sees a clean stop before charging on the new phases.
+        """
+        now = asyncio.get_running_loop().time()
+        if phases in (1, 3) and self.active_phases is not None and phases != self.active_phases:
+            if setpoint_a <= 0:
+                return False  # nothing to charge: switch when there is
+            await self._pause()
+            await self._write_phases(phases)
+            log.info("%s: switched to %d phase(s)", self.name, phases)
+            self.active_phases = phases
+            self._hold_until = now + PHASE_HOLD_S
+            return True
+        if now < self._hold_until:
+            await self._pause()
+            return True
+        return False
 
     async def _apply(self, setpoint_a: float, phases: int) -> None:
         raise NotImplementedError
