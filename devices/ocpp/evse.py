@@ -1,0 +1,243 @@
+"""The `ocpp` EVSE driver: one connector of a charge point connected to the OCPP server.
+
+Reading never polls: the box's last StatusNotification and MeterValues are in memory. A
+setpoint replaces ampshare's own charging profile of that connector (same id), and is sent only
+on a real change, after a reconnect, or as a periodic refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from pydantic import Field
+
+from devices.driver import DeviceContext, Driver, DriverOptions
+from devices.ocpp.connection import CallTimeout, NotConnected, OcppCallError, ProfileStyle
+from devices.ocpp.state import (
+    DEFAULT_PROFILE_BASE,
+    DENY_PROFILE_ID,
+    TX_PROFILE_BASE,
+    ConnectorState,
+)
+from manager.model import ChargeStatus, DeviceError, DeviceSpec, EvseReading, Triple
+
+log = logging.getLogger(__name__)
+
+#: a setpoint that did not change is sent again after this long (s)
+REFRESH_S = 300.0
+
+_STATUS = {
+    "Available": ChargeStatus.NO_CAR,
+    "Reserved": ChargeStatus.NO_CAR,
+    "Unavailable": ChargeStatus.NO_CAR,
+    "Preparing": ChargeStatus.CONNECTED,
+    "SuspendedEV": ChargeStatus.CONNECTED,
+    "SuspendedEVSE": ChargeStatus.CONNECTED,
+    "Finishing": ChargeStatus.CONNECTED,
+    "Occupied": ChargeStatus.CONNECTED,
+    "Charging": ChargeStatus.CHARGING,
+    "Faulted": ChargeStatus.ERROR,
+}
+
+
+class OcppEvseOptions(DriverOptions):
+    connector_id: int = Field(1, ge=1, le=99, description="Connector (1.6) or EVSE id (2.0.1)")
+    password: str | None = Field(
+        None,
+        description="Own Basic Auth password of this box (write-only); empty: server password",
+        json_schema_extra={"writeOnly": True},
+    )
+    stack_level: int | None = Field(
+        None, ge=0, le=99, description="Stack level of ampshare's profiles; empty: box's highest"
+    )
+    relative_profiles: bool = Field(False, description="Send Relative instead of Absolute profiles")
+    tx_profile: bool = Field(
+        False,
+        description="Limit a running transaction with a TxProfile (boxes that apply "
+        "TxDefaultProfile only to the next session)",
+    )
+    power_unit: bool = Field(False, description="Send limits in W instead of A")
+    voltage_v: float = Field(230.0, gt=0, le=400, description="Phase voltage for the W unit")
+
+
+class OcppEvse:
+    resolution_a = 0.1
+
+    def __init__(self, spec: DeviceSpec, opts: OcppEvseOptions, server: Any) -> None:
+        if not spec.address:
+            raise DeviceError("address: the ChargeBox ID is required")
+        self.id = spec.id
+        self.cb_id = spec.address
+        self.connector = opts.connector_id
+        self.opts = opts
+        self.password = opts.password or None
+        self.style = ProfileStyle(
+            stack_level=opts.stack_level,
+            relative=opts.relative_profiles,
+            watts=opts.power_unit,
+            voltage_v=opts.voltage_v,
+        )
+        self.server = server
+        self._sent: tuple[Any, ...] | None = None
+        self._sent_at = 0.0
+        self._detail: str | None = None
+        self._rejected: str | None = None
+        server.attach(self.cb_id, self.connector, self)
+
+    # ------------------------------------------------------------------ reading
+
+    def _state(self) -> ConnectorState:
+        rec = self.server.record(self.cb_id)
+        if rec is None or not rec.connected:
+            raise DeviceError("charge point not connected")
+        state = rec.connectors.get(self.connector) or ConnectorState()
+        # a one-connector box may report its meter on connector 0
+        box = rec.connectors.get(0)
+        if box is not None and state.meter_at is None and box.meter_at is not None:
+            merged = ConnectorState(**{**vars(state)})
+            for name in ("current_a", "current_total_a", "voltage_v", "power_w", "energy_wh"):
+                setattr(merged, name, getattr(box, name))
+            return merged
+        return state
+
+    async def read(self) -> EvseReading:
+        state = self._state()
+        status = _STATUS.get(state.status or "", ChargeStatus.NO_CAR)
+        if state.charging_state == "Charging":
+            status = ChargeStatus.CHARGING
+        elif state.charging_state in ("EVConnected", "SuspendedEV", "SuspendedEVSE"):
+            status = ChargeStatus.CONNECTED
+        if state.error_code and state.status == "Faulted":
+            status = ChargeStatus.ERROR
+        if any(c is not None for c in state.current_a):
+            cur: Triple = tuple(round(c or 0.0, 2) for c in state.current_a)  # type: ignore[assignment]
+        elif state.current_total_a is not None:  # phases unknown: count it on every phase
+            c = round(state.current_total_a, 2)
+            cur = (c, c, c)
+        else:
+            cur = (0.0, 0.0, 0.0)
+        session = 0.0
+        if state.meter_start_wh is not None and state.energy_wh is not None:
+            session = max(0.0, state.energy_wh - state.meter_start_wh)
+        detail = self._detail
+        if detail is None and state.error_code:
+            detail = f"box reports {state.error_code}" + (f": {state.info}" if state.info else "")
+        return EvseReading(
+            status=status,
+            current_a=cur,
+            voltage_v=(state.voltage_v[0], state.voltage_v[1], state.voltage_v[2]),
+            power_w=round(state.power_w or 0.0, 1),
+            session_wh=round(session, 1),
+            energy_wh=state.energy_wh,
+            user=state.id_tag,
+            detail=detail,
+        )
+
+    # ------------------------------------------------------------------ writing
+
+    async def apply(self, setpoint_a: float, phases: int) -> None:
+        conn = self.server.connection(self.cb_id)
+        if conn is None:
+            raise DeviceError("charge point not connected")
+        if not conn.ready:
+            raise DeviceError("charge point connected, waiting for its first message")
+        rec = conn.record
+        rec.released = False
+        limit_a = max(0.0, round(float(setpoint_a), 1))
+        watts = self.style.watts or rec.caps.watts_only
+        unit = "W" if watts else "A"
+        limit = round(limit_a * self.style.voltage_v * phases, 1) if watts else limit_a
+        state = rec.connectors.get(self.connector)
+        tx = state.transaction_id if state is not None else None
+        use_tx = self.opts.tx_profile and tx is not None
+        purpose = "TxProfile" if use_tx else "TxDefaultProfile"
+        base = TX_PROFILE_BASE if use_tx else DEFAULT_PROFILE_BASE
+        key = (id(conn), purpose, tx if use_tx else None, unit, limit, phases)
+        if key == self._sent and time.monotonic() - self._sent_at < REFRESH_S:
+            return
+        try:
+            status, reason = await conn.set_limit(
+                self.connector,
+                limit,
+                unit,
+                phases,
+                profile_id=base + self.connector,
+                purpose=purpose,
+                stack_level=conn.stack_level(),
+                relative=self.style.relative,
+                transaction_id=tx if use_tx else None,
+            )
+        except CallTimeout as exc:
+            raise DeviceError(f"charge point did not answer SetChargingProfile ({exc})") from None
+        except NotConnected:
+            raise DeviceError("charge point not connected") from None
+        except OcppCallError as exc:
+            status, reason = exc.code, exc.description
+        self._sent, self._sent_at = key, time.monotonic()
+        if status == "Accepted":
+            if self._rejected is not None:
+                log.info("%s: box accepts profiles again", self.cb_id)
+            self._rejected = None
+            self._detail = None
+            return
+        text = f"profile rejected: box answered {status}" + (f" ({reason})" if reason else "")
+        self._detail = text
+        if text != self._rejected:
+            self._rejected = text
+            log.warning("%s: %s (limit %g %s)", self.cb_id, text, limit, unit)
+            self._event("profile_rejected", f"{self.cb_id}: {text}")
+
+    async def deactivate(self) -> str:
+        """Clear ampshare's profiles so the box works without the manager; says how it went."""
+        self._sent = None
+        conn = self.server.connection(self.cb_id)
+        if conn is None:
+            self._detail = "box not connected"
+            return self._detail
+        ids = [DEFAULT_PROFILE_BASE + self.connector]
+        if TX_PROFILE_BASE + self.connector in conn.record.installed:
+            ids.append(TX_PROFILE_BASE + self.connector)
+        others = [c for c in self.server.attached(self.cb_id) if c != self.connector]
+        if not others:  # the box-wide default-deny only when no other connector is managed
+            ids.append(DENY_PROFILE_ID)
+        answers: list[str] = []
+        try:
+            for pid in ids:
+                answers.append(await conn.clear_profile(pid))
+        except CallTimeout:
+            text = "box did not answer"
+        except NotConnected:
+            text = "box not connected"
+        except OcppCallError as exc:
+            text = f"box answered {exc.code}"
+        else:
+            if "Accepted" in answers:
+                text = "profiles cleared"
+                if not others:
+                    conn.record.released = True
+                self._event("profiles_cleared", f"{self.cb_id}: charging profiles cleared")
+            else:
+                text = f"box answered {answers[0] if answers else 'nothing'}"
+        log.info("%s: deactivated: %s", self.cb_id, text)
+        self._detail = text
+        return text
+
+    async def close(self) -> None:
+        self.server.detach(self.cb_id, self.connector, self)
+
+    def _event(self, kind: str, message: str) -> None:
+        try:
+            self.server.hooks.events(kind, message, device=self.id)
+        except Exception:
+            log.exception("event sink failed")
+
+
+def _evse(spec: DeviceSpec, opts: OcppEvseOptions, ctx: DeviceContext) -> OcppEvse:
+    if ctx.ocpp is None:
+        raise DeviceError("the OCPP server is not running in this manager")
+    return OcppEvse(spec, opts, ctx.ocpp)
+
+
+DRIVERS = (Driver("ocpp", "evse", "OCPP charge point (1.6J / 2.0.1)", OcppEvseOptions, _evse),)

@@ -1,0 +1,250 @@
+"""Server certificate (self-signed on first start, or imported) and the TLS contexts.
+
+OCPP (A00.FR.317) requires TLS 1.2+ with TLS_ECDHE_ECDSA_WITH_AES_128/256_GCM and
+TLS_RSA_WITH_AES_128/256_GCM; Python's default cipher list leaves the RSA ones out, so the list
+is set explicitly. Detect mode (plain and TLS on one port) peeks at the first byte of each
+connection: 0x16 starts a TLS handshake, anything else is plain HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+import ssl
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from websockets.asyncio.server import ServerConnection
+
+log = logging.getLogger(__name__)
+
+OCPP_CIPHERS = ":".join(
+    (
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384",
+        "AES128-GCM-SHA256",
+        "AES256-GCM-SHA384",
+    )
+)
+TLS_HANDSHAKE = 0x16
+DETECT_TIMEOUT_S = 10.0
+
+
+def _atomic_write(path: Path, data: bytes, mode: int) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class CertificateStore:
+    """server.crt / server.key in the data directory."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.cert_path = self.folder / "server.crt"
+        self.key_path = self.folder / "server.key"
+
+    def ensure(self) -> None:
+        """Generate a self-signed certificate unless one is there."""
+        if self.cert_path.exists() and self.key_path.exists():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        host = socket.gethostname() or "ampshare"
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+        now = datetime.now(UTC)
+        sans: list[x509.GeneralName] = [x509.DNSName(host), x509.DNSName("localhost")]
+        sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        _atomic_write(self.key_path, key_pem, 0o600)
+        _atomic_write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        log.info("generated a self-signed OCPP server certificate for %s", host)
+
+    def certificate_pem(self) -> str:
+        self.ensure()
+        return self.cert_path.read_text(encoding="ascii")
+
+    def import_pem(self, cert_pem: str, key_pem: str) -> None:
+        """Check a certificate (chain) and its key, then store them. Raises ValueError."""
+        check_certificate(cert_pem, key_pem)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.key_path, key_pem.strip().encode() + b"\n", 0o600)
+        _atomic_write(self.cert_path, cert_pem.strip().encode() + b"\n", 0o644)
+        log.info("imported an OCPP server certificate")
+
+    def server_context(self, ca_pem: str | None) -> ssl.SSLContext:
+        """TLS 1.2+, OCPP ciphers; with a CA, client certificates are asked for and checked."""
+        self.ensure()
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(OCPP_CIPHERS)
+        ctx.load_cert_chain(self.cert_path, self.key_path)
+        if ca_pem:
+            ctx.load_verify_locations(cadata=ca_pem)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+        return ctx
+
+    def reload(self, ctx: ssl.SSLContext) -> None:
+        """New handshakes use the current files; running connections are not touched."""
+        ctx.load_cert_chain(self.cert_path, self.key_path)
+
+
+def check_certificate(cert_pem: str, key_pem: str) -> None:
+    """Raise ValueError with a clear message unless cert and key are a usable pair."""
+    try:
+        certs = x509.load_pem_x509_certificates(cert_pem.encode())
+    except ValueError:
+        raise ValueError("certificate: not a PEM certificate") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except TypeError:
+        raise ValueError("key: password-protected keys are not supported") from None
+    except ValueError:
+        raise ValueError("key: not a PEM private key") from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("key: only RSA and EC keys are supported")
+    leaf = certs[0]
+    pub = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    if leaf.public_key().public_bytes(*pub) != key.public_key().public_bytes(*pub):
+        raise ValueError("key: does not belong to the (first) certificate")
+    now = datetime.now(UTC)
+    if leaf.not_valid_after_utc < now:
+        raise ValueError(f"certificate: expired on {leaf.not_valid_after_utc:%Y-%m-%d}")
+    if leaf.not_valid_before_utc > now + timedelta(days=1):
+        raise ValueError(f"certificate: not valid before {leaf.not_valid_before_utc:%Y-%m-%d}")
+    with tempfile.TemporaryDirectory() as tmp:
+        c, k = Path(tmp) / "c.pem", Path(tmp) / "k.pem"
+        c.write_text(cert_pem)
+        k.write_text(key_pem)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            ctx.load_cert_chain(c, k)
+        except ssl.SSLError as exc:
+            raise ValueError(f"certificate: TLS library refused it ({exc.reason})") from None
+
+
+class DetectingConnection(ServerConnection):
+    """A websockets connection that decides plain or TLS by the first byte the client sends.
+
+    Reading is paused in connection_made; once the socket is readable the first byte is
+    peeked (not consumed) on a duplicate of the socket. TLS: the transport is upgraded with
+    loop.start_tls; plain: reading resumes. Only then does websockets see the connection.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        tls_context: Callable[[], ssl.SSLContext | None],
+        tracker: set[DetectingConnection],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._tls_context = tls_context
+        self._tracker = tracker
+        self._raw: asyncio.Transport | None = None
+        self._detecting: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._raw = transport
+        transport.pause_reading()
+        self._tracker.add(self)
+        self._detecting = asyncio.get_running_loop().create_task(self._detect(transport))
+
+    async def _detect(self, transport: asyncio.Transport) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            sock = transport.get_extra_info("socket")
+            peer = socket.socket(fileno=os.dup(sock.fileno()))
+            try:
+                readable = loop.create_future()
+                loop.add_reader(peer.fileno(), lambda: readable.done() or readable.set_result(None))
+                try:
+                    async with asyncio.timeout(DETECT_TIMEOUT_S):
+                        await readable
+                finally:
+                    loop.remove_reader(peer.fileno())
+                first = peer.recv(1, socket.MSG_PEEK)
+            finally:
+                peer.close()
+            if not first:
+                transport.abort()
+                return
+            if first[0] == TLS_HANDSHAKE:
+                ctx = self._tls_context()
+                if ctx is None:
+                    transport.abort()
+                    return
+                tls = await loop.start_tls(
+                    transport, self, ctx, server_side=True, ssl_handshake_timeout=DETECT_TIMEOUT_S
+                )
+                if tls is None:
+                    transport.abort()
+                    return
+                self._detecting = None
+                self._tracker.discard(self)
+                super().connection_made(tls)
+            else:
+                self._detecting = None
+                self._tracker.discard(self)
+                super().connection_made(transport)
+                transport.resume_reading()
+        except asyncio.CancelledError:
+            transport.abort()
+            raise
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            log.debug("connection dropped while detecting TLS: %s", exc)
+            transport.abort()
+        finally:
+            self._tracker.discard(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._detecting is not None or not hasattr(self, "transport"):
+            if self._detecting is not None and not self._detecting.done():
+                self._detecting.cancel()
+            self._detecting = None
+            self._tracker.discard(self)
+            return
+        super().connection_lost(exc)
+
+    def abort_detection(self) -> None:
+        if self._raw is not None and self._detecting is not None:
+            self._detecting.cancel()
+            self._raw.abort()

@@ -1,0 +1,420 @@
+"""OCPP 2.0.1: messages from the station, set-up after boot, and requests ampshare sends.
+
+In 2.0.1 the station creates transaction ids; a session is keyed by "<ChargeBox ID>|<id>" so a
+repeated or late TransactionEvent finds its session again, also after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ocpp.exceptions import PropertyConstraintViolationError, ProtocolError
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint as _ChargePoint201
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action
+
+from devices.ocpp.connection import BadMessage, OcppConnection, now_iso, wire_log
+from devices.ocpp.meter import (
+    CURRENT,
+    ENERGY,
+    POWER,
+    VOLTAGE,
+    MeterFormatError,
+    MeterSample,
+    parse_meter_values,
+)
+from devices.ocpp.state import DEFAULT_PROFILE_BASE, TX_PROFILE_BASE
+from devices.ocpp.v16 import _int, _units, schedule_start
+
+log = logging.getLogger(__name__)
+
+WANTED_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE)
+_ACTIONS = frozenset(a.value for a in Action)
+_SMART = "SmartChargingCtrlr"
+_SAMPLED = "SampledDataCtrlr"
+
+
+def _var(component: str, variable: str) -> dict[str, Any]:
+    return {"component": {"name": component}, "variable": {"name": variable}}
+
+
+class _Routes(_ChargePoint201):
+    """Schema validation and routing of the non-hot requests by the `ocpp` library."""
+
+    def __init__(self, conn: V201Connection) -> None:
+        super().__init__(conn.id, conn.ws, logger=wire_log)
+        self.conn = conn
+
+    @on(Action.boot_notification, skip_schema_validation=True)
+    def _boot(self, **_: Any) -> Any:
+        return self.conn.on_boot(self.conn._raw_payload)
+
+    @on(Action.authorize)
+    def _authorize(self, **_: Any) -> Any:
+        token = (self.conn._raw_payload.get("idToken") or {}).get("idToken")
+        return call_result.Authorize(id_token_info={"status": self.conn.authorize_tag(token)})
+
+    @on(Action.transaction_event)
+    async def _transaction(self, **_: Any) -> Any:
+        return await self.conn.on_transaction_event(self.conn._raw_payload)
+
+    @on(Action.notify_report)
+    def _report(self, **_: Any) -> Any:
+        self.conn.on_report(self.conn._raw_payload)
+        return call_result.NotifyReport()
+
+    @on(Action.notify_event)
+    def _notify_event(self, **_: Any) -> Any:
+        for ev in self.conn._raw_payload.get("eventData") or []:
+            log.info(
+                "%s: event %s.%s = %s (%s)",
+                self.id,
+                (ev.get("component") or {}).get("name"),
+                (ev.get("variable") or {}).get("name"),
+                ev.get("actualValue"),
+                ev.get("trigger"),
+            )
+        return call_result.NotifyEvent()
+
+    @on(Action.data_transfer)
+    def _data_transfer(self, **_: Any) -> Any:
+        p = self.conn._raw_payload
+        log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))
+        return call_result.DataTransfer(status="UnknownVendorId")
+
+    @on(Action.firmware_status_notification)
+    def _firmware(self, **_: Any) -> Any:
+        log.info("%s: firmware status %s", self.id, self.conn._raw_payload.get("status"))
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    def _log_status(self, **_: Any) -> Any:
+        log.info("%s: log upload status %s", self.id, self.conn._raw_payload.get("status"))
+        return call_result.LogStatusNotification()
+
+    @on(Action.security_event_notification)
+    def _security(self, **_: Any) -> Any:
+        p = self.conn._raw_payload
+        text = f"security event {p.get('type')}: {p.get('techInfo') or ''}".strip(": ")
+        log.warning("%s: %s", self.id, text)
+        self.conn.event("security_event", text)
+        return call_result.SecurityEventNotification()
+
+    @on(Action.notify_charging_limit)
+    def _charging_limit(self, **_: Any) -> Any:
+        p = self.conn._raw_payload
+        source = (p.get("chargingLimit") or {}).get("chargingLimitSource")
+        log.info("%s: external charging limit from %s on EVSE %s", self.id, source, p.get("evseId"))
+        return call_result.NotifyChargingLimit()
+
+
+class V201Connection(OcppConnection):
+    version = "2.0.1"
+    FORMAT_ERROR = "FormatViolation"
+    RPC_ERROR = "RpcFrameworkError"
+
+    def _make_handler(self) -> _Routes:
+        return _Routes(self)
+
+    def _known_actions(self) -> frozenset[str]:
+        return _ACTIONS
+
+    def _message_type_error(self) -> str:
+        return "MessageTypeNotSupported"
+
+    # ------------------------------------------------------------------ from the station
+
+    def on_boot(self, p: dict[str, Any]) -> Any:
+        station = p.get("chargingStation")
+        if not isinstance(station, dict):
+            raise ProtocolError(details={"cause": "chargingStation is required"})
+        vendor, model = station.get("vendorName"), station.get("model")
+        if not isinstance(vendor, str) or not isinstance(model, str):
+            raise ProtocolError(details={"cause": "vendorName and model are required"})
+        rec = self.record
+        rec.vendor, rec.model = vendor, model
+        serial, fw = station.get("serialNumber"), station.get("firmwareVersion")
+        rec.serial = str(serial) if serial is not None else None
+        rec.firmware = str(fw) if fw is not None else None
+        log.info(
+            "%s: boot from %s %s (firmware %s, %s)", self.id, vendor, model, fw, p.get("reason")
+        )
+        return call_result.BootNotification(
+            current_time=now_iso(), interval=self.host.settings.heartbeat_s, status="Accepted"
+        )
+
+    def _on_status(self, p: dict[str, Any]) -> dict[str, Any]:
+        eid, status = p.get("evseId"), p.get("connectorStatus")
+        if eid is None or status is None:
+            raise BadMessage("OccurrenceConstraintViolation", "evseId and connectorStatus required")
+        if type(eid) is not int or eid < 0 or not isinstance(status, str):
+            raise BadMessage(self.TYPE_ERROR, "evseId must be an integer, connectorStatus a string")
+        state = self.record.connector(eid)
+        state.status = status
+        self.record.status_seen = True
+        self.status_seen.set()
+        return {}
+
+    def _on_meter_values(self, p: dict[str, Any]) -> dict[str, Any]:
+        eid = p.get("evseId")
+        if eid is None:
+            raise BadMessage("OccurrenceConstraintViolation", "evseId is required")
+        if type(eid) is not int or eid < 0:
+            raise BadMessage(self.TYPE_ERROR, "evseId must be an integer")
+        sample = self.parse_meter(p)
+        self.apply_sample(self.record.connector(eid), sample)
+        return {}
+
+    def on_report(self, p: dict[str, Any]) -> None:
+        caps = self.record.caps
+        for item in p.get("reportData") or []:
+            comp = (item.get("component") or {}).get("name")
+            var = (item.get("variable") or {}).get("name")
+            attrs = item.get("variableAttribute") or []
+            value = next(
+                (a.get("value") for a in attrs if a.get("type", "Actual") == "Actual"), None
+            )
+            if comp == _SMART and var == "ProfileStackLevel":
+                caps.max_stack_level = _int(value)
+            elif comp == _SMART and var == "RateUnit" and value:
+                caps.rate_units = _units(str(value))
+
+    async def on_transaction_event(self, p: dict[str, Any]) -> Any:
+        kind = p["eventType"]
+        info = p["transactionInfo"]
+        tx = str(info["transactionId"])
+        tag = (p.get("idToken") or {}).get("idToken")
+        evse_id = (p.get("evse") or {}).get("id")
+        state = next((s for s in self.record.connectors.values() if s.transaction_id == tx), None)
+        if state is None:
+            state = self.record.connector(evse_id if isinstance(evse_id, int) else 1)
+            if evse_id is None:
+                log.info("%s: transaction %s without EVSE id, assuming EVSE 1", self.id, tx)
+        try:
+            sample = parse_meter_values(p.get("meterValue") or [])
+        except MeterFormatError:
+            sample = MeterSample()
+        sessions = self.host.hooks.sessions
+        try:
+            if state.transaction_id != tx or state.session_id is None:
+                start = sample.energy_wh if sample.energy_wh is not None else state.energy_wh
+                connector = next(
+                    (n for n, s in self.record.connectors.items() if s is state), evse_id or 1
+                )
+                sid = await asyncio.to_thread(
+                    sessions.start,
+                    self.id,
+                    connector,
+                    tag,
+                    p["timestamp"],
+                    start,
+                    key=f"{self.id}|{tx}",
+                    box=self.id,
+                )
+                if state.session_id != sid:
+                    state.signed = []
+                state.transaction_id, state.session_id = tx, sid
+                state.id_tag, state.meter_start_wh = tag, start
+                log.info("%s: transaction %s (session %d) started", self.id, tx, sid)
+            if tag and not state.id_tag:
+                state.id_tag = tag
+            if info.get("chargingState"):
+                state.charging_state = info["chargingState"]
+            self.apply_sample(state, sample)
+            if kind == "Ended":
+                sid = state.session_id
+                await asyncio.to_thread(
+                    sessions.stop,
+                    sid,
+                    p["timestamp"],
+                    state.energy_wh,
+                    info.get("stoppedReason") or "Local",
+                    list(state.signed),
+                )
+                log.info("%s: transaction %s (session %s) ended", self.id, tx, sid)
+                state.end_transaction()
+        except ValueError as exc:
+            raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+        if tag:
+            return call_result.TransactionEvent(id_token_info={"status": self.authorize_tag(tag)})
+        return call_result.TransactionEvent()
+
+    # ------------------------------------------------------------------ set-up after boot
+
+    async def after_connect(self) -> None:
+        values = await self._read_variables()
+        if not self.record.released:
+            await self.install_deny()
+        if not self.host.is_known(self.id):
+            for pid in (DEFAULT_PROFILE_BASE + 1, TX_PROFILE_BASE + 1):
+                await self.try_request("ClearChargingProfile", {"chargingProfileId": pid})
+        await self._configure_meter(values)
+        if not self.status_seen.is_set():
+            try:
+                async with asyncio.timeout(self.STATUS_GRACE_S):
+                    await self.status_seen.wait()
+            except TimeoutError:
+                log.info("%s: no StatusNotification yet, triggering one", self.id)
+                await self.try_request(
+                    "TriggerMessage",
+                    {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}},
+                )
+
+    async def _read_variables(self) -> dict[str, Any]:
+        wanted = [
+            _var(_SMART, "ProfileStackLevel"),
+            _var(_SMART, "RateUnit"),
+            _var(_SMART, "Phases3to1"),
+            _var(_SAMPLED, "TxUpdatedInterval"),
+            _var(_SAMPLED, "TxUpdatedMeasurands"),
+        ]
+        reply = await self.try_request("GetVariables", {"getVariableData": wanted})
+        values: dict[str, Any] = {}
+        for item in (reply or {}).get("getVariableResult") or []:
+            if isinstance(item, dict) and item.get("attributeStatus") == "Accepted":
+                values[(item.get("variable") or {}).get("name")] = item.get("attributeValue")
+        caps = self.record.caps
+        if "ProfileStackLevel" in values:
+            caps.max_stack_level = _int(values["ProfileStackLevel"])
+        if values.get("RateUnit"):
+            caps.rate_units = _units(str(values["RateUnit"]))
+        if "Phases3to1" in values:
+            caps.phase_switching = str(values["Phases3to1"]).lower() == "true"
+        return values
+
+    async def _set_variable(self, component: str, variable: str, value: str) -> str | None:
+        data = [{**_var(component, variable), "attributeValue": value}]
+        reply = await self.try_request("SetVariables", {"setVariableData": data})
+        results = (reply or {}).get("setVariableResult") or []
+        if not results or not isinstance(results[0], dict):
+            return None
+        return str(results[0].get("attributeStatus"))
+
+    async def _configure_meter(self, values: dict[str, Any]) -> None:
+        interval = str(self.host.settings.sample_interval_s)
+        if str(values.get("TxUpdatedInterval")) != interval:
+            await self._set_variable(_SAMPLED, "TxUpdatedInterval", interval)
+        current = [m.strip() for m in str(values.get("TxUpdatedMeasurands") or "").split(",")]
+        if all(m in current for m in WANTED_MEASURANDS):
+            self.record.caps.measurands = WANTED_MEASURANDS
+            return
+        accepted: list[str] = []
+        for measurand in WANTED_MEASURANDS:
+            status = await self._set_variable(
+                _SAMPLED, "TxUpdatedMeasurands", ",".join([*accepted, measurand])
+            )
+            if status in ("Accepted", "RebootRequired"):
+                accepted.append(measurand)
+            elif status is None:
+                break
+        self.record.caps.measurands = tuple(accepted)
+        log.info("%s: meter values %s", self.id, ",".join(accepted) or "none accepted")
+
+    # ------------------------------------------------------------------ requests to the station
+
+    async def set_limit(
+        self,
+        connector: int,
+        limit: float,
+        unit: str,
+        phases: int | None,
+        *,
+        profile_id: int,
+        purpose: str,
+        stack_level: int,
+        relative: bool,
+        transaction_id: int | str | None = None,
+    ) -> tuple[str, str | None]:
+        period: dict[str, Any] = {"startPeriod": 0, "limit": round(float(limit), 1)}
+        if phases in (1, 2, 3):
+            period["numberPhases"] = phases
+        schedule: dict[str, Any] = {
+            "id": profile_id,
+            "chargingRateUnit": unit,
+            "chargingSchedulePeriod": [period],
+        }
+        if not relative:
+            schedule["startSchedule"] = schedule_start()
+        profile: dict[str, Any] = {
+            "id": profile_id,
+            "stackLevel": stack_level,
+            "chargingProfilePurpose": purpose,
+            "chargingProfileKind": "Relative" if relative else "Absolute",
+            "chargingSchedule": [schedule],
+        }
+        if purpose == "TxProfile":
+            profile["transactionId"] = str(transaction_id)
+        reply = await self.request(
+            "SetChargingProfile", {"evseId": connector, "chargingProfile": profile}
+        )
+        status = str(reply.get("status"))
+        info = reply.get("statusInfo") if isinstance(reply.get("statusInfo"), dict) else {}
+        reason = " ".join(str(v) for v in (info.get("reasonCode"), info.get("additionalInfo")) if v)
+        if status == "Accepted":
+            self.record.installed.add(profile_id)
+        return status, reason or None
+
+    async def clear_profile(self, profile_id: int) -> str:
+        reply = await self.request("ClearChargingProfile", {"chargingProfileId": profile_id})
+        status = str(reply.get("status"))
+        if status == "Accepted":
+            self.record.installed.discard(profile_id)
+        return status
+
+    async def get_variables(self, items: list[tuple[str, str]]) -> dict[str, Any]:
+        data = [_var(c, v) for c, v in items]
+        return await self.request("GetVariables", {"getVariableData": data})
+
+    async def set_variables(self, items: list[tuple[str, str, str]]) -> dict[str, Any]:
+        data = [{**_var(c, v), "attributeValue": value} for c, v, value in items]
+        return await self.request("SetVariables", {"setVariableData": data})
+
+    async def get_composite_schedule(
+        self, evse: int, duration_s: int, unit: str | None = None
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {"evseId": evse, "duration": duration_s}
+        if unit:
+            payload["chargingRateUnit"] = unit
+        return await self.request("GetCompositeSchedule", payload)
+
+    async def trigger_message(
+        self, message: str, evse: int | None = None, connector: int | None = None
+    ) -> str:
+        payload: dict[str, Any] = {"requestedMessage": message}
+        if evse is not None:
+            payload["evse"] = {"id": evse} | ({"connectorId": connector} if connector else {})
+        return str((await self.request("TriggerMessage", payload)).get("status"))
+
+    async def request_start(
+        self, id_token: str, evse: int | None = None, remote_id: int = 1
+    ) -> str:
+        payload: dict[str, Any] = {
+            "idToken": {"idToken": id_token, "type": "Central"},
+            "remoteStartId": remote_id,
+        }
+        if evse is not None:
+            payload["evseId"] = evse
+        return str((await self.request("RequestStartTransaction", payload)).get("status"))
+
+    async def request_stop(self, transaction_id: str) -> str:
+        reply = await self.request("RequestStopTransaction", {"transactionId": transaction_id})
+        return str(reply.get("status"))
+
+    async def reset(self, kind: str = "OnIdle", evse: int | None = None) -> str:
+        payload: dict[str, Any] = {"type": kind}
+        if evse is not None:
+            payload["evseId"] = evse
+        return str((await self.request("Reset", payload)).get("status"))
+
+    async def change_availability(self, evse: int, operative: bool) -> str:
+        payload: dict[str, Any] = {"operationalStatus": "Operative" if operative else "Inoperative"}
+        if evse:
+            payload["evse"] = {"id": evse}
+        return str((await self.request("ChangeAvailability", payload)).get("status"))
+
+    async def unlock_connector(self, evse: int, connector: int = 1) -> str:
+        reply = await self.request("UnlockConnector", {"evseId": evse, "connectorId": connector})
+        return str(reply.get("status"))
