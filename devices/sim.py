@@ -30,6 +30,8 @@ from manager.model import (
 VOLTAGE = 230.0
 #: a car follows a new offer with this time constant (s), as EVs take seconds to settle
 CAR_TAU_S = 2.5
+#: a box whose driver was closed and not rebuilt within this time leaves the site (s)
+REMOVE_AFTER_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,11 @@ class SimWorld:
             if all(a.name != ev.name for a, _ in self.active):
                 self.active.append((ev, now + ev.duration_s))
             self._next_event = now + self.rng.uniform(20.0, 90.0)
-        for evse in self.evses.values():
-            evse.advance(now)
+        for evse_id, evse in list(self.evses.items()):
+            if evse.closed_at is not None and now - evse.closed_at > REMOVE_AFTER_S:
+                del self.evses[evse_id]  # deleted for good: the box is gone
+            else:
+                evse.advance(now)
         self._last = now
 
     def household_a(self) -> Triple:
@@ -204,9 +209,19 @@ class SimEvse:
         self._last = world.clock()
         self._next = self._last + (opts.arrive_after_s if opts.car == "auto" else 0.0)
         self._leave_at: float | None = None
-        if opts.car not in ("auto", "none"):
+        self.closed_at: float | None = None
+        previous = world.evses.get(spec_id)
+        if previous is not None:
+            self._take_over(previous)
+        elif opts.car not in ("auto", "none"):
             self._plug(CAR_TYPES[opts.car], need_wh=1e9)
         world.evses[spec_id] = self
+
+    def _take_over(self, old: SimEvse) -> None:
+        """A new driver instance for the same box: the car and the offer are physical state."""
+        self.car, self.offer_a, self.offer_phases = old.car, old.offer_a, old.offer_phases
+        self.session_wh, self.energy_wh, self.user = old.session_wh, old.energy_wh, old.user
+        self._last, self._next, self._leave_at = old._last, old._next, old._leave_at
 
     def _plug(self, kind: CarType, need_wh: float) -> None:
         self.car = SimCar(kind, need_wh)
@@ -301,7 +316,8 @@ class SimEvse:
         return f"released to its own failsafe current {self.opts.failsafe_current_a:g} A"
 
     async def close(self) -> None:
-        self.world.evses.pop(self.id, None)
+        # the box stays on the site a little, so a reconfigured driver finds its car again
+        self.closed_at = self.world.clock()
 
 
 class SimMeterOptions(DriverOptions):
