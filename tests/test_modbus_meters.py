@@ -58,6 +58,23 @@ async def test_sdm630_reads_si_values_with_signed_phase_currents(ctx: DeviceCont
     assert r.energy_import_wh == 1234500.0 and r.energy_export_wh == 321250.0
 
 
+async def test_sdm630_one_block_read_or_fallback_to_single_values(ctx: DeviceContext) -> None:
+    async with Emulator() as emu:
+        emu.unit(1).put("input", 0, [0] * 0x4C)  # a meter with the whole block readable
+        sdm(emu, 1)
+        sdm(emu, 2)  # gaps in the block: answers "illegal data address"
+        r1 = await read_once(ctx, "sdm630", emu.address, unit_id=1)
+        r2 = await read_once(ctx, "sdm630", emu.address, unit_id=2)
+        assert [(r.unit, r.count) for r in emu.log] == [
+            (1, 0x4C),
+            (2, 0x4C),
+            (2, 18),
+            (2, 2),
+            (2, 4),
+        ]
+    assert r1 == r2
+
+
 async def test_sdm630_nan_means_no_value_not_zero(ctx: DeviceContext) -> None:
     async with Emulator() as emu:
         sdm(emu)
