@@ -190,7 +190,9 @@ class OcppServer:
             log.warning("refused connection from %s: %s", conn.remote_address, exc)
             return conn.respond(http.HTTPStatus.NOT_FOUND, f"{exc}\n")
         conn.ocpp_id = cb_id  # type: ignore[attr-defined]
-        if "ocpp2.0.1" not in _offered(request.headers):
+        if "ocpp2.0.1" not in _offered(request.headers) and "Sec-WebSocket-Extensions" in (
+            request.headers
+        ):
             # compression is optional in 1.6 and costs more than half the throughput
             del request.headers["Sec-WebSocket-Extensions"]
         if conn.transport.get_extra_info("peercert"):
