@@ -223,7 +223,7 @@ class ModbusDevice:
 
     default_port = 502
     default_serial = SerialSettings()
-    gap_s = 0.0
+    gap_s = 0.05
     repeat = False
 
     def __init__(self, spec: DeviceSpec, opts: ModbusOptions, ctx: DeviceContext) -> None:
