@@ -8,10 +8,11 @@ from typing import Any
 from devices import shelly, sim
 from devices.driver import DeviceContext, Driver
 from devices.modbus import drivers as modbus_drivers
+from devices.ocpp import evse as ocpp_evse
 from manager.model import DeviceSpec, Evse, Meter
 
 #: every driver module exposes DRIVERS; add a module here to make its drivers selectable
-_MODULES = (sim, modbus_drivers, shelly)
+_MODULES = (sim, modbus_drivers, shelly, ocpp_evse)
 
 
 def drivers() -> dict[str, Driver]:
