@@ -19,11 +19,15 @@ from web.snapshot import normalize
 SECRET = b"0123456789abcdef0123456789abcdef"
 
 
-def conn(headers: dict[str, str] | None = None, cookies: dict[str, str] | None = None):
+def conn(
+    headers: dict[str, str] | None = None,
+    cookies: dict[str, str] | None = None,
+    client: str = "127.0.0.9",
+):
     raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if cookies:
         raw.append((b"cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()).encode()))
-    return HTTPConnection({"type": "http", "headers": raw, "client": ("127.0.0.9", 5000)})
+    return HTTPConnection({"type": "http", "headers": raw, "client": (client, 5000)})
 
 
 class Clock:
@@ -105,6 +109,9 @@ def test_basic_auth_checks_user_and_caches_success_briefly() -> None:
     auth.forget_credentials()
     auth.identify(conn(basic("admin", "s3cret")))
     assert len(calls) == n + 2
+    # another client is checked (and throttled) by the facade, not waved through
+    auth.identify(conn(basic("admin", "s3cret"), client="127.0.0.7"))
+    assert calls[-1] == ("s3cret", "127.0.0.7")
 
 
 def test_accept_language() -> None:
@@ -158,7 +165,7 @@ def test_evse_form_from_real_schema() -> None:
 def test_meter_role_enum_through_ref() -> None:
     fields = {f.key: f for f in fields_from_schema(MeterConfig.model_json_schema(), {})}
     assert fields["role"].widget == "select"
-    assert ("pv", "pv") in fields["role"].options
+    assert ("pv", "PV") in fields["role"].options and ("grid", "Grid") in fields["role"].options
     assert fields["role"].value == "grid"
 
 
@@ -168,8 +175,7 @@ def test_settings_sections_and_write_only_password() -> None:
     assert set(sections) == {"site", "ocpp"}
     values = {"port": 19520, "tls": "detect", "password_set": True}
     fields = {
-        f.key: f
-        for f in fields_from_schema(sections["ocpp"], values, prefix="ocpp.", root=schema)
+        f.key: f for f in fields_from_schema(sections["ocpp"], values, prefix="ocpp.", root=schema)
     }
     pw = fields["password"]
     assert pw.widget == "password" and pw.value == "" and pw.secret_set and pw.nullable

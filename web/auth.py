@@ -155,13 +155,15 @@ class Authenticator:
             return None
         if not sep or user != "admin":
             return None
-        if self._basic_cached(value.strip()):
-            return Identity("basic")
         client = conn.client.host if conn.client else "unknown"
+        # remembered per client, so another client guessing is still throttled by the facade
+        remembered = f"{client}|{value.strip()}"
+        if self._basic_cached(remembered):
+            return Identity("basic")
         if not self._verify(password, client):
             log.warning("failed API login from %s", client)
             return None
-        self._remember_basic(value.strip())
+        self._remember_basic(remembered)
         return Identity("basic")
 
     def verify_password(self, password: str, client: str) -> bool:

@@ -11,9 +11,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from web.i18n import FIELD_LABELS
+
 #: keys that are never edited in a form (identity, bookkeeping)
 SKIP_KEYS = frozenset({"id", "kind", "driver"})
 SECRET_WORDS = ("password", "secret", "token", "private_key")
+OPTION_WORDS = {"pv": "PV", "evse": "Wallbox", "accept": "Accept", "known": "Known"}
 
 
 @dataclass
@@ -100,6 +103,19 @@ def humanize(key: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+def option_label(value: Any, translate: Callable[[str], str]) -> str:
+    """Enum values as words: "off" -> "Off" (or its translation); codes stay as they are."""
+    text = _fmt(value)
+    translated = translate(text)
+    if translated != text:
+        return translated
+    if text in OPTION_WORDS:
+        return translate(OPTION_WORDS[text])
+    if text.isalpha() and text.islower():
+        return translate(text.capitalize())
+    return text
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return ""
@@ -119,6 +135,7 @@ def fields_from_schema(
     skip: Iterable[str] = SKIP_KEYS,
     translate: Callable[[str], str] = lambda s: s,
     root: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] = FIELD_LABELS,
 ) -> list[FormField]:
     """One FormField per property of an object schema, with current values filled in.
 
@@ -141,7 +158,7 @@ def fields_from_schema(
             typ = next((t for t in typ if t != "null"), "string")
         if typ in ("object", "array"):
             continue  # nested structures get their own section, not an input
-        title = prop.get("title")
+        title = labels.get(prefix + key) or labels.get(key) or prop.get("title")
         if not title or title == key.replace("_", " ").title():
             title = humanize(key)  # pydantic's automatic title: use the friendlier form
         label = translate(str(title))
@@ -164,13 +181,15 @@ def fields_from_schema(
             f.value = _fmt(value)
         elif "enum" in prop:
             f.widget = "select"
-            f.options = [(_fmt(v), translate(_fmt(v))) for v in prop["enum"] if v is not None]
+            f.options = [
+                (_fmt(v), option_label(v, translate)) for v in prop["enum"] if v is not None
+            ]
             if nullable:
                 f.options.insert(0, ("", "—"))
             f.value = _fmt(value)
         elif "const" in prop:
             f.widget = "select"
-            f.options = [(_fmt(prop["const"]), translate(_fmt(prop["const"])))]
+            f.options = [(_fmt(prop["const"]), option_label(prop["const"], translate))]
             f.value = _fmt(prop["const"])
         elif typ == "boolean":
             f.widget = "checkbox"

@@ -156,7 +156,92 @@ DE: Mapping[str, str] = {
     "running": "läuft",
 }
 
-_TABLES: Mapping[str, Mapping[str, str]] = {"de": DE}
+#: friendlier labels than the field names, by dotted name or by key (English; DE below)
+FIELD_LABELS: Mapping[str, str] = {
+    "site.max_current_a": "Main fuse per phase (A)",
+    "site.max_power_w": "Max power of the connection (W)",
+    "site.reserve_a": "Reserve per phase (A)",
+    "site.max_unbalance_a": "Unbalanced-load limit (A)",
+    "site.unbalance_counts_base": "Count household unbalance",
+    "site.control_interval_s": "Control interval (s)",
+    "site.safe_current_a": "Safe current (A)",
+    "site.meter_timeout_s": "Meter timeout (s)",
+    "site.nominal_voltage_v": "Nominal voltage (V)",
+    "site.rotation_s": "Slot time when sharing (s)",
+    "site.resume_delay_s": "Resume delay (s)",
+    "ocpp.port": "Port",
+    "ocpp.tls": "TLS",
+    "ocpp.password": "Password",
+    "ocpp.clear_profiles_on_deactivate": "Cancel charging current limit on deactivation",
+    "ocpp.unknown_tags": "Unknown RFID tags",
+    "max_current_a": "Max current (A)",
+    "min_current_a": "Min current (A)",
+    "phase_rotation": "Phase rotation",
+    "connector_id": "Connector",
+    "unit_id": "Modbus unit id",
+    "arrive_after_s": "First car after (s)",
+    "resolution_a": "Setpoint step (A)",
+    "failsafe_current_a": "Failsafe current (A)",
+    "max_power_w": "Max power (W)",
+    "max_unbalance_a": "Unbalanced-load limit (A)",
+    "reserve_a": "Reserve per phase (A)",
+}
+
+DE_FIELDS: Mapping[str, str] = {
+    "Main fuse per phase (A)": "Hauptsicherung je Phase (A)",
+    "Max power of the connection (W)": "Max. Leistung des Anschlusses (W)",
+    "Reserve per phase (A)": "Reserve je Phase (A)",
+    "Unbalanced-load limit (A)": "Schieflastgrenze (A)",
+    "Count household unbalance": "Schieflast des Haushalts mitzählen",
+    "Control interval (s)": "Regelintervall (s)",
+    "Safe current (A)": "Sicherer Strom (A)",
+    "Meter timeout (s)": "Zähler-Timeout (s)",
+    "Nominal voltage (V)": "Nennspannung (V)",
+    "Slot time when sharing (s)": "Zeitscheibe beim Teilen (s)",
+    "Resume delay (s)": "Wiederanlauf-Verzögerung (s)",
+    "Port": "Port",
+    "TLS": "TLS",
+    "Cancel charging current limit on deactivation": (
+        "Ladestrombegrenzung bei Deaktivierung aufheben"
+    ),
+    "Unknown RFID tags": "Unbekannte RFID-Tags",
+    "Max current (A)": "Max. Strom (A)",
+    "Min current (A)": "Min. Strom (A)",
+    "Phases": "Phasen",
+    "Phase rotation": "Phasendrehung",
+    "Priority": "Priorität",
+    "Connector": "Anschluss",
+    "Modbus unit id": "Modbus-Geräteadresse",
+    "Car": "Auto",
+    "First car after (s)": "Erstes Auto nach (s)",
+    "Offline": "Offline",
+    "Setpoint step (A)": "Sollwert-Schritt (A)",
+    "Failsafe current (A)": "Failsafe-Strom (A)",
+    "Max power (W)": "Max. Leistung (W)",
+    "Reserve (A)": "Reserve (A)",
+    "Remove": "Entfernen",
+    "Off": "Aus",
+    "Detect": "Erkennen",
+    "On": "An",
+    "Accept": "Akzeptieren",
+    "Known": "Nur bekannte",
+    "Auto": "Automatisch",
+    "None": "Keins",
+    # help texts of the common fields
+    "Host:port, ChargeBox ID or serial port": "Host:Port, ChargeBox-ID oder serielle Schnittstelle",
+    "Lowest current the car accepts": "Kleinster Strom, den das Auto annimmt",
+    "Highest current of the box": "Größter Strom der Box",
+    "Wired phases": "Angeschlossene Phasen",
+    "Site phase of the box's L1, L2, L3": "Hausphase von L1, L2, L3 der Box",
+    "Higher is served first": "Höhere wird zuerst bedient",
+    "Circuit the box hangs in": "Stromkreis, an dem die Box hängt",
+    "What the meter measures": "Was der Zähler misst",
+    "Circuit this board hangs in": "Stromkreis, an dem diese Verteilung hängt",
+    "Fuse per phase (A)": "Sicherung je Phase (A)",
+    "Meter measuring this circuit (optional)": "Zähler dieses Stromkreises (optional)",
+}
+
+_TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE}}
 
 
 def translator(lang: str) -> Callable[..., str]:
