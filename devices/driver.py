@@ -47,3 +47,5 @@ class Driver:
     factory: Factory
     #: whether "test connection" makes sense (a real device reachable by address)
     testable: bool = True
+    #: checks the address when a device is saved; raises ValueError saying what is wrong
+    check_address: Callable[[str], object] | None = None

@@ -171,4 +171,8 @@ def _build(spec: DeviceSpec, opts: ShellyOptions, ctx: DeviceContext) -> ShellyP
     return ShellyPro3EM(spec, opts)
 
 
-DRIVERS = (Driver("shelly-pro3em", "meter", "Shelly Pro 3EM", ShellyOptions, _build),)
+DRIVERS = (
+    Driver(
+        "shelly-pro3em", "meter", "Shelly Pro 3EM", ShellyOptions, _build, check_address=parse_host
+    ),
+)

@@ -211,17 +211,15 @@ class SimEvse:
         self._leave_at: float | None = None
         self.closed_at: float | None = None
         previous = world.evses.get(spec_id)
-        if previous is not None:
-            self._take_over(previous)
+        if previous is not None:  # a new driver instance for the same physical box
+            self.offer_a, self.offer_phases = previous.offer_a, previous.offer_phases
+            self.energy_wh, self._last = previous.energy_wh, previous._last
+        if previous is not None and previous.opts.car == opts.car:
+            self.car, self.session_wh, self.user = previous.car, previous.session_wh, previous.user
+            self._next, self._leave_at = previous._next, previous._leave_at
         elif opts.car not in ("auto", "none"):
             self._plug(CAR_TYPES[opts.car], need_wh=1e9)
         world.evses[spec_id] = self
-
-    def _take_over(self, old: SimEvse) -> None:
-        """A new driver instance for the same box: the car and the offer are physical state."""
-        self.car, self.offer_a, self.offer_phases = old.car, old.offer_a, old.offer_phases
-        self.session_wh, self.energy_wh, self.user = old.session_wh, old.energy_wh, old.user
-        self._last, self._next, self._leave_at = old._last, old._next, old._leave_at
 
     def _plug(self, kind: CarType, need_wh: float) -> None:
         self.car = SimCar(kind, need_wh)

@@ -154,14 +154,14 @@ COMMON_FIELDS = {
 }
 
 
-DriverCheck = Callable[[str, str, dict[str, Any]], dict[str, Any]]
+DriverCheck = Callable[[str, str, str, dict[str, Any]], dict[str, Any]]
 
 
 def validate_device(data: Mapping[str, Any], check_driver: DriverCheck) -> dict[str, Any]:
-    """Validate common fields here and driver fields with `check_driver(driver, kind, fields)`.
+    """Validate common fields here, the rest with `check_driver(driver, kind, address, fields)`.
 
     `check_driver` returns the driver's fields with defaults filled in and raises InvalidInput
-    for an unknown driver, a driver of the other kind, a bad or an unknown field.
+    for an unknown driver, a driver of the other kind, a bad address, a bad or unknown field.
     """
     kind = data.get("kind")
     model = {"evse": EvseConfig, "meter": MeterConfig}.get(str(kind))
@@ -175,7 +175,7 @@ def validate_device(data: Mapping[str, Any], check_driver: DriverCheck) -> dict[
         raise InvalidInput.one("min_current_a", "must not be above max_current_a")
     extras = dict(common.model_extra or {})
     merged = common.model_dump(mode="json", exclude=set(extras))
-    merged.update(check_driver(common.driver, common.kind, extras))
+    merged.update(check_driver(common.driver, common.kind, common.address, extras))
     return merged
 
 

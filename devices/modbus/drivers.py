@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from devices.modbus import abb, abl, alfen, cfos, eastron, gavazzi, heidelberg, phoenix, sunspec
+from dataclasses import replace
 
-DRIVERS = (
+from devices.modbus import abb, abl, alfen, cfos, eastron, gavazzi, heidelberg, phoenix, sunspec
+from devices.modbus.address import parse_address
+
+_ALL = (
     *eastron.DRIVERS,
     *abb.DRIVERS,
     *gavazzi.DRIVERS,
@@ -15,3 +18,6 @@ DRIVERS = (
     *abl.DRIVERS,
     *alfen.DRIVERS,
 )
+
+#: every Modbus device's address is checked with the same parser its bus uses
+DRIVERS = tuple(replace(d, check_address=parse_address) for d in _ALL)
