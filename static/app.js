@@ -191,7 +191,7 @@
       const head = document.createElement("p");
       if (res.ok && res.data?.ok) {
         head.className = "note";
-        head.textContent = t("Connection works.");
+        head.textContent = t("Connection works.") + (res.data.summary ? ` ${res.data.summary}` : "");
         out.appendChild(head);
         const table = document.createElement("table");
         table.className = "list";

@@ -87,7 +87,8 @@
     set(k(tile, "setpoint"), `${num(e.setpoint_a)} A`);
     set(k(tile, "session"), energy(e.session_wh));
     set(k(tile, "user"), e.user || "—");
-    show(k(tile, "reason"), e.reason);
+    // the reason in words, unless it only repeats the status ("no car")
+    show(k(tile, "reason"), e.reason && e.reason !== String(e.status).replace("_", " ") ? e.reason : "");
     show(k(tile, "detail"), e.detail);
     show(k(tile, "deactivation"), e.deactivation);
   }

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from manager_process import PASSWORD, ManagerProcess
+from ports import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -319,3 +320,96 @@ def test_repeated_failed_logins_are_slowed_down(tmp_path: Path) -> None:
             assert form.status_code == 429 and "retry-after" in form.headers
     finally:
         proc.stop()
+
+
+def self_signed() -> tuple[str, str]:
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ampshare-test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def test_certificate_download_and_upload(serve: ManagerProcess) -> None:
+    api = serve.api
+    current = api.get("/api/ocpp/certificate")
+    assert current.status_code == 200
+    assert current.text.startswith("-----BEGIN CERTIFICATE-----")
+    assert "attachment" in current.headers["content-disposition"]
+    assert "PRIVATE KEY" not in current.text
+
+    bad = api.post("/api/ocpp/certificate", json={"cert_pem": "nope", "key_pem": "nope"})
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"cert_pem", "key_pem"}
+
+    cert, key = self_signed()
+    mismatched = api.post(
+        "/api/ocpp/certificate", json={"cert_pem": cert, "key_pem": self_signed()[1]}
+    )
+    assert mismatched.status_code == 422
+    files = {"cert_pem": ("c.pem", cert.encode()), "key_pem": ("k.pem", key.encode())}
+    ok = api.post("/api/ocpp/certificate", files=files)
+    assert ok.status_code == 200, ok.text
+    assert api.get("/api/ocpp/certificate").text.strip() == cert.strip()
+
+
+def test_admin_password_change(serve: ManagerProcess) -> None:
+    api = serve.api
+    wrong = api.post(
+        "/api/admin/password", json={"old_password": "nope", "new_password": "another-pw"}
+    )
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["field"] == "old_password"
+    short = api.post("/api/admin/password", json={"old_password": PASSWORD, "new_password": "x"})
+    assert short.status_code == 422 and short.json()["errors"][0]["field"] == "new_password"
+    missing = api.post("/api/admin/password", json={})
+    assert missing.status_code == 422
+    ok = api.post(
+        "/api/admin/password", json={"old_password": PASSWORD, "new_password": "another-pw"}
+    )
+    assert ok.status_code == 200
+    try:
+        with anon(serve) as client:
+            assert client.get("/api/state", auth=("admin", PASSWORD)).status_code == 401
+            assert client.get("/api/state", auth=("admin", "another-pw")).status_code == 200
+    finally:
+        back = httpx.post(
+            serve.url + "/api/admin/password",
+            json={"old_password": "another-pw", "new_password": PASSWORD},
+            auth=("admin", "another-pw"),
+        )
+        assert back.status_code == 200
+
+
+def test_test_connection_answers_without_saving(serve: ManagerProcess) -> None:
+    before = serve.api.get("/api/devices").json()
+    closed = f"127.0.0.1:{free_port()}"
+    resp = serve.api.post(
+        "/api/devices/test",
+        json={"kind": "meter", "driver": "sdm630", "name": "probe", "address": closed},
+    )
+    assert resp.status_code == 200
+    assert resp.json()["ok"] is False and resp.json()["error"]
+    bad = serve.api.post("/api/devices/test", json={"kind": "meter", "driver": "nope"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "driver"
+    assert serve.api.get("/api/devices").json() == before

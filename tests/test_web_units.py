@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from starlette.requests import HTTPConnection
@@ -12,7 +14,7 @@ from manager.config import CircuitConfig, EvseConfig, MeterConfig, Settings
 from web import chart
 from web.auth import SESSION_COOKIE, SESSION_LIFETIME_S, Authenticator, Identity, Signer
 from web.forms import fields_from_schema, object_sections
-from web.i18n import DE, JS_STRINGS, parse_accept_language, translator
+from web.i18n import DE, DE_FIELDS, JS_STRINGS, parse_accept_language, translator
 from web.render import num, power_parts
 from web.snapshot import normalize
 
@@ -223,3 +225,13 @@ def test_snapshot_normalize_fills_blanks(state) -> None:
     assert out["site"]["limit_a"] == [None, None, None]
     for e in out["evses"]:
         assert e["status"] == "offline" and len(e["current_a"]) == 3
+
+
+def test_every_template_text_has_a_german_translation() -> None:
+    root = Path(__file__).resolve().parent.parent
+    texts: set[str] = set()
+    sources = [*(root / "templates").glob("*.html"), *(root / "web").glob("*.py")]
+    for path in (p for p in sources if p.name != "i18n.py"):
+        texts |= set(re.findall(r'\b_\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+    missing = sorted(t for t in texts if t not in DE and t not in DE_FIELDS)
+    assert not missing

@@ -6,6 +6,7 @@ never downloads a browser. Screenshots of the dashboard go to artifacts/ (git-ig
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -14,15 +15,17 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from manager_process import PASSWORD, ManagerProcess
+from modbus_emu import Emulator
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from ports import free_port
+from test_modbus_meters import sdm
 from websockets.sync.client import ClientConnection, connect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -69,8 +72,9 @@ def demo() -> Iterator[ManagerProcess]:
         proc.stop()
 
 
-@pytest.fixture
-def page(browser: Browser, width: int) -> Iterator[Page]:
+@contextmanager
+def open_page(browser: Browser, width: int) -> Iterator[Page]:
+    """A fresh browser context (own cookies) with one page; fails on any script error."""
     context = browser.new_context(
         viewport={"width": width, "height": 900}, locale="en-US", accept_downloads=True
     )
@@ -83,6 +87,18 @@ def page(browser: Browser, width: int) -> Iterator[Page]:
     finally:
         context.close()
     assert not errors, errors
+
+
+@pytest.fixture
+def page(browser: Browser, width: int) -> Iterator[Page]:
+    with open_page(browser, width) as p:
+        yield p
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    with open_page(browser, 1280) as p:
+        yield p
 
 
 class FakeChargePoint:
@@ -243,9 +259,8 @@ def test_dashboard_flow(page: Page, demo: ManagerProcess, width: int) -> None:
     assert Path(path).read_text(encoding="utf-8").splitlines()[0].startswith("id,")
 
 
-def test_language_switch(page: Page, demo: ManagerProcess, width: int) -> None:
-    if width < 600:
-        pytest.skip("covered on the desktop run")
+def test_language_switch(desktop: Page, demo: ManagerProcess) -> None:
+    page = desktop
     base = demo.url
     login(page, base)
     page.click(".langs >> text=DE")
@@ -288,9 +303,8 @@ def stop(proc: subprocess.Popen[str]) -> None:
             proc.wait(timeout=5)
 
 
-def test_live_tiles_reconnect_after_server_restart(page: Page, width: int, tmp_path: Path) -> None:
-    if width < 600:
-        pytest.skip("covered on the desktop run")
+def test_live_tiles_reconnect_after_server_restart(desktop: Page, tmp_path: Path) -> None:
+    page = desktop
     http_port, ocpp_port = free_port(), free_port()
     base = f"http://127.0.0.1:{http_port}"
     proc = start_serve(tmp_path / "data", http_port, ocpp_port)
@@ -298,10 +312,50 @@ def test_live_tiles_reconnect_after_server_restart(page: Page, width: int, tmp_p
         wait_up(base)
         login(page, base)
         expect(page.locator("#live.on")).to_be_visible()
-        stop(proc)
+        proc.kill()  # a crash or power cut; the page must notice and come back by itself
+        proc.wait(timeout=10)
         expect(page.locator("#live.off")).to_be_visible()
         proc = start_serve(tmp_path / "data", http_port, ocpp_port)
         expect(page.locator("#live.on")).to_be_visible(timeout=30_000)
         expect(page).to_have_url(base + "/")  # same login: the cookie survived the restart
     finally:
         stop(proc)
+
+
+class EmulatedMeter:
+    """An SDM630 on a real Modbus/TCP port, served from its own thread and event loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.emu = Emulator()
+        sdm(self.emu)
+        asyncio.run_coroutine_threadsafe(self.emu.start(), self.loop).result(timeout=10)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.emu.stop(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+        self.loop.close()
+
+
+def test_test_connection_shows_live_values(desktop: Page, demo: ManagerProcess) -> None:
+    page = desktop
+    meter = EmulatedMeter()
+    try:
+        login(page, demo.url)
+        page.goto(demo.url + "/devices/new?kind=meter&driver=sdm630")
+        expect(page.locator("[data-test]")).to_be_visible()
+        page.fill("#f-name", "Sub meter")
+        page.fill("#f-address", meter.emu.address)
+        page.click("[data-test]")
+        result = page.locator(".testresult")
+        expect(result).to_contain_text("Connection works.")
+        expect(result).to_contain_text("231.20")  # L1 voltage read from the emulated meter
+        assert not any(d["name"] == "Sub meter" for d in demo.api.get("/api/devices").json())
+        page.fill("#f-address", f"127.0.0.1:{free_port()}")
+        page.click("[data-test]")
+        expect(result.locator(".note.warn")).to_be_visible()
+    finally:
+        meter.close()
