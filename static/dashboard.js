@@ -193,6 +193,8 @@
   // -- live connection -----------------------------------------------------------------------
   let source = null;
   let retry = 1000;
+  // how long applying updates takes, for the benchmark and for diagnosing slow devices
+  const stats = { updates: 0, totalMs: 0, maxMs: 0, firstAt: null };
   function status(ok) {
     live.classList.toggle("on", ok);
     live.classList.toggle("off", !ok);
@@ -204,11 +206,17 @@
     source.onmessage = (ev) => {
       retry = 1000;
       status(true);
+      const t0 = performance.now();
       try {
         apply(JSON.parse(ev.data));
       } catch (err) {
         console.error("bad state", err);
       }
+      const ms = performance.now() - t0;
+      stats.updates += 1;
+      stats.totalMs += ms;
+      stats.maxMs = Math.max(stats.maxMs, ms);
+      stats.firstAt ??= performance.now();
     };
     source.onerror = () => {
       status(false);
@@ -241,4 +249,5 @@
   setInterval(refreshChart, 60000);
   window.addEventListener("pagehide", () => source?.close());
   window.ampshare.applyState = apply;
+  window.ampshare.stats = stats;
 })();
