@@ -107,6 +107,7 @@
   function applyCp(tile, c) {
     set(k(tile, "id"), c.id);
     set(k(tile, "model"), `${c.vendor || ""} ${c.model || ""}`.trim() || "—");
+    set(k(tile, "conn"), c.connected ? t("online") : t("offline"));
   }
 
   // Keep one tile per item, in snapshot order, just before `anchor()`; clone new ones from

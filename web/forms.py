@@ -94,9 +94,12 @@ def is_secret(key: str, schema: Mapping[str, Any]) -> bool:
     )
 
 
+UNIT_SUFFIXES = ((" a", " (A)"), (" w", " (W)"), (" s", " (s)"), (" wh", " (Wh)"), (" v", " (V)"))
+
+
 def humanize(key: str) -> str:
     words = key.replace("_", " ").strip()
-    for suffix, unit in ((" a", " (A)"), (" w", " (W)"), (" s", " (s)"), (" wh", " (Wh)")):
+    for suffix, unit in UNIT_SUFFIXES:
         if words.endswith(suffix):
             words = words[: -len(suffix)] + unit
             break

@@ -110,6 +110,13 @@ def circuit_tree(circuits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return build(None, 0)
 
 
+def circuit_label(circuit: dict[str, Any], translate: Any) -> str:
+    """The grid connection's name in the page language; other circuits as the user named them."""
+    if circuit.get("id") == ROOT_CIRCUIT:
+        return str(translate("Grid connection"))
+    return str(circuit.get("name") or circuit.get("id"))
+
+
 def descendants(circuits: list[dict[str, Any]], root: str) -> set[str]:
     out = {root}
     changed = True
@@ -274,8 +281,9 @@ class Pages:
 
     # -- devices -----------------------------------------------------------------------------
 
-    def _circuit_choices(self) -> list[tuple[str, str]]:
-        return [(c["id"], c["name"]) for c in self.service.list_circuits()]
+    def _circuit_choices(self, request: Request) -> list[tuple[str, str]]:
+        _ = translator(choose_language(request))
+        return [(c["id"], circuit_label(c, _)) for c in self.service.list_circuits()]
 
     def _driver(self, name: str) -> dict[str, Any] | None:
         return next((d for d in self.service.drivers() if d["name"] == name), None)
@@ -286,7 +294,7 @@ class Pages:
         _ = translator(choose_language(request))
         common_schema = self.service.device_schema(kind)
         choices = {
-            "circuit": self._circuit_choices(),
+            "circuit": self._circuit_choices(request),
             "phase_rotation": [(r, r) for r in ROTATIONS],
         }
         common = fields_from_schema(common_schema, values, choices=choices, translate=_)
@@ -362,7 +370,7 @@ class Pages:
         banned = descendants(circuits, circuit["id"]) if circuit else set()
         meters = [(d["id"], d["name"]) for d in self.service.list_devices() if d["kind"] == "meter"]
         choices = {
-            "parent": [(c["id"], c["name"]) for c in circuits if c["id"] not in banned],
+            "parent": [(c["id"], circuit_label(c, _)) for c in circuits if c["id"] not in banned],
             "meter": meters,
         }
         return fields_from_schema(CIRCUIT_SCHEMA, values, choices=choices, translate=_)
@@ -424,7 +432,7 @@ class Pages:
             tree=circuit_tree(circuits),
             members=members,
             devices=devices,
-            circuit_names={c["id"]: c["name"] for c in circuits},
+            circuit_names={c["id"]: circuit_label(c, _) for c in circuits},
             users=self.service.list_users(),
         )
 
@@ -461,6 +469,7 @@ class Pages:
             query=query,
             filters={k: q.get(k, "") for k in ("since", "until", "evse", "user")},
             devices=devices,
+            names={d["id"]: d["name"] for d in devices},
             users=self.service.list_users(),
             errors={e["field"]: e["message"] for e in error or []},
         )

@@ -210,7 +210,13 @@ def test_dashboard_flow(page: Page, demo: ManagerProcess, width: int) -> None:
     page.click("#device-form button[type=submit]")
     expect(error).to_contain_text("80")
     assert demo.api.get(f"/api/devices/{device['id']}").json()["max_current_a"] == 20
-    page.click("text=Cancel")
+
+    # delete it again, after confirming
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#device-form [data-delete]")
+    expect(page).to_have_url(base + "/")
+    expect(page.locator("[data-evse]", has_text="Visitor box")).to_have_count(0)
+    assert demo.api.get(f"/api/devices/{device['id']}").status_code == 404
 
     # switch a box off: the tile says so and shows what releasing it did
     switch = page.locator('[data-evse="garage-left"] [data-k=enabled]')
