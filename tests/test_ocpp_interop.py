@@ -61,7 +61,6 @@ async def test_ocpp_rpc_strict_client(tmp_path: Path, version: str) -> None:
             assert (deny["id"], deny["connector"], deny["limit"]) == (DENY_PROFILE_ID, 0, 0)
             assert deny["purpose"] == "TxDefaultProfile"
             assert deny["stackLevel"] == (5 if version == "1.6" else 4)
-            await next_event(proc, "ready")
             await until(lambda: (c := server.connection("NODE")) is not None and c.ready)
             await wallbox.apply(10.0, 3)
             limit = await next_event(proc, "profile")
