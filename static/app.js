@@ -150,7 +150,12 @@
       const body = form.querySelector("[data-file]") ? await readFiles(form) : collect(form);
       const res = await api(form.dataset.method || "POST", form.dataset.api, body);
       if (res.ok) {
-        toast(res.data?.ok === true && form.id === "password-form" ? t("Password changed.") : t("Saved."));
+        if (res.data?.csrf) {
+          // a new session after a password change: later calls need its token
+          document.querySelector('meta[name="csrf-token"]').content = res.data.csrf;
+          document.querySelectorAll('input[name="csrf_token"]').forEach((i) => (i.value = res.data.csrf));
+        }
+        toast(form.id === "password-form" ? t("Password changed.") : t("Saved."));
         if (form.hasAttribute("data-reset")) form.reset();
         const done = form.dataset.done;
         if (done) {

@@ -413,3 +413,25 @@ def test_test_connection_answers_without_saving(serve: ManagerProcess) -> None:
     bad = serve.api.post("/api/devices/test", json={"kind": "meter", "driver": "nope"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "driver"
     assert serve.api.get("/api/devices").json() == before
+
+
+def test_password_change_ends_other_browser_sessions(serve: ManagerProcess) -> None:
+    mine, csrf = browser_login(serve)
+    other, _ = browser_login(serve)
+    with closing(mine), closing(other):
+        resp = mine.post(
+            "/api/admin/password",
+            json={"old_password": PASSWORD, "new_password": "changed-pw"},
+            headers={"x-csrf-token": csrf},
+        )
+        assert resp.status_code == 200
+        fresh = resp.json()["csrf"]
+        assert "httponly" in resp.headers["set-cookie"].lower()
+        assert other.get("/api/state").status_code == 401  # the other browser must log in again
+        assert mine.get("/api/state").status_code == 200  # this one goes on
+        back = mine.post(
+            "/api/admin/password",
+            json={"old_password": "changed-pw", "new_password": PASSWORD},
+            headers={"x-csrf-token": fresh},
+        )
+        assert back.status_code == 200

@@ -235,3 +235,15 @@ def test_every_template_text_has_a_german_translation() -> None:
         texts |= set(re.findall(r'\b_\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
     missing = sorted(t for t in texts if t not in DE and t not in DE_FIELDS)
     assert not missing
+
+
+def test_revoking_ends_earlier_sessions_only() -> None:
+    clock = Clock()
+    auth, _ = make_auth(clock=clock)
+    old, _ = auth.new_session()
+    clock.t += 1
+    auth.revoke_sessions()
+    clock.t += 1
+    new, sid = auth.new_session()
+    assert auth.session_id(old) is None
+    assert auth.session_id(new) == sid

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from manager.service import InvalidInput, Service
-from web.auth import Authenticator
+from web.auth import Authenticator, Identity, set_session_cookie
 from web.openapi import document
 
 log = logging.getLogger(__name__)
@@ -275,8 +275,16 @@ class Api:
             raise InvalidInput(errors)
         await self.service.set_admin_password(str(old), str(new))
         self.auth.forget_credentials()
-        log.info("admin password changed")
-        return jsonable({"ok": True})
+        self.auth.revoke_sessions()
+        log.info("admin password changed; other sessions ended")
+        if request.scope["identity"].via != "cookie":
+            return jsonable({"ok": True})
+        # this browser stays logged in with a fresh session (and a fresh CSRF token)
+        cookie, sid = self.auth.new_session()
+        csrf = self.auth.csrf_token(Identity("cookie", sid))
+        resp = jsonable({"ok": True, "csrf": csrf})
+        set_session_cookie(resp, request, cookie)
+        return resp
 
     async def openapi(self, request: Request) -> Response:
         return jsonable(document())

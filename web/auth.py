@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 log = logging.getLogger(__name__)
 
@@ -94,14 +95,16 @@ class Authenticator:
         self._verify = verify
         self._clock = clock
         self._basic_ok: dict[bytes, float] = {}
+        self._not_before = 0.0
 
     # -- sessions ---------------------------------------------------------------------------
 
     def new_session(self) -> tuple[str, str]:
         """A fresh signed cookie value and the session id it carries."""
         sid = secrets.token_urlsafe(18)
-        now = int(self._clock())
-        return self.signer.sign({"sid": sid, "exp": now + SESSION_LIFETIME_S}), sid
+        now = self._clock()
+        payload = {"sid": sid, "iat": now, "exp": int(now) + SESSION_LIFETIME_S}
+        return self.signer.sign(payload), sid
 
     def session_id(self, cookie: str | None) -> str | None:
         if not cookie:
@@ -109,10 +112,16 @@ class Authenticator:
         data = self.signer.unsign(cookie)
         if data is None:
             return None
-        sid, exp = data.get("sid"), data.get("exp")
+        sid, exp, iat = data.get("sid"), data.get("exp"), data.get("iat", 0)
         if not isinstance(sid, str) or not isinstance(exp, int) or exp < self._clock():
             return None
+        if not isinstance(iat, int | float) or iat < self._not_before:
+            return None  # logged in before the password was changed
         return sid
+
+    def revoke_sessions(self) -> None:
+        """Ends every session issued until now (after a password change, in this process)."""
+        self._not_before = self._clock()
 
     def csrf_token(self, identity: Identity) -> str:
         return self.signer.csrf_for("session", identity.session_id) if identity.session_id else ""
@@ -185,3 +194,16 @@ class Authenticator:
         self._basic_ok = {k: t for k, t in self._basic_ok.items() if t > now}
         if len(self._basic_ok) < 16:
             self._basic_ok[self._digest(value)] = now + BASIC_CACHE_S
+
+
+def set_session_cookie(resp: Response, conn: HTTPConnection, cookie: str) -> None:
+    """HttpOnly, SameSite=Strict, and Secure whenever the page came over https."""
+    resp.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=SESSION_LIFETIME_S,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=conn.url.scheme == "https",
+    )

@@ -23,8 +23,8 @@ from web.auth import (
     CSRF_FIELD,
     LOGIN_COOKIE,
     SESSION_COOKIE,
-    SESSION_LIFETIME_S,
     Authenticator,
+    set_session_cookie,
 )
 from web.forms import FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
@@ -218,15 +218,7 @@ class Pages:
         cookie, _sid = self.auth.new_session()
         log.info("admin logged in from %s", client)
         resp = RedirectResponse(target, status_code=303)
-        resp.set_cookie(
-            SESSION_COOKIE,
-            cookie,
-            max_age=SESSION_LIFETIME_S,
-            path="/",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        set_session_cookie(resp, request, cookie)
         resp.delete_cookie(LOGIN_COOKIE, path="/login")
         return resp
 
