@@ -267,3 +267,10 @@ class OcppHooks(Protocol):
     def authorize(self, id_tag: str) -> bool: ...
 
     def device_password(self, charge_box_id: str) -> str | None: ...
+
+    def is_released(self, charge_box_id: str) -> bool:
+        """True if the admin deactivated this box: it gets no default-deny profile on connect.
+
+        Comes from the configuration, so it holds across restarts of ampshare.
+        """
+        ...

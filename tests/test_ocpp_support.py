@@ -36,6 +36,7 @@ class Hooks:
         self.sessions = SessionStore(data_dir)
         self.tags: set[str] = set()
         self.passwords: dict[str, str] = {}
+        self.released: set[str] = set()
 
     def events(self, kind: str, message: str, *, device: str | None = None) -> None:
         self.seen.append((kind, message, device))
@@ -45,6 +46,9 @@ class Hooks:
 
     def device_password(self, charge_box_id: str) -> str | None:
         return self.passwords.get(charge_box_id)
+
+    def is_released(self, charge_box_id: str) -> bool:
+        return charge_box_id in self.released
 
     def kinds(self) -> list[str]:
         return [k for k, _, _ in self.seen]

@@ -234,6 +234,15 @@ async def test_deactivated_box_gets_no_default_deny_on_reconnect(tmp_path: Path)
             await box.expect("SetChargingProfile", lambda p: p["connector_id"] == 0)
 
 
+async def test_box_disabled_in_config_stays_released_after_a_restart(tmp_path: Path) -> None:
+    # a fresh server (ampshare restarted) knows the box only from the configuration
+    async with running_server(tmp_path) as (server, hooks):
+        hooks.released.add("BOX1")
+        async with connect(server.port, "BOX1") as box:
+            await ready(server, "BOX1")
+            assert not [a for a, _ in box.log if a == "SetChargingProfile"]
+
+
 async def test_setpoint_timeout_raises_device_error(tmp_path: Path) -> None:
     async with running_server(tmp_path, response_timeout_s=0.3) as (server, _):
         wallbox = evse(server)

@@ -270,6 +270,11 @@ class OcppServer:
     def is_known(self, cb_id: str) -> bool:
         return bool(self._attached.get(cb_id))
 
+    def is_released(self, cb_id: str) -> bool:
+        """Deactivated just now (in memory) or disabled in the configuration (across restarts)."""
+        rec = self._records.get(cb_id)
+        return (rec is not None and rec.released) or self.hooks.is_released(cb_id)
+
     def connection_ready(self, conn: OcppConnection) -> None:
         caps = conn.record.caps
         log.info(

@@ -235,7 +235,7 @@ class V16Connection(OcppConnection):
 
     async def after_connect(self) -> None:
         await self._read_capabilities()
-        if not self.record.released:
+        if not self.host.is_released(self.id):
             await self.install_deny()
         if not self.host.is_known(self.id):
             for c in range(1, (self.record.caps.connectors or 1) + 1):

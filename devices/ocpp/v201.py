@@ -246,7 +246,7 @@ class V201Connection(OcppConnection):
 
     async def after_connect(self) -> None:
         values = await self._read_variables()
-        if not self.record.released:
+        if not self.host.is_released(self.id):
             await self.install_deny()
         if not self.host.is_known(self.id):
             for pid in (DEFAULT_PROFILE_BASE + 1, TX_PROFILE_BASE + 1):

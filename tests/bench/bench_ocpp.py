@@ -98,6 +98,9 @@ class _Hooks:
     def device_password(self, charge_box_id: str) -> str | None:
         return None
 
+    def is_released(self, charge_box_id: str) -> bool:
+        return False
+
 
 async def _serve(kind: str) -> None:
     raise_fd_limit()
