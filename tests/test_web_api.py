@@ -278,10 +278,10 @@ def test_sse_streams_snapshots(serve: ManagerProcess) -> None:
         for line in resp.iter_lines():
             if line.startswith("data: "):
                 got.append(json.loads(line[6:]))
-            if len(got) >= 2 or time.monotonic() > deadline:
+            if len({g["ts"] for g in got}) >= 2 or len(got) >= 6 or time.monotonic() > deadline:
                 break
-    assert len(got) >= 2
-    assert "site" in got[0] and got[0]["ts"] != got[1]["ts"]
+    assert "site" in got[0]
+    assert len({g["ts"] for g in got}) >= 2  # new snapshots keep coming
 
 
 def test_pages_render_in_both_languages(serve: ManagerProcess) -> None:

@@ -94,7 +94,11 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
 async def sse_stream(service: Service) -> AsyncIterator[str]:
     """Server-Sent Events: one `data:` line of JSON per state snapshot."""
     yield "retry: 2000\n\n"
+    last: object = None
     async for snapshot in service.subscribe():
+        if snapshot is last:
+            continue  # the same snapshot can arrive twice right after subscribing
+        last = snapshot
         yield f"data: {json.dumps(snapshot, separators=(',', ':'), default=str)}\n\n"
 
 
