@@ -98,6 +98,12 @@ class ConfigStore:
     def users(self) -> list[UserConfig]:
         return [UserConfig.model_validate(row) for row in self._all("users")]
 
+    def user_by_tag(self, id_tag: str) -> UserConfig | None:
+        for user in self.users():
+            if user.id_tag == id_tag:
+                return user
+        return None
+
     def put_user(self, user: UserConfig) -> None:
         self._put("users", user.model_dump(mode="json"))
 

@@ -57,6 +57,19 @@ class ManagerProcess:
         self.stop()
         raise RuntimeError(f"ampshare not ready in {timeout_s} s:\n{self.output()}")
 
+    def wait_for_port(self, timeout_s: float = 20.0) -> None:
+        """Until the web server answers at all (for a process started with another password)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"ampshare exited {self.proc.returncode}:\n{self.output()}")
+            try:
+                httpx.get(f"{self.url}/login", timeout=2.0)
+                return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"ampshare not listening within {timeout_s} s")
+
     def state(self) -> dict[str, Any]:
         response = self.api.get("/api/state")
         response.raise_for_status()

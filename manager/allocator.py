@@ -1,0 +1,805 @@
+"""The phase-aware budget allocator: how many amperes each wallbox may draw right now.
+
+`allocate(site, evses)` is pure and deterministic: no I/O, no clock, no hidden state, and the
+result does not depend on the order of the inputs. The control loop calls it every second, so it
+is built for speed: wallboxes that load the same fuses on the same site phases are handled as
+one group, and the fair share is found by one event-driven sweep over the "water level" instead
+of raising currents step by step. docs/allocator.md explains the semantics for operators.
+
+How one allocation is made:
+
+1. Validate and normalise. A wallbox may charge between `lo` (its min rounded UP to its
+   resolution grid) and `hi` (min(max, demand) rounded DOWN). Demand 0, `lo > hi` and circuits
+   whose base load alone already breaks a limit (with everything below them) give 0.
+2. Slots: every wallbox that can charge asks for its min, in the order priority (high first),
+   wait_rank (low = waited longest), id; it gets it if that fits every fuse, power and
+   unbalance limit on its way to the grid, otherwise it waits for a slot (first fit).
+3. Fill, one priority level at a time (high first): max-min fair progressive filling from the
+   mins upwards, continuous, then rounded down to each box's grid and topped up one step at a
+   time, lowest current first (ties: wait_rank, id), while any limit has room.
+4. Unbalance limits are not monotone (a car on the light phase makes room on the heavy one), so
+   they enter the sweep as a cap per phase fixed at the lightest phase's current load; while
+   the lightest phase rises later, further rounds let the heavy phase follow.
+
+Constraint indices: phase p of circuit c is 3c+p, the power limit of c is 3C+c, and the
+unbalance cap of phase p at circuit c (sweep only) is 4C+3c+p, with C circuits.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import pairwise
+
+from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
+
+log = logging.getLogger(__name__)
+
+#: tolerance of every comparison in amperes: float sums must not turn "exactly full" into "over"
+EPS = 1e-9
+#: grid rounding tolerance relative to one step (6 / 0.1 is 59.99999999999999 in floats)
+GRID_EPS = 1e-9
+#: unbalance rounds are cheap and converge in 2-3 rounds for real limits (>= 10 A); this only
+#: bounds pathological inputs (limits far below one car's min)
+MAX_ROUNDS = 64
+
+_INF = math.inf
+_FULL = (1 << PHASES) - 1
+
+# wallbox states
+_WAITING, _GRANTED, _OUT = 0, 1, 2
+
+
+def allocate(site: Site, evses: Sequence[EvseLoad]) -> Allocation:
+    """Setpoints (0 = paused) and the reason for each, for every wallbox in `evses`.
+
+    Raises ValueError naming the circuit or wallbox when the input is inconsistent.
+    """
+    return _Allocator(site, evses).run()
+
+
+# --------------------------------------------------------------------------------------------
+# the circuit tree and its constraints
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Kind:
+    """Wallboxes that load exactly the same constraints: same circuit, same site phases."""
+
+    circuit: int
+    mask: int
+    phases: tuple[int, ...]
+    weight: int  # site phases loaded per ampere: weight in power limits
+    phase_cons: list[int]  # phase constraints along the path to the grid, nearest first
+    power_cons: list[int]  # power limits along the path
+    unb_circuits: list[int]  # unbalance-limited circuits on the path (1- and 2-phase loads only)
+    sweep_cons: list[tuple[int, int]]  # (constraint, weight) as the sweep sees them
+
+
+def _num(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _bad(x: object) -> bool:
+    """True unless x is a number that is not NaN (inf passes; callers check the range)."""
+    return not _num(x) or x != x  # x != x: NaN
+
+
+class _Net:
+    """The circuits as flat lists indexed by constraint: rooms, loads, unbalance state."""
+
+    def __init__(self, site: Site) -> None:
+        volt = site.nominal_voltage_v
+        if _bad(volt) or not 0.0 < volt < _INF:
+            raise ValueError(f"site: nominal_voltage_v must be a positive number, got {volt!r}")
+        circuits = sorted(site.circuits, key=lambda c: c.id)
+        for a, b in pairwise(circuits):
+            if a.id == b.id:
+                raise ValueError(f"duplicate circuit id {a.id!r}")
+        for c in circuits:
+            _check_circuit(c)
+        self.index = {c.id: i for i, c in enumerate(circuits)}
+        self.names = [c.name or c.id for c in circuits]
+        n = self.count = len(circuits)
+        roots = [c.id for c in circuits if c.parent is None]
+        if n and not roots:
+            raise ValueError("circuits: no root (one circuit must have no parent: the grid)")
+        if len(roots) > 1:
+            raise ValueError(f"circuits: more than one root (no parent): {', '.join(roots)}")
+        parent = [-1] * n
+        for i, c in enumerate(circuits):
+            if c.parent is not None:
+                if c.parent not in self.index:
+                    raise ValueError(f"circuit {c.id!r}: unknown parent {c.parent!r}")
+                parent[i] = self.index[c.parent]
+        self.paths = self._paths(parent, circuits)
+
+        self.u0 = 4 * n  # first unbalance-cap index
+        room = [0.0] * (4 * n)
+        self.limited_power = [False] * n
+        self.unb: list[float | None] = [None] * n
+        self.ubase: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * n
+        own_dead: list[str | None] = [None] * n
+        for i, c in enumerate(circuits):
+            base = tuple(float(b) for b in c.base_load_a)
+            name = self.names[i]
+            for p in range(PHASES):
+                room[3 * i + p] = c.max_current_a - c.reserve_a - base[p]
+            if c.max_power_w is not None and c.max_power_w < _INF:
+                self.limited_power[i] = True
+                room[3 * n + i] = c.max_power_w / volt - PHASES * c.reserve_a - sum(base)
+            else:
+                room[3 * n + i] = _INF
+            worst = min(range(PHASES), key=lambda p, i=i: (room[3 * i + p], p))
+            if room[3 * i + worst] < -EPS:
+                own_dead[i] = f"base load alone overloads circuit {name} {phase_name(worst)}"
+            elif room[3 * n + i] < -EPS:
+                own_dead[i] = f"base load alone exceeds the power limit of circuit {name}"
+            if c.max_unbalance_a is not None and c.max_unbalance_a < _INF:
+                self.unb[i] = float(c.max_unbalance_a)
+                if c.unbalance_counts_base:
+                    self.ubase[i] = base  # type: ignore[assignment]
+                    if own_dead[i] is None and max(base) - min(base) > c.max_unbalance_a + EPS:
+                        own_dead[i] = (
+                            f"base load alone exceeds the unbalance limit of circuit {name}"
+                        )
+        self.room = room
+        self.load = [0.0] * (4 * n)
+        self.asym = [0.0] * (3 * n)  # 1- and 2-phase wallbox current per circuit and phase
+        # a circuit is dead when it or a circuit above it is broken by its base load alone
+        self.dead: list[str | None] = [None] * n
+        for i in range(n):
+            for c in reversed(self.paths[i]):
+                if own_dead[c] is not None:
+                    self.dead[i] = own_dead[c]
+                    break
+
+    @staticmethod
+    def _paths(parent: list[int], circuits: list[Circuit]) -> list[tuple[int, ...]]:
+        """Each circuit's way to the grid (itself first); raises on a cycle."""
+        paths: list[tuple[int, ...] | None] = [None] * len(parent)
+        for start in range(len(parent)):
+            chain: list[int] = []
+            seen: set[int] = set()
+            c = start
+            while c != -1 and paths[c] is None:
+                if c in seen:
+                    cycle = [*chain[chain.index(c) :], c]
+                    ids = " -> ".join(repr(circuits[x].id) for x in cycle)
+                    raise ValueError(f"circuits: cycle {ids}")
+                seen.add(c)
+                chain.append(c)
+                c = parent[c]
+            tail: tuple[int, ...] = () if c == -1 else paths[c]  # type: ignore[assignment]
+            for j in range(len(chain) - 1, -1, -1):
+                tail = (chain[j], *tail)
+                paths[chain[j]] = tail
+        return paths  # type: ignore[return-value]
+
+    def constraint_text(self, k: int) -> str:
+        n = self.count
+        if k < 3 * n:
+            return f"circuit {self.names[k // 3]} {phase_name(k % 3)}"
+        if k < 4 * n:
+            return f"power limit of circuit {self.names[k - 3 * n]}"
+        return f"unbalance limit of circuit {self.names[(k - 4 * n) // 3]}"
+
+    def full_text(self, k: int) -> str:
+        what = self.constraint_text(k)
+        return f"{what} full" if k < 3 * self.count else f"{what} reached"
+
+
+def _check_circuit(c: Circuit) -> None:
+    who = f"circuit {c.id!r}"
+    if _bad(c.max_current_a) or c.max_current_a < 0:
+        raise ValueError(f"{who}: max_current_a must be a number >= 0, got {c.max_current_a!r}")
+    if c.max_power_w is not None and (_bad(c.max_power_w) or c.max_power_w < 0):
+        raise ValueError(f"{who}: max_power_w must be a number >= 0, got {c.max_power_w!r}")
+    if _bad(c.reserve_a) or not 0 <= c.reserve_a < _INF:
+        raise ValueError(f"{who}: reserve_a must be a number >= 0, got {c.reserve_a!r}")
+    base = c.base_load_a
+    if (
+        not isinstance(base, tuple | list)
+        or len(base) != PHASES
+        or any(_bad(b) or not -_INF < b < _INF for b in base)
+    ):
+        raise ValueError(f"{who}: base_load_a must be three finite numbers, got {base!r}")
+    u = c.max_unbalance_a
+    if u is not None and (_bad(u) or u < 0):
+        raise ValueError(f"{who}: max_unbalance_a must be a number >= 0, got {u!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# the wallboxes
+# --------------------------------------------------------------------------------------------
+
+
+def _check_evse(e: EvseLoad, net: _Net) -> None:
+    """Detailed validation, run only when the fast checks in _Allocator found something."""
+    who = f"wallbox {e.id!r}"
+    if e.circuit not in net.index:
+        raise ValueError(f"{who}: unknown circuit {e.circuit!r}")
+    if e.phases not in (1, 3) or isinstance(e.phases, bool):
+        raise ValueError(f"{who}: phases must be 1 or 3, got {e.phases!r}")
+    if e.rotation not in ROTATIONS:
+        raise ValueError(
+            f"{who}: unknown phase rotation {e.rotation!r} (one of {', '.join(ROTATIONS)})"
+        )
+    cp = e.car_phases
+    if cp is not None and (
+        not isinstance(cp, frozenset | set | tuple | list)
+        or any(not isinstance(p, int) or isinstance(p, bool) or not 0 <= p < PHASES for p in cp)
+    ):
+        raise ValueError(f"{who}: car_phases must be box phases 0, 1, 2 or None, got {cp!r}")
+    for field in ("min_current_a", "max_current_a"):
+        v = getattr(e, field)
+        if _bad(v) or not 0 <= v < _INF:
+            raise ValueError(f"{who}: {field} must be a finite number >= 0, got {v!r}")
+    if e.min_current_a > e.max_current_a:
+        raise ValueError(
+            f"{who}: min_current_a {e.min_current_a:g} A is above max_current_a "
+            f"{e.max_current_a:g} A"
+        )
+    if e.demand_a is not None and (_bad(e.demand_a) or e.demand_a < 0):
+        raise ValueError(f"{who}: demand_a must be None or a number >= 0, got {e.demand_a!r}")
+    r = e.resolution_a
+    if _bad(r) or not 0 < r < _INF:
+        raise ValueError(f"{who}: resolution_a must be a finite number > 0, got {r!r}")
+    for field in ("priority", "wait_rank"):
+        v = getattr(e, field)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise ValueError(f"{who}: {field} must be an integer, got {v!r}")
+
+
+def _with_car_phases(e: EvseLoad, phases: frozenset[int]) -> EvseLoad:
+    return replace(e, car_phases=phases)
+
+
+def _fmt(a: float) -> str:
+    return f"{a:.2f}".rstrip("0").rstrip(".")
+
+
+class _Allocator:
+    """One allocation's working state; lists are indexed by wallbox in id order."""
+
+    def __init__(self, site: Site, evses: Sequence[EvseLoad]) -> None:
+        self.net = net = _Net(site)
+        boxes = sorted(evses, key=lambda e: e.id)
+        for a, b in pairwise(boxes):
+            if a.id == b.id:
+                raise ValueError(f"duplicate wallbox id {a.id!r}")
+        self.boxes = boxes
+        m = len(boxes)
+        self.kinds: list[_Kind] = []
+        kind_of: dict[tuple[int, int], int] = {}
+        mask_of: dict[tuple[object, ...], int] = {}
+        self.kind = kind = [0] * m
+        self.lo = lo = [0] * m  # in steps of the box's resolution
+        self.hi = hi = [0] * m
+        self.r = res = [0.0] * m
+        self.n = [0] * m  # current setpoint in steps
+        self.prio = [0] * m
+        self.wait = [0] * m
+        self.state = state = [_WAITING] * m
+        self.text: list[str | None] = [None] * m  # final reason, when already known
+        self.why: list[int | None] = [None] * m  # constraint that stops the box (None: its cap)
+        self.slot_fail: list[int | None] = [None] * m
+        index = net.index
+        ceil, floor = math.ceil, math.floor
+        for i, e in enumerate(boxes):
+            mn, mx, r, dm = e.min_current_a, e.max_current_a, e.resolution_a, e.demand_a
+            try:
+                ok = (
+                    0.0 <= mn <= mx < _INF
+                    and 0.0 < r < _INF
+                    and (dm is None or dm >= 0.0)
+                    and e.circuit in index
+                    and type(e.priority) is int
+                    and type(e.wait_rank) is int
+                )
+            except TypeError:
+                ok = False
+            if not ok:
+                _check_evse(e, net)  # raises with a message naming the field
+            cp = e.car_phases
+            key = (e.phases, e.rotation, cp if cp is None or type(cp) is frozenset else None)
+            mask = mask_of.get(key) if key[2] is not None or cp is None else None
+            if mask is None:
+                _check_evse(e, net)  # once per distinct wiring: phases, rotation, car phases
+                if cp is not None and type(cp) is not frozenset:
+                    e = _with_car_phases(e, frozenset(cp))
+                mask = sum(1 << p for p in e.site_phases())
+                if key[2] is not None or cp is None:
+                    mask_of[key] = mask
+            c = index[e.circuit]
+            kid = kind_of.get((c, mask))
+            if kid is None:
+                kid = kind_of[(c, mask)] = len(self.kinds)
+                self.kinds.append(self._make_kind(c, mask))
+            kind[i] = kid
+            res[i] = r
+            self.prio[i] = e.priority
+            self.wait[i] = e.wait_rank
+            cap = mx if dm is None or dm >= mx else dm
+            lo[i] = ceil(mn / r - GRID_EPS)
+            hi[i] = floor(cap / r + GRID_EPS)
+            dead = net.dead[c]
+            if dm == 0:
+                state[i], self.text[i] = _OUT, "must not charge (demand 0)"
+            elif lo[i] > hi[i]:
+                state[i] = _OUT
+                if dm is not None and dm < mn:
+                    self.text[i] = f"paused: demand {_fmt(dm)} A is below its min {_fmt(mn)} A"
+                else:
+                    self.text[i] = (
+                        f"paused: its min {_fmt(mn)} A, rounded up to its {_fmt(r)} A steps, "
+                        f"is above its max {_fmt(cap)} A"
+                    )
+            elif dead is not None:
+                state[i], self.text[i] = _OUT, f"paused: {dead}"
+
+    def _make_kind(self, c: int, mask: int) -> _Kind:
+        net = self.net
+        n = net.count
+        phases = tuple(p for p in range(PHASES) if mask >> p & 1)
+        path = net.paths[c]
+        phase_cons = [3 * a + p for a in path for p in phases]
+        power_cons = [3 * n + a for a in path if net.limited_power[a]]
+        unb = [a for a in path if net.unb[a] is not None] if mask != _FULL else []
+        w = len(phases)
+        sweep = [(k, 1) for k in phase_cons] + [(k, w) for k in power_cons]
+        sweep += [(net.u0 + 3 * a + p, 1) for a in unb for p in phases]
+        return _Kind(c, mask, phases, w, phase_cons, power_cons, unb, sweep)
+
+    # -- constraint checks ---------------------------------------------------------------
+
+    def _fits(self, kd: _Kind, v: float) -> int | None:
+        """The first constraint that adding v amperes per phase of kind kd would break."""
+        load, room = self.net.load, self.net.room
+        for k in kd.phase_cons:
+            if load[k] + v > room[k] + EPS:
+                return k
+        if kd.power_cons:
+            vw = v * kd.weight
+            for k in kd.power_cons:
+                if load[k] + vw > room[k] + EPS:
+                    return k
+        for c in kd.unb_circuits:
+            p = self._unbalance_breaks(c, kd.phases, v)
+            if p is not None:
+                return self.net.u0 + 3 * c + p
+        return None
+
+    def _fits_monotone(self, kd: _Kind, v: float) -> bool:
+        load, room = self.net.load, self.net.room
+        if any(load[k] + v > room[k] + EPS for k in kd.phase_cons):
+            return False
+        vw = v * kd.weight
+        return not any(load[k] + vw > room[k] + EPS for k in kd.power_cons)
+
+    def _levels(self, c: int) -> list[float]:
+        net = self.net
+        b, a = net.ubase[c], net.asym
+        return [b[0] + a[3 * c], b[1] + a[3 * c + 1], b[2] + a[3 * c + 2]]
+
+    def _unbalance_breaks(self, c: int, phases: tuple[int, ...], v: float) -> int | None:
+        lv = self._levels(c)
+        for p in phases:
+            lv[p] += v
+        if max(lv) - min(lv) > self.net.unb[c] + EPS:  # type: ignore[operator]
+            return max(phases, key=lambda p: (lv[p], -p))
+        return None
+
+    def _add(self, kd: _Kind, v: float) -> None:
+        load = self.net.load
+        for k in kd.phase_cons:
+            load[k] += v
+        if kd.power_cons:
+            vw = v * kd.weight
+            for k in kd.power_cons:
+                load[k] += vw
+        if kd.unb_circuits:
+            asym = self.net.asym
+            for c in kd.unb_circuits:
+                for p in kd.phases:
+                    asym[3 * c + p] += v
+
+    def _avail(self, k: int) -> float:
+        """Room of a constraint as the sweep sees it (an unbalance cap is fixed per sweep)."""
+        net = self.net
+        if k < net.u0:
+            return net.room[k] - net.load[k]
+        c, p = divmod(k - net.u0, 3)
+        lv = self._levels(c)
+        return max(0.0, net.unb[c] + min(lv) - lv[p])  # type: ignore[operator]
+
+    # -- the steps -----------------------------------------------------------------------
+
+    def run(self) -> Allocation:
+        order = sorted(
+            (i for i, s in enumerate(self.state) if s == _WAITING),
+            key=lambda i: (-self.prio[i], self.wait[i], i),
+        )
+        self._slots(order)
+        self._fill([i for i in order if self.state[i] == _GRANTED])
+        if any(self.kinds[self.kind[i]].unb_circuits for i in order):
+            self._rounds(order)
+        return self._result()
+
+    def _slots(self, order: list[int]) -> None:
+        """Grant mins first-fit in slot order; skip the one-by-one checks where all fit."""
+        kinds, kind, lo, r, state = self.kinds, self.kind, self.lo, self.r, self.state
+        net = self.net
+        want: dict[int, float] = {}
+        for i in order:
+            want[kind[i]] = want.get(kind[i], 0.0) + lo[i] * r[i]
+        total = [0.0] * (4 * net.count)
+        for kid, v in want.items():
+            kd = kinds[kid]
+            for k in kd.phase_cons:
+                total[k] += v
+            for k in kd.power_cons:
+                total[k] += v * kd.weight
+        room = net.room
+        tight = {k for k, t in enumerate(total) if t > room[k] + EPS}
+        easy: dict[int, float] = {}
+        for i in order:
+            kd = kinds[kind[i]]
+            if (
+                kd.unb_circuits
+                or (tight and not tight.isdisjoint(kd.phase_cons))
+                or (tight and not tight.isdisjoint(kd.power_cons))
+            ):
+                continue
+            state[i] = _GRANTED
+            easy[kind[i]] = easy.get(kind[i], 0.0) + lo[i] * r[i]
+        for kid, v in easy.items():
+            self._add(kinds[kid], v)
+        for i in order:
+            if state[i] == _WAITING:
+                self._try_slot(i)
+
+    def _try_slot(self, i: int) -> bool:
+        kd = self.kinds[self.kind[i]]
+        v = self.lo[i] * self.r[i]
+        k = self._fits(kd, v)
+        if k is not None:
+            self.slot_fail[i] = k
+            return False
+        self.state[i] = _GRANTED
+        self.slot_fail[i] = None
+        self._add(kd, v)
+        self.n[i] = self.lo[i]
+        return True
+
+    def _fill(self, granted: list[int]) -> None:
+        """Sweep and top up each priority level in turn, highest first."""
+        n, lo, hi = self.n, self.lo, self.hi
+        for i in granted:
+            if n[i] < lo[i]:
+                n[i] = lo[i]
+        levels: dict[int, list[int]] = {}
+        for i in granted:
+            if n[i] < hi[i]:
+                levels.setdefault(self.prio[i], []).append(i)
+        for prio in sorted(levels, reverse=True):
+            members = levels[prio]
+            self._sweep(members)
+            self._top_up(members)
+
+    def _sweep(self, members: list[int]) -> None:
+        """Max-min fair progressive filling of one priority level, continuous in amperes.
+
+        Every member's current is clamp(t, start, hi) for a common level t that rises from 0;
+        when a constraint becomes full at level T, every group in it freezes at T. Between
+        events each constraint's load is linear in t, so only group slope changes (a box
+        reaching its start or its cap) and saturations are events: O(events * path) work.
+        """
+        n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
+        groups: dict[int, list[int]] = {}
+        for i in members:
+            groups.setdefault(kind[i], []).append(i)
+        totals: dict[int, float] = {}
+        for kid, ms in groups.items():
+            inc = 0.0
+            for i in ms:
+                inc += (hi[i] - n[i]) * r[i]
+            for k, w in kinds[kid].sweep_cons:
+                totals[k] = totals.get(k, 0.0) + w * inc
+        avail: dict[int, float] = {}
+        for k, tot in totals.items():
+            a = self._avail(k)
+            if tot > a + EPS:  # constraints that cannot fill up are left out of the sweep
+                avail[k] = a
+        cls_cons: list[list[tuple[int, int]]] = []
+        cls_members: list[list[int]] = []
+        cons_classes: dict[int, list[int]] = {k: [] for k in avail}
+        events: list[tuple[float, int, int]] = []
+        why = self.why
+        for kid in sorted(groups):
+            ms = groups[kid]
+            cons = [(k, w) for k, w in kinds[kid].sweep_cons if k in avail]
+            if not cons:
+                self._raise_group(kid, ms, [hi[i] for i in ms])
+                for i in ms:
+                    why[i] = None
+                continue
+            g = len(cls_cons)
+            cls_cons.append(cons)
+            cls_members.append(ms)
+            for k, _ in cons:
+                cons_classes[k].append(g)
+            for i in ms:
+                ri = r[i]
+                events.append((n[i] * ri, g, 1))
+                events.append((hi[i] * ri, g, -1))
+        if not cls_cons:
+            return
+        events.sort()
+        count = len(cls_cons)
+        frozen = [False] * count
+        slope = [0] * count
+        tau = [_INF] * count
+        label: list[int | None] = [None] * count
+        base = dict.fromkeys(avail, 0.0)  # load(t) = base[k] + rate[k] * t
+        rate = dict.fromkeys(avail, 0)
+        done: set[int] = set()
+        heap: list[tuple[float, int]] = []
+        push, pop = heapq.heappush, heapq.heappop
+        now = 0.0
+        idx, end = 0, len(events)
+        while idx < end:
+            t, g, d = events[idx]
+            idx += 1
+            while idx < end and events[idx][0] == t and events[idx][1] == g:
+                d += events[idx][2]
+                idx += 1
+            while heap and heap[0][0] <= t:
+                at, k = pop(heap)
+                if k in done or rate[k] <= 0:
+                    continue
+                sat = (avail[k] - base[k]) / rate[k]
+                if sat > at:  # its rate dropped since: saturates later
+                    push(heap, (sat, k))
+                    continue
+                sat = max(sat, now)
+                done.add(k)
+                for g2 in cons_classes[k]:
+                    if frozen[g2]:
+                        continue
+                    frozen[g2], tau[g2], label[g2] = True, sat, k
+                    s2 = slope[g2]
+                    if s2:
+                        for k2, w in cls_cons[g2]:
+                            base[k2] += s2 * w * sat
+                            rate[k2] -= s2 * w
+            now = t
+            if d == 0 or frozen[g]:
+                continue
+            slope[g] += d
+            for k, w in cls_cons[g]:
+                dw = d * w
+                base[k] -= dw * t
+                rate[k] += dw
+                if d > 0:
+                    push(heap, ((avail[k] - base[k]) / rate[k], k))
+        # Round down to each grid. With mixed grids, start one coarse step lower: the top-up
+        # then lets a coarse box take its big step while it is the lowest, as step-by-step
+        # filling would, instead of fine boxes eating the room in small bites first.
+        grids = {r[i] for i in members}
+        drop = max(grids) if len(grids) > 1 else 0.0
+        floor = math.floor
+        for g in range(count):
+            ms = cls_members[g]
+            level = tau[g]
+            if level == _INF:
+                steps = [hi[i] for i in ms]
+            else:
+                level -= drop
+                steps = [min(hi[i], max(n[i], floor(level / r[i] + GRID_EPS))) for i in ms]
+            self._raise_group(kind[ms[0]], ms, steps)
+            for i in ms:
+                why[i] = label[g]
+
+    def _raise_group(self, kid: int, ms: list[int], steps: list[int]) -> None:
+        n, r = self.n, self.r
+        inc = 0.0
+        for i, s in zip(ms, steps, strict=True):
+            if s != n[i]:
+                inc += (s - n[i]) * r[i]
+                n[i] = s
+        if inc:
+            self._add(self.kinds[kid], inc)
+
+    def _top_up(self, members: list[int]) -> None:
+        """Hand out what rounding down left: lowest current first (ties: wait_rank, id), one
+        step at a time, as long as every limit has room for that step.
+
+        Boxes on one grid at the lowest level would take turns step by step; they advance
+        whole rounds at once instead (as many as every limit, their caps and the next-higher
+        level allow), which gives the same result in a fraction of the work.
+        """
+        n, r, hi, wait, kind, kinds, why = (
+            self.n,
+            self.r,
+            self.hi,
+            self.wait,
+            self.kind,
+            self.kinds,
+            self.why,
+        )
+        heap = [(round(n[i] * r[i], 9), wait[i], i) for i in members if n[i] < hi[i]]
+        heapq.heapify(heap)
+        pop, push = heapq.heappop, heapq.heappush
+        blocked: dict[int, tuple[float, int]] = {}  # kind -> smallest step a full limit refused
+        u0 = self.net.u0
+        while heap:
+            level = heap[0][0]
+            group = []
+            while heap and heap[0][0] == level:
+                i = pop(heap)[2]
+                b = blocked.get(kind[i])
+                if b is not None and r[i] >= b[0]:
+                    why[i] = b[1]
+                else:
+                    group.append(i)
+            if not group:
+                continue
+            above = heap[0][0] if heap else _INF
+            if self._advance_rounds(group, level, above):
+                for i in group:
+                    if n[i] < hi[i]:
+                        push(heap, (round(n[i] * r[i], 9), wait[i], i))
+                    else:
+                        why[i] = None
+                continue
+            for i in group:  # one round, step by step: some of them fit, the others stop here
+                kid, ri = kind[i], r[i]
+                b = blocked.get(kid)
+                if b is not None and ri >= b[0]:
+                    why[i] = b[1]
+                    continue
+                kd = kinds[kid]
+                k = self._fits(kd, ri)
+                if k is None:
+                    self._add(kd, ri)
+                    n[i] += 1
+                    if n[i] < hi[i]:
+                        push(heap, (round(n[i] * ri, 9), wait[i], i))
+                    else:
+                        why[i] = None
+                else:
+                    why[i] = k
+                    if k < u0 and (b is None or ri < b[0]):  # these limits only fill up
+                        blocked[kid] = (ri, k)
+
+    def _advance_rounds(self, group: list[int], level: float, above: float) -> bool:
+        """Raise every box of `group` (all at `level`) by the same number of whole steps, as
+        far as all of them fit; False when not even one round fits or it cannot be batched."""
+        n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
+        step = r[group[0]]
+        cost: dict[int, float] = {}
+        rounds = min(hi[i] - n[i] for i in group)
+        for i in group:
+            kd = kinds[kind[i]]
+            if r[i] != step or kd.unb_circuits:  # mixed grids, or not monotone: one by one
+                return False
+            for k in kd.phase_cons:
+                cost[k] = cost.get(k, 0.0) + step
+            for k in kd.power_cons:
+                cost[k] = cost.get(k, 0.0) + step * kd.weight
+        if above < _INF:  # while below the next level they stay the lowest
+            rounds = min(rounds, math.ceil((above - level) / step - GRID_EPS))
+        room, load = self.net.room, self.net.load
+        for k, c in cost.items():
+            fit = math.floor((room[k] - load[k] + EPS) / c)
+            if fit < rounds:
+                rounds = fit
+                if rounds < 1:
+                    return False
+        if rounds < 1:
+            return False
+        for k, c in cost.items():
+            load[k] += rounds * c
+        for i in group:
+            n[i] += rounds
+        return True
+
+    def _rounds(self, order: list[int]) -> None:
+        """Let loads held back by an unbalance cap follow when the light phases rose."""
+        kinds, kind, state, n, hi, r = self.kinds, self.kind, self.state, self.n, self.hi, self.r
+        u0 = self.net.u0
+        sensitive = [i for i in order if kinds[kind[i]].unb_circuits]
+        for _ in range(MAX_ROUNDS):
+            before = sum(n[i] for i in sensitive)
+            for i in sensitive:
+                k = self.slot_fail[i]
+                if state[i] == _WAITING and k is not None and k >= u0:
+                    self._try_slot(i)
+            parts = [
+                i
+                for i in sensitive
+                if state[i] == _GRANTED
+                and n[i] < hi[i]
+                and self._fits_monotone(kinds[kind[i]], r[i])
+            ]
+            if parts:
+                self._fill(parts)
+            if sum(n[i] for i in sensitive) == before:
+                return
+        log.warning("unbalance limits: no fixed point after %d rounds", MAX_ROUNDS)
+
+    # -- output --------------------------------------------------------------------------
+
+    def _result(self) -> Allocation:
+        net, boxes = self.net, self.boxes
+        n, r, lo, hi, state, why, prio = (
+            self.n,
+            self.r,
+            self.lo,
+            self.hi,
+            self.state,
+            self.why,
+            self.prio,
+        )
+        setpoints: dict[str, float] = {}
+        reasons: dict[str, str] = {}
+        slot_top, fill_top = self._priority_maps()
+        for i, e in enumerate(boxes):
+            s = state[i]
+            if s == _OUT:
+                setpoints[e.id] = 0.0
+                reasons[e.id] = self.text[i]  # type: ignore[assignment]
+                continue
+            if s == _WAITING:
+                setpoints[e.id] = 0.0
+                k = self.slot_fail[i]
+                assert k is not None
+                full = net.full_text(k)
+                if slot_top.get(self._pkey(k), prio[i]) > prio[i]:
+                    reasons[e.id] = f"priority: higher-priority wallboxes first ({full})"
+                else:
+                    reasons[e.id] = f"waiting for a slot ({full})"
+                continue
+            setpoints[e.id] = round(n[i] * r[i], 9)
+            k = why[i]
+            if n[i] >= hi[i] or k is None:
+                dm = e.demand_a
+                if dm is not None and dm < e.max_current_a:
+                    reasons[e.id] = f"capped by demand {_fmt(dm)} A"
+                else:
+                    reasons[e.id] = f"at its max {_fmt(e.max_current_a)} A"
+            elif n[i] == lo[i] and fill_top.get(self._pkey(k), prio[i]) > prio[i]:
+                reasons[e.id] = f"priority: higher-priority wallboxes first ({net.full_text(k)})"
+            else:
+                reasons[e.id] = f"limited by {net.constraint_text(k)}"
+        return Allocation(setpoints=setpoints, reasons=reasons)
+
+    def _pkey(self, k: int) -> int:
+        """Unbalance labels of one circuit share one key: any phase of it may be the heavy one."""
+        u0 = self.net.u0
+        return k if k < u0 else u0 + 3 * ((k - u0) // 3)
+
+    def _priority_maps(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Per constraint, the highest priority holding a slot in it, and the highest priority
+        holding more than its min in it; empty when only one priority holds slots."""
+        state, prio, kind = self.state, self.prio, self.kind
+        granted = [i for i, s in enumerate(state) if s == _GRANTED]
+        if len({prio[i] for i in granted}) < 2:
+            return {}, {}
+        pairs = {(kind[i], prio[i], self.n[i] > self.lo[i]) for i in granted}
+        slot_top: dict[int, int] = {}
+        fill_top: dict[int, int] = {}
+        u0 = self.net.u0
+        for kid, p, above in sorted(pairs):
+            kd = self.kinds[kid]
+            for k in (*kd.phase_cons, *kd.power_cons, *(u0 + 3 * c for c in kd.unb_circuits)):
+                if slot_top.get(k, p - 1) < p:
+                    slot_top[k] = p
+                if above and fill_top.get(k, p - 1) < p:
+                    fill_top[k] = p
+        return slot_top, fill_top

@@ -1,0 +1,355 @@
+"""The composition root: the one place that wires drivers, control loop, facade, OCPP and web."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import os
+import secrets
+import socket
+import time
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from pydantic import ValidationError
+
+from devices import registry
+from devices.driver import DeviceContext, Driver
+from devices.modbus.bus import BusPool
+from devices.ocpp.server import OcppServer
+from devices.ocpp.settings import OcppSettings
+from devices.probe import probe
+from devices.sim import SimWorld
+from manager.config import (
+    COMMON_FIELDS,
+    ROOT_CIRCUIT,
+    CircuitConfig,
+    InvalidInput,
+    Settings,
+)
+from manager.configstore import ConfigStore
+from manager.control import ControlLoop
+from manager.events import EventLog
+from manager.history import History
+from manager.model import Evse, Meter
+from manager.service import Service
+from manager.sessions import SessionStore
+from web.app import create_app
+
+log = logging.getLogger("ampshare")
+
+ADMIN_ENV = "AMPSHARE_ADMIN_PASSWORD"
+
+
+class DriverTable:
+    """The facade's view of the driver registry (validation, schemas, test connection)."""
+
+    def __init__(self, ctx: DeviceContext) -> None:
+        self.table: dict[str, Driver] = registry.drivers()
+        self.ctx = ctx
+
+    def drivers(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": d.name,
+                "kind": d.kind,
+                "title": d.title,
+                "testable": d.testable,
+                "schema": d.options.model_json_schema(),
+            }
+            for d in sorted(self.table.values(), key=lambda d: (d.kind, d.title))
+        ]
+
+    def check(
+        self, driver: str, kind: str, address: str, fields: dict[str, Any]
+    ) -> dict[str, Any]:
+        found = self.table.get(driver)
+        if found is None:
+            raise InvalidInput.one("driver", f"unknown driver {driver!r}")
+        if found.kind != kind:
+            raise InvalidInput.one("driver", f"{found.title} is not a {kind}")
+        if found.check_address is not None:
+            try:
+                found.check_address(address)
+            except ValueError as exc:
+                raise InvalidInput.one("address", str(exc)) from None
+        unknown = set(fields) - set(found.options.model_fields) - COMMON_FIELDS[kind]
+        if unknown:
+            raise InvalidInput([{"field": k, "message": "unknown field"} for k in sorted(unknown)])
+        try:
+            return registry.validate_options(found, fields)
+        except ValidationError as exc:
+            raise InvalidInput.from_pydantic(exc) from None
+
+    def build(self, config: Mapping[str, Any]) -> Meter | Evse:
+        return registry.build(registry.spec_of(config), self.ctx, self.table)
+
+    async def probe(self, device: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        return await probe(registry.spec_of(device), self.ctx, timeout_s)
+
+
+class OcppBridge:
+    """Both sides between the manager and the OCPP server: its hooks, and its controls."""
+
+    def __init__(self, store: ConfigStore, sessions: SessionStore, events: EventLog) -> None:
+        self.store = store
+        self.sessions = sessions
+        self.events = events
+        self.host = "0.0.0.0"
+        self.server: OcppServer | None = None
+
+    # hooks the server calls
+    def authorize(self, id_tag: str) -> bool:
+        return self.store.user_by_tag(id_tag) is not None
+
+    def _device(self, charge_box_id: str) -> dict[str, Any] | None:
+        for d in self.store.devices():
+            if d.get("driver") == "ocpp" and d.get("address") == charge_box_id:
+                return d
+        return None
+
+    def device_password(self, charge_box_id: str) -> str | None:
+        device = self._device(charge_box_id)
+        return (device.get("password") or None) if device else None
+
+    def is_released(self, charge_box_id: str) -> bool:
+        device = self._device(charge_box_id)
+        return (
+            device is not None
+            and not device.get("enabled", True)
+            and self.store.settings().ocpp.clear_profiles_on_deactivate
+        )
+
+    # controls the facade uses
+    def server_settings(self, settings: Settings) -> OcppSettings:
+        o = settings.ocpp
+        return OcppSettings(
+            host=self.host, port=o.port, tls=o.tls, password=o.password, unknown_tags=o.unknown_tags
+        )
+
+    def charge_points(self) -> list[dict[str, Any]]:
+        return self.server.charge_points() if self.server else []
+
+    async def apply_settings(self, settings: Settings) -> None:
+        if self.server is not None:
+            await self.server.apply_settings(self.server_settings(settings))
+
+    def certificate_pem(self) -> str:
+        assert self.server is not None
+        return self.server.certificate_pem()
+
+    def import_certificate(self, cert_pem: str, key_pem: str) -> None:
+        assert self.server is not None
+        self.server.import_certificate(cert_pem, key_pem)
+
+
+@dataclass
+class Options:
+    data_dir: Path
+    host: str = "0.0.0.0"
+    http_port: int = 8080
+    ocpp_port: int | None = None
+    demo: bool = False
+    admin_password: str | None = None
+
+
+def ensure_admin_password(service: Service, given: str | None) -> str | None:
+    """Sets the admin password on first start; returns a generated one to show, if any."""
+    if given:
+        if not service.has_admin_password():
+            service.set_admin_password_now(given)
+        return None
+    if service.has_admin_password():
+        return None
+    generated = secrets.token_urlsafe(9)
+    service.set_admin_password_now(generated)
+    return generated
+
+
+def seed_demo(store: ConfigStore) -> None:
+    """A 3x32 A house with PV, a grid meter and three wallboxes, one behind a 16 A board."""
+    settings = Settings()
+    settings.site.max_current_a = 32.0
+    store.save_settings(settings)
+    store.put_circuit(
+        CircuitConfig(id="garage", name="Garage board", parent=ROOT_CIRCUIT, max_current_a=16.0)
+    )
+    common_evse = {"kind": "evse", "driver": "sim-evse", "enabled": True, "address": ""}
+    devices: list[dict[str, Any]] = [
+        {"id": "grid", "name": "Grid meter", "kind": "meter", "driver": "sim-meter",
+         "role": "grid", "enabled": True, "address": "", "offline": False},
+        {"id": "pv", "name": "PV inverter", "kind": "meter", "driver": "sim-meter",
+         "role": "pv", "enabled": True, "address": "", "offline": False},
+        {**common_evse, "id": "carport", "name": "Carport", "circuit": ROOT_CIRCUIT,
+         "max_current_a": 32.0, "car": "3p32", "arrive_after_s": 0.0, "priority": 1},
+        {**common_evse, "id": "garage-left", "name": "Garage left", "circuit": "garage",
+         "max_current_a": 16.0, "car": "auto", "arrive_after_s": 3.0, "priority": 1},
+        {**common_evse, "id": "garage-right", "name": "Garage right", "circuit": "garage",
+         "max_current_a": 16.0, "phase_rotation": "L2L3L1", "car": "auto",
+         "arrive_after_s": 12.0, "priority": 1},
+    ]  # fmt: skip
+    for device in devices:
+        store.put_device(device)
+
+
+@dataclass
+class Manager:
+    """Everything one running manager consists of, wired; `start`/`close` bracket its life."""
+
+    store: ConfigStore
+    sessions: SessionStore
+    events: EventLog
+    ocpp: OcppServer
+    ctx: DeviceContext
+    control: ControlLoop
+    service: Service
+
+    async def start(self) -> None:
+        try:
+            await self.ocpp.start()
+        except OSError as exc:  # the manager still protects the fuse without its OCPP server
+            self.events("ocpp", f"OCPP server cannot listen on port {self.ocpp.port}: {exc}")
+        await self.service.load()
+        await self.control.cycle()
+
+    async def close(self) -> None:
+        await self.control.close()
+        await self.ocpp.stop()
+        await self.ctx.buses.close()
+        self.sessions.close()
+        self.store.close()
+
+
+def build_manager(opts: Options) -> Manager:
+    """Opens the data directory and wires every part; raises CorruptDataError on a bad file."""
+    store = ConfigStore(opts.data_dir)
+    if opts.demo and not store.devices():
+        seed_demo(store)
+    if opts.ocpp_port is not None:
+        settings = store.settings()
+        settings.ocpp.port = opts.ocpp_port
+        store.save_settings(settings)
+
+    events = EventLog()
+    sessions = SessionStore(opts.data_dir)
+    bridge = OcppBridge(store, sessions, events)
+    bridge.host = opts.host
+    ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
+    bridge.server = ocpp
+    ctx = DeviceContext(
+        sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
+    )
+    catalog = DriverTable(ctx)
+    control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    history = History(opts.data_dir / "history.json")
+    service = Service(
+        store=store,
+        control=control,
+        events=events,
+        catalog=catalog,
+        history=history,
+        sessions=sessions,
+        ocpp=bridge,
+    )
+    control.on_cycle.append(history.add)
+    control.extra_state = lambda: {"charge_points": service.charge_points()}
+    return Manager(store, sessions, events, ocpp, ctx, control, service)
+
+
+async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
+    """Runs the manager until cancelled or until uvicorn gets SIGINT/SIGTERM."""
+    t0 = time.monotonic()
+    sock = listen_socket(opts.host, opts.http_port)  # first: a taken port fails before anything
+    manager = build_manager(opts)
+    service, control, store = manager.service, manager.control, manager.store
+    generated = ensure_admin_password(service, opts.admin_password)
+    if generated:
+        print(f"ampshare: admin password (change it in Settings): {generated}", flush=True)
+
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(manager.close)
+        await manager.start()
+        # what start-up built lives for good: keep it out of the collector's full passes,
+        # which otherwise pause the process for ~0.2 s with 1000 OCPP connections
+        gc.collect()
+        gc.freeze()
+
+        scheduler = AsyncIOScheduler()
+        interval = store.settings().site.control_interval_s
+
+        def follow_interval(_: dict[str, Any]) -> None:
+            nonlocal interval
+            wanted = control.settings.site.control_interval_s
+            if wanted != interval:
+                interval = wanted
+                scheduler.reschedule_job("control", trigger="interval", seconds=wanted)
+                log.info("control interval now %.1f s", wanted)
+
+        control.on_cycle.append(follow_interval)
+        scheduler.add_job(
+            control.cycle,
+            "interval",
+            seconds=interval,
+            id="control",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        stack.callback(scheduler.shutdown, wait=False)
+
+        web = create_app(service)
+        config = uvicorn.Config(
+            web,
+            host=opts.host,
+            port=opts.http_port,
+            log_level="warning",
+            lifespan="on",
+            # open dashboards hold an endless SSE stream: do not wait for them on shutdown
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        serve_task = asyncio.create_task(server.serve(sockets=[sock]))
+        # uvicorn offers no start event; it ends when serve() starts or fails
+        while not server.started and not serve_task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if serve_task.done():
+            await serve_task  # raises why it could not start
+            return
+        log.info(
+            "ampshare up in %.2f s: http://%s:%d/",
+            time.monotonic() - t0,
+            opts.host,
+            opts.http_port,
+        )
+        if ready is not None:
+            ready.set()
+        try:
+            await serve_task
+        finally:
+            server.should_exit = True
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The web server's socket; raises OSError with a sentence an operator understands."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"web server cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ampshare"

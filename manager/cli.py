@@ -1,0 +1,124 @@
+"""The `ampshare` command: serve, demo, set-password."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from manager.store import CorruptDataError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ampshare", description="Local load management for EV charging."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the manager")
+    serve.add_argument(
+        "--data", type=Path, help="data directory (default: ~/.local/share/ampshare)"
+    )
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--http-port", type=int, default=8080, help="web port (default 8080)")
+    serve.add_argument("--ocpp-port", type=int, help="OCPP server port (default: settings, 19520)")
+
+    demo = sub.add_parser("demo", help="run the manager on a simulated site")
+    demo.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    demo.add_argument("--http-port", type=int, default=8080, help="web port (default 8080)")
+    demo.add_argument("--ocpp-port", type=int, default=19520, help="OCPP port (default 19520)")
+
+    pw = sub.add_parser("set-password", help="set the admin password")
+    pw.add_argument("--data", type=Path, help="data directory (default: ~/.local/share/ampshare)")
+    return parser
+
+
+def _port(value: int | None, name: str) -> None:
+    if value is not None and not 1 <= value <= 65535:
+        raise SystemExit(f"ampshare: {name} must be between 1 and 65535")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("AMPSHARE_LOG", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    from manager import app  # imported here so `ampshare --help` stays fast
+
+    try:
+        if args.command == "set-password":
+            return _set_password(args.data or app.default_data_dir())
+        _port(args.http_port, "--http-port")
+        _port(args.ocpp_port, "--ocpp-port")
+        if args.command == "demo":
+            password = os.environ.get(app.ADMIN_ENV) or "demo"
+            with tempfile.TemporaryDirectory(prefix="ampshare-demo-") as tmp:
+                print(
+                    f"ampshare demo: http://{args.host}:{args.http_port}/  "
+                    f"login admin / {password}  OCPP ws://{args.host}:{args.ocpp_port}/<ChargeBoxId>",
+                    flush=True,
+                )
+                opts = app.Options(
+                    data_dir=Path(tmp),
+                    host=args.host,
+                    http_port=args.http_port,
+                    ocpp_port=args.ocpp_port,
+                    demo=True,
+                    admin_password=password,
+                )
+                asyncio.run(app.run(opts))
+            return 0
+        opts = app.Options(
+            data_dir=args.data or app.default_data_dir(),
+            host=args.host,
+            http_port=args.http_port,
+            ocpp_port=args.ocpp_port,
+            admin_password=os.environ.get(app.ADMIN_ENV),
+        )
+        asyncio.run(app.run(opts))
+        return 0
+    except CorruptDataError as exc:
+        print(f"ampshare: {exc}. Not starting; nothing was changed.", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"ampshare: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def _set_password(data_dir: Path) -> int:
+    from manager.auth import check_new_password, hash_password
+    from manager.configstore import ConfigStore
+
+    store = ConfigStore(data_dir)
+    try:
+        if sys.stdin.isatty():
+            first = getpass.getpass("New admin password: ")
+            if first != getpass.getpass("Repeat it: "):
+                print("ampshare: the two passwords differ; nothing changed", file=sys.stderr)
+                return 1
+        else:
+            first = sys.stdin.readline().rstrip("\n")
+        check_new_password(first)
+        store.set_admin_hash(hash_password(first))
+        print(f"ampshare: admin password set in {store.path}")
+        return 0
+    except ValueError as exc:
+        print(f"ampshare: password not set: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,467 @@
+"""The facade the web talks to: live state, configuration changes, sessions, events, login.
+
+Every change is validated completely before anything is stored, stored atomically, and then
+applied to the running manager at once (no restart). The web layer never sees devices/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+
+from manager.auth import (
+    LoginThrottle,
+    Throttled,
+    check_new_password,
+    hash_password,
+    verify_password,
+)
+from manager.config import (
+    ROOT_CIRCUIT,
+    CircuitConfig,
+    EvseConfig,
+    InvalidInput,
+    MeterConfig,
+    Settings,
+    UserConfig,
+    check_tree,
+    is_secret,
+    root_circuit,
+    slug,
+    valid_id,
+    validate_device,
+)
+from manager.configstore import ConfigStore
+from manager.control import ControlLoop
+from manager.events import EventLog
+from manager.history import History
+
+log = logging.getLogger("ampshare.service")
+
+__all__ = ["InvalidInput", "NotFound", "Service", "Throttled"]
+
+
+class NotFound(KeyError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class DriverCatalog(Protocol):
+    """What the facade needs to know about drivers; the composition root provides it."""
+
+    def drivers(self) -> list[dict[str, Any]]: ...
+
+    def check(
+        self, driver: str, kind: str, address: str, fields: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+    async def probe(self, device: dict[str, Any], timeout_s: float) -> dict[str, Any]: ...
+
+
+class SessionQuery(Protocol):
+    def list(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        evse: str | None = None,
+        user: str | None = None,
+    ) -> list[dict[str, Any]]: ...
+
+    def to_csv(self, rows: list[dict[str, Any]]) -> str: ...
+
+
+class OcppControl(Protocol):
+    """The running OCPP server as far as the facade drives it."""
+
+    def charge_points(self) -> list[dict[str, Any]]: ...
+
+    async def apply_settings(self, settings: Settings) -> None: ...
+
+    def certificate_pem(self) -> str: ...
+
+    def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored object as the API shows it: secrets replaced by `<name>_set` flags."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if is_secret(key):
+            out[f"{key}_set"] = bool(value)
+        else:
+            out[key] = value
+    return out
+
+
+def _merge_secrets(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Write-only secrets: absent or "" keeps the stored value, null clears it."""
+    merged = {**old, **patch}
+    for key in list(merged):
+        if is_secret(key) and key in patch and patch[key] == "" and key in old:
+            merged[key] = old[key]
+        if key.endswith("_set") and is_secret(key[:-4]):
+            merged.pop(key)
+    return merged
+
+
+class Service:
+    def __init__(
+        self,
+        *,
+        store: ConfigStore,
+        control: ControlLoop,
+        events: EventLog,
+        catalog: DriverCatalog,
+        history: History,
+        sessions: SessionQuery | None = None,
+        ocpp: OcppControl | None = None,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
+        self.store = store
+        self.control = control
+        self.events = events
+        self.catalog = catalog
+        self._history = history
+        self.sessions = sessions
+        self.ocpp = ocpp
+        self.throttle = throttle or LoginThrottle()
+        self._lock = asyncio.Lock()
+        self._admin_hash = store.admin_hash()
+
+    # -- start-up ------------------------------------------------------------------------
+    async def load(self) -> None:
+        """Hand the stored configuration to the control loop."""
+        self.control.set_settings(self.store.settings())
+        self.control.set_circuits(self.store.circuits())
+        await self.control.set_devices(self.store.devices())
+
+    # -- live state ----------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return self.control.snapshot()
+
+    def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+        return self.control.subscribe()
+
+    def history(self, hours: float = 24.0) -> list[dict[str, Any]]:
+        return self._history.recent(hours)
+
+    def recent_events(self, limit: int = 200) -> list[dict[str, Any]]:
+        return self.events.recent(limit)
+
+    def charge_points(self) -> list[dict[str, Any]]:
+        """Charge points seen by the OCPP server, marked whether a device is configured."""
+        if self.ocpp is None:
+            return []
+        known = {
+            str(d.get("address"))
+            for d in self.store.devices()
+            if d.get("driver") == "ocpp" and d.get("kind") == "evse"
+        }
+        return [{**cp, "configured": cp.get("id") in known} for cp in self.ocpp.charge_points()]
+
+    # -- drivers -------------------------------------------------------------------------
+    def drivers(self) -> list[dict[str, Any]]:
+        return self.catalog.drivers()
+
+    def device_schema(self, kind: str) -> dict[str, Any]:
+        model = {"evse": EvseConfig, "meter": MeterConfig}.get(kind)
+        if model is None:
+            raise NotFound(f"no device kind {kind!r}")
+        return model.model_json_schema()
+
+    # -- devices -------------------------------------------------------------------------
+    def list_devices(self) -> list[dict[str, Any]]:
+        return [public(d) for d in sorted(self.store.devices(), key=lambda d: d["name"])]
+
+    def _device(self, device_id: str) -> dict[str, Any]:
+        for d in self.store.devices():
+            if d["id"] == device_id:
+                return d
+        raise NotFound(f"no device {device_id!r}")
+
+    def get_device(self, device_id: str) -> dict[str, Any]:
+        return public(self._device(device_id))
+
+    def _validate_device(self, data: dict[str, Any]) -> dict[str, Any]:
+        device = validate_device(data, self.catalog.check)
+        circuits = {c.id for c in self.store.circuits()} | {ROOT_CIRCUIT}
+        if device["kind"] == "evse" and device["circuit"] not in circuits:
+            raise InvalidInput.one("circuit", f"unknown circuit {device['circuit']!r}")
+        return device
+
+    def _new_id(self, data: dict[str, Any], taken: set[str]) -> str:
+        given = data.get("id")
+        if given is None:
+            return slug(str(data.get("name") or data.get("kind") or "device"), taken)
+        if not isinstance(given, str) or not valid_id(given):
+            raise InvalidInput.one("id", "use 1-40 lower-case letters, digits, - or _")
+        if given in taken:
+            raise InvalidInput.one("id", f"{given!r} is taken")
+        return given
+
+    async def create_device(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        async with self._lock:
+            taken = {d["id"] for d in self.store.devices()}
+            device = self._validate_device({**data, "id": self._new_id(data, taken)})
+            self.store.put_device(device)
+            await self.control.set_devices(self.store.devices())
+        log.info("device %s added (%s, %s)", device["id"], device["kind"], device["driver"])
+        return public(device)
+
+    async def update_device(self, device_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(patch, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        async with self._lock:
+            old = self._device(device_id)
+            for key in ("id", "kind"):
+                if key in patch and patch[key] != old[key]:
+                    raise InvalidInput.one(key, "cannot be changed; delete and add instead")
+            device = self._validate_device(_merge_secrets(old, patch))
+            if old.get("enabled", True) and not device.get("enabled", True):
+                await self._release(old)
+            self.store.put_device(device)
+            await self.control.set_devices(self.store.devices())
+        return public(device)
+
+    async def _release(self, device: dict[str, Any]) -> None:
+        if device["kind"] != "evse":
+            return
+        if self.store.settings().ocpp.clear_profiles_on_deactivate:
+            await self.control.deactivate(device["id"])
+
+    async def delete_device(self, device_id: str) -> None:
+        async with self._lock:
+            device = self._device(device_id)
+            for c in self.store.circuits():
+                if c.meter == device_id:
+                    self.store.put_circuit(c.model_copy(update={"meter": None}))
+            if device.get("enabled", True):
+                await self._release(device)
+            self.store.delete_device(device_id)
+            self.control.set_circuits(self.store.circuits())
+            await self.control.set_devices(self.store.devices())
+
+    async def test_device(self, data: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
+        """Read a device once with the given settings, without saving it."""
+        if not isinstance(data, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        base = {"name": "test", **data, "id": data.get("id") or "probe"}
+        if base.get("id") in {d["id"] for d in self.store.devices()}:
+            base = _merge_secrets(self._device(base["id"]), data)
+        device = self._validate_device(base)
+        return await self.catalog.probe(device, timeout_s)
+
+    # -- circuits ------------------------------------------------------------------------
+    def _grid_meter_id(self) -> str | None:
+        grids = sorted(
+            d["id"]
+            for d in self.store.devices()
+            if d["kind"] == "meter" and d.get("role") == "grid" and d.get("enabled", True)
+        )
+        return grids[0] if grids else None
+
+    def list_circuits(self) -> list[dict[str, Any]]:
+        root = root_circuit(self.store.settings().site, self._grid_meter_id())
+        return [root, *(c.model_dump(mode="json") for c in self.store.circuits())]
+
+    def get_circuit(self, circuit_id: str) -> dict[str, Any]:
+        for c in self.list_circuits():
+            if c["id"] == circuit_id:
+                return c
+        raise NotFound(f"no circuit {circuit_id!r}")
+
+    def _check_circuit(self, circuit: CircuitConfig, others: list[CircuitConfig]) -> None:
+        check_tree([*others, circuit])
+        if circuit.meter is not None:
+            meters = {d["id"] for d in self.store.devices() if d["kind"] == "meter"}
+            if circuit.meter not in meters:
+                raise InvalidInput.one("meter", f"unknown meter {circuit.meter!r}")
+
+    async def create_circuit(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        async with self._lock:
+            others = self.store.circuits()
+            taken = {c.id for c in others} | {ROOT_CIRCUIT}
+            try:
+                circuit = CircuitConfig.model_validate({**data, "id": self._new_id(data, taken)})
+            except ValidationError as exc:
+                raise InvalidInput.from_pydantic(exc) from None
+            self._check_circuit(circuit, others)
+            self.store.put_circuit(circuit)
+            self.control.set_circuits(self.store.circuits())
+        return circuit.model_dump(mode="json")
+
+    async def update_circuit(self, circuit_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(patch, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        if circuit_id == ROOT_CIRCUIT:
+            return await self._update_root(patch)
+        async with self._lock:
+            others = [c for c in self.store.circuits() if c.id != circuit_id]
+            old = self.get_circuit(circuit_id)
+            if "id" in patch and patch["id"] != circuit_id:
+                raise InvalidInput.one("id", "cannot be changed")
+            try:
+                circuit = CircuitConfig.model_validate({**old, **patch})
+            except ValidationError as exc:
+                raise InvalidInput.from_pydantic(exc) from None
+            self._check_circuit(circuit, others)
+            self.store.put_circuit(circuit)
+            self.control.set_circuits(self.store.circuits())
+        return circuit.model_dump(mode="json")
+
+    async def _update_root(self, patch: dict[str, Any]) -> dict[str, Any]:
+        allowed = {"max_current_a", "max_power_w", "max_unbalance_a", "reserve_a"}
+        site_patch = {k: v for k, v in patch.items() if k in allowed}
+        for key in patch.keys() - allowed:
+            if patch[key] != self.get_circuit(ROOT_CIRCUIT).get(key):
+                raise InvalidInput.one(key, "the grid connection takes this from elsewhere")
+        await self.update_settings({"site": site_patch})
+        return self.get_circuit(ROOT_CIRCUIT)
+
+    async def delete_circuit(self, circuit_id: str) -> None:
+        if circuit_id == ROOT_CIRCUIT:
+            raise InvalidInput.one("id", "the grid connection cannot be deleted")
+        async with self._lock:
+            self.get_circuit(circuit_id)
+            users = [d["name"] for d in self.store.devices() if d.get("circuit") == circuit_id]
+            users += [c.name for c in self.store.circuits() if c.parent == circuit_id]
+            if users:
+                raise InvalidInput.one(
+                    "id", f"circuit still has {', '.join(sorted(users))}; move them first"
+                )
+            self.store.delete_circuit(circuit_id)
+            self.control.set_circuits(self.store.circuits())
+
+    # -- settings ------------------------------------------------------------------------
+    def get_settings(self) -> dict[str, Any]:
+        data = self.store.settings().model_dump(mode="json")
+        return {section: public(values) for section, values in data.items()}
+
+    def settings_schema(self) -> dict[str, Any]:
+        return Settings.model_json_schema()
+
+    async def update_settings(self, patch: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(patch, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        async with self._lock:
+            old = self.store.settings()
+            data = old.model_dump(mode="json")
+            for section, values in patch.items():
+                if section not in data:
+                    raise InvalidInput.one(section, "unknown section")
+                if not isinstance(values, dict):
+                    raise InvalidInput.one(section, "expected an object")
+                data[section] = _merge_secrets(data[section], values)
+            try:
+                settings = Settings.model_validate(data)
+            except ValidationError as exc:
+                raise InvalidInput.from_pydantic(exc) from None
+            if self.ocpp is not None and settings.ocpp != old.ocpp:
+                try:  # first, so a port that cannot be opened is refused, not stored
+                    await self.ocpp.apply_settings(settings)
+                except ValueError as exc:
+                    raise InvalidInput.one("ocpp.port", str(exc)) from None
+            self.store.save_settings(settings)
+            self.control.set_settings(settings)
+        return self.get_settings()
+
+    # -- users ---------------------------------------------------------------------------
+    def list_users(self) -> list[dict[str, Any]]:
+        return [u.model_dump(mode="json") for u in self.store.users()]
+
+    async def create_user(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        async with self._lock:
+            users = self.store.users()
+            taken = {u.id for u in users}
+            try:
+                user = UserConfig.model_validate({**data, "id": self._new_id(data, taken)})
+            except ValidationError as exc:
+                raise InvalidInput.from_pydantic(exc) from None
+            if self.store.user_by_tag(user.id_tag) is not None:
+                raise InvalidInput.one("id_tag", "this tag belongs to another user")
+            self.store.put_user(user)
+        return user.model_dump(mode="json")
+
+    async def delete_user(self, user_id: str) -> None:
+        async with self._lock:
+            if not self.store.delete_user(user_id):
+                raise NotFound(f"no user {user_id!r}")
+
+    # -- sessions ------------------------------------------------------------------------
+    def list_sessions(
+        self,
+        since: str | None = None,
+        until: str | None = None,
+        evse: str | None = None,
+        user: str | None = None,
+    ) -> list[dict[str, Any]]:
+        if self.sessions is None:
+            return []
+        return self.sessions.list(since=since, until=until, evse=evse, user=user)
+
+    def sessions_csv(self, **filters: str | None) -> str:
+        rows = self.list_sessions(**filters)
+        if self.sessions is None:
+            return ""
+        return self.sessions.to_csv(rows)
+
+    # -- OCPP certificates ---------------------------------------------------------------
+    def certificate_pem(self) -> str:
+        if self.ocpp is None:
+            raise NotFound("the OCPP server is not running")
+        return self.ocpp.certificate_pem()
+
+    async def import_certificate(self, cert_pem: str, key_pem: str) -> None:
+        if self.ocpp is None:
+            raise NotFound("the OCPP server is not running")
+        try:
+            self.ocpp.import_certificate(cert_pem, key_pem)
+        except ValueError as exc:
+            raise InvalidInput.one("certificate", str(exc)) from None
+        await self.ocpp.apply_settings(self.store.settings())
+
+    # -- admin login ---------------------------------------------------------------------
+    def has_admin_password(self) -> bool:
+        return self._admin_hash is not None
+
+    def verify_admin(self, password: str, client: str) -> bool:
+        """Checks the admin password; raises Throttled after repeated failures from `client`."""
+        self.throttle.check(client)
+        ok = self._admin_hash is not None and verify_password(password, self._admin_hash)
+        if ok:
+            self.throttle.succeeded(client)
+        else:
+            self.throttle.failed(client)
+            log.warning("failed admin login from %s", client)
+        return ok
+
+    def set_admin_password_now(self, new: str) -> None:
+        """Sets the password without asking for the old one (first start, CLI)."""
+        try:
+            check_new_password(new)
+        except ValueError as exc:
+            raise InvalidInput.one("new_password", str(exc)) from None
+        self._admin_hash = hash_password(new)
+        self.store.set_admin_hash(self._admin_hash)
+
+    async def set_admin_password(self, old: str, new: str) -> None:
+        if self._admin_hash is None or not verify_password(old, self._admin_hash):
+            raise InvalidInput.one("old_password", "is not the current password")
+        self.set_admin_password_now(new)
+
+    def session_secret(self) -> bytes:
+        return self.store.session_secret()

@@ -1,0 +1,131 @@
+"""The facade with the real wiring: validation names the field, secrets stay write-only,
+changes take effect at once, and deactivating a box hands it back."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from ports import free_port
+
+from manager.app import Manager, Options, build_manager
+from manager.config import InvalidInput
+from manager.service import NotFound
+
+
+@pytest.fixture
+async def manager(tmp_path: Path) -> AsyncIterator[Manager]:
+    m = build_manager(
+        Options(data_dir=tmp_path, host="127.0.0.1", ocpp_port=free_port(), demo=True)
+    )
+    await m.start()
+    try:
+        yield m
+    finally:
+        await m.close()
+
+
+def fields(exc: pytest.ExceptionInfo[InvalidInput]) -> set[str]:
+    return {e["field"] for e in exc.value.errors}
+
+
+async def test_bad_device_input_names_the_field(manager: Manager) -> None:
+    svc = manager.service
+    before = svc.list_devices()
+    cases = [
+        ({"kind": "evse", "driver": "sim-evse", "name": "X", "min_current_a": 10,
+          "max_current_a": 8}, "min_current_a"),
+        ({"kind": "evse", "driver": "sim-evse", "name": "X", "phase_rotation": "L1L1L2"},
+         "phase_rotation"),
+        ({"kind": "evse", "driver": "sim-evse", "name": "X", "circuit": "attic"}, "circuit"),
+        ({"kind": "evse", "driver": "nope", "name": "X"}, "driver"),
+        ({"kind": "meter", "driver": "sim-evse", "name": "X"}, "driver"),
+        ({"kind": "evse", "driver": "sim-evse", "name": "X", "colour": "red"}, "colour"),
+        ({"kind": "meter", "driver": "sdm630", "name": "X", "address": "host:99999"}, "address"),
+        ({"kind": "meter", "driver": "sdm630", "name": "X", "address": ""}, "address"),
+        ({"kind": "toaster", "name": "X"}, "kind"),
+    ]  # fmt: skip
+    for body, field in cases:
+        with pytest.raises(InvalidInput) as err:
+            await svc.create_device(body)
+        assert field in fields(err), (body, err.value.errors)
+    assert svc.list_devices() == before
+
+
+async def test_secrets_are_write_only(manager: Manager) -> None:
+    svc = manager.service
+    body = {"kind": "evse", "driver": "ocpp", "name": "Keba", "address": "KEBA-1",
+            "password": "s3cret-key-1234"}  # fmt: skip
+    created = await svc.create_device(body)
+    assert "password" not in created and created["password_set"] is True
+    kept = await svc.update_device(created["id"], {"name": "Keba garage", "password": ""})
+    assert kept["password_set"] is True
+    assert manager.store.devices()[-1]["password"] == "s3cret-key-1234"
+    cleared = await svc.update_device(created["id"], {"password": None})
+    assert cleared["password_set"] is False
+    settings = await svc.update_settings({"ocpp": {"password": "server-pw-123456"}})
+    assert "password" not in settings["ocpp"] and settings["ocpp"]["password_set"]
+
+
+async def test_changes_take_effect_without_restart(manager: Manager) -> None:
+    svc = manager.service
+    await svc.update_settings({"site": {"max_current_a": 20}})
+    assert manager.control.settings.site.max_current_a == 20
+    assert svc.get_circuit("main")["max_current_a"] == 20
+    await svc.update_circuit("main", {"max_current_a": 25})
+    assert manager.control.settings.site.max_current_a == 25
+    added = await svc.create_device({"kind": "evse", "driver": "sim-evse", "name": "New",
+                                     "car": "3p16"})  # fmt: skip
+    state = await manager.control.cycle()
+    assert any(e["id"] == added["id"] and e["online"] for e in state["evses"])
+
+
+async def test_deactivating_a_box_hands_it_back_and_shows_the_result(manager: Manager) -> None:
+    svc = manager.service
+    await svc.update_device("carport", {"enabled": False})
+    state = await manager.control.cycle()
+    box = next(e for e in state["evses"] if e["id"] == "carport")
+    assert box["status"] == "disabled"
+    assert "failsafe" in box["deactivation"]
+    assert any(e["kind"] == "deactivated" for e in svc.recent_events())
+
+
+async def test_circuits_keep_a_valid_tree(manager: Manager) -> None:
+    svc = manager.service
+    with pytest.raises(InvalidInput) as err:
+        await svc.delete_circuit("garage")  # two boxes hang in it
+    assert "Garage left" in str(err.value)
+    sub = await svc.create_circuit({"name": "Carport board", "max_current_a": 20})
+    await svc.update_circuit("garage", {"parent": sub["id"]})  # garage now hangs in it
+    with pytest.raises(InvalidInput) as err:
+        await svc.update_circuit(sub["id"], {"parent": "garage"})
+    assert "cycle" in str(err.value)
+    with pytest.raises(InvalidInput):
+        await svc.create_circuit({"name": "Bad", "max_current_a": 10, "parent": "nowhere"})
+    with pytest.raises(InvalidInput):
+        await svc.delete_circuit("main")
+    with pytest.raises(NotFound):
+        svc.get_circuit("nowhere")
+
+
+async def test_users_and_tags(manager: Manager) -> None:
+    svc = manager.service
+    await svc.create_user({"name": "Anna", "id_tag": "04A1B2"})
+    with pytest.raises(InvalidInput) as err:
+        await svc.create_user({"name": "Ben", "id_tag": "04A1B2"})
+    assert fields(err) == {"id_tag"}
+    assert manager.store.user_by_tag("04A1B2") is not None
+    assert manager.store.user_by_tag("FFFF") is None
+
+
+async def test_admin_password_change(manager: Manager) -> None:
+    svc = manager.service
+    svc.set_admin_password_now("first-pw")
+    with pytest.raises(InvalidInput) as err:
+        await svc.set_admin_password("wrong", "second-pw")
+    assert fields(err) == {"old_password"}
+    with pytest.raises(InvalidInput):
+        await svc.set_admin_password("first-pw", "x")
+    await svc.set_admin_password("first-pw", "second-pw")
+    assert svc.verify_admin("second-pw", "test")
