@@ -42,7 +42,7 @@ from manager.history import History
 
 log = logging.getLogger("ampshare.service")
 
-__all__ = ["InvalidInput", "NotFound", "Service", "Throttled"]
+__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled"]
 
 
 class NotFound(KeyError):
@@ -262,6 +262,13 @@ class Service:
         return await self.catalog.probe(device, timeout_s)
 
     # -- circuits ------------------------------------------------------------------------
+    def circuit_schema(self) -> dict[str, Any]:
+        """JSON schema of a sub-board as a form edits it (its id is made from the name)."""
+        schema = CircuitConfig.model_json_schema()
+        schema["properties"].pop("id", None)
+        schema["required"] = [f for f in schema.get("required", []) if f != "id"]
+        return schema
+
     def _grid_meter_id(self) -> str | None:
         grids = sorted(
             d["id"]

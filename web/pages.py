@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from manager.model import ROTATIONS
-from manager.service import InvalidInput, NotFound, Service, Throttled
+from manager.service import ROOT_CIRCUIT, InvalidInput, NotFound, Service, Throttled
 from web import chart
 from web.api import session_filters
 from web.auth import (
@@ -33,30 +33,6 @@ from web.snapshot import BLANK_CP, BLANK_EVSE, BLANK_METER, evse_scale, normaliz
 
 log = logging.getLogger(__name__)
 
-ROOT_CIRCUIT = "main"
-
-#: circuits have no schema in the facade; this mirrors what it validates
-CIRCUIT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["name", "max_current_a"],
-    "properties": {
-        "name": {"type": "string", "title": "Name"},
-        "parent": {"type": "string", "title": "Parent"},
-        "max_current_a": {
-            "type": "number",
-            "exclusiveMinimum": 0,
-            "title": "Max current per phase (A)",
-            "description": "Fuse per phase (A)",
-        },
-        "max_power_w": {"anyOf": [{"type": "number"}, {"type": "null"}], "title": "Max power (W)"},
-        "max_unbalance_a": {
-            "anyOf": [{"type": "number"}, {"type": "null"}],
-            "title": "Max unbalance (A)",
-        },
-        "reserve_a": {"type": "number", "minimum": 0, "title": "Reserve"},
-        "meter": {"anyOf": [{"type": "string"}, {"type": "null"}], "title": "Meter"},
-    },
-}
 ROOT_FIELDS = ("max_current_a", "max_power_w", "max_unbalance_a", "reserve_a")
 
 
@@ -354,9 +330,11 @@ class Pages:
         _ = translator(choose_language(request))
         circuits = self.service.list_circuits()
         if circuit is not None and circuit["id"] == ROOT_CIRCUIT:
+            full = self.service.circuit_schema()
             schema = {
-                **CIRCUIT_SCHEMA,
-                "properties": {k: CIRCUIT_SCHEMA["properties"][k] for k in ROOT_FIELDS},
+                **full,
+                "required": ["max_current_a"],
+                "properties": {k: full["properties"][k] for k in ROOT_FIELDS},
             }
             return fields_from_schema(schema, values, translate=_)
         banned = descendants(circuits, circuit["id"]) if circuit else set()
@@ -365,7 +343,8 @@ class Pages:
             "parent": [(c["id"], circuit_label(c, _)) for c in circuits if c["id"] not in banned],
             "meter": meters,
         }
-        return fields_from_schema(CIRCUIT_SCHEMA, values, choices=choices, translate=_)
+        schema = self.service.circuit_schema()
+        return fields_from_schema(schema, values, choices=choices, translate=_)
 
     async def new_circuit(self, request: Request) -> Response:
         values = {"parent": request.query_params.get("parent") or ROOT_CIRCUIT}
