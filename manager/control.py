@@ -664,7 +664,8 @@ class ControlLoop:
                     "online": st.online,
                     "status": _status_word(st),
                     "current_a": list(r.current_a) if r else [0.0, 0.0, 0.0],
-                    "setpoint_a": round(st.commanded_a, 2),
+                    # a disabled box is not ours to command: no setpoint to show
+                    "setpoint_a": round(st.commanded_a, 2) if st.enabled else 0.0,
                     "target_a": round(st.target_a, 2),
                     "reason": st.reason,
                     "power_w": r.power_w if r else 0.0,

@@ -86,7 +86,7 @@ async def test_deactivating_a_box_hands_it_back_and_shows_the_result(manager: Ma
     await svc.update_device("carport", {"enabled": False})
     state = await manager.control.cycle()
     box = next(e for e in state["evses"] if e["id"] == "carport")
-    assert box["status"] == "disabled"
+    assert box["status"] == "disabled" and box["setpoint_a"] == 0
     assert "failsafe" in box["deactivation"]
     assert any(e["kind"] == "deactivated" for e in svc.recent_events())
 
