@@ -30,9 +30,10 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
+from itertools import groupby, pairwise
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
 
@@ -75,9 +76,9 @@ class _Kind:
     phases: tuple[int, ...]
     weight: int  # site phases loaded per ampere: weight in power limits
     phase_cons: list[int]  # phase constraints along the path to the grid, nearest first
-    power_cons: list[int]  # power limits along the path
+    power_cons: list[int]  # power limits along the path (weight: `weight`)
     unb_circuits: list[int]  # unbalance-limited circuits on the path (1- and 2-phase loads only)
-    sweep_cons: list[tuple[int, int]]  # (constraint, weight) as the sweep sees them
+    unit_cons: list[int]  # what the sweep sees with weight 1: phases and unbalance caps
 
 
 def _num(x: object) -> bool:
@@ -150,6 +151,13 @@ class _Net:
         self.room = room
         self.load = [0.0] * (4 * n)
         self.asym = [0.0] * (3 * n)  # 1- and 2-phase wallbox current per circuit and phase
+        self.path_phase = [
+            [[3 * a + p for a in path] for p in range(PHASES)] for path in self.paths
+        ]
+        self.path_power = [
+            [3 * n + a for a in path if self.limited_power[a]] for path in self.paths
+        ]
+        self.path_unb = [[a for a in path if self.unb[a] is not None] for path in self.paths]
         # a circuit is dead when it or a circuit above it is broken by its base load alone
         self.dead: list[str | None] = [None] * n
         for i in range(n):
@@ -255,8 +263,8 @@ def _check_evse(e: EvseLoad, net: _Net) -> None:
             raise ValueError(f"{who}: {field} must be an integer, got {v!r}")
 
 
-def _with_car_phases(e: EvseLoad, phases: frozenset[int]) -> EvseLoad:
-    return replace(e, car_phases=phases)
+def _by_id(e: EvseLoad) -> str:
+    return e.id
 
 
 def _fmt(a: float) -> str:
@@ -268,27 +276,27 @@ class _Allocator:
 
     def __init__(self, site: Site, evses: Sequence[EvseLoad]) -> None:
         self.net = net = _Net(site)
-        boxes = sorted(evses, key=lambda e: e.id)
+        boxes = sorted(evses, key=_by_id)
         for a, b in pairwise(boxes):
             if a.id == b.id:
                 raise ValueError(f"duplicate wallbox id {a.id!r}")
         self.boxes = boxes
         m = len(boxes)
         self.kinds: list[_Kind] = []
-        kind_of: dict[tuple[int, int], int] = {}
-        mask_of: dict[tuple[object, ...], int] = {}
+        mask_of: dict[tuple[object, ...], int] = {}  # (phases, rotation, car) -> site phases
+        by_mask: dict[tuple[int, int], int] = {}  # (circuit index, mask) -> kind
         self.kind = kind = [0] * m
         self.lo = lo = [0] * m  # in steps of the box's resolution
         self.hi = hi = [0] * m
         self.r = res = [0.0] * m
         self.n = [0] * m  # current setpoint in steps
-        self.prio = [0] * m
-        self.wait = [0] * m
+        self.prio = prio = [0] * m
+        self.wait = wait = [0] * m
         self.state = state = [_WAITING] * m
         self.text: list[str | None] = [None] * m  # final reason, when already known
         self.why: list[int | None] = [None] * m  # constraint that stops the box (None: its cap)
         self.slot_fail: list[int | None] = [None] * m
-        index = net.index
+        index, dead = net.index, net.dead
         ceil, floor = math.ceil, math.floor
         for i, e in enumerate(boxes):
             mn, mx, r, dm = e.min_current_a, e.max_current_a, e.resolution_a, e.demand_a
@@ -297,7 +305,6 @@ class _Allocator:
                     0.0 <= mn <= mx < _INF
                     and 0.0 < r < _INF
                     and (dm is None or dm >= 0.0)
-                    and e.circuit in index
                     and type(e.priority) is int
                     and type(e.wait_rank) is int
                 )
@@ -306,28 +313,30 @@ class _Allocator:
             if not ok:
                 _check_evse(e, net)  # raises with a message naming the field
             cp = e.car_phases
-            key = (e.phases, e.rotation, cp if cp is None or type(cp) is frozenset else None)
-            mask = mask_of.get(key) if key[2] is not None or cp is None else None
+            key = (e.phases, e.rotation, cp)
+            try:
+                mask = mask_of.get(key)
+            except TypeError:  # car phases as an unhashable set
+                mask, key = None, (e.phases, e.rotation, frozenset(cp))  # type: ignore[arg-type]
             if mask is None:
                 _check_evse(e, net)  # once per distinct wiring: phases, rotation, car phases
-                if cp is not None and type(cp) is not frozenset:
-                    e = _with_car_phases(e, frozenset(cp))
-                mask = sum(1 << p for p in e.site_phases())
-                if key[2] is not None or cp is None:
-                    mask_of[key] = mask
-            c = index[e.circuit]
-            kid = kind_of.get((c, mask))
+                if type(cp) is not frozenset and cp is not None:
+                    e = replace(e, car_phases=frozenset(cp))
+                mask = mask_of[key] = sum(1 << p for p in e.site_phases())
+            c = index.get(e.circuit)
+            if c is None:
+                _check_evse(e, net)
+            kid = by_mask.get((c, mask))
             if kid is None:
-                kid = kind_of[(c, mask)] = len(self.kinds)
-                self.kinds.append(self._make_kind(c, mask))
+                kid = by_mask[(c, mask)] = len(self.kinds)
+                self.kinds.append(self._make_kind(c, mask))  # type: ignore[arg-type]
             kind[i] = kid
             res[i] = r
-            self.prio[i] = e.priority
-            self.wait[i] = e.wait_rank
+            prio[i] = e.priority
+            wait[i] = e.wait_rank
             cap = mx if dm is None or dm >= mx else dm
             lo[i] = ceil(mn / r - GRID_EPS)
             hi[i] = floor(cap / r + GRID_EPS)
-            dead = net.dead[c]
             if dm == 0:
                 state[i], self.text[i] = _OUT, "must not charge (demand 0)"
             elif lo[i] > hi[i]:
@@ -339,21 +348,17 @@ class _Allocator:
                         f"paused: its min {_fmt(mn)} A, rounded up to its {_fmt(r)} A steps, "
                         f"is above its max {_fmt(cap)} A"
                     )
-            elif dead is not None:
-                state[i], self.text[i] = _OUT, f"paused: {dead}"
+            elif dead[c] is not None:  # type: ignore[index]
+                state[i], self.text[i] = _OUT, f"paused: {dead[c]}"  # type: ignore[index]
 
     def _make_kind(self, c: int, mask: int) -> _Kind:
         net = self.net
-        n = net.count
         phases = tuple(p for p in range(PHASES) if mask >> p & 1)
-        path = net.paths[c]
-        phase_cons = [3 * a + p for a in path for p in phases]
-        power_cons = [3 * n + a for a in path if net.limited_power[a]]
-        unb = [a for a in path if net.unb[a] is not None] if mask != _FULL else []
-        w = len(phases)
-        sweep = [(k, 1) for k in phase_cons] + [(k, w) for k in power_cons]
-        sweep += [(net.u0 + 3 * a + p, 1) for a in unb for p in phases]
-        return _Kind(c, mask, phases, w, phase_cons, power_cons, unb, sweep)
+        by_phase = net.path_phase[c]
+        phase_cons = [k for p in phases for k in by_phase[p]]
+        unb = net.path_unb[c] if mask != _FULL else []
+        unit = phase_cons + [net.u0 + 3 * a + p for a in unb for p in phases] if unb else phase_cons
+        return _Kind(c, mask, phases, len(phases), phase_cons, net.path_power[c], unb, unit)
 
     # -- constraint checks ---------------------------------------------------------------
 
@@ -420,23 +425,26 @@ class _Allocator:
     # -- the steps -----------------------------------------------------------------------
 
     def run(self) -> Allocation:
+        prio, wait, state = self.prio, self.wait, self.state
         order = sorted(
-            (i for i, s in enumerate(self.state) if s == _WAITING),
-            key=lambda i: (-self.prio[i], self.wait[i], i),
+            (i for i in range(len(state)) if state[i] == _WAITING),
+            key=lambda i: (-prio[i], wait[i], i),
         )
         self._slots(order)
-        self._fill([i for i in order if self.state[i] == _GRANTED])
-        if any(self.kinds[self.kind[i]].unb_circuits for i in order):
+        self._fill([i for i in order if state[i] == _GRANTED])
+        kinds, kind = self.kinds, self.kind
+        if any(kinds[kind[i]].unb_circuits for i in order):
             self._rounds(order)
         return self._result()
 
     def _slots(self, order: list[int]) -> None:
         """Grant mins first-fit in slot order; skip the one-by-one checks where all fit."""
-        kinds, kind, lo, r, state = self.kinds, self.kind, self.lo, self.r, self.state
+        kinds, kind, lo, r, state, n = self.kinds, self.kind, self.lo, self.r, self.state, self.n
         net = self.net
         want: dict[int, float] = {}
         for i in order:
-            want[kind[i]] = want.get(kind[i], 0.0) + lo[i] * r[i]
+            kid = kind[i]
+            want[kid] = want.get(kid, 0.0) + lo[i] * r[i]
         total = [0.0] * (4 * net.count)
         for kid, v in want.items():
             kd = kinds[kid]
@@ -446,21 +454,20 @@ class _Allocator:
                 total[k] += v * kd.weight
         room = net.room
         tight = {k for k, t in enumerate(total) if t > room[k] + EPS}
-        easy: dict[int, float] = {}
-        for i in order:
-            kd = kinds[kind[i]]
-            if (
-                kd.unb_circuits
-                or (tight and not tight.isdisjoint(kd.phase_cons))
-                or (tight and not tight.isdisjoint(kd.power_cons))
+        easy = []  # kinds whose every limit has room for all their mins, in any order
+        for kid in want:
+            kd = kinds[kid]
+            if not kd.unb_circuits and (
+                not tight or (tight.isdisjoint(kd.phase_cons) and tight.isdisjoint(kd.power_cons))
             ):
-                continue
-            state[i] = _GRANTED
-            easy[kind[i]] = easy.get(kind[i], 0.0) + lo[i] * r[i]
-        for kid, v in easy.items():
-            self._add(kinds[kid], v)
+                easy.append(kid)
+                self._add(kd, want[kid])
+        easy_set = set(easy)
         for i in order:
-            if state[i] == _WAITING:
+            if kind[i] in easy_set:
+                state[i] = _GRANTED
+                n[i] = lo[i]
+            else:
                 self._try_slot(i)
 
     def _try_slot(self, i: int) -> bool:
@@ -478,16 +485,18 @@ class _Allocator:
 
     def _fill(self, granted: list[int]) -> None:
         """Sweep and top up each priority level in turn, highest first."""
-        n, lo, hi = self.n, self.lo, self.hi
-        for i in granted:
-            if n[i] < lo[i]:
-                n[i] = lo[i]
+        n, hi, prio = self.n, self.hi, self.prio
         levels: dict[int, list[int]] = {}
         for i in granted:
             if n[i] < hi[i]:
-                levels.setdefault(self.prio[i], []).append(i)
-        for prio in sorted(levels, reverse=True):
-            members = levels[prio]
+                p = prio[i]
+                members = levels.get(p)
+                if members is None:
+                    levels[p] = [i]
+                else:
+                    members.append(i)
+        for p in sorted(levels, reverse=True):
+            members = levels[p]
             self._sweep(members)
             self._top_up(members)
 
@@ -496,114 +505,184 @@ class _Allocator:
 
         Every member's current is clamp(t, start, hi) for a common level t that rises from 0;
         when a constraint becomes full at level T, every group in it freezes at T. Between
-        events each constraint's load is linear in t, so only group slope changes (a box
-        reaching its start or its cap) and saturations are events: O(events * path) work.
+        events each constraint's load is linear in t, so only group slope changes (boxes
+        reaching their start or their cap) and saturations are events: O(events * path).
         """
-        n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
-        groups: dict[int, list[int]] = {}
-        for i in members:
-            groups.setdefault(kind[i], []).append(i)
-        totals: dict[int, float] = {}
-        for kid, ms in groups.items():
-            inc = 0.0
-            for i in ms:
-                inc += (hi[i] - n[i]) * r[i]
-            for k, w in kinds[kid].sweep_cons:
-                totals[k] = totals.get(k, 0.0) + w * inc
-        avail: dict[int, float] = {}
-        for k, tot in totals.items():
-            a = self._avail(k)
-            if tot > a + EPS:  # constraints that cannot fill up are left out of the sweep
-                avail[k] = a
-        cls_cons: list[list[tuple[int, int]]] = []
+        n, r, hi, kind, kinds, why = self.n, self.r, self.hi, self.kind, self.kinds, self.why
+        key = kind.__getitem__
+        groups = [(kid, list(ms)) for kid, ms in groupby(sorted(members, key=key), key=key)]
+        size = self.net.u0 + 3 * self.net.count
+        totals = [0.0] * size
+        for kid, ms in groups:
+            inc = sum([(hi[i] - n[i]) * r[i] for i in ms])
+            kd = kinds[kid]
+            for k in kd.unit_cons:
+                totals[k] += inc
+            if kd.power_cons:
+                inc *= kd.weight
+                for k in kd.power_cons:
+                    totals[k] += inc
+        local = [-1] * size  # constraint -> index in the sweep's lists
+        glob: list[int] = []  # and back
+        avail: list[float] = []
+        for k, total in enumerate(totals):
+            if total > 0.0:
+                a = self._avail(k)
+                if total > a + EPS:  # constraints that cannot fill up stay out of the sweep
+                    local[k] = len(avail)
+                    glob.append(k)
+                    avail.append(a)
+        unit: list[list[int]] = []  # per group: its sweep constraints of weight 1
+        heavy: list[list[tuple[int, int]]] = []  # ... and of weight > 1 (power limits)
         cls_members: list[list[int]] = []
-        cons_classes: dict[int, list[int]] = {k: [] for k in avail}
-        events: list[tuple[float, int, int]] = []
-        why = self.why
-        for kid in sorted(groups):
-            ms = groups[kid]
-            cons = [(k, w) for k, w in kinds[kid].sweep_cons if k in avail]
-            if not cons:
+        cls_kind: list[int] = []
+        cons_classes: list[list[int]] = [[] for _ in avail]
+        flat: list[int] = []  # the members of the groups in the sweep ...
+        gids: list[int] = []  # ... and their group
+        for kid, ms in groups:
+            kd = kinds[kid]
+            u = [local[k] for k in kd.unit_cons if local[k] >= 0]
+            h = [(local[k], kd.weight) for k in kd.power_cons if local[k] >= 0]
+            if not u and not h:
                 self._raise_group(kid, ms, [hi[i] for i in ms])
                 for i in ms:
                     why[i] = None
                 continue
-            g = len(cls_cons)
-            cls_cons.append(cons)
+            g = len(cls_members)
             cls_members.append(ms)
-            for k, _ in cons:
+            cls_kind.append(kid)
+            unit.append(u)
+            heavy.append(h)
+            for k in u:
                 cons_classes[k].append(g)
-            for i in ms:
-                ri = r[i]
-                events.append((n[i] * ri, g, 1))
-                events.append((hi[i] * ri, g, -1))
-        if not cls_cons:
+            for k, _ in h:
+                cons_classes[k].append(g)
+            flat += ms
+            gids += [g] * len(ms)
+        if not cls_members:
             return
+        starts = Counter(zip([n[i] * r[i] for i in flat], gids, strict=True))
+        stops = Counter(zip([hi[i] * r[i] for i in flat], gids, strict=True))
+        events = [(t, g, d) for (t, g), d in starts.items()]
+        events += [(t, g, -d) for (t, g), d in stops.items()]
         events.sort()
-        count = len(cls_cons)
+        tau = self._progressive_fill(events, len(cls_members), unit, heavy, avail, cons_classes)
+        self._settle(cls_members, cls_kind, tau, cons_classes, glob)
+
+    @staticmethod
+    def _progressive_fill(
+        events: list[tuple[float, int, int]],
+        count: int,
+        unit: list[list[int]],
+        heavy: list[list[tuple[int, int]]],
+        avail: list[float],
+        cons_classes: list[list[int]],
+    ) -> list[tuple[float, int]]:
+        """The event loop of the sweep: per group, the level and the constraint it froze at."""
         frozen = [False] * count
         slope = [0] * count
-        tau = [_INF] * count
-        label: list[int | None] = [None] * count
-        base = dict.fromkeys(avail, 0.0)  # load(t) = base[k] + rate[k] * t
-        rate = dict.fromkeys(avail, 0)
-        done: set[int] = set()
+        tau: list[tuple[float, int]] = [(_INF, -1)] * count
+        size = len(avail)
+        base = [0.0] * size  # load(t) = base[k] + rate[k] * t
+        rate = [0] * size
+        done = [False] * size
         heap: list[tuple[float, int]] = []
         push, pop = heapq.heappush, heapq.heappop
+        rising: set[int] = set()
         now = 0.0
         idx, end = 0, len(events)
         while idx < end:
-            t, g, d = events[idx]
-            idx += 1
-            while idx < end and events[idx][0] == t and events[idx][1] == g:
-                d += events[idx][2]
-                idx += 1
-            while heap and heap[0][0] <= t:
+            t = events[idx][0]
+            while heap and heap[0][0] <= t:  # saturations up to t, before t's slope changes
                 at, k = pop(heap)
-                if k in done or rate[k] <= 0:
+                rk = rate[k]
+                if done[k] or rk <= 0:
                     continue
-                sat = (avail[k] - base[k]) / rate[k]
-                if sat > at:  # its rate dropped since: saturates later
+                sat = (avail[k] - base[k]) / rk
+                if sat > at:  # its rate dropped since: it fills up later
                     push(heap, (sat, k))
                     continue
                 sat = max(sat, now)
-                done.add(k)
-                for g2 in cons_classes[k]:
-                    if frozen[g2]:
+                done[k] = True
+                for g in cons_classes[k]:
+                    if frozen[g]:
                         continue
-                    frozen[g2], tau[g2], label[g2] = True, sat, k
-                    s2 = slope[g2]
-                    if s2:
-                        for k2, w in cls_cons[g2]:
-                            base[k2] += s2 * w * sat
-                            rate[k2] -= s2 * w
+                    frozen[g] = True
+                    tau[g] = (sat, k)
+                    s = slope[g]
+                    if s:
+                        for k2 in unit[g]:
+                            base[k2] += s * sat
+                            rate[k2] -= s
+                        for k2, w in heavy[g]:
+                            base[k2] += s * w * sat
+                            rate[k2] -= s * w
             now = t
-            if d == 0 or frozen[g]:
-                continue
-            slope[g] += d
-            for k, w in cls_cons[g]:
-                dw = d * w
-                base[k] -= dw * t
-                rate[k] += dw
+            while idx < end and events[idx][0] == t:
+                _, g, d = events[idx]
+                idx += 1
+                if frozen[g]:
+                    continue
+                slope[g] += d
+                dt = d * t
+                for k in unit[g]:
+                    base[k] -= dt
+                    rate[k] += d
+                for k, w in heavy[g]:
+                    base[k] -= dt * w
+                    rate[k] += d * w
                 if d > 0:
-                    push(heap, ((avail[k] - base[k]) / rate[k], k))
-        # Round down to each grid. With mixed grids, start one coarse step lower: the top-up
-        # then lets a coarse box take its big step while it is the lowest, as step-by-step
-        # filling would, instead of fine boxes eating the room in small bites first.
-        grids = {r[i] for i in members}
-        drop = max(grids) if len(grids) > 1 else 0.0
+                    rising.update(unit[g])
+                    rising.update(k for k, _ in heavy[g])
+            if rising:
+                for k in rising:
+                    if not done[k] and rate[k] > 0:
+                        push(heap, ((avail[k] - base[k]) / rate[k], k))
+                rising.clear()
+        return tau
+
+    def _settle(
+        self,
+        cls_members: list[list[int]],
+        cls_kind: list[int],
+        tau: list[tuple[float, int]],
+        cons_classes: list[list[int]],
+        glob: list[int],
+    ) -> None:
+        """Round the sweep's levels down to each box's grid and book the loads.
+
+        Where the limit that froze a group mixes grids, its boxes start one coarse step
+        lower: the top-up then lets a coarse box take its big step while it is the lowest, as
+        step-by-step filling would, instead of fine boxes eating the room in small bites.
+        """
+        n, r, hi, why = self.n, self.r, self.hi, self.why
+        grid = r.__getitem__
+        cls_grids = [set(map(grid, ms)) for ms in cls_members]
+        mixed = len(set().union(*cls_grids)) > 1
+        drop_of: dict[int, float] = {}  # saturated constraint -> how much lower to start
         floor = math.floor
-        for g in range(count):
-            ms = cls_members[g]
-            level = tau[g]
+        for g, ms in enumerate(cls_members):
+            level, k = tau[g]
             if level == _INF:
-                steps = [hi[i] for i in ms]
-            else:
+                self._raise_group(cls_kind[g], ms, [hi[i] for i in ms])
+                for i in ms:
+                    why[i] = None
+                continue
+            if mixed:
+                drop = drop_of.get(k)
+                if drop is None:
+                    grids = set().union(*(cls_grids[g2] for g2 in cons_classes[k]))
+                    drop = drop_of[k] = max(grids) if len(grids) > 1 else 0.0
                 level -= drop
+            if len(cls_grids[g]) == 1:
+                f = floor(level / r[ms[0]] + GRID_EPS)
+                steps = [min(hi[i], max(n[i], f)) for i in ms]
+            else:
                 steps = [min(hi[i], max(n[i], floor(level / r[i] + GRID_EPS))) for i in ms]
-            self._raise_group(kind[ms[0]], ms, steps)
+            self._raise_group(cls_kind[g], ms, steps)
+            label = glob[k]
             for i in ms:
-                why[i] = label[g]
+                why[i] = label
 
     def _raise_group(self, kid: int, ms: list[int], steps: list[int]) -> None:
         n, r = self.n, self.r
@@ -619,9 +698,10 @@ class _Allocator:
         """Hand out what rounding down left: lowest current first (ties: wait_rank, id), one
         step at a time, as long as every limit has room for that step.
 
-        Boxes on one grid at the lowest level would take turns step by step; they advance
-        whole rounds at once instead (as many as every limit, their caps and the next-higher
-        level allow), which gives the same result in a fraction of the work.
+        All boxes at the lowest level take one step each in that order (some fit, the others
+        stop for good: current and power limits only fill up). When all of them fit, they
+        advance further whole rounds at once, up to the next-higher level, their caps or the
+        first full limit: the same result as single steps, in a fraction of the work.
         """
         n, r, hi, wait, kind, kinds, why = (
             self.n,
@@ -632,82 +712,95 @@ class _Allocator:
             self.kinds,
             self.why,
         )
-        heap = [(round(n[i] * r[i], 9), wait[i], i) for i in members if n[i] < hi[i]]
+        u0 = self.net.u0
+        fits, add = self._fits, self._add
+        blocked: dict[int, tuple[float, int]] = {}  # kind -> smallest step a full limit refused
+        finest: dict[int, float] = {}
+        for i in members:
+            if n[i] < hi[i] and r[i] < finest.get(kind[i], _INF):
+                finest[kind[i]] = r[i]
+        for kid, step in finest.items():  # most kinds sit behind a full limit: check once
+            kd = kinds[kid]
+            if not kd.unb_circuits:
+                k = fits(kd, step)
+                if k is not None:
+                    blocked[kid] = (step, k)
+        heap = []
+        for i in members:
+            if n[i] < hi[i]:
+                b = blocked.get(kind[i])
+                if b is None:
+                    heap.append((round(n[i] * r[i], 9), wait[i], i))
+                else:
+                    why[i] = b[1]
         heapq.heapify(heap)
         pop, push = heapq.heappop, heapq.heappush
-        blocked: dict[int, tuple[float, int]] = {}  # kind -> smallest step a full limit refused
-        u0 = self.net.u0
         while heap:
             level = heap[0][0]
             group = []
             while heap and heap[0][0] == level:
                 i = pop(heap)[2]
-                b = blocked.get(kind[i])
-                if b is not None and r[i] >= b[0]:
-                    why[i] = b[1]
-                else:
-                    group.append(i)
-            if not group:
-                continue
-            above = heap[0][0] if heap else _INF
-            if self._advance_rounds(group, level, above):
-                for i in group:
-                    if n[i] < hi[i]:
-                        push(heap, (round(n[i] * r[i], 9), wait[i], i))
-                    else:
-                        why[i] = None
-                continue
-            for i in group:  # one round, step by step: some of them fit, the others stop here
                 kid, ri = kind[i], r[i]
                 b = blocked.get(kid)
                 if b is not None and ri >= b[0]:
                     why[i] = b[1]
                     continue
                 kd = kinds[kid]
-                k = self._fits(kd, ri)
+                k = fits(kd, ri)
                 if k is None:
-                    self._add(kd, ri)
+                    add(kd, ri)
                     n[i] += 1
-                    if n[i] < hi[i]:
-                        push(heap, (round(n[i] * ri, 9), wait[i], i))
-                    else:
-                        why[i] = None
+                    group.append(i)
                 else:
                     why[i] = k
-                    if k < u0 and (b is None or ri < b[0]):  # these limits only fill up
+                    if k < u0 and (b is None or ri < b[0]):
                         blocked[kid] = (ri, k)
+            if group and heap:
+                self._advance_rounds(group, level + r[group[0]], heap[0][0])
+            elif group:
+                self._advance_rounds(group, level + r[group[0]], _INF)
+            for i in group:
+                if n[i] < hi[i]:
+                    push(heap, (round(n[i] * r[i], 9), wait[i], i))
+                else:
+                    why[i] = None
 
-    def _advance_rounds(self, group: list[int], level: float, above: float) -> bool:
-        """Raise every box of `group` (all at `level`) by the same number of whole steps, as
-        far as all of them fit; False when not even one round fits or it cannot be batched."""
+    def _advance_rounds(self, group: list[int], level: float, above: float) -> None:
+        """Raise every box of `group` (all one step above `level` - step, all of whose last
+        step fitted) by the same number of further whole steps, as far as all of them fit."""
         n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
         step = r[group[0]]
-        cost: dict[int, float] = {}
-        rounds = min(hi[i] - n[i] for i in group)
+        if above <= level + GRID_EPS:
+            return
+        rounds = math.ceil((above - level) / step - GRID_EPS) if above < _INF else 1 << 60
+        counts: dict[int, int] = {}
         for i in group:
-            kd = kinds[kind[i]]
-            if r[i] != step or kd.unb_circuits:  # mixed grids, or not monotone: one by one
-                return False
+            if r[i] != step:  # mixed grids: one step at a time
+                return
+            rounds = min(rounds, hi[i] - n[i])
+            counts[kind[i]] = counts.get(kind[i], 0) + 1
+        if rounds < 1:
+            return
+        cost: dict[int, float] = {}
+        for kid, c in counts.items():
+            kd = kinds[kid]
+            if kd.unb_circuits:  # not monotone: one step at a time
+                return
             for k in kd.phase_cons:
-                cost[k] = cost.get(k, 0.0) + step
+                cost[k] = cost.get(k, 0.0) + c * step
             for k in kd.power_cons:
-                cost[k] = cost.get(k, 0.0) + step * kd.weight
-        if above < _INF:  # while below the next level they stay the lowest
-            rounds = min(rounds, math.ceil((above - level) / step - GRID_EPS))
+                cost[k] = cost.get(k, 0.0) + c * step * kd.weight
         room, load = self.net.room, self.net.load
         for k, c in cost.items():
             fit = math.floor((room[k] - load[k] + EPS) / c)
             if fit < rounds:
                 rounds = fit
                 if rounds < 1:
-                    return False
-        if rounds < 1:
-            return False
+                    return
         for k, c in cost.items():
             load[k] += rounds * c
         for i in group:
             n[i] += rounds
-        return True
 
     def _rounds(self, order: list[int]) -> None:
         """Let loads held back by an unbalance cap follow when the light phases rose."""
@@ -737,7 +830,7 @@ class _Allocator:
 
     def _result(self) -> Allocation:
         net, boxes = self.net, self.boxes
-        n, r, lo, hi, state, why, prio = (
+        n, r, lo, hi, state, why, prio, text = (
             self.n,
             self.r,
             self.lo,
@@ -745,38 +838,44 @@ class _Allocator:
             self.state,
             self.why,
             self.prio,
+            self.text,
         )
         setpoints: dict[str, float] = {}
         reasons: dict[str, str] = {}
         slot_top, fill_top = self._priority_maps()
+        limited: dict[int, str] = {}
         for i, e in enumerate(boxes):
             s = state[i]
-            if s == _OUT:
+            if s == _GRANTED:
+                setpoints[e.id] = round(n[i] * r[i], 9)
+                k = why[i]
+                if n[i] >= hi[i] or k is None:
+                    dm = e.demand_a
+                    if dm is not None and dm < e.max_current_a:
+                        reasons[e.id] = f"capped by demand {_fmt(dm)} A"
+                    else:
+                        reasons[e.id] = f"at its max {_fmt(e.max_current_a)} A"
+                elif n[i] == lo[i] and fill_top and fill_top.get(self._pkey(k), -_INF) > prio[i]:
+                    reasons[e.id] = (
+                        f"priority: higher-priority wallboxes first ({net.full_text(k)})"
+                    )
+                else:
+                    t = limited.get(k)
+                    if t is None:
+                        t = limited[k] = f"limited by {net.constraint_text(k)}"
+                    reasons[e.id] = t
+            elif s == _OUT:
                 setpoints[e.id] = 0.0
-                reasons[e.id] = self.text[i]  # type: ignore[assignment]
-                continue
-            if s == _WAITING:
+                reasons[e.id] = text[i]  # type: ignore[assignment]
+            else:
                 setpoints[e.id] = 0.0
                 k = self.slot_fail[i]
                 assert k is not None
                 full = net.full_text(k)
-                if slot_top.get(self._pkey(k), prio[i]) > prio[i]:
+                if slot_top and slot_top.get(self._pkey(k), -_INF) > prio[i]:
                     reasons[e.id] = f"priority: higher-priority wallboxes first ({full})"
                 else:
                     reasons[e.id] = f"waiting for a slot ({full})"
-                continue
-            setpoints[e.id] = round(n[i] * r[i], 9)
-            k = why[i]
-            if n[i] >= hi[i] or k is None:
-                dm = e.demand_a
-                if dm is not None and dm < e.max_current_a:
-                    reasons[e.id] = f"capped by demand {_fmt(dm)} A"
-                else:
-                    reasons[e.id] = f"at its max {_fmt(e.max_current_a)} A"
-            elif n[i] == lo[i] and fill_top.get(self._pkey(k), prio[i]) > prio[i]:
-                reasons[e.id] = f"priority: higher-priority wallboxes first ({net.full_text(k)})"
-            else:
-                reasons[e.id] = f"limited by {net.constraint_text(k)}"
         return Allocation(setpoints=setpoints, reasons=reasons)
 
     def _pkey(self, k: int) -> int:
@@ -787,11 +886,11 @@ class _Allocator:
     def _priority_maps(self) -> tuple[dict[int, int], dict[int, int]]:
         """Per constraint, the highest priority holding a slot in it, and the highest priority
         holding more than its min in it; empty when only one priority holds slots."""
-        state, prio, kind = self.state, self.prio, self.kind
-        granted = [i for i, s in enumerate(state) if s == _GRANTED]
-        if len({prio[i] for i in granted}) < 2:
+        state, prio, kind, n, lo = self.state, self.prio, self.kind, self.n, self.lo
+        if len({prio[i] for i in range(len(state)) if state[i] != _OUT}) < 2:
             return {}, {}
-        pairs = {(kind[i], prio[i], self.n[i] > self.lo[i]) for i in granted}
+        granted = [i for i in range(len(state)) if state[i] == _GRANTED]
+        pairs = {(kind[i], prio[i], n[i] > lo[i]) for i in granted}
         slot_top: dict[int, int] = {}
         fill_top: dict[int, int] = {}
         u0 = self.net.u0

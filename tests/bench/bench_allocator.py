@@ -1,0 +1,133 @@
+"""Time one allocation for 10 ... 10 000 wallboxes over a 3-level tree.
+
+Run: python tests/bench/bench_allocator.py. The control loop allocates every second on a
+Raspberry Pi (about 5x slower than a desktop), so the targets are <= 5 ms for 1 000 wallboxes
+here and near-linear growth: 10 000 at most 12x the time of 1 000.
+
+The site: a grid connection, one feeder per 10 boards, one board per 10 wallboxes. Boxes are a
+realistic mix: 3-phase boxes with unknown, 3-phase or 1-phase cars, 1-phase boxes on every
+rotation, 0.1 A (OCPP) and 1 A (Modbus) grids, some demand caps, a few high-priority boxes.
+Scenarios:
+- shared:    every car gets its min, fuses at every level share the rest (the common case);
+- scarce:    the grid connection cannot give everyone 6 A: cars queue for slots;
+- unbalance: "shared" plus a 20 A unbalanced-load limit at the grid connection.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from manager.allocator import allocate
+from manager.model import ROTATIONS, Circuit, EvseLoad, Site
+
+ROTATION_NAMES = sorted(ROTATIONS)
+
+
+def make_site(count: int, scenario: str, seed: int = 1) -> tuple[Site, list[EvseLoad]]:
+    rnd = random.Random(seed)
+    boards = max(1, -(-count // 10))
+    feeders = max(1, -(-boards // 10))
+    boxes: list[EvseLoad] = []
+    board_of: list[int] = []
+    for i in range(count):
+        board = i % boards
+        three = rnd.random() < 0.7
+        car = None
+        if three:
+            car = rnd.choice([None, None, frozenset({0, 1, 2}), frozenset({0})])
+        boxes.append(
+            EvseLoad(
+                id=f"wb{i:05d}",
+                circuit=f"board{board}",
+                phases=3 if three else 1,
+                rotation=rnd.choice(ROTATION_NAMES),
+                car_phases=car,
+                min_current_a=6.0,
+                max_current_a=rnd.choice([16.0, 16.0, 32.0]),
+                demand_a=None if rnd.random() < 0.6 else float(rnd.randint(6, 32)),
+                priority=2 if rnd.random() < 0.1 else 1,
+                resolution_a=0.1 if rnd.random() < 0.7 else 1.0,
+                wait_rank=rnd.randrange(count),
+            )
+        )
+        board_of.append(board)
+    # limits: a share of what the boxes below could draw at most on their busiest phase
+    want = [[0.0, 0.0, 0.0] for _ in range(boards)]
+    for box, board in zip(boxes, board_of, strict=True):
+        for p in box.site_phases():
+            want[board][p] += box.max_current_a
+    share = {"shared": 0.5, "scarce": 0.12, "unbalance": 0.5}[scenario]
+    circuits = []
+    feeder_want = [[0.0, 0.0, 0.0] for _ in range(feeders)]
+    for b in range(boards):
+        for p in range(3):
+            feeder_want[b % feeders][p] += want[b][p]
+        base = tuple(round(rnd.uniform(0.0, 8.0), 1) for _ in range(3))
+        circuits.append(
+            Circuit(
+                id=f"board{b}",
+                name=f"Board {b}",
+                parent=f"feeder{b % feeders}",
+                max_current_a=round(max(max(want[b]) * 0.8, 32.0)),
+                base_load_a=base,
+            )
+        )
+    for f in range(feeders):
+        circuits.append(
+            Circuit(
+                id=f"feeder{f}",
+                name=f"Feeder {f}",
+                parent="grid",
+                max_current_a=round(max(feeder_want[f]) * 0.65 + 20),
+            )
+        )
+    total = max(sum(w[p] for w in want) for p in range(3))
+    circuits.append(
+        Circuit(
+            id="grid",
+            name="Grid",
+            parent=None,
+            max_current_a=round(total * share + 30),
+            reserve_a=2.0,
+            base_load_a=(12.0, 7.0, 9.0),
+            max_unbalance_a=20.0 if scenario == "unbalance" else None,
+        )
+    )
+    return Site(circuits=tuple(circuits)), boxes
+
+
+def median_ms(site: Site, boxes: list[EvseLoad], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        allocate(site, boxes)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    print("allocator benchmark: median of one allocate() call, 3-level tree")
+    for scenario in ("shared", "scarce", "unbalance"):
+        print(f"-- scenario {scenario}")
+        figures = {}
+        for count in (10, 100, 1000, 10000):
+            site, boxes = make_site(count, scenario)
+            allocate(site, boxes)  # warm up
+            runs = 200 if count <= 100 else 31 if count <= 1000 else 7
+            figures[count] = median_ms(site, boxes, runs)
+            charging = sum(1 for v in allocate(site, boxes).setpoints.values() if v > 0)
+            print(
+                f"allocate {count:6d} wallboxes: median {figures[count]:8.3f} ms"
+                f"  ({len(site.circuits)} circuits, {charging} charging)"
+            )
+        print(f"ratio 10000/1000: {figures[10000] / figures[1000]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
