@@ -311,6 +311,7 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             port=opts.http_port,
             log_level="warning",
             lifespan="on",
+            ws="none",  # the web needs no WebSocket; OCPP has its own server
             # open dashboards hold an endless SSE stream: do not wait for them on shutdown
             timeout_graceful_shutdown=2,
         )
