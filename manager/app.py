@@ -94,12 +94,68 @@ class DriverTable:
         return await probe(registry.spec_of(device), self.ctx, timeout_s)
 
 
+class OcppSessions:
+    """The session recorder the OCPP server gets: files sessions under the configured device
+    (not the ChargeBox ID) and names the user of the RFID tag, like every other session."""
+
+    def __init__(self, sessions: SessionStore, store: ConfigStore) -> None:
+        self.sessions = sessions
+        self.store = store
+
+    def start(
+        self,
+        evse: str,
+        connector: int,
+        id_tag: str | None,
+        started_at: str,
+        meter_start_wh: float | None,
+        *,
+        key: str | None = None,
+        user: str | None = None,
+        box: str | None = None,
+    ) -> int:
+        # the key stays on the ChargeBox ID, so a start resent after the box was added as a
+        # device is still the same session
+        key = key or f"ocpp|{evse}|{connector}|{id_tag}|{started_at}|{meter_start_wh}"
+        device = next(
+            (
+                d
+                for d in self.store.devices()
+                if d.get("driver") == "ocpp"
+                and d.get("address") == evse
+                and int(d.get("connector_id", 1)) == connector
+            ),
+            None,
+        )
+        if user is None and id_tag:
+            owner = self.store.user_by_tag(id_tag)
+            user = owner.name if owner else None
+        if device is not None:
+            evse, box = str(device["id"]), str(device["name"])
+        return self.sessions.start(
+            evse, connector, id_tag, started_at, meter_start_wh, key=key, user=user, box=box
+        )
+
+    def stop(
+        self,
+        transaction_id: int,
+        stopped_at: str,
+        meter_stop_wh: float | None,
+        reason: str | None = None,
+        signed_data: list[object] | None = None,
+    ) -> Mapping[str, object] | None:
+        return self.sessions.stop(transaction_id, stopped_at, meter_stop_wh, reason, signed_data)
+
+    def find(self, key: str) -> int | None:
+        return self.sessions.find(key)
+
+
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
     def __init__(self, store: ConfigStore, sessions: SessionStore, events: EventLog) -> None:
         self.store = store
-        self.sessions = sessions
+        self.sessions = OcppSessions(sessions, store)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None

@@ -129,3 +129,19 @@ async def test_admin_password_change(manager: Manager) -> None:
         await svc.set_admin_password("first-pw", "x")
     await svc.set_admin_password("first-pw", "second-pw")
     assert svc.verify_admin("second-pw", "test")
+
+
+async def test_ocpp_sessions_are_filed_under_the_device_with_the_user(manager: Manager) -> None:
+    svc = manager.service
+    await svc.create_user({"name": "Anna", "id_tag": "04A1B2"})
+    box = await svc.create_device(
+        {"kind": "evse", "driver": "ocpp", "name": "Keba garage", "address": "KEBA-1"}
+    )
+    recorder = manager.ocpp.hooks.sessions  # what the OCPP server records through
+    sid = recorder.start("KEBA-1", 1, "04A1B2", "2026-11-20T18:00:00Z", 1000.0)
+    assert recorder.start("KEBA-1", 1, "04A1B2", "2026-11-20T18:00:00Z", 1000.0) == sid
+    recorder.stop(sid, "2026-11-20T20:00:00Z", 12000.0, "EVDisconnected")
+    (row,) = svc.list_sessions(evse=box["id"])
+    assert row["user"] == "Anna" and row["box"] == "Keba garage"
+    assert row["energy_wh"] == 11000.0
+    assert "Anna" in svc.sessions_csv(user="Anna")
