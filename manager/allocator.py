@@ -17,12 +17,15 @@ How one allocation is made:
 3. Fill, one priority level at a time (high first): max-min fair progressive filling from the
    mins upwards, continuous, then rounded down to each box's grid and topped up one step at a
    time, lowest current first (ties: wait_rank, id), while any limit has room.
-4. Unbalance limits are not monotone (a car on the light phase makes room on the heavy one), so
-   they enter the sweep as a cap per phase fixed at the lightest phase's current load; while
-   the lightest phase rises later, further rounds let the heavy phase follow.
+4. Unbalance limits are not monotone (a car on the light phase makes room on the heavy one).
+   The sweep sees one constraint per ordered phase pair (p, q) of such a circuit:
+   load_p - load_q <= limit, where boxes on p but not q count +1 and boxes on q but not p
+   count -1; cars on all phases rising together leave it flat. When it fills up, only the
+   boxes that widen the gap freeze. If the light phase rises further later, more rounds let
+   the heavy phase follow.
 
 Constraint indices: phase p of circuit c is 3c+p, the power limit of c is 3C+c, and the
-unbalance cap of phase p at circuit c (sweep only) is 4C+3c+p, with C circuits.
+unbalance gap of the ordered phase pair number j at circuit c is 4C+6c+j, with C circuits.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ MAX_ROUNDS = 64
 
 _INF = math.inf
 _FULL = (1 << PHASES) - 1
+_PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
 
 # wallbox states
 _WAITING, _GRANTED, _OUT = 0, 1, 2
@@ -78,7 +82,7 @@ class _Kind:
     phase_cons: list[int]  # phase constraints along the path to the grid, nearest first
     power_cons: list[int]  # power limits along the path (weight: `weight`)
     unb_circuits: list[int]  # unbalance-limited circuits on the path (1- and 2-phase loads only)
-    unit_cons: list[int]  # what the sweep sees with weight 1: phases and unbalance caps
+    weighted: list[tuple[int, int]]  # the sweep's other constraints: power, unbalance gaps
 
 
 def _num(x: object) -> bool:
@@ -119,7 +123,7 @@ class _Net:
                 parent[i] = self.index[c.parent]
         self.paths = self._paths(parent, circuits)
 
-        self.u0 = 4 * n  # first unbalance-cap index
+        self.u0 = 4 * n  # first unbalance-gap index
         room = [0.0] * (4 * n)
         self.limited_power = [False] * n
         self.unb: list[float | None] = [None] * n
@@ -194,7 +198,7 @@ class _Net:
             return f"circuit {self.names[k // 3]} {phase_name(k % 3)}"
         if k < 4 * n:
             return f"power limit of circuit {self.names[k - 3 * n]}"
-        return f"unbalance limit of circuit {self.names[(k - 4 * n) // 3]}"
+        return f"unbalance limit of circuit {self.names[(k - 4 * n) // 6]}"
 
     def full_text(self, k: int) -> str:
         what = self.constraint_text(k)
@@ -357,8 +361,13 @@ class _Allocator:
         by_phase = net.path_phase[c]
         phase_cons = [k for p in phases for k in by_phase[p]]
         unb = net.path_unb[c] if mask != _FULL else []
-        unit = phase_cons + [net.u0 + 3 * a + p for a in unb for p in phases] if unb else phase_cons
-        return _Kind(c, mask, phases, len(phases), phase_cons, net.path_power[c], unb, unit)
+        weighted = [(k, len(phases)) for k in net.path_power[c]]
+        for a in unb:
+            for j, (p, q) in enumerate(_PAIRS):
+                w = (mask >> p & 1) - (mask >> q & 1)
+                if w:
+                    weighted.append((net.u0 + 6 * a + j, w))
+        return _Kind(c, mask, phases, len(phases), phase_cons, net.path_power[c], unb, weighted)
 
     # -- constraint checks ---------------------------------------------------------------
 
@@ -376,7 +385,7 @@ class _Allocator:
         for c in kd.unb_circuits:
             p = self._unbalance_breaks(c, kd.phases, v)
             if p is not None:
-                return self.net.u0 + 3 * c + p
+                return self.net.u0 + 6 * c + p  # any gap of circuit c: only c is named
         return None
 
     def _fits_monotone(self, kd: _Kind, v: float) -> bool:
@@ -418,9 +427,10 @@ class _Allocator:
         net = self.net
         if k < net.u0:
             return net.room[k] - net.load[k]
-        c, p = divmod(k - net.u0, 3)
+        c, j = divmod(k - net.u0, 6)
+        p, q = _PAIRS[j]
         lv = self._levels(c)
-        return max(0.0, net.unb[c] + min(lv) - lv[p])  # type: ignore[operator]
+        return net.unb[c] - (lv[p] - lv[q])  # type: ignore[operator]
 
     # -- the steps -----------------------------------------------------------------------
 
@@ -463,12 +473,27 @@ class _Allocator:
                 easy.append(kid)
                 self._add(kd, want[kid])
         easy_set = set(easy)
+        deferred: list[int] = []  # refused by an unbalance limit only: a later min may balance
+        u0 = net.u0
         for i in order:
             if kind[i] in easy_set:
                 state[i] = _GRANTED
                 n[i] = lo[i]
-            else:
-                self._try_slot(i)
+            elif self._try_slot(i):
+                if deferred and kinds[kind[i]].unb_circuits:
+                    self._retry(deferred)
+            elif self.slot_fail[i] >= u0:  # type: ignore[operator]
+                deferred.append(i)
+
+    def _retry(self, deferred: list[int]) -> None:
+        """Grant waiting mins that fit now, in slot order, until none does."""
+        granted = True
+        while granted:
+            granted = False
+            for i in list(deferred):
+                if self._try_slot(i):
+                    deferred.remove(i)
+                    granted = True
 
     def _try_slot(self, i: int) -> bool:
         kd = self.kinds[self.kind[i]]
@@ -511,17 +536,16 @@ class _Allocator:
         n, r, hi, kind, kinds, why = self.n, self.r, self.hi, self.kind, self.kinds, self.why
         key = kind.__getitem__
         groups = [(kid, list(ms)) for kid, ms in groupby(sorted(members, key=key), key=key)]
-        size = self.net.u0 + 3 * self.net.count
-        totals = [0.0] * size
+        size = self.net.u0 + 6 * self.net.count
+        totals = [0.0] * size  # what the sweep's boxes could add at most
         for kid, ms in groups:
             inc = sum([(hi[i] - n[i]) * r[i] for i in ms])
             kd = kinds[kid]
-            for k in kd.unit_cons:
+            for k in kd.phase_cons:
                 totals[k] += inc
-            if kd.power_cons:
-                inc *= kd.weight
-                for k in kd.power_cons:
-                    totals[k] += inc
+            for k, w in kd.weighted:
+                if w > 0:
+                    totals[k] += w * inc
         local = [-1] * size  # constraint -> index in the sweep's lists
         glob: list[int] = []  # and back
         avail: list[float] = []
@@ -533,17 +557,18 @@ class _Allocator:
                     glob.append(k)
                     avail.append(a)
         unit: list[list[int]] = []  # per group: its sweep constraints of weight 1
-        heavy: list[list[tuple[int, int]]] = []  # ... and of weight > 1 (power limits)
+        heavy: list[list[tuple[int, int]]] = []  # ... and the weighted ones
         cls_members: list[list[int]] = []
         cls_kind: list[int] = []
-        cons_classes: list[list[int]] = [[] for _ in avail]
+        cons_classes: list[list[int]] = [[] for _ in avail]  # the groups a constraint freezes
+        light: list[list[int]] = [[] for _ in avail]  # unbalance gaps: groups that narrow them
         flat: list[int] = []  # the members of the groups in the sweep ...
         gids: list[int] = []  # ... and their group
         for kid, ms in groups:
             kd = kinds[kid]
-            u = [local[k] for k in kd.unit_cons if local[k] >= 0]
-            h = [(local[k], kd.weight) for k in kd.power_cons if local[k] >= 0]
-            if not u and not h:
+            u = [local[k] for k in kd.phase_cons if local[k] >= 0]
+            h = [(local[k], w) for k, w in kd.weighted if local[k] >= 0]
+            if not u and not h:  # nothing in the sweep depends on them: straight to the cap
                 self._raise_group(kid, ms, [hi[i] for i in ms])
                 for i in ms:
                     why[i] = None
@@ -555,8 +580,8 @@ class _Allocator:
             heavy.append(h)
             for k in u:
                 cons_classes[k].append(g)
-            for k, _ in h:
-                cons_classes[k].append(g)
+            for k, w in h:
+                (cons_classes if w > 0 else light)[k].append(g)
             flat += ms
             gids += [g] * len(ms)
         if not cls_members:
@@ -566,8 +591,75 @@ class _Allocator:
         events = [(t, g, d) for (t, g), d in starts.items()]
         events += [(t, g, -d) for (t, g), d in stops.items()]
         events.sort()
-        tau = self._progressive_fill(events, len(cls_members), unit, heavy, avail, cons_classes)
-        self._settle(cls_members, cls_kind, tau, cons_classes, glob)
+        count = len(cls_members)
+        tau = self._progressive_fill(events, count, unit, heavy, avail, cons_classes)
+        steps = self._rounded(cls_members, tau, cons_classes)
+        u0 = self.net.u0
+        if any(level < _INF and glob[k] >= u0 for level, k in tau):
+            # An unbalance gap froze boxes on its heavy phase, but as its light phase kept
+            # rising they could have followed, and others may have taken the room meanwhile.
+            # Pass 2: the same sweep with each gap as a fixed cap, set by where its light
+            # side ended in pass 1.
+            ends = self._increments(cls_members, tau)
+            again = list(avail)
+            for k in range(len(avail)):
+                if glob[k] >= u0:
+                    again[k] += sum(ends[g] for g in light[k])
+            static = [[(k, w) for k, w in h if w > 0] for h in heavy]
+            tau = self._progressive_fill(events, count, unit, static, again, cons_classes)
+            steps = self._rounded(cls_members, tau, cons_classes)
+        start = {i: n[i] for i in flat}
+        for g, ms in enumerate(cls_members):
+            self._raise_group(cls_kind[g], ms, steps[g])
+            label = None if tau[g][0] == _INF else glob[tau[g][1]]
+            for i in ms:
+                why[i] = label
+        if any(kinds[kid].unb_circuits for kid in cls_kind):
+            self._repair_unbalance(flat, start)
+
+    def _increments(
+        self, cls_members: list[list[int]], tau: list[tuple[float, int]]
+    ) -> list[float]:
+        """Per group: the amperes its boxes gain in the sweep, before rounding."""
+        n, r, hi = self.n, self.r, self.hi
+        out = []
+        for g, ms in enumerate(cls_members):
+            level = tau[g][0]
+            out.append(sum([min(hi[i] * r[i], max(n[i] * r[i], level)) - n[i] * r[i] for i in ms]))
+        return out
+
+    def _repair_unbalance(self, boxes: list[int], start: dict[int, int]) -> None:
+        """Rounding the light phase down may leave an unbalance gap over its limit: lower boxes
+        on the heavy phase one step at a time (the highest first) until every gap holds.
+
+        This always ends within the limit: were every heavy-side box back at its start, the
+        gap would be no wider than at the start (the light side only rose), which held.
+        """
+        kinds, kind, n, r, wait, why = self.kinds, self.kind, self.n, self.r, self.wait, self.why
+        net = self.net
+        circuits = sorted({c for i in boxes for c in kinds[kind[i]].unb_circuits})
+        broken = True
+        while broken:
+            broken = False
+            for c in circuits:
+                lv = self._levels(c)
+                if max(lv) - min(lv) <= net.unb[c] + EPS:  # type: ignore[operator]
+                    continue
+                p = max(range(PHASES), key=lambda x: (lv[x], -x))
+                q = min(range(PHASES), key=lambda x: (lv[x], x))
+                heavy = [
+                    i
+                    for i in boxes
+                    if n[i] > start[i]
+                    and c in kinds[kind[i]].unb_circuits
+                    and kinds[kind[i]].mask >> p & 1
+                    and not kinds[kind[i]].mask >> q & 1
+                ]
+                i = max(heavy, key=lambda i: (n[i] * r[i], wait[i], i))
+                self._add(kinds[kind[i]], -r[i])
+                n[i] -= 1
+                why[i] = net.u0 + 6 * c
+                broken = True
 
     @staticmethod
     def _progressive_fill(
@@ -602,7 +694,7 @@ class _Allocator:
                 if sat > at:  # its rate dropped since: it fills up later
                     push(heap, (sat, k))
                     continue
-                sat = max(sat, now)
+                sat = now = max(sat, now)
                 done[k] = True
                 for g in cons_classes[k]:
                     if frozen[g]:
@@ -617,6 +709,8 @@ class _Allocator:
                         for k2, w in heavy[g]:
                             base[k2] += s * w * sat
                             rate[k2] -= s * w
+                            if w < 0 and not done[k2] and rate[k2] > 0:  # light side stops:
+                                push(heap, ((avail[k2] - base[k2]) / rate[k2], k2))  # widens
             now = t
             while idx < end and events[idx][0] == t:
                 _, g, d = events[idx]
@@ -631,9 +725,10 @@ class _Allocator:
                 for k, w in heavy[g]:
                     base[k] -= dt * w
                     rate[k] += d * w
+                    if d * w > 0:
+                        rising.add(k)
                 if d > 0:
                     rising.update(unit[g])
-                    rising.update(k for k, _ in heavy[g])
             if rising:
                 for k in rising:
                     if not done[k] and rate[k] > 0:
@@ -641,32 +736,29 @@ class _Allocator:
                 rising.clear()
         return tau
 
-    def _settle(
+    def _rounded(
         self,
         cls_members: list[list[int]],
-        cls_kind: list[int],
         tau: list[tuple[float, int]],
         cons_classes: list[list[int]],
-        glob: list[int],
-    ) -> None:
-        """Round the sweep's levels down to each box's grid and book the loads.
+    ) -> list[list[int]]:
+        """The sweep's levels rounded down to each box's grid, in steps, per group.
 
         Where the limit that froze a group mixes grids, its boxes start one coarse step
         lower: the top-up then lets a coarse box take its big step while it is the lowest, as
         step-by-step filling would, instead of fine boxes eating the room in small bites.
         """
-        n, r, hi, why = self.n, self.r, self.hi, self.why
+        n, r, hi = self.n, self.r, self.hi
         grid = r.__getitem__
         cls_grids = [set(map(grid, ms)) for ms in cls_members]
         mixed = len(set().union(*cls_grids)) > 1
         drop_of: dict[int, float] = {}  # saturated constraint -> how much lower to start
         floor = math.floor
+        out = []
         for g, ms in enumerate(cls_members):
             level, k = tau[g]
             if level == _INF:
-                self._raise_group(cls_kind[g], ms, [hi[i] for i in ms])
-                for i in ms:
-                    why[i] = None
+                out.append([hi[i] for i in ms])
                 continue
             if mixed:
                 drop = drop_of.get(k)
@@ -676,13 +768,10 @@ class _Allocator:
                 level -= drop
             if len(cls_grids[g]) == 1:
                 f = floor(level / r[ms[0]] + GRID_EPS)
-                steps = [min(hi[i], max(n[i], f)) for i in ms]
+                out.append([min(hi[i], max(n[i], f)) for i in ms])
             else:
-                steps = [min(hi[i], max(n[i], floor(level / r[i] + GRID_EPS))) for i in ms]
-            self._raise_group(cls_kind[g], ms, steps)
-            label = glob[k]
-            for i in ms:
-                why[i] = label
+                out.append([min(hi[i], max(n[i], floor(level / r[i] + GRID_EPS))) for i in ms])
+        return out
 
     def _raise_group(self, kid: int, ms: list[int], steps: list[int]) -> None:
         n, r = self.n, self.r
@@ -803,16 +892,37 @@ class _Allocator:
             n[i] += rounds
 
     def _rounds(self, order: list[int]) -> None:
-        """Let loads held back by an unbalance cap follow when the light phases rose."""
+        """Let boxes held back by an unbalance limit follow when the light phases rose.
+
+        A box still waiting for its min because of an unbalance limit gets it as soon as it
+        fits; if it would fit with every lower priority back at its min, they go back to
+        their mins and are filled again after it (mins first, higher priorities first).
+        """
         kinds, kind, state, n, hi, r = self.kinds, self.kind, self.state, self.n, self.hi, self.r
+        lo, prio = self.lo, self.prio
         u0 = self.net.u0
         sensitive = [i for i in order if kinds[kind[i]].unb_circuits]
         for _ in range(MAX_ROUNDS):
             before = sum(n[i] for i in sensitive)
+            refill: list[int] = []
             for i in sensitive:
                 k = self.slot_fail[i]
-                if state[i] == _WAITING and k is not None and k >= u0:
-                    self._try_slot(i)
+                if state[i] != _WAITING or k is None or k < u0 or self._try_slot(i):
+                    continue
+                lower = [j for j in order if state[j] == _GRANTED and prio[j] < prio[i]]
+                lower = [j for j in lower if n[j] > lo[j]]
+                if not lower:
+                    continue
+                filled = {j: n[j] for j in lower}
+                for j in lower:  # tentatively back to their mins
+                    self._add(kinds[kind[j]], (lo[j] - n[j]) * r[j])
+                    n[j] = lo[j]
+                if self._try_slot(i):
+                    refill += lower
+                else:
+                    for j in lower:
+                        self._add(kinds[kind[j]], (filled[j] - lo[j]) * r[j])
+                        n[j] = filled[j]
             parts = [
                 i
                 for i in sensitive
@@ -820,11 +930,39 @@ class _Allocator:
                 and n[i] < hi[i]
                 and self._fits_monotone(kinds[kind[i]], r[i])
             ]
+            if refill:
+                parts = sorted(set(parts) | set(refill))
             if parts:
+                was = {i: n[i] for i in parts}
                 self._fill(parts)
-            if sum(n[i] for i in sensitive) == before:
+                risen = [i for i in parts if n[i] > was[i]]
+                if risen:
+                    self._refill_below(max(prio[i] for i in risen), order)
+            if not refill and sum(n[i] for i in sensitive) == before:
                 return
         log.warning("unbalance limits: no fixed point after %d rounds", MAX_ROUNDS)
+
+    def _refill_below(self, top: int, order: list[int]) -> None:
+        """A box of priority `top` rose late: the lower priorities filled up before, around
+        its old current, so they are filled again. Boxes that load an unbalance gap keep
+        what they have (a higher box may lean on them); the others go back to their mins."""
+        kinds, kind, state, n, lo, r, prio = (
+            self.kinds,
+            self.kind,
+            self.state,
+            self.n,
+            self.lo,
+            self.r,
+            self.prio,
+        )
+        lower = [j for j in order if state[j] == _GRANTED and prio[j] < top]
+        reset = [j for j in lower if n[j] > lo[j] and not kinds[kind[j]].unb_circuits]
+        if not reset:
+            return
+        for j in reset:
+            self._add(kinds[kind[j]], (lo[j] - n[j]) * r[j])
+            n[j] = lo[j]
+        self._fill(lower)
 
     # -- output --------------------------------------------------------------------------
 
@@ -881,7 +1019,7 @@ class _Allocator:
     def _pkey(self, k: int) -> int:
         """Unbalance labels of one circuit share one key: any phase of it may be the heavy one."""
         u0 = self.net.u0
-        return k if k < u0 else u0 + 3 * ((k - u0) // 3)
+        return k if k < u0 else u0 + 6 * ((k - u0) // 6)
 
     def _priority_maps(self) -> tuple[dict[int, int], dict[int, int]]:
         """Per constraint, the highest priority holding a slot in it, and the highest priority
@@ -896,7 +1034,7 @@ class _Allocator:
         u0 = self.net.u0
         for kid, p, above in sorted(pairs):
             kd = self.kinds[kid]
-            for k in (*kd.phase_cons, *kd.power_cons, *(u0 + 3 * c for c in kd.unb_circuits)):
+            for k in (*kd.phase_cons, *kd.power_cons, *(u0 + 6 * c for c in kd.unb_circuits)):
                 if slot_top.get(k, p - 1) < p:
                     slot_top[k] = p
                 if above and fill_top.get(k, p - 1) < p:
