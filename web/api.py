@@ -18,7 +18,9 @@ from starlette.routing import Route
 
 from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
+from web.i18n import choose_language
 from web.openapi import document
+from web.reasons import localize
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +93,16 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return value
 
 
-async def sse_stream(service: Service) -> AsyncIterator[str]:
-    """Server-Sent Events: one `data:` line of JSON per state snapshot."""
+async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
+    """Server-Sent Events: one `data:` line of JSON per state snapshot, reasons in `lang`."""
     yield "retry: 2000\n\n"
     last: object = None
     async for snapshot in service.subscribe():
         if snapshot is last:
             continue  # the same snapshot can arrive twice right after subscribing
         last = snapshot
-        yield f"data: {json.dumps(snapshot, separators=(',', ':'), default=str)}\n\n"
+        shown = localize(snapshot, lang)
+        yield f"data: {json.dumps(shown, separators=(',', ':'), default=str)}\n\n"
 
 
 class Api:
@@ -218,7 +221,7 @@ class Api:
 
     async def events(self, request: Request) -> Response:
         return StreamingResponse(
-            sse_stream(self.service),
+            sse_stream(self.service, choose_language(request)),
             media_type="text/event-stream",
             headers={"cache-control": "no-store", "x-accel-buffering": "no"},
         )

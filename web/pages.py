@@ -28,6 +28,7 @@ from web.auth import (
 )
 from web.forms import FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from web.reasons import localize
 from web.render import Renderer, energy
 from web.snapshot import BLANK_CP, BLANK_EVSE, BLANK_METER, evse_scale, normalize, site_scale
 
@@ -228,7 +229,7 @@ class Pages:
         )
 
     async def dashboard(self, request: Request) -> Response:
-        state = normalize(self.service.state())
+        state = normalize(localize(self.service.state(), choose_language(request)))
         return self.r.page(
             request,
             "dashboard.html",
