@@ -21,8 +21,10 @@ from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from websockets.exceptions import ConnectionClosed
 
+from devices.ocpp.evse import OcppEvse, OcppEvseOptions
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
+from manager.model import DeviceSpec
 from manager.sessions import SessionStore
 
 WAIT_S = 5.0
@@ -337,3 +339,19 @@ async def raw_client(port: int, cb_id: str, subprotocol: str = "ocpp1.6") -> Any
         close_timeout=2,
         compression=None,
     )
+
+
+def evse(server: Any, cb_id: str, **opts: Any) -> OcppEvse:
+    """The `ocpp` wallbox driver for one charge point, as the manager would build it."""
+    spec = DeviceSpec("wb1", "Garage", "evse", "ocpp", cb_id, opts)
+    return OcppEvse(spec, OcppEvseOptions.model_validate(opts), server)
+
+
+async def ready(server: Any, cb_id: str) -> None:
+    """Wait until the server finished setting the box up after boot."""
+
+    def done() -> bool:
+        conn = server.connection(cb_id)
+        return conn is not None and conn._followup is not None and conn._followup.done()
+
+    await until(done)

@@ -9,27 +9,17 @@ from typing import Any
 import pytest
 from conftest import free_port
 from ocpp.v16 import call
-from test_ocpp_support import connect, running_server, until
+from test_ocpp_support import connect, ready, running_server, until
+from test_ocpp_support import evse as support_evse
 
-from devices.ocpp.evse import OcppEvse, OcppEvseOptions
+from devices.ocpp.evse import OcppEvse
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID, TX_PROFILE_BASE
-from manager.model import ChargeStatus, DeviceError, DeviceSpec
+from manager.model import ChargeStatus, DeviceError
 
 
 def evse(server: Any, cb_id: str = "BOX1", **opts: Any) -> OcppEvse:
-    spec = DeviceSpec("wb1", "Garage", "evse", "ocpp", cb_id, opts)
-    return OcppEvse(spec, OcppEvseOptions.model_validate(opts), server)
-
-
-async def ready(server: Any, cb_id: str) -> None:
-    """Wait until the server finished setting the box up after boot."""
-
-    def done() -> bool:
-        conn = server.connection(cb_id)
-        return conn is not None and conn._followup is not None and conn._followup.done()
-
-    await until(done)
+    return support_evse(server, cb_id, **opts)
 
 
 async def test_boot_installs_default_deny_and_configures_meter(tmp_path: Path) -> None:

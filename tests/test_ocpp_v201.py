@@ -6,24 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from ocpp.v201 import call
-from test_ocpp_support import connect, running_server, until
+from test_ocpp_support import connect, ready, running_server
+from test_ocpp_support import evse as support_evse
 
-from devices.ocpp.evse import OcppEvse, OcppEvseOptions
+from devices.ocpp.evse import OcppEvse
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID
-from manager.model import ChargeStatus, DeviceSpec
+from manager.model import ChargeStatus
 
 
 def evse(server: Any, cb_id: str = "CS1", **opts: Any) -> OcppEvse:
-    spec = DeviceSpec("wb2", "Carport", "evse", "ocpp", cb_id, opts)
-    return OcppEvse(spec, OcppEvseOptions.model_validate(opts), server)
-
-
-async def ready(server: Any, cb_id: str) -> None:
-    def done() -> bool:
-        conn = server.connection(cb_id)
-        return conn is not None and conn._followup is not None and conn._followup.done()
-
-    await until(done)
+    return support_evse(server, cb_id, **opts)
 
 
 def tx_event(kind: str, seq: int, meter_wh: float | None = None, **extra: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from chromium import ARGS, CHROMIUM
 from manager_process import PASSWORD, ManagerProcess
 from modbus_emu import Emulator
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -30,17 +31,6 @@ from websockets.sync.client import ClientConnection, connect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 WAIT_MS = 15_000
 
