@@ -6,6 +6,7 @@ simulated cars draw, mapped onto site phases, so load management acts on a belie
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 import time
@@ -149,15 +150,18 @@ def _local_hour() -> float:
 class SimMeter:
     """Grid meter (household + cars - PV) or PV meter of the simulated site."""
 
-    def __init__(self, world: SimWorld, role: str, offline: bool) -> None:
+    def __init__(self, world: SimWorld, role: str, opts: SimMeterOptions) -> None:
         self.world = world
         self.role = role
-        self.offline = offline
+        self.offline = opts.offline
+        self.latency_s = opts.latency_s
         self.import_wh = 0.0
         self.export_wh = 0.0
         self._last = world.clock()
 
     async def read(self) -> MeterReading:
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
         if self.offline:
             raise DeviceError("simulated meter is offline")
         self.world.step()
@@ -281,6 +285,8 @@ class SimEvse:
         return (site[0], site[1], site[2])
 
     async def read(self) -> EvseReading:
+        if self.opts.latency_s:
+            await asyncio.sleep(self.opts.latency_s)
         if self.opts.offline:
             raise DeviceError("simulated wallbox is offline")
         self.world.step()
@@ -320,6 +326,7 @@ class SimEvse:
 
 class SimMeterOptions(DriverOptions):
     offline: bool = Field(False, description="Simulate a meter that does not answer")
+    latency_s: float = Field(0.0, ge=0, le=30, description="Simulate a slow answer (s)")
 
 
 class SimEvseOptions(DriverOptions):
@@ -329,6 +336,7 @@ class SimEvseOptions(DriverOptions):
     arrive_after_s: float = Field(5.0, ge=0, description="Seconds until the first car arrives")
     user: str | None = Field(None, description="User (RFID) the simulated car reports")
     offline: bool = Field(False, description="Simulate a wallbox that does not answer")
+    latency_s: float = Field(0.0, ge=0, le=30, description="Simulate a slow answer (s)")
     resolution_a: float = Field(0.1, gt=0, le=1, description="Setpoint step of the wallbox")
     failsafe_current_a: float = Field(6.0, ge=0, description="Current when released")
 
@@ -341,7 +349,7 @@ def _world(ctx: DeviceContext) -> SimWorld:
 
 def _meter(spec: DeviceSpec, opts: SimMeterOptions, ctx: DeviceContext) -> SimMeter:
     role = str(spec.options.get("role", "grid"))
-    return SimMeter(_world(ctx), role, opts.offline)
+    return SimMeter(_world(ctx), role, opts)
 
 
 def _evse(spec: DeviceSpec, opts: SimEvseOptions, ctx: DeviceContext) -> SimEvse:

@@ -41,6 +41,9 @@ log = logging.getLogger("ampshare.control")
 
 #: a car drawing this much more than offered is overdrawing (A)
 OVERDRAW_TOLERANCE_A = 1.0
+#: a device that has not answered for this many cycles (and at least STALE_MIN_S) is offline
+STALE_CYCLES = 3
+STALE_MIN_S = 3.0
 #: an EV may take this long to follow a lower offer (IEC 61851 ~6 s; EVerest allows 7 s)
 FOLLOW_S = 10.0
 #: how long an observed overdraw is remembered (s); cFos uses 5 min
@@ -78,26 +81,37 @@ def _now_iso() -> str:
 
 
 @dataclass
-class MeterState:
+class DeviceState:
+    """What the loop knows of one device; a read that outlasts a cycle goes on in `pending`."""
+
     config: dict[str, Any]
-    device: Meter | None = None
-    reading: MeterReading | None = None
     online: bool = False
     error: str | None = None
-    last_ok: float | None = None
+    pending: asyncio.Task[Any] | None = None
+    answered_at: float | None = None
+    asked_since: float | None = None
 
     @property
     def id(self) -> str:
         return str(self.config["id"])
 
+    def forget_read(self) -> None:
+        if self.pending is not None:
+            self.pending.cancel()
+            self.pending = None
+
 
 @dataclass
-class EvseState:
-    config: dict[str, Any]
+class MeterState(DeviceState):
+    device: Meter | None = None
+    reading: MeterReading | None = None
+    last_ok: float | None = None
+
+
+@dataclass
+class EvseState(DeviceState):
     device: Evse | None = None
     reading: EvseReading | None = None
-    online: bool = False
-    error: str | None = None
     commanded_a: float = 0.0
     sent_at: float = -math.inf
     increased_at: float = -math.inf
@@ -116,10 +130,6 @@ class EvseState:
     target_a: float = 0.0
     reason: str = "starting"
     deactivation: str | None = None
-
-    @property
-    def id(self) -> str:
-        return str(self.config["id"])
 
     @property
     def enabled(self) -> bool:
@@ -197,6 +207,7 @@ class ControlLoop:
                 for dev_id in list(table):
                     state = table[dev_id]
                     if wanted.get(dev_id) != state.config:
+                        state.forget_read()
                         await self._close(state.device)
                         previous[dev_id] = state
                         del table[dev_id]
@@ -214,7 +225,15 @@ class ControlLoop:
                     evse = EvseState(cfg)
                     if isinstance(old, EvseState):
                         evse = replace(
-                            old, config=cfg, device=None, reading=None, online=False, error=None
+                            old,
+                            config=cfg,
+                            device=None,
+                            reading=None,
+                            online=False,
+                            error=None,
+                            pending=None,
+                            answered_at=None,
+                            asked_since=None,
                         )
                         evse.sent_at = -math.inf  # tell the new driver instance at once
                     evse.device = self._build(cfg, evse)
@@ -256,6 +275,7 @@ class ControlLoop:
     async def close(self) -> None:
         async with self._lock:
             for state in [*self.meters.values(), *self.evses.values()]:
+                state.forget_read()
                 await self._close(state.device)
                 state.device = None
 
@@ -282,32 +302,58 @@ class ControlLoop:
         return max(0.3, min(2.0, self.settings.site.control_interval_s * 0.8))
 
     async def _read_all(self, now: float) -> None:
-        timeout = self._timeout()
-        jobs: list[tuple[MeterState | EvseState, Any]] = []
-        for state in [*self.meters.values(), *self.evses.values()]:
-            if state.device is not None:
-                jobs.append((state, asyncio.wait_for(state.device.read(), timeout)))
-        results = await asyncio.gather(*(j for _, j in jobs), return_exceptions=True)
-        for (state, _), result in zip(jobs, results, strict=True):
-            if isinstance(result, BaseException):
-                if isinstance(result, asyncio.CancelledError):
-                    raise result
-                error = f"no answer within {timeout:.1f} s"
-                if not isinstance(result, TimeoutError):
-                    error = str(result) or type(result).__name__
-                if state.online or state.error != error:
-                    self.events("offline", f"{state.config['name']}: {error}", device=state.id)
-                state.online, state.error = False, error
+        """Read every device at once, waiting at most one budget for all of them.
+
+        A read that takes longer is not cancelled (on a shared RS485 bus that would lose its
+        place in the queue): it goes on, the loop works with the last reading, and takes the
+        answer in a later cycle. A device is offline on an error, or when it has not answered
+        for STALE_CYCLES cycles (at least STALE_MIN_S).
+        """
+        states: list[MeterState | EvseState] = [
+            st for st in [*self.meters.values(), *self.evses.values()] if st.device is not None
+        ]
+        for st in states:
+            if st.pending is None:
+                assert st.device is not None
+                st.pending = asyncio.create_task(st.device.read())
+                if st.asked_since is None:
+                    st.asked_since = now
+        tasks = {st.pending for st in states if st.pending is not None}
+        if tasks:
+            await asyncio.wait(tasks, timeout=self._timeout())
+        stale_s = max(STALE_MIN_S, STALE_CYCLES * self.settings.site.control_interval_s)
+        for st in states:
+            task = st.pending
+            if task is None:
                 continue
-            if not state.online and state.error is not None:
-                self.events("online", f"{state.config['name']} answers again", device=state.id)
-            state.online, state.error = True, None
-            if isinstance(state, MeterState):
-                if _phase_currents(result) is not None:
-                    state.last_ok = now
-                state.reading = result
+            if not task.done():
+                since = st.answered_at if st.answered_at is not None else st.asked_since
+                if since is not None and now - since > stale_s:
+                    self._failed(st, f"no answer for {now - since:.0f} s")
+                continue
+            st.pending = None
+            if task.cancelled():
+                continue
+            exc = task.exception()
+            if exc is not None:
+                st.asked_since = None
+                self._failed(st, str(exc) or type(exc).__name__)
             else:
-                state.reading = result
+                self._answered(st, now, task.result())
+
+    def _failed(self, st: MeterState | EvseState, error: str) -> None:
+        if st.online or st.error != error:
+            self.events("offline", f"{st.config['name']}: {error}", device=st.id)
+        st.online, st.error = False, error
+
+    def _answered(self, st: MeterState | EvseState, now: float, reading: Any) -> None:
+        if not st.online and st.error is not None:
+            self.events("online", f"{st.config['name']} answers again", device=st.id)
+        st.online, st.error = True, None
+        st.answered_at, st.asked_since = now, None
+        st.reading = reading
+        if isinstance(st, MeterState) and _phase_currents(reading) is not None:
+            st.last_ok = now
 
     def grid_meter(self) -> MeterState | None:
         grids = [

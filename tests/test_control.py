@@ -157,6 +157,24 @@ async def test_new_car_waits_until_the_other_has_reduced() -> None:
     assert peak <= 32.0 + 0.2  # b started only after a had come down
 
 
+async def test_a_slow_device_neither_delays_the_others_nor_flaps_offline() -> None:
+    site = Site(max_a=32.0)
+    site.loop.settings.site.control_interval_s = 0.5  # a budget of 0.4 s per cycle
+    site.add("fast", car="3p16")
+    site.add("slow", car="3p16", latency_s=1.0)  # answers only every third cycle or so
+    await site.run(8)
+    fast, slow = site.loop.evses["fast"], site.loop.evses["slow"]
+    assert fast.answered_at == site.clock.t  # answered in every cycle
+    assert slow.online and slow.answered_at is not None and slow.answered_at < site.clock.t
+    assert not [e for e in site.events.recent() if e["kind"] == "offline"]
+    site.devices["slow"]["latency_s"] = 30.0  # now it stops answering for good
+    await site.run(6)
+    stuck = site.loop.evses["slow"]  # rebuilt with the new setting
+    assert not stuck.online and stuck.error is not None
+    assert stuck.error.startswith("no answer for")
+    await site.loop.close()  # cancels the read still waiting
+
+
 async def test_meter_lost_gives_safe_mode_and_back() -> None:
     site = Site(max_a=32.0)
     site.loop.settings.site.safe_current_a = 10.0
