@@ -300,6 +300,10 @@ class _Allocator:
         self.text: list[str | None] = [None] * m  # final reason, when already known
         self.why: list[int | None] = [None] * m  # constraint that stops the box (None: its cap)
         self.slot_fail: list[int | None] = [None] * m
+        self.unb_refused: set[int] = set()  # refused a min by an unbalance limit at least once
+        #: what a box at its cap is capped by: its demand (True) or its max, and the value
+        self.cap_by: list[tuple[bool, float]] = [(False, 0.0)] * m
+        cap_by = self.cap_by
         index, dead = net.index, net.dead
         ceil, floor = math.ceil, math.floor
         for i, e in enumerate(boxes):
@@ -338,7 +342,12 @@ class _Allocator:
             res[i] = r
             prio[i] = e.priority
             wait[i] = e.wait_rank
-            cap = mx if dm is None or dm >= mx else dm
+            if dm is None or dm >= mx:
+                cap = mx
+                cap_by[i] = (False, mx)
+            else:
+                cap = dm
+                cap_by[i] = (True, dm)
             lo[i] = ceil(mn / r - GRID_EPS)
             hi[i] = floor(cap / r + GRID_EPS)
             if dm == 0:
@@ -484,6 +493,7 @@ class _Allocator:
                     self._retry(deferred)
             elif self.slot_fail[i] >= u0:  # type: ignore[operator]
                 deferred.append(i)
+                self.unb_refused.add(i)
 
     def _retry(self, deferred: list[int]) -> None:
         """Grant waiting mins that fit now, in slot order, until none does."""
@@ -496,16 +506,13 @@ class _Allocator:
                     granted = True
 
     def _try_slot(self, i: int) -> bool:
-        kd = self.kinds[self.kind[i]]
-        v = self.lo[i] * self.r[i]
-        k = self._fits(kd, v)
+        k = self._fits(self.kinds[self.kind[i]], self.lo[i] * self.r[i])
         if k is not None:
             self.slot_fail[i] = k
+            if k >= self.net.u0:
+                self.unb_refused.add(i)
             return False
-        self.state[i] = _GRANTED
-        self.slot_fail[i] = None
-        self._add(kd, v)
-        self.n[i] = self.lo[i]
+        self._grant(i)
         return True
 
     def _fill(self, granted: list[int]) -> None:
@@ -655,6 +662,8 @@ class _Allocator:
                     and kinds[kind[i]].mask >> p & 1
                     and not kinds[kind[i]].mask >> q & 1
                 ]
+                if not heavy:  # too wide before this sweep already (see _rounds): not ours
+                    continue
                 i = max(heavy, key=lambda i: (n[i] * r[i], wait[i], i))
                 self._add(kinds[kind[i]], -r[i])
                 n[i] -= 1
@@ -824,6 +833,8 @@ class _Allocator:
                     why[i] = b[1]
         heapq.heapify(heap)
         pop, push = heapq.heappop, heapq.heappush
+        parked: list[int] = []  # stopped by an unbalance gap, which others may widen again
+        moved = False  # whether a 1- or 2-phase load under an unbalance limit stepped since
         while heap:
             level = heap[0][0]
             group = []
@@ -840,10 +851,15 @@ class _Allocator:
                     add(kd, ri)
                     n[i] += 1
                     group.append(i)
+                    if kd.unb_circuits:
+                        moved = True
                 else:
                     why[i] = k
-                    if k < u0 and (b is None or ri < b[0]):
-                        blocked[kid] = (ri, k)
+                    if k < u0:  # current and power limits only fill up: stopped for good
+                        if b is None or ri < b[0]:
+                            blocked[kid] = (ri, k)
+                    else:
+                        parked.append(i)
             if group and heap:
                 self._advance_rounds(group, level + r[group[0]], heap[0][0])
             elif group:
@@ -853,6 +869,10 @@ class _Allocator:
                     push(heap, (round(n[i] * r[i], 9), wait[i], i))
                 else:
                     why[i] = None
+            if not heap and parked and moved:  # the gaps changed: try the parked ones again
+                heap = [(round(n[i] * r[i], 9), wait[i], i) for i in parked]
+                heapq.heapify(heap)
+                parked, moved = [], False
 
     def _advance_rounds(self, group: list[int], level: float, above: float) -> None:
         """Raise every box of `group` (all one step above `level` - step, all of whose last
@@ -894,35 +914,48 @@ class _Allocator:
     def _rounds(self, order: list[int]) -> None:
         """Let boxes held back by an unbalance limit follow when the light phases rose.
 
-        A box still waiting for its min because of an unbalance limit gets it as soon as it
-        fits; if it would fit with every lower priority back at its min, they go back to
-        their mins and are filled again after it (mins first, higher priorities first).
+        - A box still waiting for its min because of an unbalance limit gets it as soon as
+          it fits, or as soon as it fits with the lower priorities back at their mins (then
+          they go back; kept only if every unbalance limit holds). After such a late slot
+          all boxes go back to their mins and every priority fills again in order; where
+          that leaves a gap too wide (a box's slot may lean on another one's fill), only the
+          boxes that cannot change a gap (3-phase loads, boxes outside unbalance-limited
+          circuits) go back.
+        - Boxes held at a gap rise when the light phase rose. When a box of priority P rose,
+          the lower priorities give their fills back and fill again after the higher ones
+          (again only the gap-neutral boxes where all would leave a gap too wide), so that
+          they do not keep what the late riser or its neighbours need.
+        Late slots happen at most once per box, and a priority's boxes are only reset when a
+        higher one rose, so the rounds end.
         """
         kinds, kind, state, n, hi, r = self.kinds, self.kind, self.state, self.n, self.hi, self.r
         lo, prio = self.lo, self.prio
-        u0 = self.net.u0
         sensitive = [i for i in order if kinds[kind[i]].unb_circuits]
         for _ in range(MAX_ROUNDS):
-            before = sum(n[i] for i in sensitive)
-            refill: list[int] = []
+            late = False
+            at_min: list[float] | None = None  # the loads with every box at its min
             for i in sensitive:
-                k = self.slot_fail[i]
-                if state[i] != _WAITING or k is None or k < u0 or self._try_slot(i):
+                if state[i] != _WAITING or i not in self.unb_refused:
                     continue
-                lower = [j for j in order if state[j] == _GRANTED and prio[j] < prio[i]]
-                lower = [j for j in lower if n[j] > lo[j]]
-                if not lower:
-                    continue
-                filled = {j: n[j] for j in lower}
-                for j in lower:  # tentatively back to their mins
-                    self._add(kinds[kind[j]], (lo[j] - n[j]) * r[j])
-                    n[j] = lo[j]
                 if self._try_slot(i):
-                    refill += lower
-                else:
-                    for j in lower:
-                        self._add(kinds[kind[j]], (filled[j] - lo[j]) * r[j])
-                        n[j] = filled[j]
+                    late = True
+                    at_min = None
+                    continue
+                if at_min is None:
+                    at_min = self._loads_at_min(order)
+                if self._late_slot(i, order, at_min):
+                    late = True
+                    at_min = None
+            granted = [i for i in order if state[i] == _GRANTED]
+            if late:
+                saved = self._save()
+                self._lower_to_min(granted)
+                self._fill(granted)
+                if not self._balanced():
+                    self._restore(saved)
+                    self._lower_to_min([i for i in granted if not kinds[kind[i]].unb_circuits])
+                    self._fill(granted)
+                continue
             parts = [
                 i
                 for i in sensitive
@@ -930,45 +963,113 @@ class _Allocator:
                 and n[i] < hi[i]
                 and self._fits_monotone(kinds[kind[i]], r[i])
             ]
-            if refill:
-                parts = sorted(set(parts) | set(refill))
+            was = [n[i] for i in parts]
             if parts:
-                was = {i: n[i] for i in parts}
                 self._fill(parts)
-                risen = [i for i in parts if n[i] > was[i]]
-                if risen:
-                    self._refill_below(max(prio[i] for i in risen), order)
-            if not refill and sum(n[i] for i in sensitive) == before:
+            risen = [i for i, before in zip(parts, was, strict=True) if n[i] > before]
+            if not risen:
                 return
+            top = max(prio[i] for i in risen)
+            below = [i for i in granted if prio[i] < top and n[i] > lo[i]]
+            if below:
+                saved = self._save()
+                self._lower_to_min(below)
+                self._fill(granted)
+                if not self._balanced():
+                    self._restore(saved)
+                    neutral = [i for i in below if not kinds[kind[i]].unb_circuits]
+                    if neutral:
+                        self._lower_to_min(neutral)
+                        self._fill(granted)
         log.warning("unbalance limits: no fixed point after %d rounds", MAX_ROUNDS)
 
-    def _refill_below(self, top: int, order: list[int]) -> None:
-        """A box of priority `top` rose late: the lower priorities filled up before, around
-        its old current, so they are filled again. Boxes that load an unbalance gap keep
-        what they have (a higher box may lean on them); the others go back to their mins."""
-        kinds, kind, state, n, lo, r, prio = (
-            self.kinds,
-            self.kind,
-            self.state,
-            self.n,
-            self.lo,
-            self.r,
-            self.prio,
+    def _loads_at_min(self, order: list[int]) -> list[float]:
+        load = list(self.net.load)
+        kinds, kind, n, lo, r = self.kinds, self.kind, self.n, self.lo, self.r
+        for j in order:
+            if self.state[j] == _GRANTED and n[j] > lo[j]:
+                kd = kinds[kind[j]]
+                v = (n[j] - lo[j]) * r[j]
+                for k in kd.phase_cons:
+                    load[k] -= v
+                for k in kd.power_cons:
+                    load[k] -= v * kd.weight
+        return load
+
+    def _late_slot(self, i: int, order: list[int], at_min: list[float]) -> bool:
+        """Grant box i its min although fills took the room since: mins come before fills.
+
+        First with the lower priorities back at their mins, else with every box back at its
+        min and all filled again in priority order; either is kept only if every unbalance
+        limit then holds (a min on one phase may need the others' fills to be balanced)."""
+        kd = self.kinds[self.kind[i]]
+        v = self.lo[i] * self.r[i]
+        room = self.net.room
+        granted = [j for j in order if self.state[j] == _GRANTED]
+        saved = self._save()
+        lower = [j for j in granted if self.prio[j] < self.prio[i]]
+        if lower:
+            self._lower_to_min(lower)
+            if self._fits_monotone(kd, v):
+                self._grant(i)
+                if self._balanced():
+                    return True
+            self._restore(saved)
+        if any(at_min[k] + v > room[k] + EPS for k in kd.phase_cons) or any(
+            at_min[k] + v * kd.weight > room[k] + EPS for k in kd.power_cons
+        ):
+            return False
+        self._lower_to_min(granted)
+        self._grant(i)
+        self._fill([*granted, i])
+        if self._balanced():
+            return True
+        self._restore(saved)
+        return False
+
+    def _grant(self, i: int) -> None:
+        self.state[i] = _GRANTED
+        self.slot_fail[i] = None
+        self.n[i] = self.lo[i]
+        self._add(self.kinds[self.kind[i]], self.lo[i] * self.r[i])
+
+    def _balanced(self) -> bool:
+        """Whether every unbalance limit holds now."""
+        net = self.net
+        for c, u in enumerate(net.unb):
+            if u is not None:
+                lv = self._levels(c)
+                if max(lv) - min(lv) > u + EPS:
+                    return False
+        return True
+
+    def _save(self) -> tuple[list, ...]:
+        net = self.net
+        return (
+            list(self.n),
+            list(self.state),
+            list(self.slot_fail),
+            list(self.why),
+            list(net.load),
+            list(net.asym),
         )
-        lower = [j for j in order if state[j] == _GRANTED and prio[j] < top]
-        reset = [j for j in lower if n[j] > lo[j] and not kinds[kind[j]].unb_circuits]
-        if not reset:
-            return
-        for j in reset:
-            self._add(kinds[kind[j]], (lo[j] - n[j]) * r[j])
-            n[j] = lo[j]
-        self._fill(lower)
+
+    def _restore(self, saved: tuple[list, ...]) -> None:
+        net = self.net
+        self.n[:], self.state[:], self.slot_fail[:], self.why[:], net.load[:], net.asym[:] = saved
+
+    def _lower_to_min(self, boxes: list[int]) -> None:
+        kinds, kind, n, lo, r = self.kinds, self.kind, self.n, self.lo, self.r
+        for j in boxes:
+            if n[j] > lo[j]:
+                self._add(kinds[kind[j]], (lo[j] - n[j]) * r[j])
+                n[j] = lo[j]
 
     # -- output --------------------------------------------------------------------------
 
     def _result(self) -> Allocation:
-        net, boxes = self.net, self.boxes
-        n, r, lo, hi, state, why, prio, text = (
+        net = self.net
+        n, r, lo, hi, state, why, prio, text, cap_by = (
             self.n,
             self.r,
             self.lo,
@@ -977,44 +1078,44 @@ class _Allocator:
             self.why,
             self.prio,
             self.text,
+            self.cap_by,
         )
-        setpoints: dict[str, float] = {}
-        reasons: dict[str, str] = {}
+        ids = [e.id for e in self.boxes]
+        values = [
+            round(a * b, 9) if s == _GRANTED else 0.0 for a, b, s in zip(n, r, state, strict=True)
+        ]
+        setpoints = dict(zip(ids, values, strict=True))
         slot_top, fill_top = self._priority_maps()
-        limited: dict[int, str] = {}
-        for i, e in enumerate(boxes):
-            s = state[i]
+        said: dict[object, str] = {}  # the same reasons recur: build each text once
+        reasons = []
+        for i, s in enumerate(state):
             if s == _GRANTED:
-                setpoints[e.id] = round(n[i] * r[i], 9)
                 k = why[i]
                 if n[i] >= hi[i] or k is None:
-                    dm = e.demand_a
-                    if dm is not None and dm < e.max_current_a:
-                        reasons[e.id] = f"capped by demand {_fmt(dm)} A"
-                    else:
-                        reasons[e.id] = f"at its max {_fmt(e.max_current_a)} A"
-                elif n[i] == lo[i] and fill_top and fill_top.get(self._pkey(k), -_INF) > prio[i]:
-                    reasons[e.id] = (
-                        f"priority: higher-priority wallboxes first ({net.full_text(k)})"
-                    )
-                else:
-                    t = limited.get(k)
+                    key: object = cap_by[i]
+                    t = said.get(key)
                     if t is None:
-                        t = limited[k] = f"limited by {net.constraint_text(k)}"
-                    reasons[e.id] = t
+                        by_demand, value = cap_by[i]
+                        what = "capped by demand" if by_demand else "at its max"
+                        t = said[key] = f"{what} {_fmt(value)} A"
+                elif n[i] == lo[i] and fill_top and fill_top.get(self._pkey(k), -_INF) > prio[i]:
+                    t = f"priority: higher-priority wallboxes first ({net.full_text(k)})"
+                else:
+                    t = said.get(k)
+                    if t is None:
+                        t = said[k] = f"limited by {net.constraint_text(k)}"
             elif s == _OUT:
-                setpoints[e.id] = 0.0
-                reasons[e.id] = text[i]  # type: ignore[assignment]
+                t = text[i]  # type: ignore[assignment]
             else:
-                setpoints[e.id] = 0.0
                 k = self.slot_fail[i]
                 assert k is not None
                 full = net.full_text(k)
                 if slot_top and slot_top.get(self._pkey(k), -_INF) > prio[i]:
-                    reasons[e.id] = f"priority: higher-priority wallboxes first ({full})"
+                    t = f"priority: higher-priority wallboxes first ({full})"
                 else:
-                    reasons[e.id] = f"waiting for a slot ({full})"
-        return Allocation(setpoints=setpoints, reasons=reasons)
+                    t = f"waiting for a slot ({full})"
+            reasons.append(t)
+        return Allocation(setpoints=setpoints, reasons=dict(zip(ids, reasons, strict=True)))
 
     def _pkey(self, k: int) -> int:
         """Unbalance labels of one circuit share one key: any phase of it may be the heavy one."""
