@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 EPS = 1e-9
 #: grid rounding tolerance relative to one step (6 / 0.1 is 59.99999999999999 in floats)
 GRID_EPS = 1e-9
+#: sweeps per priority level that let heavy phases follow their light ones (see _sweep)
+GAP_PASSES = 4
 #: unbalance rounds are cheap and converge in 2-3 rounds for real limits (>= 10 A); this only
 #: bounds pathological inputs (limits far below one car's min)
 MAX_ROUNDS = 64
@@ -397,6 +399,36 @@ class _Allocator:
                 return self.net.u0 + 6 * c + p  # any gap of circuit c: only c is named
         return None
 
+    def _take(self, kd: _Kind, v: float) -> int | None:
+        """Book v amperes per phase of kind kd if every limit has room (None), else leave
+        everything as it is and name the first limit that has not."""
+        load, room = self.net.load, self.net.room
+        phase_cons = kd.phase_cons
+        for k in phase_cons:
+            if load[k] + v > room[k] + EPS:
+                return k
+        power_cons = kd.power_cons
+        if power_cons:
+            vw = v * kd.weight
+            for k in power_cons:
+                if load[k] + vw > room[k] + EPS:
+                    return k
+        if kd.unb_circuits:
+            for c in kd.unb_circuits:
+                p = self._unbalance_breaks(c, kd.phases, v)
+                if p is not None:
+                    return self.net.u0 + 6 * c + p
+            asym = self.net.asym
+            for c in kd.unb_circuits:
+                for p in kd.phases:
+                    asym[3 * c + p] += v
+        for k in phase_cons:
+            load[k] += v
+        if power_cons:
+            for k in power_cons:
+                load[k] += vw
+        return None
+
     def _fits_monotone(self, kd: _Kind, v: float) -> bool:
         load, room = self.net.load, self.net.room
         if any(load[k] + v > room[k] + EPS for k in kd.phase_cons):
@@ -488,9 +520,12 @@ class _Allocator:
             if kind[i] in easy_set:
                 state[i] = _GRANTED
                 n[i] = lo[i]
-            elif self._try_slot(i):
-                if deferred and kinds[kind[i]].unb_circuits:
-                    self._retry(deferred)
+                continue
+            unb = kinds[kind[i]].unb_circuits
+            lows = [min(self._levels(c)) for c in unb] if deferred and unb else None
+            if self._try_slot(i):
+                if lows is not None and lows != [min(self._levels(c)) for c in unb]:
+                    self._retry(deferred)  # a lightest phase rose: deferred mins may fit now
             elif self.slot_fail[i] >= u0:  # type: ignore[operator]
                 deferred.append(i)
                 self.unb_refused.add(i)
@@ -506,13 +541,15 @@ class _Allocator:
                     granted = True
 
     def _try_slot(self, i: int) -> bool:
-        k = self._fits(self.kinds[self.kind[i]], self.lo[i] * self.r[i])
+        k = self._take(self.kinds[self.kind[i]], self.lo[i] * self.r[i])
         if k is not None:
             self.slot_fail[i] = k
             if k >= self.net.u0:
                 self.unb_refused.add(i)
             return False
-        self._grant(i)
+        self.state[i] = _GRANTED
+        self.slot_fail[i] = None
+        self.n[i] = self.lo[i]
         return True
 
     def _fill(self, granted: list[int]) -> None:
@@ -605,15 +642,21 @@ class _Allocator:
         if any(level < _INF and glob[k] >= u0 for level, k in tau):
             # An unbalance gap froze boxes on its heavy phase, but as its light phase kept
             # rising they could have followed, and others may have taken the room meanwhile.
-            # Pass 2: the same sweep with each gap as a fixed cap, set by where its light
-            # side ended in pass 1.
-            ends = self._increments(cls_members, tau)
-            again = list(avail)
-            for k in range(len(avail)):
-                if glob[k] >= u0:
-                    again[k] += sum(ends[g] for g in light[k])
+            # Further passes: the same sweep with each gap as a fixed cap, set by where its
+            # light side ended in the pass before; couplings chain (L2 lets L1 follow, which
+            # lets L3 follow), so repeat while the caps move, a few times at most.
             static = [[(k, w) for k, w in h if w > 0] for h in heavy]
-            tau = self._progressive_fill(events, count, unit, static, again, cons_classes)
+            gaps = [k for k in range(len(avail)) if glob[k] >= u0]
+            caps = None
+            for _ in range(GAP_PASSES):
+                ends = self._increments(cls_members, tau)
+                again = list(avail)
+                for k in gaps:
+                    again[k] += sum(ends[g] for g in light[k])
+                if caps is not None and all(abs(again[k] - caps[k]) <= EPS for k in gaps):
+                    break
+                caps = again
+                tau = self._progressive_fill(events, count, unit, static, again, cons_classes)
             steps = self._rounded(cls_members, tau, cons_classes)
         start = {i: n[i] for i in flat}
         for g, ms in enumerate(cls_members):
@@ -662,13 +705,15 @@ class _Allocator:
                     and kinds[kind[i]].mask >> p & 1
                     and not kinds[kind[i]].mask >> q & 1
                 ]
-                if not heavy:  # too wide before this sweep already (see _rounds): not ours
-                    continue
-                i = max(heavy, key=lambda i: (n[i] * r[i], wait[i], i))
-                self._add(kinds[kind[i]], -r[i])
-                n[i] -= 1
-                why[i] = net.u0 + 6 * c
-                broken = True
+                heavy.sort(key=lambda i: (n[i] * r[i], wait[i], i))
+                while heavy and lv[p] - lv[q] > net.unb[c] + EPS:  # type: ignore[operator]
+                    i = heavy.pop()  # the highest: one step down, then the next one
+                    self._add(kinds[kind[i]], -r[i])
+                    n[i] -= 1
+                    why[i] = net.u0 + 6 * c
+                    broken = True
+                    lv = self._levels(c)
+                # too wide before this sweep already (see _rounds): not ours to repair
 
     @staticmethod
     def _progressive_fill(
@@ -811,7 +856,7 @@ class _Allocator:
             self.why,
         )
         u0 = self.net.u0
-        fits, add = self._fits, self._add
+        fits, take = self._fits, self._take
         blocked: dict[int, tuple[float, int]] = {}  # kind -> smallest step a full limit refused
         finest: dict[int, float] = {}
         for i in members:
@@ -833,8 +878,10 @@ class _Allocator:
                     why[i] = b[1]
         heapq.heapify(heap)
         pop, push = heapq.heappop, heapq.heappush
-        parked: list[int] = []  # stopped by an unbalance gap, which others may widen again
-        moved = False  # whether a 1- or 2-phase load under an unbalance limit stepped since
+        # stopped by an unbalance gap: per (circuit, heavy phase), (the lightest phase's level
+        # that would let the box fit, its current, wait_rank, box); woken one at a time when
+        # the lightest phase has risen so far (one step there makes room for about one step)
+        parked: dict[tuple[int, int], list[tuple[float, float, int, int]]] = {}
         while heap:
             level = heap[0][0]
             group = []
@@ -846,20 +893,22 @@ class _Allocator:
                     why[i] = b[1]
                     continue
                 kd = kinds[kid]
-                k = fits(kd, ri)
+                k = take(kd, ri)
                 if k is None:
-                    add(kd, ri)
                     n[i] += 1
                     group.append(i)
-                    if kd.unb_circuits:
-                        moved = True
+                    if parked and kd.unb_circuits:
+                        self._wake(parked, kd.unb_circuits, heap)
                 else:
                     why[i] = k
                     if k < u0:  # current and power limits only fill up: stopped for good
                         if b is None or ri < b[0]:
                             blocked[kid] = (ri, k)
                     else:
-                        parked.append(i)
+                        c, p = divmod(k - u0, 6)
+                        need = self._levels(c)[p] + ri - self.net.unb[c]  # type: ignore[operator]
+                        entry = (need - EPS, n[i] * ri, wait[i], i)
+                        heapq.heappush(parked.setdefault((c, p), []), entry)
             if group and heap:
                 self._advance_rounds(group, level + r[group[0]], heap[0][0])
             elif group:
@@ -869,10 +918,26 @@ class _Allocator:
                     push(heap, (round(n[i] * r[i], 9), wait[i], i))
                 else:
                     why[i] = None
-            if not heap and parked and moved:  # the gaps changed: try the parked ones again
-                heap = [(round(n[i] * r[i], 9), wait[i], i) for i in parked]
-                heapq.heapify(heap)
-                parked, moved = [], False
+
+    def _wake(
+        self,
+        parked: dict[tuple[int, int], list[tuple[float, float, int, int]]],
+        circuits: list[int],
+        heap: list[tuple[float, int, int]],
+    ) -> None:
+        """Back into the top-up: per heavy phase, the first parked box whose circuit's
+        lightest phase rose enough for it."""
+        n, r, wait = self.n, self.r, self.wait
+        for c in circuits:
+            low = -_INF
+            for p in range(PHASES):
+                waiting = parked.get((c, p))
+                if waiting:
+                    if low == -_INF:
+                        low = min(self._levels(c))
+                    if waiting[0][0] <= low:
+                        i = heapq.heappop(waiting)[3]
+                        heapq.heappush(heap, (round(n[i] * r[i], 9), wait[i], i))
 
     def _advance_rounds(self, group: list[int], level: float, above: float) -> None:
         """Raise every box of `group` (all one step above `level` - step, all of whose last
@@ -933,19 +998,15 @@ class _Allocator:
         sensitive = [i for i in order if kinds[kind[i]].unb_circuits]
         for _ in range(MAX_ROUNDS):
             late = False
-            at_min: list[float] | None = None  # the loads with every box at its min
+            stuck = []  # waiting mins that neither fit now nor with lower priorities at min
             for i in sensitive:
-                if state[i] != _WAITING or i not in self.unb_refused:
-                    continue
-                if self._try_slot(i):
-                    late = True
-                    at_min = None
-                    continue
-                if at_min is None:
-                    at_min = self._loads_at_min(order)
-                if self._late_slot(i, order, at_min):
-                    late = True
-                    at_min = None
+                if state[i] == _WAITING and i in self.unb_refused:
+                    if self._try_slot(i) or self._late_slot(i, order):
+                        late = True
+                    else:
+                        stuck.append(i)
+            if stuck and self._late_slots_at_min(stuck, order):
+                continue  # all filled again already
             granted = [i for i in order if state[i] == _GRANTED]
             if late:
                 saved = self._save()
@@ -996,32 +1057,51 @@ class _Allocator:
                     load[k] -= v * kd.weight
         return load
 
-    def _late_slot(self, i: int, order: list[int], at_min: list[float]) -> bool:
-        """Grant box i its min although fills took the room since: mins come before fills.
-
-        First with the lower priorities back at their mins, else with every box back at its
-        min and all filled again in priority order; either is kept only if every unbalance
-        limit then holds (a min on one phase may need the others' fills to be balanced)."""
-        kd = self.kinds[self.kind[i]]
-        v = self.lo[i] * self.r[i]
-        room = self.net.room
+    def _late_slot(self, i: int, order: list[int]) -> bool:
+        """Grant box i its min with the lower priorities back at their mins (mins come before
+        fills), if every unbalance limit then holds."""
         granted = [j for j in order if self.state[j] == _GRANTED]
-        saved = self._save()
-        lower = [j for j in granted if self.prio[j] < self.prio[i]]
-        if lower:
-            self._lower_to_min(lower)
-            if self._fits_monotone(kd, v):
-                self._grant(i)
-                if self._balanced():
-                    return True
-            self._restore(saved)
-        if any(at_min[k] + v > room[k] + EPS for k in kd.phase_cons) or any(
-            at_min[k] + v * kd.weight > room[k] + EPS for k in kd.power_cons
-        ):
+        lower = [j for j in granted if self.prio[j] < self.prio[i] and self.n[j] > self.lo[j]]
+        if not lower:
             return False
+        saved = self._save()
+        self._lower_to_min(lower)
+        if self._fits_monotone(self.kinds[self.kind[i]], self.lo[i] * self.r[i]):
+            self._grant(i)
+            if self._balanced():
+                return True
+        self._restore(saved)
+        return False
+
+    def _late_slots_at_min(self, stuck: list[int], order: list[int]) -> bool:
+        """Mins before fills, also the fills of equal and higher priorities: with every box
+        back at its min, grant the waiting mins that fit (in slot order) and fill all again;
+        kept only if every unbalance limit then holds (a min on one phase may need the others'
+        fills to be balanced)."""
+        kinds, kind, lo, r = self.kinds, self.kind, self.lo, self.r
+        at_min = self._loads_at_min(order)
+        room = self.net.room
+        fit = []
+        for i in stuck:
+            kd = kinds[kind[i]]
+            v = lo[i] * r[i]
+            vw = v * kd.weight
+            if all(at_min[k] + v <= room[k] + EPS for k in kd.phase_cons) and all(
+                at_min[k] + vw <= room[k] + EPS for k in kd.power_cons
+            ):
+                fit.append(i)
+                for k in kd.phase_cons:
+                    at_min[k] += v
+                for k in kd.power_cons:
+                    at_min[k] += vw
+        if not fit:
+            return False
+        saved = self._save()
+        granted = [j for j in order if self.state[j] == _GRANTED]
         self._lower_to_min(granted)
-        self._grant(i)
-        self._fill([*granted, i])
+        for i in fit:
+            self._grant(i)
+        self._fill([j for j in order if self.state[j] == _GRANTED])
         if self._balanced():
             return True
         self._restore(saved)
@@ -1085,7 +1165,13 @@ class _Allocator:
             round(a * b, 9) if s == _GRANTED else 0.0 for a, b, s in zip(n, r, state, strict=True)
         ]
         setpoints = dict(zip(ids, values, strict=True))
-        slot_top, fill_top = self._priority_maps()
+        maps: list[dict[int, int]] = []  # built when first needed: slot and fill priorities
+
+        def top(which: int, k: int) -> float:
+            if not maps:
+                maps.extend(self._priority_maps())
+            return maps[which].get(self._pkey(k), -_INF)
+
         said: dict[object, str] = {}  # the same reasons recur: build each text once
         reasons = []
         for i, s in enumerate(state):
@@ -1098,7 +1184,7 @@ class _Allocator:
                         by_demand, value = cap_by[i]
                         what = "capped by demand" if by_demand else "at its max"
                         t = said[key] = f"{what} {_fmt(value)} A"
-                elif n[i] == lo[i] and fill_top and fill_top.get(self._pkey(k), -_INF) > prio[i]:
+                elif n[i] == lo[i] and top(1, k) > prio[i]:
                     t = f"priority: higher-priority wallboxes first ({net.full_text(k)})"
                 else:
                     t = said.get(k)
@@ -1110,7 +1196,7 @@ class _Allocator:
                 k = self.slot_fail[i]
                 assert k is not None
                 full = net.full_text(k)
-                if slot_top and slot_top.get(self._pkey(k), -_INF) > prio[i]:
+                if top(0, k) > prio[i]:
                     t = f"priority: higher-priority wallboxes first ({full})"
                 else:
                     t = f"waiting for a slot ({full})"
