@@ -404,7 +404,7 @@ class ControlLoop:
             over = top - st.commanded_a
             settled = now - st.decreased_at >= FOLLOW_S
             if settled and st.commanded_a > 0 and over > OVERDRAW_TOLERANCE_A:
-                if now > st.overdraw_until or over > st.overdraw_a:
+                if now > st.overdraw_until:  # once per episode, not at every wobble
                     self.events(
                         "overdraw",
                         f"{st.config['name']} draws {top:.1f} A, offered {st.commanded_a:.1f} A",

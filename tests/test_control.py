@@ -296,3 +296,25 @@ async def test_sessions_of_non_ocpp_boxes_are_recorded(tmp_path: Path) -> None:
     assert session["stopped_at"] is not None
     assert session["energy_wh"] > 100  # about 16 A x 3 x 230 V for a minute
     store.close()
+
+
+async def test_overdraw_is_remembered_and_reported_once() -> None:
+    site = Site(max_a=32.0, base=(0.0, 0.0, 0.0))
+    site.add("a", car="3p32", max_current_a=32.0)
+    site.add("b", car="3p32", max_current_a=32.0)
+    await site.run(40)
+    box_a = site.world.evses["a"]
+    # the car in a ignores its offer and draws 3 A more, as some cars do for a while
+    original = box_a.advance
+
+    def greedy(now: float) -> None:
+        original(now)
+        if box_a.car is not None:
+            box_a.car.draw_a = box_a.offer_a + 3.0
+
+    box_a.advance = greedy  # type: ignore[method-assign]
+    snap = await site.run(40)
+    overdraws = [e for e in site.events.recent() if e["kind"] == "overdraw"]
+    assert len(overdraws) == 1 and "a draws" in overdraws[0]["message"]
+    # the fuse holds: the extra 3 A are kept free by offering less
+    assert max(snap["site"]["grid_a"]) <= 32.0 + 0.2
