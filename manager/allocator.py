@@ -21,8 +21,12 @@ How one allocation is made:
    The sweep sees one constraint per ordered phase pair (p, q) of such a circuit:
    load_p - load_q <= limit, where boxes on p but not q count +1 and boxes on q but not p
    count -1; cars on all phases rising together leave it flat. When it fills up, only the
-   boxes that widen the gap freeze. If the light phase rises further later, more rounds let
-   the heavy phase follow.
+   boxes that widen the gap freeze; a few more passes with each gap capped where its light
+   side ended let the heavy side follow, rounding that widens a gap is repaired by lowering
+   the heavy side, and the top-up retries gap-blocked steps as the light side rises. Rounds
+   (_rounds) then grant mins that only fit now and refill in priority order. Safety, bounds
+   and maximality hold exactly; for these coupled loads priority and fairness are close,
+   not exact (docs/allocator.md).
 
 Constraint indices: phase p of circuit c is 3c+p, the power limit of c is 3C+c, and the
 unbalance gap of the ordered phase pair number j at circuit c is 4C+6c+j, with C circuits.
@@ -34,9 +38,10 @@ import heapq
 import logging
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import groupby, pairwise
+from operator import attrgetter
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
 
@@ -48,13 +53,14 @@ EPS = 1e-9
 GRID_EPS = 1e-9
 #: sweeps per priority level that let heavy phases follow their light ones (see _sweep)
 GAP_PASSES = 4
-#: unbalance rounds are cheap and converge in 2-3 rounds for real limits (>= 10 A); this only
-#: bounds pathological inputs (limits far below one car's min)
+#: unbalance rounds end after a few for real limits (>= 10 A); this only bounds pathological
+#: inputs (limits far below one car's min); the result is safe either way
 MAX_ROUNDS = 64
 
 _INF = math.inf
 _FULL = (1 << PHASES) - 1
 _PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
+_PHASES_OF = [tuple(p for p in range(PHASES) if mask >> p & 1) for mask in range(_FULL + 1)]
 
 # wallbox states
 _WAITING, _GRANTED, _OUT = 0, 1, 2
@@ -108,7 +114,20 @@ class _Net:
             if a.id == b.id:
                 raise ValueError(f"duplicate circuit id {a.id!r}")
         for c in circuits:
-            _check_circuit(c)
+            try:  # the common case in one go; the details only when something is off
+                b0, b1, b2 = c.base_load_a
+                ok = (
+                    0.0 <= c.max_current_a
+                    and 0.0 <= c.reserve_a < _INF
+                    and -_INF < b0 + b1 + b2 < _INF
+                    and (c.max_power_w is None or c.max_power_w >= 0.0)
+                    and (c.max_unbalance_a is None or c.max_unbalance_a >= 0.0)
+                    and type(c.max_current_a) in (float, int)
+                )
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                _check_circuit(c)
         self.index = {c.id: i for i, c in enumerate(circuits)}
         self.names = [c.name or c.id for c in circuits]
         n = self.count = len(circuits)
@@ -132,17 +151,21 @@ class _Net:
         self.ubase: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * n
         own_dead: list[str | None] = [None] * n
         for i, c in enumerate(circuits):
-            base = tuple(float(b) for b in c.base_load_a)
+            b0, b1, b2 = base = (
+                float(c.base_load_a[0]),
+                float(c.base_load_a[1]),
+                float(c.base_load_a[2]),
+            )
             name = self.names[i]
-            for p in range(PHASES):
-                room[3 * i + p] = c.max_current_a - c.reserve_a - base[p]
+            free = c.max_current_a - c.reserve_a
+            room[3 * i], room[3 * i + 1], room[3 * i + 2] = free - b0, free - b1, free - b2
             if c.max_power_w is not None and c.max_power_w < _INF:
                 self.limited_power[i] = True
-                room[3 * n + i] = c.max_power_w / volt - PHASES * c.reserve_a - sum(base)
+                room[3 * n + i] = c.max_power_w / volt - PHASES * c.reserve_a - (b0 + b1 + b2)
             else:
                 room[3 * n + i] = _INF
-            worst = min(range(PHASES), key=lambda p, i=i: (room[3 * i + p], p))
-            if room[3 * i + worst] < -EPS:
+            if free - max(base) < -EPS:
+                worst = base.index(max(base))
                 own_dead[i] = f"base load alone overloads circuit {name} {phase_name(worst)}"
             elif room[3 * n + i] < -EPS:
                 own_dead[i] = f"base load alone exceeds the power limit of circuit {name}"
@@ -306,34 +329,46 @@ class _Allocator:
         #: what a box at its cap is capped by: its demand (True) or its max, and the value
         self.cap_by: list[tuple[bool, float]] = [(False, 0.0)] * m
         cap_by = self.cap_by
-        index, dead = net.index, net.dead
+        index, dead, text = net.index, net.dead, self.text
         ceil, floor = math.ceil, math.floor
+        fields = attrgetter(
+            "min_current_a",
+            "max_current_a",
+            "resolution_a",
+            "demand_a",
+            "phases",
+            "rotation",
+            "car_phases",
+            "circuit",
+            "priority",
+            "wait_rank",
+        )
         for i, e in enumerate(boxes):
-            mn, mx, r, dm = e.min_current_a, e.max_current_a, e.resolution_a, e.demand_a
+            mn, mx, r, dm, phases, rotation, cp, circuit, pr, wr = fields(e)
             try:
                 ok = (
                     0.0 <= mn <= mx < _INF
                     and 0.0 < r < _INF
                     and (dm is None or dm >= 0.0)
-                    and type(e.priority) is int
-                    and type(e.wait_rank) is int
+                    and type(pr) is int
+                    and type(wr) is int
                 )
             except TypeError:
                 ok = False
             if not ok:
                 _check_evse(e, net)  # raises with a message naming the field
-            cp = e.car_phases
-            key = (e.phases, e.rotation, cp)
             try:
-                mask = mask_of.get(key)
+                mask = mask_of.get((phases, rotation, cp))
             except TypeError:  # car phases as an unhashable set
-                mask, key = None, (e.phases, e.rotation, frozenset(cp))  # type: ignore[arg-type]
+                mask = None
             if mask is None:
                 _check_evse(e, net)  # once per distinct wiring: phases, rotation, car phases
                 if type(cp) is not frozenset and cp is not None:
                     e = replace(e, car_phases=frozenset(cp))
-                mask = mask_of[key] = sum(1 << p for p in e.site_phases())
-            c = index.get(e.circuit)
+                mask = mask_of[(phases, rotation, e.car_phases)] = sum(
+                    1 << p for p in e.site_phases()
+                )
+            c = index.get(circuit)
             if c is None:
                 _check_evse(e, net)
             kid = by_mask.get((c, mask))
@@ -342,43 +377,48 @@ class _Allocator:
                 self.kinds.append(self._make_kind(c, mask))  # type: ignore[arg-type]
             kind[i] = kid
             res[i] = r
-            prio[i] = e.priority
-            wait[i] = e.wait_rank
+            prio[i] = pr
+            wait[i] = wr
             if dm is None or dm >= mx:
                 cap = mx
                 cap_by[i] = (False, mx)
             else:
                 cap = dm
                 cap_by[i] = (True, dm)
-            lo[i] = ceil(mn / r - GRID_EPS)
-            hi[i] = floor(cap / r + GRID_EPS)
+            a = lo[i] = ceil(mn / r - GRID_EPS)
+            b = hi[i] = floor(cap / r + GRID_EPS)
             if dm == 0:
-                state[i], self.text[i] = _OUT, "must not charge (demand 0)"
-            elif lo[i] > hi[i]:
+                state[i], text[i] = _OUT, "must not charge (demand 0)"
+            elif a > b:
                 state[i] = _OUT
                 if dm is not None and dm < mn:
-                    self.text[i] = f"paused: demand {_fmt(dm)} A is below its min {_fmt(mn)} A"
+                    text[i] = f"paused: demand {_fmt(dm)} A is below its min {_fmt(mn)} A"
                 else:
-                    self.text[i] = (
+                    text[i] = (
                         f"paused: its min {_fmt(mn)} A, rounded up to its {_fmt(r)} A steps, "
                         f"is above its max {_fmt(cap)} A"
                     )
             elif dead[c] is not None:  # type: ignore[index]
-                state[i], self.text[i] = _OUT, f"paused: {dead[c]}"  # type: ignore[index]
+                state[i], text[i] = _OUT, f"paused: {dead[c]}"  # type: ignore[index]
 
     def _make_kind(self, c: int, mask: int) -> _Kind:
         net = self.net
-        phases = tuple(p for p in range(PHASES) if mask >> p & 1)
+        phases = _PHASES_OF[mask]
         by_phase = net.path_phase[c]
-        phase_cons = [k for p in phases for k in by_phase[p]]
-        unb = net.path_unb[c] if mask != _FULL else []
-        weighted = [(k, len(phases)) for k in net.path_power[c]]
+        if mask == _FULL:
+            phase_cons = by_phase[0] + by_phase[1] + by_phase[2]
+            unb: list[int] = []
+        else:
+            phase_cons = [k for p in phases for k in by_phase[p]]
+            unb = net.path_unb[c]
+        power = net.path_power[c]
+        weighted = [(k, len(phases)) for k in power] if power else []
         for a in unb:
             for j, (p, q) in enumerate(_PAIRS):
                 w = (mask >> p & 1) - (mask >> q & 1)
                 if w:
                     weighted.append((net.u0 + 6 * a + j, w))
-        return _Kind(c, mask, phases, len(phases), phase_cons, net.path_power[c], unb, weighted)
+        return _Kind(c, mask, phases, len(phases), phase_cons, power, unb, weighted)
 
     # -- constraint checks ---------------------------------------------------------------
 
@@ -637,7 +677,6 @@ class _Allocator:
         events.sort()
         count = len(cls_members)
         tau = self._progressive_fill(events, count, unit, heavy, avail, cons_classes)
-        steps = self._rounded(cls_members, tau, cons_classes)
         u0 = self.net.u0
         if any(level < _INF and glob[k] >= u0 for level, k in tau):
             # An unbalance gap froze boxes on its heavy phase, but as its light phase kept
@@ -657,14 +696,21 @@ class _Allocator:
                     break
                 caps = again
                 tau = self._progressive_fill(events, count, unit, static, again, cons_classes)
-            steps = self._rounded(cls_members, tau, cons_classes)
-        start = {i: n[i] for i in flat}
+        steps = self._rounded(cls_members, tau, cons_classes)
+        gapped = any(kinds[kid].unb_circuits for kid in cls_kind)
+        start = {i: n[i] for i in flat} if gapped else {}
+        r, add = self.r, self._add
         for g, ms in enumerate(cls_members):
-            self._raise_group(cls_kind[g], ms, steps[g])
             label = None if tau[g][0] == _INF else glob[tau[g][1]]
-            for i in ms:
+            inc = 0.0
+            for i, st in zip(ms, steps[g], strict=True):
+                if st != n[i]:
+                    inc += (st - n[i]) * r[i]
+                    n[i] = st
                 why[i] = label
-        if any(kinds[kid].unb_circuits for kid in cls_kind):
+            if inc:
+                add(kinds[cls_kind[g]], inc)
+        if gapped:
             self._repair_unbalance(flat, start)
 
     def _increments(
@@ -803,23 +849,33 @@ class _Allocator:
         step-by-step filling would, instead of fine boxes eating the room in small bites.
         """
         n, r, hi = self.n, self.r, self.hi
-        grid = r.__getitem__
-        cls_grids = [set(map(grid, ms)) for ms in cls_members]
-        mixed = len(set().union(*cls_grids)) > 1
-        drop_of: dict[int, float] = {}  # saturated constraint -> how much lower to start
         floor = math.floor
+        grid = r.__getitem__
+        grids = set(map(grid, (i for ms in cls_members for i in ms)))
+        if len(grids) == 1:  # the common case: one grid for all
+            step = grids.pop()
+            out = []
+            for g, ms in enumerate(cls_members):
+                level = tau[g][0]
+                if level == _INF:
+                    out.append([hi[i] for i in ms])
+                else:
+                    f = floor(level / step + GRID_EPS)
+                    out.append([min(hi[i], max(n[i], f)) for i in ms])
+            return out
+        cls_grids = [set(map(grid, ms)) for ms in cls_members]
+        drop_of: dict[int, float] = {}  # saturated constraint -> how much lower to start
         out = []
         for g, ms in enumerate(cls_members):
             level, k = tau[g]
             if level == _INF:
                 out.append([hi[i] for i in ms])
                 continue
-            if mixed:
-                drop = drop_of.get(k)
-                if drop is None:
-                    grids = set().union(*(cls_grids[g2] for g2 in cons_classes[k]))
-                    drop = drop_of[k] = max(grids) if len(grids) > 1 else 0.0
-                level -= drop
+            drop = drop_of.get(k)
+            if drop is None:
+                mix = set().union(*(cls_grids[g2] for g2 in cons_classes[k]))
+                drop = drop_of[k] = max(mix) if len(mix) > 1 else 0.0
+            level -= drop
             if len(cls_grids[g]) == 1:
                 f = floor(level / r[ms[0]] + GRID_EPS)
                 out.append([min(hi[i], max(n[i], f)) for i in ms])
@@ -868,12 +924,21 @@ class _Allocator:
                 k = fits(kd, step)
                 if k is not None:
                     blocked[kid] = (step, k)
+        # heap key: the current in amperes; with a single grid its step count says the same,
+        # exactly and cheaper (mixed grids need amperes, rounded so that equal ones tie)
+        one = len(finest) > 0 and len(set(finest.values())) == 1
+        one = one and all(r[i] == r[members[0]] for i in members)
+        unit = r[members[0]] if one else 1.0
+
+        def key(i: int) -> float:
+            return n[i] if one else round(n[i] * r[i], 9)
+
         heap = []
         for i in members:
             if n[i] < hi[i]:
                 b = blocked.get(kind[i])
                 if b is None:
-                    heap.append((round(n[i] * r[i], 9), wait[i], i))
+                    heap.append((key(i), wait[i], i))
                 else:
                     why[i] = b[1]
         heapq.heapify(heap)
@@ -898,7 +963,7 @@ class _Allocator:
                     n[i] += 1
                     group.append(i)
                     if parked and kd.unb_circuits:
-                        self._wake(parked, kd.unb_circuits, heap)
+                        self._wake(parked, kd.unb_circuits, heap, key)
                 else:
                     why[i] = k
                     if k < u0:  # current and power limits only fill up: stopped for good
@@ -909,25 +974,29 @@ class _Allocator:
                         need = self._levels(c)[p] + ri - self.net.unb[c]  # type: ignore[operator]
                         entry = (need - EPS, n[i] * ri, wait[i], i)
                         heapq.heappush(parked.setdefault((c, p), []), entry)
-            if group and heap:
-                self._advance_rounds(group, level + r[group[0]], heap[0][0])
-            elif group:
-                self._advance_rounds(group, level + r[group[0]], _INF)
+            if group:
+                above = heap[0][0] * unit if heap else _INF
+                self._advance_rounds(group, level * unit + r[group[0]], above)
             for i in group:
-                if n[i] < hi[i]:
-                    push(heap, (round(n[i] * r[i], 9), wait[i], i))
-                else:
+                if n[i] >= hi[i]:
                     why[i] = None
+                    continue
+                b = blocked.get(kind[i])
+                if b is not None and r[i] >= b[0]:  # its kind found a full limit meanwhile
+                    why[i] = b[1]
+                else:
+                    push(heap, (key(i), wait[i], i))
 
     def _wake(
         self,
         parked: dict[tuple[int, int], list[tuple[float, float, int, int]]],
         circuits: list[int],
         heap: list[tuple[float, int, int]],
+        key: Callable[[int], float],
     ) -> None:
         """Back into the top-up: per heavy phase, the first parked box whose circuit's
         lightest phase rose enough for it."""
-        n, r, wait = self.n, self.r, self.wait
+        wait = self.wait
         for c in circuits:
             low = -_INF
             for p in range(PHASES):
@@ -937,7 +1006,7 @@ class _Allocator:
                         low = min(self._levels(c))
                     if waiting[0][0] <= low:
                         i = heapq.heappop(waiting)[3]
-                        heapq.heappush(heap, (round(n[i] * r[i], 9), wait[i], i))
+                        heapq.heappush(heap, (key(i), wait[i], i))
 
     def _advance_rounds(self, group: list[int], level: float, above: float) -> None:
         """Raise every box of `group` (all one step above `level` - step, all of whose last
