@@ -66,9 +66,7 @@ class DriverTable:
             for d in sorted(self.table.values(), key=lambda d: (d.kind, d.title))
         ]
 
-    def check(
-        self, driver: str, kind: str, address: str, fields: dict[str, Any]
-    ) -> dict[str, Any]:
+    def check(self, driver: str, kind: str, address: str, fields: dict[str, Any]) -> dict[str, Any]:
         found = self.table.get(driver)
         if found is None:
             raise InvalidInput.one("driver", f"unknown driver {driver!r}")
