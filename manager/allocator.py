@@ -183,6 +183,7 @@ class _Net:
         self.path_phase = [
             [[3 * a + p for a in path] for p in range(PHASES)] for path in self.paths
         ]
+        self.path_all = [a + b + c for a, b, c in self.path_phase]
         self.path_power = [
             [3 * n + a for a in path if self.limited_power[a]] for path in self.paths
         ]
@@ -404,15 +405,16 @@ class _Allocator:
     def _make_kind(self, c: int, mask: int) -> _Kind:
         net = self.net
         phases = _PHASES_OF[mask]
-        by_phase = net.path_phase[c]
-        if mask == _FULL:
-            phase_cons = by_phase[0] + by_phase[1] + by_phase[2]
-            unb: list[int] = []
-        else:
-            phase_cons = [k for p in phases for k in by_phase[p]]
-            unb = net.path_unb[c]
         power = net.path_power[c]
         weighted = [(k, len(phases)) for k in power] if power else []
+        if mask == _FULL:  # 3-phase loads cannot change an unbalance
+            return _Kind(c, mask, phases, 3, net.path_all[c], power, [], weighted)
+        by_phase = net.path_phase[c]
+        if len(phases) == 1:
+            phase_cons = by_phase[phases[0]]  # shared, never changed
+        else:
+            phase_cons = by_phase[phases[0]] + by_phase[phases[1]]
+        unb = net.path_unb[c]
         for a in unb:
             for j, (p, q) in enumerate(_PAIRS):
                 w = (mask >> p & 1) - (mask >> q & 1)
@@ -517,10 +519,10 @@ class _Allocator:
 
     def run(self) -> Allocation:
         prio, wait, state = self.prio, self.wait, self.state
-        order = sorted(
-            (i for i in range(len(state)) if state[i] == _WAITING),
-            key=lambda i: (-prio[i], wait[i], i),
-        )
+        # slot order (-priority, wait_rank, index) from two stable sorts on plain integers
+        order = sorted([i for i, s in enumerate(state) if s == _WAITING], key=wait.__getitem__)
+        if len(set(prio)) > 1:
+            order.sort(key=[-p for p in prio].__getitem__)
         self._slots(order)
         self._fill([i for i in order if state[i] == _GRANTED])
         kinds, kind = self.kinds, self.kind
@@ -696,20 +698,9 @@ class _Allocator:
                     break
                 caps = again
                 tau = self._progressive_fill(events, count, unit, static, again, cons_classes)
-        steps = self._rounded(cls_members, tau, cons_classes)
         gapped = any(kinds[kid].unb_circuits for kid in cls_kind)
         start = {i: n[i] for i in flat} if gapped else {}
-        r, add = self.r, self._add
-        for g, ms in enumerate(cls_members):
-            label = None if tau[g][0] == _INF else glob[tau[g][1]]
-            inc = 0.0
-            for i, st in zip(ms, steps[g], strict=True):
-                if st != n[i]:
-                    inc += (st - n[i]) * r[i]
-                    n[i] = st
-                why[i] = label
-            if inc:
-                add(kinds[cls_kind[g]], inc)
+        self._settle(cls_members, cls_kind, tau, glob, cons_classes)
         if gapped:
             self._repair_unbalance(flat, start)
 
@@ -836,52 +827,64 @@ class _Allocator:
                 rising.clear()
         return tau
 
-    def _rounded(
+    def _settle(
         self,
         cls_members: list[list[int]],
+        cls_kind: list[int],
         tau: list[tuple[float, int]],
+        glob: list[int],
         cons_classes: list[list[int]],
-    ) -> list[list[int]]:
-        """The sweep's levels rounded down to each box's grid, in steps, per group.
+    ) -> None:
+        """Set every box to the sweep's level rounded down to its grid, and book the loads.
 
         Where the limit that froze a group mixes grids, its boxes start one coarse step
         lower: the top-up then lets a coarse box take its big step while it is the lowest, as
         step-by-step filling would, instead of fine boxes eating the room in small bites.
         """
-        n, r, hi = self.n, self.r, self.hi
+        n, r, hi, why, kinds, add = self.n, self.r, self.hi, self.why, self.kinds, self._add
         floor = math.floor
-        grid = r.__getitem__
-        grids = set(map(grid, (i for ms in cls_members for i in ms)))
-        if len(grids) == 1:  # the common case: one grid for all
-            step = grids.pop()
-            out = []
-            for g, ms in enumerate(cls_members):
-                level = tau[g][0]
-                if level == _INF:
-                    out.append([hi[i] for i in ms])
-                else:
-                    f = floor(level / step + GRID_EPS)
-                    out.append([min(hi[i], max(n[i], f)) for i in ms])
-            return out
-        cls_grids = [set(map(grid, ms)) for ms in cls_members]
-        drop_of: dict[int, float] = {}  # saturated constraint -> how much lower to start
-        out = []
+        grids = {r[ms[0]] for ms in cls_members}
+        for ms in cls_members:
+            if len(grids) > 1:
+                break
+            grids.update([r[i] for i in ms])
+        drop_of: dict[int, float] | None = None if len(grids) == 1 else {}
         for g, ms in enumerate(cls_members):
             level, k = tau[g]
+            label = None
             if level == _INF:
-                out.append([hi[i] for i in ms])
-                continue
-            drop = drop_of.get(k)
-            if drop is None:
-                mix = set().union(*(cls_grids[g2] for g2 in cons_classes[k]))
-                drop = drop_of[k] = max(mix) if len(mix) > 1 else 0.0
-            level -= drop
-            if len(cls_grids[g]) == 1:
-                f = floor(level / r[ms[0]] + GRID_EPS)
-                out.append([min(hi[i], max(n[i], f)) for i in ms])
+                f = 1 << 62  # every box to its cap
             else:
-                out.append([min(hi[i], max(n[i], floor(level / r[i] + GRID_EPS))) for i in ms])
-        return out
+                label = glob[k]
+                if drop_of is not None:
+                    drop = drop_of.get(k)
+                    if drop is None:
+                        mix = {r[i] for g2 in cons_classes[k] for i in cls_members[g2]}
+                        drop = drop_of[k] = max(mix) if len(mix) > 1 else 0.0
+                    level -= drop
+                f = floor(level / r[ms[0]] + GRID_EPS)
+            if drop_of is not None and len({r[i] for i in ms}) > 1:
+                inc = 0.0
+                for i in ms:
+                    v, h = n[i], hi[i]
+                    st = h if level == _INF else floor(level / r[i] + GRID_EPS)
+                    st = h if h < st else v if v > st else st
+                    if st != v:
+                        inc += (st - v) * r[i]
+                        n[i] = st
+                    why[i] = label
+            else:
+                steps = 0
+                for i in ms:
+                    v, h = n[i], hi[i]
+                    st = h if h < f else v if v > f else f
+                    if st != v:
+                        steps += st - v
+                        n[i] = st
+                    why[i] = label
+                inc = steps * r[ms[0]]
+            if inc:
+                add(kinds[cls_kind[g]], inc)
 
     def _raise_group(self, kid: int, ms: list[int], steps: list[int]) -> None:
         n, r = self.n, self.r
