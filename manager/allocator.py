@@ -40,8 +40,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import groupby, pairwise
-from operator import attrgetter
+from itertools import groupby, pairwise, repeat
+from operator import attrgetter, mul
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
 
@@ -293,8 +293,7 @@ def _check_evse(e: EvseLoad, net: _Net) -> None:
             raise ValueError(f"{who}: {field} must be an integer, got {v!r}")
 
 
-def _by_id(e: EvseLoad) -> str:
-    return e.id
+_ID = attrgetter("id")
 
 
 def _fmt(a: float) -> str:
@@ -306,7 +305,7 @@ class _Allocator:
 
     def __init__(self, site: Site, evses: Sequence[EvseLoad]) -> None:
         self.net = net = _Net(site)
-        boxes = sorted(evses, key=_by_id)
+        boxes = sorted(evses, key=_ID)
         for a, b in pairwise(boxes):
             if a.id == b.id:
                 raise ValueError(f"duplicate wallbox id {a.id!r}")
@@ -1232,10 +1231,11 @@ class _Allocator:
             self.text,
             self.cap_by,
         )
-        ids = [e.id for e in self.boxes]
-        values = [
-            round(a * b, 9) if s == _GRANTED else 0.0 for a, b, s in zip(n, r, state, strict=True)
-        ]
+        ids = list(map(_ID, self.boxes))
+        values = list(map(round, map(mul, n, r), repeat(9)))
+        for i, s in enumerate(state):
+            if s != _GRANTED:
+                values[i] = 0.0
         setpoints = dict(zip(ids, values, strict=True))
         maps: list[dict[int, int]] = []  # built when first needed: slot and fill priorities
 
