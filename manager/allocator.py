@@ -899,10 +899,13 @@ class _Allocator:
         """Hand out what rounding down left: lowest current first (ties: wait_rank, id), one
         step at a time, as long as every limit has room for that step.
 
-        All boxes at the lowest level take one step each in that order (some fit, the others
-        stop for good: current and power limits only fill up). When all of them fit, they
-        advance further whole rounds at once, up to the next-higher level, their caps or the
-        first full limit: the same result as single steps, in a fraction of the work.
+        `members` come in slot order, which is (wait_rank, id) within a priority. Boxes wait
+        in buckets per current, each bucket a heap of slot positions, so the order costs
+        integer comparisons only. All boxes at the lowest level take one step each in that
+        order (some fit, the others stop for good: current and power limits only fill up).
+        When all of them fit, they advance further whole rounds at once, up to the next
+        level, their caps or the first full limit: the same result as single steps, in a
+        fraction of the work.
         """
         n, r, hi, wait, kind, kinds, why = (
             self.n,
@@ -926,34 +929,52 @@ class _Allocator:
                 k = fits(kd, step)
                 if k is not None:
                     blocked[kid] = (step, k)
-        # heap key: the current in amperes; with a single grid its step count says the same,
+        # a level is the current in amperes; with a single grid its step count says the same,
         # exactly and cheaper (mixed grids need amperes, rounded so that equal ones tie)
-        one = len(finest) > 0 and len(set(finest.values())) == 1
+        one = len(set(finest.values())) == 1
         one = one and all(r[i] == r[members[0]] for i in members)
         unit = r[members[0]] if one else 1.0
+        pos = {i: x for x, i in enumerate(members)}
+        buckets: dict[float, list[int]] = {}  # level -> heap of slot positions
+        levels: list[float] = []  # heap of levels; may hold stale ones (no bucket)
+        pop, push = heapq.heappop, heapq.heappush
 
-        def key(i: int) -> float:
-            return n[i] if one else round(n[i] * r[i], 9)
+        def add(i: int) -> None:
+            level = n[i] if one else round(n[i] * r[i], 9)
+            bucket = buckets.get(level)
+            if bucket is None:
+                buckets[level] = [pos[i]]
+                push(levels, level)
+            else:
+                push(bucket, pos[i])
 
-        heap = []
-        for i in members:
+        for i in members:  # in slot order: every bucket starts as a sorted list, a heap
             if n[i] < hi[i]:
                 b = blocked.get(kind[i])
                 if b is None:
-                    heap.append((key(i), wait[i], i))
+                    level = n[i] if one else round(n[i] * r[i], 9)
+                    bucket = buckets.get(level)
+                    if bucket is None:
+                        buckets[level] = [pos[i]]
+                    else:
+                        bucket.append(pos[i])
                 else:
                     why[i] = b[1]
-        heapq.heapify(heap)
-        pop, push = heapq.heappop, heapq.heappush
+        levels = sorted(buckets)
         # stopped by an unbalance gap: per (circuit, heavy phase), (the lightest phase's level
         # that would let the box fit, its current, wait_rank, box); woken one at a time when
         # the lightest phase has risen so far (one step there makes room for about one step)
         parked: dict[tuple[int, int], list[tuple[float, float, int, int]]] = {}
-        while heap:
-            level = heap[0][0]
+        while levels:
+            level = levels[0]
+            bucket = buckets.get(level)
+            if not bucket:
+                pop(levels)
+                buckets.pop(level, None)
+                continue
             group = []
-            while heap and heap[0][0] == level:
-                i = pop(heap)[2]
+            while bucket and levels[0] == level:  # a woken box may open a lower level
+                i = members[pop(bucket)]
                 kid, ri = kind[i], r[i]
                 b = blocked.get(kid)
                 if b is not None and ri >= b[0]:
@@ -965,7 +986,7 @@ class _Allocator:
                     n[i] += 1
                     group.append(i)
                     if parked and kd.unb_circuits:
-                        self._wake(parked, kd.unb_circuits, heap, key)
+                        self._wake(parked, kd.unb_circuits, add)
                 else:
                     why[i] = k
                     if k < u0:  # current and power limits only fill up: stopped for good
@@ -977,8 +998,10 @@ class _Allocator:
                         entry = (need - EPS, n[i] * ri, wait[i], i)
                         heapq.heappush(parked.setdefault((c, p), []), entry)
             if group:
-                above = heap[0][0] * unit if heap else _INF
-                self._advance_rounds(group, level * unit + r[group[0]], above)
+                while levels and not buckets.get(levels[0]):
+                    buckets.pop(pop(levels), None)
+                above = levels[0] * unit if levels else _INF
+                self._advance_rounds(group, level * unit, above)
             for i in group:
                 if n[i] >= hi[i]:
                     why[i] = None
@@ -987,18 +1010,16 @@ class _Allocator:
                 if b is not None and r[i] >= b[0]:  # its kind found a full limit meanwhile
                     why[i] = b[1]
                 else:
-                    push(heap, (key(i), wait[i], i))
+                    add(i)
 
     def _wake(
         self,
         parked: dict[tuple[int, int], list[tuple[float, float, int, int]]],
         circuits: list[int],
-        heap: list[tuple[float, int, int]],
-        key: Callable[[int], float],
+        add: Callable[[int], None],
     ) -> None:
         """Back into the top-up: per heavy phase, the first parked box whose circuit's
         lightest phase rose enough for it."""
-        wait = self.wait
         for c in circuits:
             low = -_INF
             for p in range(PHASES):
@@ -1007,21 +1028,27 @@ class _Allocator:
                     if low == -_INF:
                         low = min(self._levels(c))
                     if waiting[0][0] <= low:
-                        i = heapq.heappop(waiting)[3]
-                        heapq.heappush(heap, (key(i), wait[i], i))
+                        add(heapq.heappop(waiting)[3])
 
-    def _advance_rounds(self, group: list[int], level: float, above: float) -> None:
-        """Raise every box of `group` (all one step above `level` - step, all of whose last
-        step fitted) by the same number of further whole steps, as far as all of them fit."""
+    def _advance_rounds(self, group: list[int], before: float, above: float) -> None:
+        """Raise the boxes of `group` (all were at `before` amperes and took one step) by the
+        same number of further whole steps, while they are the lowest and all of them fit.
+
+        With mixed grids only the finest boxes go on: they stay the lowest until they reach
+        the next coarser one, exactly as single steps would go."""
         n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
         step = r[group[0]]
+        if any(r[i] != step for i in group):
+            grids = {r[i] for i in group}
+            step = min(grids)
+            above = min(above, before + min(grids - {step}))
+            group = [i for i in group if r[i] == step]
+        level = before + step
         if above <= level + GRID_EPS:
             return
         rounds = math.ceil((above - level) / step - GRID_EPS) if above < _INF else 1 << 60
         counts: dict[int, int] = {}
         for i in group:
-            if r[i] != step:  # mixed grids: one step at a time
-                return
             rounds = min(rounds, hi[i] - n[i])
             counts[kind[i]] = counts.get(kind[i], 0) + 1
         if rounds < 1:
