@@ -972,6 +972,22 @@ class _Allocator:
                 pop(levels)
                 buckets.pop(level, None)
                 continue
+            above = min(levels[1:3], default=_INF)  # the next level, or a lower stale one
+            if above > level and (
+                len(bucket) > 3 or (above - level) * unit > 2 * r[members[bucket[0]]]
+            ):
+                raised = self._advance_rounds(
+                    [members[x] for x in bucket], level * unit, above * unit, blocked
+                )
+                if raised:
+                    gone = {pos[i] for i in raised}
+                    bucket[:] = [x for x in bucket if x not in gone]
+                    heapq.heapify(bucket)
+                    for i in raised:
+                        if n[i] >= hi[i]:
+                            why[i] = None
+                        else:
+                            add(i)
             group = []
             while bucket and levels[0] == level:  # a woken box may open a lower level
                 i = members[pop(bucket)]
@@ -997,11 +1013,6 @@ class _Allocator:
                         need = self._levels(c)[p] + ri - self.net.unb[c]  # type: ignore[operator]
                         entry = (need - EPS, n[i] * ri, wait[i], i)
                         heapq.heappush(parked.setdefault((c, p), []), entry)
-            if group:
-                while levels and not buckets.get(levels[0]):
-                    buckets.pop(pop(levels), None)
-                above = levels[0] * unit if levels else _INF
-                self._advance_rounds(group, level * unit, above)
             for i in group:
                 if n[i] >= hi[i]:
                     why[i] = None
@@ -1030,49 +1041,76 @@ class _Allocator:
                     if waiting[0][0] <= low:
                         add(heapq.heappop(waiting)[3])
 
-    def _advance_rounds(self, group: list[int], before: float, above: float) -> None:
-        """Raise the boxes of `group` (all were at `before` amperes and took one step) by the
-        same number of further whole steps, while they are the lowest and all of them fit.
+    def _advance_rounds(
+        self, boxes: list[int], level: float, above: float, blocked: dict[int, tuple[float, int]]
+    ) -> list[int]:
+        """Raise boxes that are all at `level` amperes, the lowest, by whole steps at once, as
+        single steps would; return those raised.
 
-        With mixed grids only the finest boxes go on: they stay the lowest until they reach
-        the next coarser one, exactly as single steps would go."""
+        Until they reach the next level (`above`), each of them takes one step per round, in
+        slot order, up to its cap. A limit with room for k rounds of all its boxes lets each
+        of them take k steps whatever the order, so a box takes at once as many steps as all
+        of its limits have room for; what is left is done in single steps. On mixed grids this
+        is one round (after it, the boxes are on different levels). Boxes coupled to an
+        unbalance limit take single steps only."""
         n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
-        step = r[group[0]]
-        if any(r[i] != step for i in group):
-            grids = {r[i] for i in group}
-            step = min(grids)
-            above = min(above, before + min(grids - {step}))
-            group = [i for i in group if r[i] == step]
-        level = before + step
-        if above <= level + GRID_EPS:
-            return
-        rounds = math.ceil((above - level) / step - GRID_EPS) if above < _INF else 1 << 60
-        counts: dict[int, int] = {}
-        for i in group:
-            rounds = min(rounds, hi[i] - n[i])
-            counts[kind[i]] = counts.get(kind[i], 0) + 1
-        if rounds < 1:
-            return
-        cost: dict[int, float] = {}
-        for kid, c in counts.items():
+        step = r[boxes[0]]
+        one = True
+        amps: dict[int, float] = {}  # kind -> what one round of its rising boxes takes
+        for i in boxes:
+            ri = r[i]
+            if ri != step:
+                one = False
+            kid = kind[i]
+            b = blocked.get(kid)
+            if n[i] < hi[i] and (b is None or ri < b[0]):
+                amps[kid] = amps.get(kid, 0.0) + ri
+        if one:
+            if above < _INF:
+                rounds = math.ceil((above - level) / step - GRID_EPS)
+            else:
+                rounds = max(hi[i] - n[i] for i in boxes)
+        else:
+            rounds = 1
+        per_round: dict[int, float] = {}
+        for kid, v in amps.items():
             kd = kinds[kid]
             if kd.unb_circuits:  # not monotone: one step at a time
-                return
+                return []
             for k in kd.phase_cons:
-                cost[k] = cost.get(k, 0.0) + c * step
+                per_round[k] = per_round.get(k, 0.0) + v
             for k in kd.power_cons:
-                cost[k] = cost.get(k, 0.0) + c * step * kd.weight
+                per_round[k] = per_round.get(k, 0.0) + v * kd.weight
         room, load = self.net.room, self.net.load
-        for k, c in cost.items():
-            fit = math.floor((room[k] - load[k] + EPS) / c)
-            if fit < rounds:
-                rounds = fit
-                if rounds < 1:
-                    return
-        for k, c in cost.items():
-            load[k] += rounds * c
-        for i in group:
-            n[i] += rounds
+        fit = {k: math.floor((room[k] - load[k] + EPS) / v) for k, v in per_round.items()}
+        allowed: dict[int, int] = {}
+        for kid in amps:
+            kd = kinds[kid]
+            a = min(rounds, *[fit[k] for k in kd.phase_cons], *[fit[k] for k in kd.power_cons])
+            if a > 0:
+                allowed[kid] = a
+        if not allowed:
+            return []
+        raised = []
+        taken: dict[int, float] = {}
+        for i in boxes:
+            kid = kind[i]
+            a = allowed.get(kid, 0)
+            h = hi[i] - n[i]
+            if a > 0 and h > 0:
+                b = blocked.get(kid)
+                if b is None or r[i] < b[0]:
+                    t = a if h > a else h
+                    n[i] += t
+                    taken[kid] = taken.get(kid, 0.0) + t * r[i]
+                    raised.append(i)
+        for kid, v in taken.items():
+            kd = kinds[kid]
+            for k in kd.phase_cons:
+                load[k] += v
+            for k in kd.power_cons:
+                load[k] += v * kd.weight
+        return raised
 
     def _rounds(self, order: list[int]) -> None:
         """Let boxes held back by an unbalance limit follow when the light phases rose.
