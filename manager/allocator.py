@@ -296,6 +296,18 @@ def _check_evse(e: EvseLoad, net: _Net) -> None:
 _ID = attrgetter("id")
 
 
+def _coarse_start(grids: set[float]) -> float:
+    """How a limit with boxes on these grids starts its top-up (see _Allocator._settle):
+    0 for one grid, the coarsest step c > 0 when every grid divides it (start at the last
+    multiple of c), else -c (start one step c lower)."""
+    if len(grids) < 2:
+        return 0.0
+    coarse = max(grids)
+    if all(abs(coarse / g - round(coarse / g)) < GRID_EPS * coarse / g for g in grids):
+        return coarse
+    return -coarse
+
+
 def _fmt(a: float) -> str:
     return f"{a:.2f}".rstrip("0").rstrip(".")
 
@@ -836,9 +848,10 @@ class _Allocator:
     ) -> None:
         """Set every box to the sweep's level rounded down to its grid, and book the loads.
 
-        Where the limit that froze a group mixes grids, its boxes start one coarse step
-        lower: the top-up then lets a coarse box take its big step while it is the lowest, as
-        step-by-step filling would, instead of fine boxes eating the room in small bites.
+        Where the limit that froze a group mixes grids, its boxes start lower, at the last
+        point of the coarsest grid (where every box of that limit would meet in single
+        steps): the top-up then lets a coarse box take its big step while it is the lowest,
+        as step-by-step filling would, instead of fine boxes eating the room in small bites.
         """
         n, r, hi, why, kinds, add = self.n, self.r, self.hi, self.why, self.kinds, self._add
         floor = math.floor
@@ -858,9 +871,13 @@ class _Allocator:
                 if drop_of is not None:
                     drop = drop_of.get(k)
                     if drop is None:
-                        mix = {r[i] for g2 in cons_classes[k] for i in cls_members[g2]}
-                        drop = drop_of[k] = max(mix) if len(mix) > 1 else 0.0
-                    level -= drop
+                        drop = drop_of[k] = _coarse_start(
+                            {r[i] for g2 in cons_classes[k] for i in cls_members[g2]}
+                        )
+                    if drop > 0.0:  # down to the coarse grid: all boxes meet there
+                        level = floor(level / drop + GRID_EPS) * drop
+                    elif drop < 0.0:  # grids that never meet: one coarse step lower
+                        level += drop
                 f = floor(level / r[ms[0]] + GRID_EPS)
             if drop_of is not None and len({r[i] for i in ms}) > 1:
                 inc = 0.0
@@ -961,6 +978,7 @@ class _Allocator:
                 else:
                     why[i] = b[1]
         levels = sorted(buckets)
+        batching = True  # whether whole rounds are worth trying (see _advance_rounds)
         # stopped by an unbalance gap: per (circuit, heavy phase), (the lightest phase's level
         # that would let the box fit, its current, wait_rank, box); woken one at a time when
         # the lightest phase has risen so far (one step there makes room for about one step)
@@ -973,12 +991,11 @@ class _Allocator:
                 buckets.pop(level, None)
                 continue
             above = min(levels[1:3], default=_INF)  # the next level, or a lower stale one
-            if above > level and (
-                len(bucket) > 3 or (above - level) * unit > 2 * r[members[bucket[0]]]
-            ):
+            if batching and above > level:
                 raised = self._advance_rounds(
                     [members[x] for x in bucket], level * unit, above * unit, blocked
                 )
+                batching = bool(raised)  # behind full limits: single steps until all fit
                 if raised:
                     gone = {pos[i] for i in raised}
                     bucket[:] = [x for x in bucket if x not in gone]
@@ -989,6 +1006,7 @@ class _Allocator:
                         else:
                             add(i)
             group = []
+            tried = len(bucket)
             while bucket and levels[0] == level:  # a woken box may open a lower level
                 i = members[pop(bucket)]
                 kid, ri = kind[i], r[i]
@@ -1013,6 +1031,8 @@ class _Allocator:
                         need = self._levels(c)[p] + ri - self.net.unb[c]  # type: ignore[operator]
                         entry = (need - EPS, n[i] * ri, wait[i], i)
                         heapq.heappush(parked.setdefault((c, p), []), entry)
+            if len(group) == tried > 1:  # all of them fitted: rounds may fit as well
+                batching = True
             for i in group:
                 if n[i] >= hi[i]:
                     why[i] = None
