@@ -712,6 +712,8 @@ class _Allocator:
         gapped = any(kinds[kid].unb_circuits for kid in cls_kind)
         start = {i: n[i] for i in flat} if gapped else {}
         self._settle(cls_members, cls_kind, tau, glob, cons_classes)
+        if not gapped and len({r[ms[0]] for ms in cls_members}) == 1:
+            self._hand_out(cls_members, tau, glob, members)
         if gapped:
             self._repair_unbalance(flat, start)
 
@@ -901,6 +903,75 @@ class _Allocator:
                 inc = steps * r[ms[0]]
             if inc:
                 add(kinds[cls_kind[g]], inc)
+
+    def _hand_out(
+        self,
+        cls_members: list[list[int]],
+        tau: list[tuple[float, int]],
+        glob: list[int],
+        members: list[int],
+    ) -> None:
+        """The top-up's first rounds, straight after rounding and without its queue.
+
+        The boxes a limit froze sit one rounding below its level; what rounding left of that
+        limit goes to them, one step each in slot order, until the limit is full. _top_up
+        would do the same first, as long as no other box sits at or below that level and no
+        other limit froze boxes there, and the limit ends full (else its boxes would go on);
+        this goes from the lowest level up and stops where that no longer holds, and leaves
+        the rest to _top_up. Only for one grid and limits that only fill up (the caller
+        checks): a limit's leftover is what rounding took from its own boxes, so no other
+        limit's boxes lose room by it.
+        """
+        n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
+        floor = math.floor
+        found: dict[int, tuple[int, list[int], int]] = {}  # limit -> its level, boxes, groups
+        low = 1 << 62  # the lowest box that may rise and is not one of those
+        for g, ms in enumerate(cls_members):
+            level, k = tau[g]
+            if level == _INF:
+                continue
+            f = floor(level / r[ms[0]] + GRID_EPS)
+            below = []
+            for i in ms:
+                v = n[i]
+                if v < hi[i]:
+                    if v == f:
+                        below.append(i)
+                    elif v < low:
+                        low = v
+            if below:
+                seen = found.get(k)
+                if seen is None:
+                    found[k] = (f, below, 1)
+                else:
+                    seen[1].extend(below)
+                    found[k] = (f, seen[1], seen[2] + 1)
+        if not found:
+            return
+        order = sorted(found, key=lambda k: (found[k][0], glob[k]))
+        pos = None
+        take, phase_limits = self._take, 3 * self.net.count
+        for x, k in enumerate(order):
+            f, boxes, groups = found[k]
+            if f >= low or (x + 1 < len(order) and found[order[x + 1]][0] == f):
+                return
+            if groups > 1:
+                if pos is None:
+                    pos = {i: x for x, i in enumerate(members)}
+                boxes.sort(key=pos.__getitem__)
+            gk = glob[k]
+            if gk >= phase_limits:  # a power limit: steps of different weight
+                return
+            full = False
+            for i in boxes:
+                k2 = take(kinds[kind[i]], r[i])
+                if k2 is None:
+                    n[i] += 1
+                elif k2 == gk:  # full for one more step of any of them
+                    full = True
+                    break
+            if not full:
+                return
 
     def _raise_group(self, kid: int, ms: list[int], steps: list[int]) -> None:
         n, r = self.n, self.r
