@@ -913,14 +913,14 @@ class _Allocator:
     ) -> None:
         """The top-up's first rounds, straight after rounding and without its queue.
 
-        The boxes a limit froze sit one rounding below its level; what rounding left of that
-        limit goes to them, one step each in slot order, until the limit is full. _top_up
-        would do the same first, as long as no other box sits at or below that level and no
-        other limit froze boxes there, and the limit ends full (else its boxes would go on);
-        this goes from the lowest level up and stops where that no longer holds, and leaves
-        the rest to _top_up. Only for one grid and limits that only fill up (the caller
-        checks): a limit's leftover is what rounding took from its own boxes, so no other
-        limit's boxes lose room by it.
+        The boxes a limit froze sit at its level rounded down; what rounding left of that
+        limit goes to them, one step each in slot order (with the boxes of other limits at
+        the same level), until the limit is full. _top_up would do the same first, as long as
+        no other box that may rise sits at or below that level and every limit there ends
+        full (else its boxes would go on); this goes from the lowest level up, stops where
+        that no longer holds and leaves the rest to _top_up. Only for one grid and limits
+        that only fill up (the caller checks): a limit's leftover is what rounding took from
+        its own boxes, so no other limit's boxes lose room by it.
         """
         n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
         floor = math.floor
@@ -948,29 +948,35 @@ class _Allocator:
                     found[k] = (f, seen[1], seen[2] + 1)
         if not found:
             return
-        order = sorted(found, key=lambda k: (found[k][0], glob[k]))
-        pos = None
+        by_level: dict[int, list[int]] = {}  # level -> the limits that froze boxes there
+        for k, (f, _, _) in found.items():
+            by_level.setdefault(f, []).append(glob[k])
+        pos: dict[int, int] | None = None
         take, phase_limits = self._take, 3 * self.net.count
-        for x, k in enumerate(order):
-            f, boxes, groups = found[k]
-            if f >= low or (x + 1 < len(order) and found[order[x + 1]][0] == f):
+        local = {glob[k]: k for k in found}
+        for f in sorted(by_level):
+            limits = by_level[f]
+            if f >= low or max(limits) >= phase_limits:  # power limits: steps of other weights
                 return
-            if groups > 1:
+            if len(limits) == 1 and found[local[limits[0]]][2] == 1:
+                boxes = [(i, limits[0]) for i in found[local[limits[0]]][1]]
+            else:
                 if pos is None:
                     pos = {i: x for x, i in enumerate(members)}
-                boxes.sort(key=pos.__getitem__)
-            gk = glob[k]
-            if gk >= phase_limits:  # a power limit: steps of different weight
-                return
-            full = False
-            for i in boxes:
+                boxes = sorted(
+                    ((i, gk) for gk in limits for i in found[local[gk]][1]),
+                    key=lambda b: pos[b[0]],  # type: ignore[index]
+                )
+            full: set[int] = set()
+            for i, gk in boxes:
+                if gk in full:  # full for one more step of any of its boxes
+                    continue
                 k2 = take(kinds[kind[i]], r[i])
                 if k2 is None:
                     n[i] += 1
-                elif k2 == gk:  # full for one more step of any of them
-                    full = True
-                    break
-            if not full:
+                elif k2 in local:
+                    full.add(k2)
+            if not full.issuperset(limits):  # room left: its boxes would go on before others
                 return
 
     def _raise_group(self, kid: int, ms: list[int], steps: list[int]) -> None:
@@ -1049,7 +1055,9 @@ class _Allocator:
                 else:
                     why[i] = b[1]
         levels = sorted(buckets)
-        batching = True  # whether whole rounds are worth trying (see _advance_rounds)
+        # whole rounds (see _advance_rounds) pay off after mixed-grid rounding; on one grid the
+        # sweep handed out the first steps already (_hand_out) and most limits are full
+        batching = not one
         # stopped by an unbalance gap: per (circuit, heavy phase), (the lightest phase's level
         # that would let the box fit, its current, wait_rank, box); woken one at a time when
         # the lightest phase has risen so far (one step there makes room for about one step)
