@@ -711,9 +711,9 @@ class _Allocator:
                 tau = self._progressive_fill(events, count, unit, static, again, cons_classes)
         gapped = any(kinds[kid].unb_circuits for kid in cls_kind)
         start = {i: n[i] for i in flat} if gapped else {}
-        self._settle(cls_members, cls_kind, tau, glob, cons_classes)
-        if not gapped and len({r[ms[0]] for ms in cls_members}) == 1:
-            self._hand_out(cls_members, tau, glob, members)
+        found, low = self._settle(cls_members, cls_kind, tau, glob, cons_classes, not gapped)
+        if found:
+            self._hand_out(found, low, glob, members)
         if gapped:
             self._repair_unbalance(flat, start)
 
@@ -847,8 +847,13 @@ class _Allocator:
         tau: list[tuple[float, int]],
         glob: list[int],
         cons_classes: list[list[int]],
-    ) -> None:
+        collect: bool,
+    ) -> tuple[dict[int, tuple[int, list[int], int]], int]:
         """Set every box to the sweep's level rounded down to its grid, and book the loads.
+
+        With `collect` (one grid, limits that only fill up), also return for _hand_out, per
+        limit that froze boxes: their level in steps, the boxes rounded down to it (in slot
+        order per group) and the number of groups; and the lowest other box that may rise.
 
         Where the limit that froze a group mixes grids, its boxes start lower, at the last
         point of the coarsest grid (where every box of that limit would meet in single
@@ -863,6 +868,9 @@ class _Allocator:
                 break
             grids.update([r[i] for i in ms])
         drop_of: dict[int, float] | None = None if len(grids) == 1 else {}
+        collect = collect and drop_of is None
+        found: dict[int, tuple[int, list[int], int]] = {}
+        low = 1 << 62
         for g, ms in enumerate(cls_members):
             level, k = tau[g]
             label = None
@@ -893,59 +901,54 @@ class _Allocator:
                     why[i] = label
             else:
                 steps = 0
+                below = [] if collect and label is not None else None
                 for i in ms:
                     v, h = n[i], hi[i]
-                    st = h if h < f else v if v > f else f
+                    if h <= f:  # its cap
+                        st = h
+                    elif v > f:  # started above the level
+                        st = v
+                        if v < low and v < h:
+                            low = v
+                    else:
+                        st = f
+                        if below is not None:
+                            below.append(i)
                     if st != v:
                         steps += st - v
                         n[i] = st
                     why[i] = label
                 inc = steps * r[ms[0]]
+                if below:
+                    seen = found.get(k)
+                    if seen is None:
+                        found[k] = (f, below, 1)
+                    else:
+                        seen[1].extend(below)
+                        found[k] = (f, seen[1], seen[2] + 1)
             if inc:
                 add(kinds[cls_kind[g]], inc)
+        return found, low
 
     def _hand_out(
         self,
-        cls_members: list[list[int]],
-        tau: list[tuple[float, int]],
+        found: dict[int, tuple[int, list[int], int]],
+        low: int,
         glob: list[int],
         members: list[int],
     ) -> None:
         """The top-up's first rounds, straight after rounding and without its queue.
 
-        The boxes a limit froze sit at its level rounded down; what rounding left of that
-        limit goes to them, one step each in slot order (with the boxes of other limits at
-        the same level), until the limit is full. _top_up would do the same first, as long as
-        no other box that may rise sits at or below that level and every limit there ends
-        full (else its boxes would go on); this goes from the lowest level up, stops where
-        that no longer holds and leaves the rest to _top_up. Only for one grid and limits
-        that only fill up (the caller checks): a limit's leftover is what rounding took from
-        its own boxes, so no other limit's boxes lose room by it.
+        The boxes a limit froze sit at its level rounded down (`found`, from _settle); what
+        rounding left of that limit goes to them, one step each in slot order (with the boxes
+        of other limits at the same level), until the limit is full. _top_up would do the
+        same first, as long as no other box that may rise sits at or below that level (`low`)
+        and every limit there ends full (else its boxes would go on); this goes from the
+        lowest level up, stops where that no longer holds and leaves the rest to _top_up.
+        Only for one grid and limits that only fill up: a limit's leftover is what rounding
+        took from its own boxes, so no other limit's boxes lose room by it.
         """
-        n, r, hi, kind, kinds = self.n, self.r, self.hi, self.kind, self.kinds
-        floor = math.floor
-        found: dict[int, tuple[int, list[int], int]] = {}  # limit -> its level, boxes, groups
-        low = 1 << 62  # the lowest box that may rise and is not one of those
-        for g, ms in enumerate(cls_members):
-            level, k = tau[g]
-            if level == _INF:
-                continue
-            f = floor(level / r[ms[0]] + GRID_EPS)
-            below = []
-            for i in ms:
-                v = n[i]
-                if v < hi[i]:
-                    if v == f:
-                        below.append(i)
-                    elif v < low:
-                        low = v
-            if below:
-                seen = found.get(k)
-                if seen is None:
-                    found[k] = (f, below, 1)
-                else:
-                    seen[1].extend(below)
-                    found[k] = (f, seen[1], seen[2] + 1)
+        n, r, kind, kinds = self.n, self.r, self.kind, self.kinds
         if not found:
             return
         by_level: dict[int, list[int]] = {}  # level -> the limits that froze boxes there
