@@ -689,26 +689,14 @@ class _Allocator:
         events += [(t, g, -d) for (t, g), d in stops.items()]
         events.sort()
         count = len(cls_members)
-        tau = self._progressive_fill(events, count, unit, heavy, avail, cons_classes)
         u0 = self.net.u0
-        if any(level < _INF and glob[k] >= u0 for level, k in tau):
-            # An unbalance gap froze boxes on its heavy phase, but as its light phase kept
-            # rising they could have followed, and others may have taken the room meanwhile.
-            # Further passes: the same sweep with each gap as a fixed cap, set by where its
-            # light side ended in the pass before; couplings chain (L2 lets L1 follow, which
-            # lets L3 follow), so repeat while the caps move, a few times at most.
-            static = [[(k, w) for k, w in h if w > 0] for h in heavy]
-            gaps = [k for k in range(len(avail)) if glob[k] >= u0]
-            caps = None
-            for _ in range(GAP_PASSES):
-                ends = self._increments(cls_members, tau)
-                again = list(avail)
-                for k in gaps:
-                    again[k] += sum(ends[g] for g in light[k])
-                if caps is not None and all(abs(again[k] - caps[k]) <= EPS for k in gaps):
-                    break
-                caps = again
-                tau = self._progressive_fill(events, count, unit, static, again, cons_classes)
+        gaps = [k for k in range(len(avail)) if glob[k] >= u0]
+        if not gaps:
+            tau = self._progressive_fill(events, count, unit, heavy, avail, cons_classes)
+        else:
+            tau = self._gap_passes(
+                events, cls_members, unit, heavy, avail, cons_classes, gaps, light
+            )
         gapped = any(kinds[kid].unb_circuits for kid in cls_kind)
         start = {i: n[i] for i in flat} if gapped else {}
         found, low = self._settle(cls_members, cls_kind, tau, glob, cons_classes, not gapped)
@@ -716,6 +704,57 @@ class _Allocator:
             self._hand_out(found, low, glob, members)
         if gapped:
             self._repair_unbalance(flat, start)
+
+    def _gap_passes(
+        self,
+        events: list[tuple[float, int, int]],
+        cls_members: list[list[int]],
+        unit: list[list[int]],
+        heavy: list[list[tuple[int, int]]],
+        avail: list[float],
+        cons_classes: list[list[int]],
+        gaps: list[int],
+        light: list[list[int]],
+    ) -> list[tuple[float, int]]:
+        """The sweep of a level whose boxes load unbalance gaps (see _sweep).
+
+        First without the gaps: boxes on all phases rising together, or a fill that ends with
+        the phases balanced (a full fuse on every phase), never touch them, and then that fill
+        is the answer. Otherwise each gap (p, q) becomes a fixed cap on its heavy side: what
+        keeps p within the limit of where q ended in the pass before; couplings chain (the
+        light phase of one gap is the heavy phase of another) and a capped heavy phase leaves
+        room that others take, so repeat while the caps move, a few times at most. What is
+        left over after rounding is put right step by step (_repair_unbalance, _top_up).
+        """
+        count = len(cls_members)
+        fill = self._progressive_fill
+        gap_set = set(gaps)
+        monotone = [[(k, w) for k, w in h if k not in gap_set] for h in heavy]
+        tau = fill(events, count, unit, monotone, avail, cons_classes)
+        static = None
+        caps: list[float] | None = None
+        for _ in range(GAP_PASSES):
+            ends = self._increments(cls_members, tau)
+            again = list(avail)
+            over = False
+            for k in gaps:
+                again[k] += sum([ends[g] for g in light[k]])
+                if sum([ends[g] for g in cons_classes[k]]) > again[k] + EPS:
+                    over = True
+            if not over and (
+                caps is None  # the fill without gaps keeps every gap
+                or all(  # and the caps that held boxes back are where their light side ended
+                    abs(again[k] - caps[k]) <= EPS
+                    for level, k in tau
+                    if level < _INF and k in gap_set
+                )
+            ):
+                break
+            if static is None:
+                static = [[(k, w) for k, w in h if w > 0] for h in heavy]
+            caps = again
+            tau = fill(events, count, unit, static, again, cons_classes)
+        return tau
 
     def _increments(
         self, cls_members: list[list[int]], tau: list[tuple[float, int]]
