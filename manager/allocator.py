@@ -312,6 +312,21 @@ def _fmt(a: float) -> str:
     return f"{a:.2f}".rstrip("0").rstrip(".")
 
 
+def _slacks(l0: float, l1: float, l2: float, limit: float) -> list[float]:
+    """Per mask of site phases M: how much M's phases may rise together before the gap between
+    M and the phases outside it passes `limit`, with the phases at levels l0, l1, l2."""
+    return [
+        _INF,
+        limit + min(l1, l2) - l0,
+        limit + min(l0, l2) - l1,
+        limit + l2 - max(l0, l1),
+        limit + min(l0, l1) - l2,
+        limit + l1 - max(l0, l2),
+        limit + l0 - max(l1, l2),
+        _INF,
+    ]
+
+
 class _Allocator:
     """One allocation's working state; lists are indexed by wallbox in id order."""
 
@@ -559,39 +574,140 @@ class _Allocator:
         room = net.room
         tight = {k for k, t in enumerate(total) if t > room[k] + EPS}
         easy = []  # kinds whose every limit has room for all their mins, in any order
+        gap_only: set[int] = set()  # ... but that load an unbalance gap: only gaps can refuse
         for kid in want:
             kd = kinds[kid]
-            if not kd.unb_circuits and (
-                not tight or (tight.isdisjoint(kd.phase_cons) and tight.isdisjoint(kd.power_cons))
-            ):
-                easy.append(kid)
-                self._add(kd, want[kid])
+            if not tight or (tight.isdisjoint(kd.phase_cons) and tight.isdisjoint(kd.power_cons)):
+                if kd.unb_circuits:
+                    gap_only.add(kid)
+                else:
+                    easy.append(kid)
+                    self._add(kd, want[kid])
         easy_set = set(easy)
-        deferred: list[int] = []  # refused by an unbalance limit only: a later min may balance
-        u0 = net.u0
-        for i in order:
-            if kind[i] in easy_set:
+        # gap-only kinds book their current and power loads at the end (those limits have room
+        # for every min anyway); refused mins wait, keyed by circuit, phases and size, until
+        # their quiet phases have risen enough (_wake_slots)
+        booked: dict[int, float] = {}
+        parked: dict[tuple[int, int, float], list[tuple[int, int]]] = {}
+        for pos, i in enumerate(order):
+            kid = kind[i]
+            if kid in easy_set:
                 state[i] = _GRANTED
                 n[i] = lo[i]
                 continue
-            unb = kinds[kind[i]].unb_circuits
-            lows = [min(self._levels(c)) for c in unb] if deferred and unb else None
-            if self._try_slot(i):
-                if lows is not None and lows != [min(self._levels(c)) for c in unb]:
-                    self._retry(deferred)  # a lightest phase rose: deferred mins may fit now
-            elif self.slot_fail[i] >= u0:  # type: ignore[operator]
-                deferred.append(i)
-                self.unb_refused.add(i)
+            k = self._claim_slot(i, kid in gap_only, booked)
+            if k is None:
+                if parked:
+                    self._wake_slots(parked, gap_only, booked)
+            elif k >= net.u0:
+                self._park_slot(parked, i, pos, k)
+        load = net.load
+        for kid, v in booked.items():
+            kd = kinds[kid]
+            for k in kd.phase_cons:
+                load[k] += v
+            for k in kd.power_cons:
+                load[k] += v * kd.weight
 
-    def _retry(self, deferred: list[int]) -> None:
-        """Grant waiting mins that fit now, in slot order, until none does."""
-        granted = True
-        while granted:
-            granted = False
-            for i in list(deferred):
-                if self._try_slot(i):
-                    deferred.remove(i)
-                    granted = True
+    def _claim_slot(self, i: int, gap_only: bool, booked: dict[int, float]) -> int | None:
+        """Grant box i its min if it fits (None), else name the first limit that refuses it.
+
+        `gap_only`: only unbalance limits can refuse it; its current and power loads are
+        booked in `booked` (per kind) for the caller to add."""
+        kid = self.kind[i]
+        kd = self.kinds[kid]
+        v = self.lo[i] * self.r[i]
+        if gap_only:
+            net = self.net
+            asym, ubase, unb = net.asym, net.ubase, net.unb
+            phases = kd.phases
+            k = None
+            for c in kd.unb_circuits:
+                b, j = ubase[c], 3 * c
+                lv = [b[0] + asym[j], b[1] + asym[j + 1], b[2] + asym[j + 2]]
+                for p in phases:
+                    lv[p] += v
+                if max(lv) - min(lv) > unb[c] + EPS:  # type: ignore[operator]
+                    k = net.u0 + 6 * c + max(phases, key=lambda p: (lv[p], -p))
+                    break
+            if k is None:
+                for c in kd.unb_circuits:
+                    for p in phases:
+                        asym[3 * c + p] += v
+                booked[kid] = booked.get(kid, 0.0) + v
+        else:
+            k = self._take(kd, v)
+        if k is None:
+            self.state[i] = _GRANTED
+            self.slot_fail[i] = None
+            self.n[i] = self.lo[i]
+        else:
+            self.slot_fail[i] = k
+            if k >= self.net.u0:
+                self.unb_refused.add(i)
+        return k
+
+    def _park_slot(
+        self, parked: dict[tuple[int, int, float], list[tuple[int, int]]], i: int, pos: int, k: int
+    ) -> None:
+        """Box i (at position `pos` in slot order) was refused by unbalance gap k."""
+        c = (k - self.net.u0) // 6
+        key = (c, self.kinds[self.kind[i]].mask, self.lo[i] * self.r[i])
+        waiting = parked.get(key)
+        if waiting is None:
+            parked[key] = [(pos, i)]
+        else:
+            heapq.heappush(waiting, (pos, i))
+
+    def _wake_slots(
+        self,
+        parked: dict[tuple[int, int, float], list[tuple[int, int]]],
+        gap_only: set[int],
+        booked: dict[int, float],
+    ) -> None:
+        """Grant waiting mins that fit now, first in slot order first, until none does.
+
+        A min v on site phases M at circuit c fits once the quietest phase outside M is at
+        most (limit - v) below the busiest phase in M: mins parked by (c, M, v) are looked at
+        only when that holds. One that another limit refuses moves on (to the gap that
+        refused it) or, refused by a current or power limit, waits for good."""
+        net = self.net
+        unb, ubase, asym, u0 = net.unb, net.ubase, net.asym, net.u0
+        aside: list[tuple[tuple[int, int, float], tuple[int, int]]] = []
+        while parked:
+            best = None
+            slacks: dict[int, list[float]] = {}
+            for key, waiting in parked.items():
+                if best is not None and waiting[0][0] > best[0][0]:
+                    continue
+                c, mask, v = key
+                slack = slacks.get(c)
+                if slack is None:
+                    b, j = ubase[c], 3 * c
+                    slack = slacks[c] = _slacks(
+                        b[0] + asym[j], b[1] + asym[j + 1], b[2] + asym[j + 2], unb[c]
+                    )
+                if v <= slack[mask] + EPS:
+                    best = (waiting[0], key)
+            if best is None:
+                break
+            (pos, i), key = best
+            waiting = parked[key]
+            heapq.heappop(waiting)
+            if not waiting:
+                del parked[key]
+            k = self._claim_slot(i, self.kind[i] in gap_only, booked)
+            if k is None:
+                for key2, entry in aside:  # the state changed: they may fit now
+                    heapq.heappush(parked.setdefault(key2, []), entry)
+                aside.clear()
+            elif k >= u0:
+                if (k - u0) // 6 == key[0]:  # refused where it looked fine: not again yet
+                    aside.append((key, (pos, i)))
+                else:
+                    self._park_slot(parked, i, pos, k)
+        for key2, entry in aside:
+            heapq.heappush(parked.setdefault(key2, []), entry)
 
     def _try_slot(self, i: int) -> bool:
         k = self._take(self.kinds[self.kind[i]], self.lo[i] * self.r[i])
