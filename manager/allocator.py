@@ -353,6 +353,7 @@ class _Allocator:
         self.why: list[int | None] = [None] * m  # constraint that stops the box (None: its cap)
         self.slot_fail: list[int | None] = [None] * m
         self.unb_refused: set[int] = set()  # refused a min by an unbalance limit at least once
+        self.tried: set[tuple[int, tuple[int, ...]]] = set()  # failed late slots (_rounds)
         #: what a box at its cap is capped by: its demand (True) or its max, and the value
         self.cap_by: list[tuple[bool, float]] = [(False, 0.0)] * m
         cap_by = self.cap_by
@@ -550,7 +551,12 @@ class _Allocator:
         if len(set(prio)) > 1:
             order.sort(key=[-p for p in prio].__getitem__)
         self._slots(order)
-        self._fill([i for i in order if state[i] == _GRANTED])
+        refused = self.unb_refused  # only boxes below an unbalance limit
+        stuck = [i for i in order if state[i] == _WAITING and i in refused] if refused else []
+        # mins that only an unbalance limit refused: try them before the first fill already,
+        # with everything filled (_rounds would otherwise fill everything a second time)
+        if not (stuck and self._late_slots_at_min(stuck, order)):
+            self._fill([i for i in order if state[i] == _GRANTED])
         kinds, kind = self.kinds, self.kind
         if any(kinds[kind[i]].unb_circuits for i in order):
             self._rounds(order)
@@ -1489,8 +1495,12 @@ class _Allocator:
                     at_min[k] += vw
         if not fit:
             return False
-        saved = self._save()
         granted = [j for j in order if self.state[j] == _GRANTED]
+        attempt = (len(granted), tuple(fit))  # slots are never taken back: the count says it
+        if attempt in self.tried:  # the same mins with the same slots: the same result
+            return False
+        self.tried.add(attempt)
+        saved = self._save()
         self._lower_to_min(granted)
         for i in fit:
             self._grant(i)
