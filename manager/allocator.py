@@ -855,22 +855,26 @@ class _Allocator:
         tau = fill(events, count, unit, monotone, avail, cons_classes)
         static = None
         caps: list[float] | None = None
+        # a cap that moves by less than the finest step changes at most a step of a box,
+        # which rounding and the top-up settle anyway
+        tol = min([self.r[i] for ms in cls_members for i in ms])
         for _ in range(GAP_PASSES):
             ends = self._increments(cls_members, tau)
             again = list(avail)
-            over = False
+            binding = {k for level, k in tau if level < _INF and k in gap_set}
+            settled = True
             for k in gaps:
                 again[k] += sum([ends[g] for g in light[k]])
-                if sum([ends[g] for g in cons_classes[k]]) > again[k] + EPS:
-                    over = True
-            if not over and (
-                caps is None  # the fill without gaps keeps every gap
-                or all(  # and the caps that held boxes back are where their light side ended
-                    abs(again[k] - caps[k]) <= EPS
-                    for level, k in tau
-                    if level < _INF and k in gap_set
-                )
-            ):
+                if settled and not (
+                    (caps is not None and abs(again[k] - caps[k]) <= tol)
+                    # a cap that held nothing back and is not passed would change nothing
+                    or (
+                        k not in binding
+                        and sum([ends[g] for g in cons_classes[k]]) <= again[k] + EPS
+                    )
+                ):
+                    settled = False
+            if settled:
                 break
             if static is None:
                 static = [[(k, w) for k, w in h if w > 0] for h in heavy]
