@@ -1402,10 +1402,20 @@ class _Allocator:
         for _ in range(MAX_ROUNDS):
             late = False
             stuck = []  # waiting mins that neither fit now nor with lower priorities at min
+            probe = None  # loads and unbalance levels at min: what a late slot needs at least
             for i in sensitive:
                 if state[i] == _WAITING and i in self.unb_refused:
-                    if self._try_slot(i) or self._late_slot(i, order):
-                        late = True
+                    if self._try_slot(i):
+                        late, probe = True, None
+                        continue
+                    if probe is None:
+                        probe = (self._loads_at_min(order), *self._unbalance_reach(order))
+                    if (
+                        self._fits_at(i, probe[0])
+                        and self._may_balance(i, probe[1], probe[2])
+                        and self._late_slot(i, order)
+                    ):
+                        late, probe = True, None
                     else:
                         stuck.append(i)
             if stuck and self._late_slots_at_min(stuck, order):
@@ -1483,20 +1493,17 @@ class _Allocator:
         fills to be balanced)."""
         kinds, kind, lo, r = self.kinds, self.kind, self.lo, self.r
         at_min = self._loads_at_min(order)
-        room = self.net.room
         fit = []
         for i in stuck:
-            kd = kinds[kind[i]]
-            v = lo[i] * r[i]
-            vw = v * kd.weight
-            if all(at_min[k] + v <= room[k] + EPS for k in kd.phase_cons) and all(
-                at_min[k] + vw <= room[k] + EPS for k in kd.power_cons
-            ):
+            if self._fits_at(i, at_min):
                 fit.append(i)
+                kd = kinds[kind[i]]
+                v = lo[i] * r[i]
                 for k in kd.phase_cons:
                     at_min[k] += v
                 for k in kd.power_cons:
-                    at_min[k] += vw
+                    at_min[k] += v * kd.weight
+        fit = self._may_balance_all(fit, order) if fit else fit
         if not fit:
             return False
         granted = [j for j in order if self.state[j] == _GRANTED]
@@ -1513,6 +1520,106 @@ class _Allocator:
             return True
         self._restore(saved)
         return False
+
+    def _fits_at(self, i: int, load: list[float]) -> bool:
+        """Whether box i's min fits every current and power limit with `load`."""
+        kd = self.kinds[self.kind[i]]
+        room = self.net.room
+        v = self.lo[i] * self.r[i]
+        if any(load[k] + v > room[k] + EPS for k in kd.phase_cons):
+            return False
+        vw = v * kd.weight
+        return not any(load[k] + vw > room[k] + EPS for k in kd.power_cons)
+
+    def _unbalance_reach(
+        self, order: list[int]
+    ) -> tuple[dict[int, list[float]], dict[int, list[float]]]:
+        """Per unbalance-limited circuit: its phase levels with every box at its min, and how
+        far each phase could rise at most (every box on it at its cap)."""
+        net = self.net
+        kinds, kind, state, n, lo, hi, r = (
+            self.kinds,
+            self.kind,
+            self.state,
+            self.n,
+            self.lo,
+            self.hi,
+            self.r,
+        )
+        levels = {c: self._levels(c) for c, u in enumerate(net.unb) if u is not None}
+        rise = {c: [0.0, 0.0, 0.0] for c in levels}
+        for j in order:
+            if state[j] == _GRANTED:
+                kd = kinds[kind[j]]
+                if kd.unb_circuits:
+                    down, up = (n[j] - lo[j]) * r[j], (hi[j] - lo[j]) * r[j]
+                    for c in kd.unb_circuits:
+                        lv, rs = levels[c], rise[c]
+                        for p in kd.phases:
+                            lv[p] -= down
+                            rs[p] += up
+        return levels, rise
+
+    def _may_balance(
+        self, i: int, levels: dict[int, list[float]], rise: dict[int, list[float]]
+    ) -> bool:
+        """Whether box i's min alone could be balanced by the fills at all: every phase of
+        its unbalance-limited circuits must be able to rise to within the limit of the
+        busiest one (`levels` and `rise` from _unbalance_reach)."""
+        kd = self.kinds[self.kind[i]]
+        v = self.lo[i] * self.r[i]
+        up = (self.hi[i] - self.lo[i]) * self.r[i]
+        unb = self.net.unb
+        for c in kd.unb_circuits:
+            lv, rs = list(levels[c]), list(rise[c])
+            for p in kd.phases:
+                lv[p] += v
+                rs[p] += up
+            if max(lv) - unb[c] > min([lv[q] + rs[q] for q in range(PHASES)]) + EPS:  # type: ignore[operator]
+                return False
+        return True
+
+    def _may_balance_all(self, boxes: list[int], order: list[int]) -> list[int]:
+        """The waiting mins `boxes` (in slot order) less those that could not be balanced by
+        the fills even together with the others: while some phase of a circuit could not
+        rise to within its unbalance limit of the busiest one, the last of them on that
+        busiest phase is left out."""
+        kinds, kind, lo, hi, r = self.kinds, self.kind, self.lo, self.hi, self.r
+        unb = self.net.unb
+        levels, rise = self._unbalance_reach(order)
+        on: dict[tuple[int, int], list[int]] = {}  # (circuit, phase) -> boxes, in slot order
+        for i in boxes:
+            kd = kinds[kind[i]]
+            v, up = lo[i] * r[i], (hi[i] - lo[i]) * r[i]
+            for c in kd.unb_circuits:
+                lv, rs = levels[c], rise[c]
+                for p in kd.phases:
+                    lv[p] += v
+                    rs[p] += up
+                    on.setdefault((c, p), []).append(i)
+        out = set(boxes)
+        while out:
+            for c, lv in levels.items():
+                rs = rise[c]
+                if max(lv) - unb[c] > min([lv[q] + rs[q] for q in range(PHASES)]) + EPS:  # type: ignore[operator]
+                    break
+            else:
+                break  # every circuit may balance
+            busiest = max(range(PHASES), key=lambda p: (lv[p], -p))
+            last = on.get((c, busiest))
+            while last and last[-1] not in out:
+                last.pop()
+            if not last:
+                return []  # not ours: the mins granted so far were balanced
+            i = last.pop()
+            out.discard(i)
+            kd = kinds[kind[i]]
+            v, up = lo[i] * r[i], (hi[i] - lo[i]) * r[i]
+            for c2 in kd.unb_circuits:
+                for p in kd.phases:
+                    levels[c2][p] -= v
+                    rise[c2][p] -= up
+        return [i for i in boxes if i in out]
 
     def _grant(self, i: int) -> None:
         self.state[i] = _GRANTED
