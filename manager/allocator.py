@@ -312,21 +312,6 @@ def _fmt(a: float) -> str:
     return f"{a:.2f}".rstrip("0").rstrip(".")
 
 
-def _slacks(l0: float, l1: float, l2: float, limit: float) -> list[float]:
-    """Per mask of site phases M: how much M's phases may rise together before the gap between
-    M and the phases outside it passes `limit`, with the phases at levels l0, l1, l2."""
-    return [
-        _INF,
-        limit + min(l1, l2) - l0,
-        limit + min(l0, l2) - l1,
-        limit + l2 - max(l0, l1),
-        limit + min(l0, l1) - l2,
-        limit + l1 - max(l0, l2),
-        limit + l0 - max(l1, l2),
-        _INF,
-    ]
-
-
 class _Allocator:
     """One allocation's working state; lists are indexed by wallbox in id order."""
 
@@ -624,21 +609,16 @@ class _Allocator:
         kd = self.kinds[kid]
         v = self.lo[i] * self.r[i]
         if gap_only:
-            net = self.net
-            asym, ubase, unb = net.asym, net.ubase, net.unb
-            phases = kd.phases
             k = None
             for c in kd.unb_circuits:
-                b, j = ubase[c], 3 * c
-                lv = [b[0] + asym[j], b[1] + asym[j + 1], b[2] + asym[j + 2]]
-                for p in phases:
-                    lv[p] += v
-                if max(lv) - min(lv) > unb[c] + EPS:  # type: ignore[operator]
-                    k = net.u0 + 6 * c + max(phases, key=lambda p: (lv[p], -p))
+                if v > self._gap_room(c, kd.mask) + EPS:
+                    lv = self._levels(c)
+                    k = self.net.u0 + 6 * c + max(kd.phases, key=lambda p: (lv[p], -p))
                     break
-            if k is None:
+            else:
+                asym = self.net.asym
                 for c in kd.unb_circuits:
-                    for p in phases:
+                    for p in kd.phases:
                         asym[3 * c + p] += v
                 booked[kid] = booked.get(kid, 0.0) + v
         else:
@@ -652,6 +632,26 @@ class _Allocator:
             if k >= self.net.u0:
                 self.unb_refused.add(i)
         return k
+
+    def _gap_room(self, c: int, mask: int) -> float:
+        """How far the site phases `mask` may rise together at circuit c before its unbalance
+        limit breaks: the busiest of them must stay within the limit of the quietest other
+        one (exact while the limit holds, as it does for the mins)."""
+        net = self.net
+        b, a, j = net.ubase[c], net.asym, 3 * c
+        l0, l1, l2 = b[0] + a[j], b[1] + a[j + 1], b[2] + a[j + 2]
+        u: float = net.unb[c]  # type: ignore[assignment]
+        if mask == 1:
+            return u + (l1 if l1 < l2 else l2) - l0
+        if mask == 2:
+            return u + (l0 if l0 < l2 else l2) - l1
+        if mask == 4:
+            return u + (l0 if l0 < l1 else l1) - l2
+        if mask == 3:
+            return u + l2 - (l0 if l0 > l1 else l1)
+        if mask == 5:
+            return u + l1 - (l0 if l0 > l2 else l2)
+        return u + l0 - (l1 if l1 > l2 else l2)  # mask 6
 
     def _park_slot(
         self, parked: dict[tuple[int, int, float], list[tuple[int, int]]], i: int, pos: int, k: int
@@ -677,23 +677,15 @@ class _Allocator:
         most (limit - v) below the busiest phase in M: mins parked by (c, M, v) are looked at
         only when that holds. One that another limit refuses moves on (to the gap that
         refused it) or, refused by a current or power limit, waits for good."""
-        net = self.net
-        unb, ubase, asym, u0 = net.unb, net.ubase, net.asym, net.u0
+        u0, room = self.net.u0, self._gap_room
         aside: list[tuple[tuple[int, int, float], tuple[int, int]]] = []
         while parked:
             best = None
-            slacks: dict[int, list[float]] = {}
             for key, waiting in parked.items():
                 if best is not None and waiting[0][0] > best[0][0]:
                     continue
                 c, mask, v = key
-                slack = slacks.get(c)
-                if slack is None:
-                    b, j = ubase[c], 3 * c
-                    slack = slacks[c] = _slacks(
-                        b[0] + asym[j], b[1] + asym[j + 1], b[2] + asym[j + 2], unb[c]
-                    )
-                if v <= slack[mask] + EPS:
+                if v <= room(c, mask) + EPS:
                     best = (waiting[0], key)
             if best is None:
                 break
