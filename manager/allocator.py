@@ -811,13 +811,13 @@ class _Allocator:
             tau = self._gap_passes(
                 events, cls_members, unit, heavy, avail, cons_classes, gaps, light
             )
-        gapped = any(kinds[kid].unb_circuits for kid in cls_kind)
-        start = {i: n[i] for i in flat} if gapped else {}
+        gapped = [g for g, kid in enumerate(cls_kind) if kinds[kid].unb_circuits]
+        start = [[n[i] for i in cls_members[g]] for g in gapped]
         found, low = self._settle(cls_members, cls_kind, tau, glob, cons_classes, not gapped)
         if found:
             self._hand_out(found, low, glob, members)
         if gapped:
-            self._repair_unbalance(flat, start)
+            self._repair_unbalance([(cls_kind[g], cls_members[g]) for g in gapped], start)
 
     def _gap_passes(
         self,
@@ -850,8 +850,9 @@ class _Allocator:
         # a cap that moves by less than the finest step changes at most a step of a box,
         # which rounding and the top-up settle anyway
         tol = min([self.r[i] for ms in cls_members for i in ms])
+        coupled = sorted({g for k in gaps for g in (*cons_classes[k], *light[k])})
         for _ in range(GAP_PASSES):
-            ends = self._increments(cls_members, tau)
+            ends = self._increments(cls_members, tau, coupled)
             again = list(avail)
             binding = {k for level, k in tau if level < _INF and k in gap_set}
             settled = True
@@ -875,26 +876,32 @@ class _Allocator:
         return tau
 
     def _increments(
-        self, cls_members: list[list[int]], tau: list[tuple[float, int]]
+        self, cls_members: list[list[int]], tau: list[tuple[float, int]], groups: list[int]
     ) -> list[float]:
-        """Per group: the amperes its boxes gain in the sweep, before rounding."""
+        """Per group of `groups` (others: 0): the amperes its boxes gain in the sweep, before
+        rounding."""
         n, r, hi = self.n, self.r, self.hi
-        out = []
-        for g, ms in enumerate(cls_members):
+        out = [0.0] * len(cls_members)
+        for g in groups:
             level = tau[g][0]
-            out.append(sum([min(hi[i] * r[i], max(n[i] * r[i], level)) - n[i] * r[i] for i in ms]))
+            out[g] = sum(
+                [min(hi[i] * r[i], max(n[i] * r[i], level)) - n[i] * r[i] for i in cls_members[g]]
+            )
         return out
 
-    def _repair_unbalance(self, boxes: list[int], start: dict[int, int]) -> None:
+    def _repair_unbalance(
+        self, groups: list[tuple[int, list[int]]], start: list[list[int]]
+    ) -> None:
         """Rounding the light phase down may leave an unbalance gap over its limit: lower boxes
         on the heavy phase one step at a time (the highest first) until every gap holds.
+        `groups`: (kind, boxes) of the sweep that load a gap; `start`: their steps before it.
 
         This always ends within the limit: were every heavy-side box back at its start, the
         gap would be no wider than at the start (the light side only rose), which held.
         """
-        kinds, kind, n, r, wait, why = self.kinds, self.kind, self.n, self.r, self.wait, self.why
+        kinds, n, r, wait, why = self.kinds, self.n, self.r, self.wait, self.why
         net = self.net
-        circuits = sorted({c for i in boxes for c in kinds[kind[i]].unb_circuits})
+        circuits = sorted({c for kid, _ in groups for c in kinds[kid].unb_circuits})
         broken = True
         while broken:
             broken = False
@@ -905,17 +912,18 @@ class _Allocator:
                 p = max(range(PHASES), key=lambda x: (lv[x], -x))
                 q = min(range(PHASES), key=lambda x: (lv[x], x))
                 heavy = [
-                    i
-                    for i in boxes
-                    if n[i] > start[i]
-                    and c in kinds[kind[i]].unb_circuits
-                    and kinds[kind[i]].mask >> p & 1
-                    and not kinds[kind[i]].mask >> q & 1
+                    (i, kid)
+                    for (kid, ms), st in zip(groups, start, strict=True)
+                    if c in kinds[kid].unb_circuits
+                    and kinds[kid].mask >> p & 1
+                    and not kinds[kid].mask >> q & 1
+                    for i, s0 in zip(ms, st, strict=True)
+                    if n[i] > s0
                 ]
-                heavy.sort(key=lambda i: (n[i] * r[i], wait[i], i))
+                heavy.sort(key=lambda e: (n[e[0]] * r[e[0]], wait[e[0]], e[0]))
                 while heavy and lv[p] - lv[q] > net.unb[c] + EPS:  # type: ignore[operator]
-                    i = heavy.pop()  # the highest: one step down, then the next one
-                    self._add(kinds[kind[i]], -r[i])
+                    i, kid = heavy.pop()  # the highest: one step down, then the next one
+                    self._add(kinds[kid], -r[i])
                     n[i] -= 1
                     why[i] = net.u0 + 6 * c
                     broken = True
@@ -1389,7 +1397,7 @@ class _Allocator:
         higher one rose, so the rounds end.
         """
         kinds, kind, state, n, hi, r = self.kinds, self.kind, self.state, self.n, self.hi, self.r
-        lo, prio = self.lo, self.prio
+        lo, prio, why, u0 = self.lo, self.prio, self.why, self.net.u0
         sensitive = [i for i in order if kinds[kind[i]].unb_circuits]
         for _ in range(MAX_ROUNDS):
             late = False
@@ -1422,11 +1430,12 @@ class _Allocator:
                     self._lower_to_min([i for i in granted if not kinds[kind[i]].unb_circuits])
                     self._fill(granted)
                 continue
-            parts = [
+            parts = [  # held by a gap (a full current or power limit stays full)
                 i
                 for i in sensitive
                 if state[i] == _GRANTED
                 and n[i] < hi[i]
+                and (why[i] is None or why[i] >= u0)  # type: ignore[operator]
                 and self._fits_monotone(kinds[kind[i]], r[i])
             ]
             was = [n[i] for i in parts]
