@@ -843,8 +843,13 @@ class _Allocator:
         count = len(cls_members)
         fill = self._progressive_fill
         gap_set = set(gaps)
-        monotone = [[(k, w) for k, w in h if k not in gap_set] for h in heavy]
-        tau = fill(events, count, unit, monotone, avail, cons_classes)
+        relaxed = list(avail)
+        for k in gaps:
+            relaxed[k] = _INF  # followed, never full
+        added: list[float] = []
+        tau = fill(events, count, unit, heavy, relaxed, cons_classes, added)
+        if all(added[k] <= avail[k] + EPS for k in gaps):
+            return tau  # the fill without gaps keeps every gap
         static = None
         caps: list[float] | None = None
         # a cap that moves by less than the finest step changes at most a step of a box,
@@ -938,8 +943,10 @@ class _Allocator:
         heavy: list[list[tuple[int, int]]],
         avail: list[float],
         cons_classes: list[list[int]],
+        loads: list[float] | None = None,
     ) -> list[tuple[float, int]]:
-        """The event loop of the sweep: per group, the level and the constraint it froze at."""
+        """The event loop of the sweep: per group, the level and the constraint it froze at
+        (and into `loads`, if given, what the sweep added to each constraint)."""
         frozen = [False] * count
         slope = [0] * count
         tau: list[tuple[float, int]] = [(_INF, -1)] * count
@@ -1003,6 +1010,8 @@ class _Allocator:
                     if not done[k] and rate[k] > 0:
                         push(heap, ((avail[k] - base[k]) / rate[k], k))
                 rising.clear()
+        if loads is not None:
+            loads.extend(base)
         return tau
 
     def _settle(
