@@ -62,6 +62,13 @@ _FULL = (1 << PHASES) - 1
 _PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
 _PHASES_OF = [tuple(p for p in range(PHASES) if mask >> p & 1) for mask in range(_FULL + 1)]
 
+#: mins refused by an unbalance gap, waiting: circuit -> (site phases, min) -> heap of
+#: (slot position, box)
+_Parked = dict[int, dict[tuple[int, float], list[tuple[int, int]]]]
+
+#: see _Allocator._below_at_min
+_Below = tuple[list[float], dict[int, list[float]], set[int], bool]
+
 # wallbox states
 _WAITING, _GRANTED, _OUT = 0, 1, 2
 
@@ -338,7 +345,7 @@ class _Allocator:
         self.why: list[int | None] = [None] * m  # constraint that stops the box (None: its cap)
         self.slot_fail: list[int | None] = [None] * m
         self.unb_refused: set[int] = set()  # refused a min by an unbalance limit at least once
-        self.tried: set[tuple[int, tuple[int, ...]]] = set()  # failed late slots (_rounds)
+        self.tried: set[tuple[int, bool, tuple[int, ...]]] = set()  # late slots (_rounds)
         #: what a box at its cap is capped by: its demand (True) or its max, and the value
         self.cap_by: list[tuple[bool, float]] = [(False, 0.0)] * m
         cap_by = self.cap_by
@@ -579,7 +586,7 @@ class _Allocator:
         # for every min anyway); refused mins wait, keyed by circuit, phases and size, until
         # their quiet phases have risen enough (_wake_slots)
         booked: dict[int, float] = {}
-        parked: dict[tuple[int, int, float], list[tuple[int, int]]] = {}
+        parked: _Parked = {}
         for pos, i in enumerate(order):
             kid = kind[i]
             if kid in easy_set:
@@ -589,7 +596,7 @@ class _Allocator:
             k = self._claim_slot(i, kid in gap_only, booked)
             if k is None:
                 if parked:
-                    self._wake_slots(parked, gap_only, booked)
+                    self._wake_slots(parked, kinds[kid].unb_circuits, gap_only, booked)
             elif k >= net.u0:
                 self._park_slot(parked, i, pos, k)
         load = net.load
@@ -653,59 +660,73 @@ class _Allocator:
             return u + l1 - (l0 if l0 > l2 else l2)
         return u + l0 - (l1 if l1 > l2 else l2)  # mask 6
 
-    def _park_slot(
-        self, parked: dict[tuple[int, int, float], list[tuple[int, int]]], i: int, pos: int, k: int
-    ) -> None:
+    def _park_slot(self, parked: _Parked, i: int, pos: int, k: int) -> None:
         """Box i (at position `pos` in slot order) was refused by unbalance gap k."""
         c = (k - self.net.u0) // 6
-        key = (c, self.kinds[self.kind[i]].mask, self.lo[i] * self.r[i])
-        waiting = parked.get(key)
-        if waiting is None:
-            parked[key] = [(pos, i)]
+        key = (self.kinds[self.kind[i]].mask, self.lo[i] * self.r[i])
+        at = parked.get(c)
+        if at is None:
+            parked[c] = {key: [(pos, i)]}
+        elif key in at:
+            heapq.heappush(at[key], (pos, i))
         else:
-            heapq.heappush(waiting, (pos, i))
+            at[key] = [(pos, i)]
 
     def _wake_slots(
-        self,
-        parked: dict[tuple[int, int, float], list[tuple[int, int]]],
-        gap_only: set[int],
-        booked: dict[int, float],
+        self, parked: _Parked, circuits: list[int], gap_only: set[int], booked: dict[int, float]
     ) -> None:
         """Grant waiting mins that fit now, first in slot order first, until none does.
 
         A min v on site phases M at circuit c fits once the quietest phase outside M is at
         most (limit - v) below the busiest phase in M: mins parked by (c, M, v) are looked at
-        only when that holds. One that another limit refuses moves on (to the gap that
-        refused it) or, refused by a current or power limit, waits for good."""
+        only when that holds, and only at circuits whose phases moved (`circuits` to begin
+        with). One that another limit refuses moves on (to the gap that refused it) or,
+        refused by a current or power limit, waits for good."""
+        dirty = [c for c in circuits if c in parked]
+        if not dirty:
+            return
+        kinds, kind = self.kinds, self.kind
         u0, room = self.net.u0, self._gap_room
-        aside: list[tuple[tuple[int, int, float], tuple[int, int]]] = []
-        while parked:
+        aside: list[tuple[int, int, int]] = []  # (circuit, slot position, box)
+        while dirty:
             best = None
-            for key, waiting in parked.items():
-                if best is not None and waiting[0][0] > best[0][0]:
-                    continue
-                c, mask, v = key
-                if v <= room(c, mask) + EPS:
-                    best = (waiting[0], key)
+            still = []
+            for c in dirty:
+                found = False
+                for key, waiting in parked[c].items():
+                    if key[1] <= room(c, key[0]) + EPS:
+                        found = True
+                        if best is None or waiting[0][0] < best[0][0]:
+                            best = (waiting[0], c, key)
+                if found:
+                    still.append(c)
             if best is None:
                 break
-            (pos, i), key = best
-            waiting = parked[key]
+            dirty = still
+            (pos, i), c, key = best
+            at = parked[c]
+            waiting = at[key]
             heapq.heappop(waiting)
             if not waiting:
-                del parked[key]
-            k = self._claim_slot(i, self.kind[i] in gap_only, booked)
+                del at[key]
+                if not at:
+                    del parked[c]
+                    dirty.remove(c)
+            k = self._claim_slot(i, kind[i] in gap_only, booked)
             if k is None:
-                for key2, entry in aside:  # the state changed: they may fit now
-                    heapq.heappush(parked.setdefault(key2, []), entry)
+                for c2, pos2, i2 in aside:  # the state changed: they may fit now
+                    self._park_slot(parked, i2, pos2, u0 + 6 * c2)
                 aside.clear()
+                for c2 in kinds[kind[i]].unb_circuits:
+                    if c2 in parked and c2 not in dirty:
+                        dirty.append(c2)
             elif k >= u0:
-                if (k - u0) // 6 == key[0]:  # refused where it looked fine: not again yet
-                    aside.append((key, (pos, i)))
+                if (k - u0) // 6 == c:  # refused where it looked fine: not again yet
+                    aside.append((c, pos, i))
                 else:
                     self._park_slot(parked, i, pos, k)
-        for key2, entry in aside:
-            heapq.heappush(parked.setdefault(key2, []), entry)
+        for c2, pos2, i2 in aside:
+            self._park_slot(parked, i2, pos2, u0 + 6 * c2)
 
     def _try_slot(self, i: int) -> bool:
         k = self._take(self.kinds[self.kind[i]], self.lo[i] * self.r[i])
@@ -906,7 +927,11 @@ class _Allocator:
         """
         kinds, n, r, wait, why = self.kinds, self.n, self.r, self.wait, self.why
         net = self.net
-        circuits = sorted({c for kid, _ in groups for c in kinds[kid].unb_circuits})
+        under: dict[int, list[int]] = {}  # circuit -> the groups below it
+        for g, (kid, _) in enumerate(groups):
+            for c in kinds[kid].unb_circuits:
+                under.setdefault(c, []).append(g)
+        circuits = sorted(under)
         broken = True
         while broken:
             broken = False
@@ -918,11 +943,10 @@ class _Allocator:
                 q = min(range(PHASES), key=lambda x: (lv[x], x))
                 heavy = [
                     (i, kid)
-                    for (kid, ms), st in zip(groups, start, strict=True)
-                    if c in kinds[kid].unb_circuits
-                    and kinds[kid].mask >> p & 1
-                    and not kinds[kid].mask >> q & 1
-                    for i, s0 in zip(ms, st, strict=True)
+                    for g in under[c]
+                    for kid in (groups[g][0],)
+                    if kinds[kid].mask >> p & 1 and not kinds[kid].mask >> q & 1
+                    for i, s0 in zip(groups[g][1], start[g], strict=True)
                     if n[i] > s0
                 ]
                 heavy.sort(key=lambda e: (n[e[0]] * r[e[0]], wait[e[0]], e[0]))
@@ -1411,20 +1435,19 @@ class _Allocator:
         for _ in range(MAX_ROUNDS):
             late = False
             stuck = []  # waiting mins that neither fit now nor with lower priorities at min
-            probe = None  # loads and unbalance levels at min: what a late slot needs at least
+            below: dict[int, _Below] = {}  # per priority: the state _late_slot would try
             for i in sensitive:
                 if state[i] == _WAITING and i in self.unb_refused:
                     if self._try_slot(i):
-                        late, probe = True, None
+                        late = True
+                        below.clear()
                         continue
+                    probe = below.get(prio[i])
                     if probe is None:
-                        probe = (self._loads_at_min(order), *self._unbalance_reach(order))
-                    if (
-                        self._fits_at(i, probe[0])
-                        and self._may_balance(i, probe[1], probe[2])
-                        and self._late_slot(i, order)
-                    ):
-                        late, probe = True, None
+                        probe = below[prio[i]] = self._below_at_min(prio[i], order)
+                    if self._late_fits(i, probe) and self._late_slot(i, order):
+                        late = True
+                        below.clear()
                     else:
                         stuck.append(i)
             if stuck and self._late_slots_at_min(stuck, order):
@@ -1496,12 +1519,70 @@ class _Allocator:
         self._restore(saved)
         return False
 
+    def _below_at_min(self, prio: int, order: list[int]) -> _Below:
+        """The state _late_slot tries for a box of priority `prio`, without making it: the
+        current and power loads and the unbalance levels with every box of a lower priority
+        back at its min, the circuits whose unbalance limit that breaks, and whether any box
+        went back at all."""
+        net = self.net
+        kinds, kind, state, n, lo, r, prios = (
+            self.kinds,
+            self.kind,
+            self.state,
+            self.n,
+            self.lo,
+            self.r,
+            self.prio,
+        )
+        load = list(net.load)
+        levels = {c: self._levels(c) for c, u in enumerate(net.unb) if u is not None}
+        lowered = False
+        for j in order:
+            if prios[j] < prio and state[j] == _GRANTED and n[j] > lo[j]:
+                lowered = True
+                kd = kinds[kind[j]]
+                v = (n[j] - lo[j]) * r[j]
+                for k in kd.phase_cons:
+                    load[k] -= v
+                for k in kd.power_cons:
+                    load[k] -= v * kd.weight
+                for c in kd.unb_circuits:
+                    lv = levels[c]
+                    for p in kd.phases:
+                        lv[p] -= v
+        broken = {c for c, lv in levels.items() if max(lv) - min(lv) > net.unb[c] + EPS}  # type: ignore[operator]
+        return load, levels, broken, lowered
+
+    def _late_fits(self, i: int, below: _Below) -> bool:
+        """Whether _late_slot would grant box i, from _below_at_min of its priority."""
+        load, levels, broken, lowered = below
+        if not lowered or not self._fits_at(i, load):
+            return False
+        kd = self.kinds[self.kind[i]]
+        if not broken.issubset(kd.unb_circuits):
+            return False
+        v = self.lo[i] * self.r[i]
+        for c in kd.unb_circuits:
+            lv = list(levels[c])
+            for p in kd.phases:
+                lv[p] += v
+            if max(lv) - min(lv) > self.net.unb[c] + EPS:  # type: ignore[operator]
+                return False
+        return True
+
     def _late_slots_at_min(self, stuck: list[int], order: list[int]) -> bool:
         """Mins before fills, also the fills of equal and higher priorities: with every box
         back at its min, grant the waiting mins that fit (in slot order) and fill all again;
         kept only if every unbalance limit then holds (a min on one phase may need the others'
         fills to be balanced)."""
         kinds, kind, lo, r = self.kinds, self.kind, self.lo, self.r
+        granted = [j for j in order if self.state[j] == _GRANTED]
+        # slots are never taken back, so their count says which: the same waiting mins with
+        # the same slots (or the same mins to grant) give the same result as before
+        asked = (len(granted), False, tuple(stuck))
+        if asked in self.tried:
+            return False
+        self.tried.add(asked)
         at_min = self._loads_at_min(order)
         fit = []
         for i in stuck:
@@ -1516,9 +1597,8 @@ class _Allocator:
         fit = self._may_balance_all(fit, order) if fit else fit
         if not fit:
             return False
-        granted = [j for j in order if self.state[j] == _GRANTED]
-        attempt = (len(granted), tuple(fit))  # slots are never taken back: the count says it
-        if attempt in self.tried:  # the same mins with the same slots: the same result
+        attempt = (len(granted), True, tuple(fit))
+        if attempt in self.tried:
             return False
         self.tried.add(attempt)
         saved = self._save()
@@ -1569,25 +1649,6 @@ class _Allocator:
                             lv[p] -= down
                             rs[p] += up
         return levels, rise
-
-    def _may_balance(
-        self, i: int, levels: dict[int, list[float]], rise: dict[int, list[float]]
-    ) -> bool:
-        """Whether box i's min alone could be balanced by the fills at all: every phase of
-        its unbalance-limited circuits must be able to rise to within the limit of the
-        busiest one (`levels` and `rise` from _unbalance_reach)."""
-        kd = self.kinds[self.kind[i]]
-        v = self.lo[i] * self.r[i]
-        up = (self.hi[i] - self.lo[i]) * self.r[i]
-        unb = self.net.unb
-        for c in kd.unb_circuits:
-            lv, rs = list(levels[c]), list(rise[c])
-            for p in kd.phases:
-                lv[p] += v
-                rs[p] += up
-            if max(lv) - unb[c] > min([lv[q] + rs[q] for q in range(PHASES)]) + EPS:  # type: ignore[operator]
-                return False
-        return True
 
     def _may_balance_all(self, boxes: list[int], order: list[int]) -> list[int]:
         """The waiting mins `boxes` (in slot order) less those that could not be balanced by
