@@ -877,21 +877,28 @@ class _Allocator:
         # which rounding and the top-up settle anyway
         tol = min([self.r[i] for ms in cls_members for i in ms])
         coupled = sorted({g for k in gaps for g in (*cons_classes[k], *light[k])})
+        # only gaps that a pass has passed get a cap: a cap on a gap that holds anyway would
+        # hold its heavy side back to where its light side was, which is where the light
+        # side, capped in turn, starts from (phases rising together would creep up a limit
+        # per pass)
+        active: set[int] = set()
         for _ in range(GAP_PASSES):
             ends = self._increments(cls_members, tau, coupled)
             again = list(avail)
             binding = {k for level, k in tau if level < _INF and k in gap_set}
             settled = True
             for k in gaps:
-                again[k] += sum([ends[g] for g in light[k]])
-                if settled and not (
-                    (caps is not None and abs(again[k] - caps[k]) <= tol)
-                    # a cap that held nothing back and is not passed would change nothing
-                    or (
-                        k not in binding
-                        and sum([ends[g] for g in cons_classes[k]]) <= again[k] + EPS
-                    )
-                ):
+                cap = avail[k] + sum([ends[g] for g in light[k]])
+                passed = sum([ends[g] for g in cons_classes[k]]) > cap + EPS
+                if passed:
+                    active.add(k)
+                if k not in active:
+                    again[k] = _INF
+                    continue
+                again[k] = cap
+                if (passed or k in binding) and not (
+                    caps is not None and abs(cap - caps[k]) <= tol
+                ):  # else the same pass again would change at most a step
                     settled = False
             if settled:
                 break
