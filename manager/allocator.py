@@ -346,6 +346,7 @@ class _Allocator:
         self.slot_fail: list[int | None] = [None] * m
         self.unb_refused: set[int] = set()  # refused a min by an unbalance limit at least once
         self.tried: set[tuple[int, bool, tuple[int, ...]]] = set()  # late slots (_rounds)
+        self.failed: set[int] = set()  # circuits that could not balance late slots
         #: what a box at its cap is capped by: its demand (True) or its max, and the value
         self.cap_by: list[tuple[bool, float]] = [(False, 0.0)] * m
         cap_by = self.cap_by
@@ -1604,18 +1605,26 @@ class _Allocator:
         fit = self._may_balance_all(fit, order) if fit else fit
         if not fit:
             return False
-        attempt = (len(granted), True, tuple(fit))
-        if attempt in self.tried:
-            return False
-        self.tried.add(attempt)
         saved = self._save()
-        self._lower_to_min(granted)
-        for i in fit:
-            self._grant(i)
-        self._fill([j for j in order if self.state[j] == _GRANTED])
-        if self._balanced():
-            return True
-        self._restore(saved)
+        failed = self.failed
+        for _ in range(2):  # once more without the mins below circuits that did not balance
+            if failed:
+                fit = [i for i in fit if failed.isdisjoint(kinds[kind[i]].unb_circuits)]
+                if not fit:
+                    return False
+            attempt = (len(granted), True, tuple(fit))
+            if attempt in self.tried:
+                return False
+            self.tried.add(attempt)
+            self._lower_to_min(granted)
+            for i in fit:
+                self._grant(i)
+            self._fill([j for j in order if self.state[j] == _GRANTED])
+            broken = self._unbalanced()
+            if not broken:
+                return True
+            self._restore(saved)
+            failed |= broken  # late slots below those are not tried again
         return False
 
     def _fits_at(self, i: int, load: list[float]) -> bool:
@@ -1704,6 +1713,17 @@ class _Allocator:
         self.slot_fail[i] = None
         self.n[i] = self.lo[i]
         self._add(self.kinds[self.kind[i]], self.lo[i] * self.r[i])
+
+    def _unbalanced(self) -> set[int]:
+        """The circuits whose unbalance limit does not hold now."""
+        net = self.net
+        out = set()
+        for c, u in enumerate(net.unb):
+            if u is not None:
+                lv = self._levels(c)
+                if max(lv) - min(lv) > u + EPS:
+                    out.add(c)
+        return out
 
     def _balanced(self) -> bool:
         """Whether every unbalance limit holds now."""
