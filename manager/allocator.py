@@ -926,9 +926,11 @@ class _Allocator:
     def _repair_unbalance(
         self, groups: list[tuple[int, list[int]]], start: list[list[int]]
     ) -> None:
-        """Rounding the light phase down may leave an unbalance gap over its limit: lower boxes
-        on the heavy phase one step at a time (the highest first) until every gap holds.
-        `groups`: (kind, boxes) of the sweep that load a gap; `start`: their steps before it.
+        """Rounding the light phase down may leave an unbalance gap over its limit: first
+        raise boxes on the light phase one step at a time (the lowest first) where every limit
+        has room, as the top-up would, then lower boxes on the heavy phase one step at a time
+        (the highest first) until every gap holds. `groups`: (kind, boxes) of the sweep that
+        load a gap; `start`: their steps before it.
 
         This always ends within the limit: were every heavy-side box back at its start, the
         gap would be no wider than at the start (the light side only rose), which held.
@@ -949,6 +951,10 @@ class _Allocator:
                     continue
                 p = max(range(PHASES), key=lambda x: (lv[x], -x))
                 q = min(range(PHASES), key=lambda x: (lv[x], x))
+                lv = self._raise_light(c, p, q, groups, under[c])
+                if lv[p] - lv[q] <= net.unb[c] + EPS:  # type: ignore[operator]
+                    broken = True  # another gap of it may still be too wide
+                    continue
                 heavy = [
                     (i, kid)
                     for g in under[c]
@@ -966,6 +972,40 @@ class _Allocator:
                     broken = True
                     lv = self._levels(c)
                 # too wide before this sweep already (see _rounds): not ours to repair
+
+    def _raise_light(
+        self, c: int, p: int, q: int, groups: list[tuple[int, list[int]]], below: list[int]
+    ) -> list[float]:
+        """Raise boxes of `groups` (those numbered `below`, under circuit c) on phase q but
+        not p, the lowest first (ties: wait_rank, id), one step each where every limit has
+        room, until the gap of p over q at c holds; return c's levels."""
+        kinds, n, r, hi, wait = self.kinds, self.n, self.r, self.hi, self.wait
+        limit: float = self.net.unb[c]  # type: ignore[assignment]
+        heap = [
+            (n[i] * r[i], wait[i], i, kid)
+            for g in below
+            for kid in (groups[g][0],)
+            if kinds[kid].mask >> q & 1 and not kinds[kid].mask >> p & 1
+            for i in groups[g][1]
+            if n[i] < hi[i]
+        ]
+        heapq.heapify(heap)
+        lv = self._levels(c)
+        while heap and lv[p] - lv[q] > limit + EPS:
+            _, w, i, kid = heapq.heappop(heap)
+            kd = kinds[kid]
+            # c's gap narrows (q is its quietest phase); every other limit must hold
+            if self._fits_monotone(kd, r[i]) and all(
+                self._unbalance_breaks(c2, kd.phases, r[i]) is None
+                for c2 in kd.unb_circuits
+                if c2 != c
+            ):
+                self._add(kd, r[i])
+                n[i] += 1
+                lv = self._levels(c)
+                if n[i] < hi[i]:
+                    heapq.heappush(heap, (n[i] * r[i], w, i, kid))
+        return lv
 
     @staticmethod
     def _progressive_fill(
