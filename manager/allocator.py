@@ -20,13 +20,16 @@ How one allocation is made:
 4. Unbalance limits are not monotone (a car on the light phase makes room on the heavy one).
    The sweep sees one constraint per ordered phase pair (p, q) of such a circuit:
    load_p - load_q <= limit, where boxes on p but not q count +1 and boxes on q but not p
-   count -1; cars on all phases rising together leave it flat. When it fills up, only the
-   boxes that widen the gap freeze; a few more passes with each gap capped where its light
-   side ended let the heavy side follow, rounding that widens a gap is repaired by lowering
-   the heavy side, and the top-up retries gap-blocked steps as the light side rises. Rounds
-   (_rounds) then grant mins that only fit now and refill in priority order. Safety, bounds
-   and maximality hold exactly; for these coupled loads priority and fairness are close,
-   not exact (docs/allocator.md).
+   count -1; cars on all phases rising together leave it flat. A level is first filled
+   without the gaps; if that keeps them all, that is the fill. Otherwise each gap the fill
+   passed caps its heavy side where its light side ended, again while such caps move
+   (_gap_passes). Rounding that widens a gap is repaired, by raising the light side first,
+   and the top-up retries gap-blocked steps as the light side rises. A min refused by a gap
+   waits, keyed by circuit and phases, until the light phases rose enough for it
+   (_wake_slots); mins still waiting are tried with everything filled before the first fill
+   (_late_slots_at_min), and rounds (_rounds) grant mins that only fit later and refill in
+   priority order. Safety, bounds and maximality hold exactly; for these coupled loads
+   priority and fairness are close, not exact (docs/allocator.md).
 
 Constraint indices: phase p of circuit c is 3c+p, the power limit of c is 3C+c, and the
 unbalance gap of the ordered phase pair number j at circuit c is 4C+6c+j, with C circuits.
@@ -51,7 +54,7 @@ log = logging.getLogger(__name__)
 EPS = 1e-9
 #: grid rounding tolerance relative to one step (6 / 0.1 is 59.99999999999999 in floats)
 GRID_EPS = 1e-9
-#: sweeps per priority level that let heavy phases follow their light ones (see _sweep)
+#: capped sweeps per priority level that let heavy phases follow their light ones (_gap_passes)
 GAP_PASSES = 4
 #: unbalance rounds end after a few for real limits (>= 10 A); this only bounds pathological
 #: inputs (limits far below one car's min); the result is safe either way
@@ -1622,7 +1625,10 @@ class _Allocator:
         """Mins before fills, also the fills of equal and higher priorities: with every box
         back at its min, grant the waiting mins that fit (in slot order) and fill all again;
         kept only if every unbalance limit then holds (a min on one phase may need the others'
-        fills to be balanced)."""
+        fills to be balanced). Mins that could not balance even with every box on the quiet
+        phases at its cap are left out first (_may_balance_all); when the fill leaves some
+        circuits too wide, it is tried once more without the mins below them, and those
+        circuits get no late slots any more (run() calls this before the first fill too)."""
         kinds, kind, lo, r = self.kinds, self.kind, self.lo, self.r
         granted = [j for j in order if self.state[j] == _GRANTED]
         # slots are never taken back, so their count says which: the same waiting mins with
