@@ -857,13 +857,15 @@ class _Allocator:
     ) -> list[tuple[float, int]]:
         """The sweep of a level whose boxes load unbalance gaps (see _sweep).
 
-        First without the gaps: boxes on all phases rising together, or a fill that ends with
-        the phases balanced (a full fuse on every phase), never touch them, and then that fill
-        is the answer. Otherwise each gap (p, q) becomes a fixed cap on its heavy side: what
-        keeps p within the limit of where q ended in the pass before; couplings chain (the
-        light phase of one gap is the heavy phase of another) and a capped heavy phase leaves
-        room that others take, so repeat while the caps move, a few times at most. What is
-        left over after rounding is put right step by step (_repair_unbalance, _top_up).
+        First without the gaps (the sweep follows their loads but never fills them): boxes on
+        all phases rising together, or a fill that ends with the phases balanced (a full fuse
+        on every phase), never touch them, and then that fill is the answer. Otherwise each
+        gap (p, q) that a pass has passed becomes a fixed cap on its heavy side: what keeps p
+        within the limit of where q ended in the pass before; couplings chain (the light phase
+        of one gap is the heavy phase of another) and a capped heavy phase leaves room that
+        others take, so repeat while a cap that matters moves by more than the finest step,
+        GAP_PASSES times at most. What is left over after rounding is put right step by step
+        (_repair_unbalance, _top_up).
         """
         count = len(cls_members)
         fill = self._progressive_fill
