@@ -322,6 +322,11 @@ def _fmt(a: float) -> str:
     return f"{a:.2f}".rstrip("0").rstrip(".")
 
 
+def _reachable(levels: list[float], rise: list[float], limit: float) -> bool:
+    """Whether every phase could rise to within `limit` of the busiest one."""
+    return max(levels) - limit <= min([levels[q] + rise[q] for q in range(PHASES)]) + EPS
+
+
 class _Allocator:
     """One allocation's working state; lists are indexed by wallbox in id order."""
 
@@ -1718,7 +1723,8 @@ class _Allocator:
         """The waiting mins `boxes` (in slot order) less those that could not be balanced by
         the fills even together with the others: while some phase of a circuit could not
         rise to within its unbalance limit of the busiest one, the last of them on that
-        busiest phase is left out."""
+        busiest phase is left out (all of them below that circuit where none is on it: the
+        slots granted so far are too wide there already, as late slots with fills can be)."""
         kinds, kind, lo, hi, r = self.kinds, self.kind, self.lo, self.hi, self.r
         unb = self.net.unb
         levels, rise = self._unbalance_reach(order)
@@ -1733,10 +1739,10 @@ class _Allocator:
                     rs[p] += up
                     on.setdefault((c, p), []).append(i)
         out = set(boxes)
+        hopeless: set[int] = set()  # too wide at min without any of them (late slots before)
         while out:
             for c, lv in levels.items():
-                rs = rise[c]
-                if max(lv) - unb[c] > min([lv[q] + rs[q] for q in range(PHASES)]) + EPS:  # type: ignore[operator]
+                if c not in hopeless and not _reachable(lv, rise[c], unb[c]):  # type: ignore[arg-type]
                     break
             else:
                 break  # every circuit may balance
@@ -1744,16 +1750,19 @@ class _Allocator:
             last = on.get((c, busiest))
             while last and last[-1] not in out:
                 last.pop()
-            if not last:
-                return []  # not ours: the mins granted so far were balanced
-            i = last.pop()
-            out.discard(i)
-            kd = kinds[kind[i]]
-            v, up = lo[i] * r[i], (hi[i] - lo[i]) * r[i]
-            for c2 in kd.unb_circuits:
-                for p in kd.phases:
-                    levels[c2][p] -= v
-                    rise[c2][p] -= up
+            if last:
+                drop = [last.pop()]
+            else:  # none of them on it: all of them below c go
+                hopeless.add(c)
+                drop = [i for i in boxes if i in out and c in kinds[kind[i]].unb_circuits]
+            for i in drop:
+                out.discard(i)
+                kd = kinds[kind[i]]
+                v, up = lo[i] * r[i], (hi[i] - lo[i]) * r[i]
+                for c2 in kd.unb_circuits:
+                    for p in kd.phases:
+                        levels[c2][p] -= v
+                        rise[c2][p] -= up
         return [i for i in boxes if i in out]
 
     def _grant(self, i: int) -> None:
