@@ -16,7 +16,10 @@ How one allocation is made:
    unbalance limit on its way to the grid, otherwise it waits for a slot (first fit).
 3. Fill, one priority level at a time (high first): max-min fair progressive filling from the
    mins upwards, continuous, then rounded down to each box's grid and topped up one step at a
-   time, lowest current first (ties: wait_rank, id), while any limit has room.
+   time, lowest current first (ties: wait_rank, id), while any limit has room. The top-up's
+   first steps are handed out straight after rounding (_hand_out), and a level's boxes take
+   whole rounds at once where every limit has room for them (_advance_rounds): the same
+   setpoints as single steps, without the queue.
 4. Unbalance limits are not monotone (a car on the light phase makes room on the heavy one).
    The sweep sees one constraint per ordered phase pair (p, q) of such a circuit:
    load_p - load_q <= limit, where boxes on p but not q count +1 and boxes on q but not p
