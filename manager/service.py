@@ -134,6 +134,7 @@ class Service:
         self.ocpp = ocpp
         self.throttle = throttle or LoginThrottle()
         self._lock = asyncio.Lock()
+        self._password_lock = asyncio.Lock()
         self._admin_hash = store.admin_hash()
 
     # -- start-up ------------------------------------------------------------------------
@@ -445,30 +446,47 @@ class Service:
     def has_admin_password(self) -> bool:
         return self._admin_hash is not None
 
-    def verify_admin(self, password: str, client: str) -> bool:
-        """Checks the admin password; raises Throttled after repeated failures from `client`."""
-        self.throttle.check(client)
-        ok = self._admin_hash is not None and verify_password(password, self._admin_hash)
-        if ok:
-            self.throttle.succeeded(client)
-        else:
-            self.throttle.failed(client)
-            log.warning("failed admin login from %s", client)
+    async def verify_admin(self, password: str, client: str) -> bool:
+        """Checks the admin password; raises Throttled after repeated failures from `client`.
+
+        The scrypt check (~50 ms, 16 MB) runs in a worker thread, so the event loop and the
+        control loop on it go on; one check at a time, so parallel guesses neither slip past
+        the throttle nor take 16 MB each.
+        """
+        async with self._password_lock:
+            self.throttle.check(client)
+            stored = self._admin_hash
+            ok = stored is not None and await asyncio.to_thread(verify_password, password, stored)
+            if ok:
+                self.throttle.succeeded(client)
+            else:
+                self.throttle.failed(client)
+                log.warning("failed admin login from %s", client)
         return ok
 
     def set_admin_password_now(self, new: str) -> None:
         """Sets the password without asking for the old one (first start, CLI)."""
+        self._store_admin_hash(hash_password(self._checked_new_password(new)))
+
+    async def set_admin_password(self, old: str, new: str) -> None:
+        async with self._password_lock:  # scrypt off the event loop, one at a time
+            stored = self._admin_hash
+            if stored is None or not await asyncio.to_thread(verify_password, old, stored):
+                raise InvalidInput.one("old_password", "is not the current password")
+            new_hash = await asyncio.to_thread(hash_password, self._checked_new_password(new))
+            self._store_admin_hash(new_hash)
+
+    @staticmethod
+    def _checked_new_password(new: str) -> str:
         try:
             check_new_password(new)
         except ValueError as exc:
             raise InvalidInput.one("new_password", str(exc)) from None
-        self._admin_hash = hash_password(new)
-        self.store.set_admin_hash(self._admin_hash)
+        return new
 
-    async def set_admin_password(self, old: str, new: str) -> None:
-        if self._admin_hash is None or not verify_password(old, self._admin_hash):
-            raise InvalidInput.one("old_password", "is not the current password")
-        self.set_admin_password_now(new)
+    def _store_admin_hash(self, new_hash: str) -> None:
+        self._admin_hash = new_hash
+        self.store.set_admin_hash(new_hash)
 
     def session_secret(self) -> bytes:
         return self.store.session_secret()

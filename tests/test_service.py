@@ -3,6 +3,7 @@ changes take effect at once, and deactivating a box hands it back."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from ports import free_port
 
 from manager.app import Manager, Options, build_manager
+from manager.auth import LoginThrottle, Throttled
 from manager.config import InvalidInput
 from manager.service import NotFound
 
@@ -128,7 +130,42 @@ async def test_admin_password_change(manager: Manager) -> None:
     with pytest.raises(InvalidInput):
         await svc.set_admin_password("first-pw", "x")
     await svc.set_admin_password("first-pw", "second-pw")
-    assert svc.verify_admin("second-pw", "test")
+    assert await svc.verify_admin("second-pw", "test")
+
+
+async def test_password_check_leaves_the_event_loop_free(manager: Manager) -> None:
+    """scrypt runs in a worker thread: other tasks (the control loop) go on meanwhile."""
+    svc = manager.service
+    svc.set_admin_password_now("right-pw")
+    ticks, done = 0, False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done and ticks < 1_000_000:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    before = ticks
+    try:
+        assert not await svc.verify_admin("wrong-pw", "192.0.2.1")
+    finally:
+        done = True
+        await task
+    assert ticks > before
+
+
+async def test_parallel_guesses_cannot_pass_the_throttle(manager: Manager) -> None:
+    svc = manager.service
+    svc.set_admin_password_now("right-pw")
+    svc.throttle = LoginThrottle(free=3, clock=lambda: 1000.0)  # time stands still
+    results = await asyncio.gather(
+        *(svc.verify_admin(f"guess-{n}", "192.0.2.2") for n in range(6)), return_exceptions=True
+    )
+    assert results[:3] == [False, False, False]
+    assert all(isinstance(r, Throttled) for r in results[3:])
+    assert await svc.verify_admin("right-pw", "192.0.2.3")  # another client is not held up
 
 
 async def test_ocpp_sessions_are_filed_under_the_device_with_the_user(manager: Manager) -> None:

@@ -43,7 +43,7 @@ class Clock:
 def make_auth(password: str = "pw", clock: Clock | None = None):
     calls: list[tuple[str, str]] = []
 
-    def verify(pw: str, client: str) -> bool:
+    async def verify(pw: str, client: str) -> bool:
         calls.append((pw, client))
         return pw == password
 
@@ -63,13 +63,13 @@ def test_signed_cookie_round_trip_and_tamper() -> None:
     assert Signer(b"another-secret-of-32-bytes......").unsign(token) is None
 
 
-def test_session_expires_and_wrong_secret_fails() -> None:
+async def test_session_expires_and_wrong_secret_fails() -> None:
     clock = Clock()
     auth, _ = make_auth(clock=clock)
     cookie, sid = auth.new_session()
-    assert auth.identify(conn(cookies={SESSION_COOKIE: cookie})) == Identity("cookie", sid)
+    assert await auth.identify(conn(cookies={SESSION_COOKIE: cookie})) == Identity("cookie", sid)
     clock.t += SESSION_LIFETIME_S + 1
-    assert auth.identify(conn(cookies={SESSION_COOKIE: cookie})) is None
+    assert await auth.identify(conn(cookies={SESSION_COOKIE: cookie})) is None
 
 
 def test_csrf_token_bound_to_session() -> None:
@@ -93,26 +93,26 @@ def basic(user: str, pw: str) -> dict[str, str]:
     return {"authorization": "Basic " + base64.b64encode(f"{user}:{pw}".encode()).decode()}
 
 
-def test_basic_auth_checks_user_and_caches_success_briefly() -> None:
+async def test_basic_auth_checks_user_and_caches_success_briefly() -> None:
     clock = Clock()
     auth, calls = make_auth("s3cret", clock)
-    assert auth.identify(conn(basic("admin", "nope"))) is None
-    assert auth.identify(conn(basic("root", "s3cret"))) is None
-    assert auth.identify(conn({"authorization": "Basic !!!"})) is None
-    assert auth.identify(conn({"authorization": "Bearer x"})) is None
-    assert auth.identify(conn(basic("admin", "s3cret"))) == Identity("basic")
+    assert await auth.identify(conn(basic("admin", "nope"))) is None
+    assert await auth.identify(conn(basic("root", "s3cret"))) is None
+    assert await auth.identify(conn({"authorization": "Basic !!!"})) is None
+    assert await auth.identify(conn({"authorization": "Bearer x"})) is None
+    assert await auth.identify(conn(basic("admin", "s3cret"))) == Identity("basic")
     assert calls[-1] == ("s3cret", "127.0.0.9")
     n = len(calls)
-    assert auth.identify(conn(basic("admin", "s3cret"))) == Identity("basic")
+    assert await auth.identify(conn(basic("admin", "s3cret"))) == Identity("basic")
     assert len(calls) == n  # remembered: no second hash
     clock.t += 61
-    auth.identify(conn(basic("admin", "s3cret")))
+    await auth.identify(conn(basic("admin", "s3cret")))
     assert len(calls) == n + 1
     auth.forget_credentials()
-    auth.identify(conn(basic("admin", "s3cret")))
+    await auth.identify(conn(basic("admin", "s3cret")))
     assert len(calls) == n + 2
     # another client is checked (and throttled) by the facade, not waved through
-    auth.identify(conn(basic("admin", "s3cret"), client="127.0.0.7"))
+    await auth.identify(conn(basic("admin", "s3cret"), client="127.0.0.7"))
     assert calls[-1] == ("s3cret", "127.0.0.7")
 
 

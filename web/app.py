@@ -75,7 +75,7 @@ class LoginGate:
         is_api = path == "/api" or path.startswith("/api/")
         method = scope["method"]
         try:
-            who = self.auth.identify(conn)
+            who = await self.auth.identify(conn)
         except Throttled as exc:
             await self._throttled(exc, is_api)(scope, receive, send)
             return

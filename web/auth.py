@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
@@ -88,7 +88,7 @@ class Authenticator:
     def __init__(
         self,
         secret: bytes,
-        verify: Callable[[str, str], bool],
+        verify: Callable[[str, str], Awaitable[bool]],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.signer = Signer(secret)
@@ -147,7 +147,7 @@ class Authenticator:
 
     # -- who is it ---------------------------------------------------------------------------
 
-    def identify(self, conn: HTTPConnection) -> Identity | None:
+    async def identify(self, conn: HTTPConnection) -> Identity | None:
         """Cookie first, then HTTP Basic. Raises the facade's Throttled from verify."""
         sid = self.session_id(conn.cookies.get(SESSION_COOKIE))
         if sid is not None:
@@ -169,14 +169,14 @@ class Authenticator:
         remembered = f"{client}|{value.strip()}"
         if self._basic_cached(remembered):
             return Identity("basic")
-        if not self._verify(password, client):
+        if not await self._verify(password, client):
             log.warning("failed API login from %s", client)
             return None
         self._remember_basic(remembered)
         return Identity("basic")
 
-    def verify_password(self, password: str, client: str) -> bool:
-        return self._verify(password, client)
+    async def verify_password(self, password: str, client: str) -> bool:
+        return await self._verify(password, client)
 
     def forget_credentials(self) -> None:
         """Drop remembered Basic credentials (after a password change)."""

@@ -185,7 +185,7 @@ class Pages:
             )
         client = request.client.host if request.client else "unknown"
         try:
-            ok = self.auth.verify_password(password, client)
+            ok = await self.auth.verify_password(password, client)
         except Throttled as exc:
             wait = max(1, round(exc.retry_after_s + 0.49))
             msg = _("Too many failed attempts. Try again in {s} s.", s=wait)
