@@ -64,6 +64,7 @@ GAP_PASSES = 4
 MAX_ROUNDS = 64
 
 _INF = math.inf
+_NONE_LOW = 1 << 62  # _settle found no box that may rise off its limit's level
 _FULL = (1 << PHASES) - 1
 _PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
 _PHASES_OF = [tuple(p for p in range(PHASES) if mask >> p & 1) for mask in range(_FULL + 1)]
@@ -766,16 +767,17 @@ class _Allocator:
                     members.append(i)
         for p in sorted(levels, reverse=True):
             members = levels[p]
-            self._sweep(members)
-            self._top_up(members)
+            if not self._sweep(members):  # True: nothing left for the top-up
+                self._top_up(members)
 
-    def _sweep(self, members: list[int]) -> None:
+    def _sweep(self, members: list[int]) -> bool:
         """Max-min fair progressive filling of one priority level, continuous in amperes.
 
         Every member's current is clamp(t, start, hi) for a common level t that rises from 0;
         when a constraint becomes full at level T, every group in it freezes at T. Between
         events each constraint's load is linear in t, so only group slope changes (boxes
         reaching their start or their cap) and saturations are events: O(events * path).
+        True when rounding and the hand-out left nothing for the top-up.
         """
         n, r, hi, kind, kinds, why = self.n, self.r, self.hi, self.kind, self.kinds, self.why
         key = kind.__getitem__
@@ -829,7 +831,7 @@ class _Allocator:
             flat += ms
             gids += [g] * len(ms)
         if not cls_members:
-            return
+            return True  # every box at its cap
         starts = Counter(zip([n[i] * r[i] for i in flat], gids, strict=True))
         stops = Counter(zip([hi[i] * r[i] for i in flat], gids, strict=True))
         events = [(t, g, d) for (t, g), d in starts.items()]
@@ -847,10 +849,10 @@ class _Allocator:
         gapped = [g for g, kid in enumerate(cls_kind) if kinds[kid].unb_circuits]
         start = [[n[i] for i in cls_members[g]] for g in gapped]
         found, low = self._settle(cls_members, cls_kind, tau, glob, cons_classes, not gapped)
-        if found:
-            self._hand_out(found, low, glob, members)
         if gapped:
             self._repair_unbalance([(cls_kind[g], cls_members[g]) for g in gapped], start)
+            return False
+        return self._hand_out(found, low, glob, members)
 
     def _gap_passes(
         self,
@@ -1129,7 +1131,7 @@ class _Allocator:
         drop_of: dict[int, float] | None = None if len(grids) == 1 else {}
         collect = collect and drop_of is None
         found: dict[int, tuple[int, list[int], int]] = {}
-        low = 1 << 62
+        low = _NONE_LOW if collect else 0  # 0: not looked for, so not known to be none
         for g, ms in enumerate(cls_members):
             level, k = tau[g]
             label = None
@@ -1195,8 +1197,9 @@ class _Allocator:
         low: int,
         glob: list[int],
         members: list[int],
-    ) -> None:
-        """The top-up's first rounds, straight after rounding and without its queue.
+    ) -> bool:
+        """The top-up's first rounds, straight after rounding and without its queue; True
+        when that was all of it (every limit full, no other box that may rise).
 
         The boxes a limit froze sit at its level rounded down (`found`, from _settle); what
         rounding left of that limit goes to them, one step each in slot order (with the boxes
@@ -1207,9 +1210,9 @@ class _Allocator:
         Only for one grid and limits that only fill up: a limit's leftover is what rounding
         took from its own boxes, so no other limit's boxes lose room by it.
         """
-        n, r, kind, kinds = self.n, self.r, self.kind, self.kinds
+        n, r, kind, kinds, why = self.n, self.r, self.kind, self.kinds, self.why
         if not found:
-            return
+            return low == _NONE_LOW
         by_level: dict[int, list[int]] = {}  # level -> the limits that froze boxes there
         for k, (f, _, _) in found.items():
             by_level.setdefault(f, []).append(glob[k])
@@ -1219,7 +1222,7 @@ class _Allocator:
         for f in sorted(by_level):
             limits = by_level[f]
             if f >= low or max(limits) >= phase_limits:  # power limits: steps of other weights
-                return
+                return False
             if len(limits) == 1 and found[local[limits[0]]][2] == 1:
                 boxes = [(i, limits[0]) for i in found[local[limits[0]]][1]]
             else:
@@ -1236,10 +1239,14 @@ class _Allocator:
                 k2 = take(kinds[kind[i]], r[i])
                 if k2 is None:
                     n[i] += 1
-                elif k2 in local:
-                    full.add(k2)
+                else:
+                    why[i] = k2
+                    if k2 in local:
+                        full.add(k2)
             if not full.issuperset(limits):  # room left: its boxes would go on before others
-                return
+                return False
+        # every limit that froze boxes is full and no other box may rise: nothing is left
+        return low == _NONE_LOW
 
     def _raise_group(self, kid: int, ms: list[int], steps: list[int]) -> None:
         n, r = self.n, self.r
