@@ -322,6 +322,16 @@ def _coarse_start(grids: set[float]) -> float:
     return -coarse
 
 
+def _book(kd: _Kind, v: float, load: list[float]) -> None:
+    """Add v amperes per phase of kind kd to its current and power limits in `load`."""
+    for k in kd.phase_cons:
+        load[k] += v
+    if kd.power_cons:
+        vw = v * kd.weight
+        for k in kd.power_cons:
+            load[k] += vw
+
+
 def _fmt(a: float) -> str:
     return f"{a:.2f}".rstrip("0").rstrip(".")
 
@@ -524,13 +534,7 @@ class _Allocator:
         return None
 
     def _add(self, kd: _Kind, v: float) -> None:
-        load = self.net.load
-        for k in kd.phase_cons:
-            load[k] += v
-        if kd.power_cons:
-            vw = v * kd.weight
-            for k in kd.power_cons:
-                load[k] += vw
+        _book(kd, v, self.net.load)
         if kd.unb_circuits:
             asym = self.net.asym
             for c in kd.unb_circuits:
@@ -577,11 +581,7 @@ class _Allocator:
             want[kid] = want.get(kid, 0.0) + lo[i] * r[i]
         total = [0.0] * (4 * net.count)
         for kid, v in want.items():
-            kd = kinds[kid]
-            for k in kd.phase_cons:
-                total[k] += v
-            for k in kd.power_cons:
-                total[k] += v * kd.weight
+            _book(kinds[kid], v, total)
         room = net.room
         tight = {k for k, t in enumerate(total) if t > room[k] + EPS}
         easy = []  # kinds whose every limit has room for all their mins, in any order
@@ -612,13 +612,8 @@ class _Allocator:
                     self._wake_slots(parked, kinds[kid].unb_circuits, gap_only, booked)
             elif k >= net.u0:
                 self._park_slot(parked, i, pos, k)
-        load = net.load
         for kid, v in booked.items():
-            kd = kinds[kid]
-            for k in kd.phase_cons:
-                load[k] += v
-            for k in kd.power_cons:
-                load[k] += v * kd.weight
+            _book(kinds[kid], v, net.load)
 
     def _claim_slot(self, i: int, gap_only: bool, booked: dict[int, float]) -> int | None:
         """Grant box i its min if it fits (None), else name the first limit that refuses it.
@@ -1473,11 +1468,7 @@ class _Allocator:
                     taken[kid] = taken.get(kid, 0.0) + t * r[i]
                     raised.append(i)
         for kid, v in taken.items():
-            kd = kinds[kid]
-            for k in kd.phase_cons:
-                load[k] += v
-            for k in kd.power_cons:
-                load[k] += v * kd.weight
+            _book(kinds[kid], v, load)
         return raised
 
     def _rounds(self, order: list[int]) -> None:
@@ -1565,10 +1556,7 @@ class _Allocator:
             if self.state[j] == _GRANTED and n[j] > lo[j]:
                 kd = kinds[kind[j]]
                 v = (n[j] - lo[j]) * r[j]
-                for k in kd.phase_cons:
-                    load[k] -= v
-                for k in kd.power_cons:
-                    load[k] -= v * kd.weight
+                _book(kd, -v, load)
         return load
 
     def _late_slot(self, i: int, order: list[int]) -> bool:
@@ -1610,10 +1598,7 @@ class _Allocator:
                 lowered = True
                 kd = kinds[kind[j]]
                 v = (n[j] - lo[j]) * r[j]
-                for k in kd.phase_cons:
-                    load[k] -= v
-                for k in kd.power_cons:
-                    load[k] -= v * kd.weight
+                _book(kd, -v, load)
                 for c in kd.unb_circuits:
                     lv = levels[c]
                     for p in kd.phases:
@@ -1659,12 +1644,7 @@ class _Allocator:
         for i in stuck:
             if self._fits_at(i, at_min):
                 fit.append(i)
-                kd = kinds[kind[i]]
-                v = lo[i] * r[i]
-                for k in kd.phase_cons:
-                    at_min[k] += v
-                for k in kd.power_cons:
-                    at_min[k] += v * kd.weight
+                _book(kinds[kind[i]], lo[i] * r[i], at_min)
         fit = self._may_balance_all(fit, order) if fit else fit
         if not fit:
             return False
