@@ -1306,19 +1306,13 @@ class _Allocator:
             else:
                 push(bucket, pos[i])
 
-        for i in members:  # in slot order: every bucket starts as a sorted list, a heap
+        for i in members:  # in slot order, so each push lands at the end of its heap
             if n[i] < hi[i]:
                 b = blocked.get(kind[i])
                 if b is None:
-                    level = n[i] if one else round(n[i] * r[i], 9)
-                    bucket = buckets.get(level)
-                    if bucket is None:
-                        buckets[level] = [pos[i]]
-                    else:
-                        bucket.append(pos[i])
+                    add(i)
                 else:
                     why[i] = b[1]
-        levels = sorted(buckets)
         # whole rounds (see _advance_rounds) pay off after mixed-grid rounding; on one grid the
         # sweep handed out the first steps already (_hand_out) and most limits are full
         batching = not one
