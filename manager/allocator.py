@@ -46,8 +46,8 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import groupby, pairwise, repeat
-from operator import attrgetter, mul
+from itertools import chain, compress, pairwise, repeat
+from operator import attrgetter, mul, sub
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
 
@@ -202,6 +202,9 @@ class _Net:
             [3 * n + a for a in path if self.limited_power[a]] for path in self.paths
         ]
         self.path_unb = [[a for a in path if self.unb[a] is not None] for path in self.paths]
+        self.parent = parent
+        self.bottom_up = sorted(range(n), key=lambda c: -len(self.paths[c]))  # children first
+        self.power_limited = [c for c in range(n) if self.limited_power[c]]
         # a circuit is dead when it or a circuit above it is broken by its base load alone
         self.dead: list[str | None] = [None] * n
         for i in range(n):
@@ -775,44 +778,46 @@ class _Allocator:
         True when rounding and the hand-out left nothing for the top-up.
         """
         n, r, hi, kind, kinds, why = self.n, self.r, self.hi, self.kind, self.kinds, self.why
-        key = kind.__getitem__
-        groups = [(kid, list(ms)) for kid, ms in groupby(sorted(members, key=key), key=key)]
-        size = self.net.u0 + 6 * self.net.count
-        totals = [0.0] * size  # what the sweep's boxes could add at most
-        for kid, ms in groups:
-            inc = sum([(hi[i] - n[i]) * r[i] for i in ms])
-            kd = kinds[kid]
-            for k in kd.phase_cons:
-                totals[k] += inc
-            for k, w in kd.weighted:
-                if w > 0:
-                    totals[k] += w * inc
-        local = [-1] * size  # constraint -> index in the sweep's lists
-        glob: list[int] = []  # and back
-        avail: list[float] = []
-        for k, total in enumerate(totals):
-            if total > 0.0:
-                a = self._avail(k)
-                if total > a + EPS:  # constraints that cannot fill up stay out of the sweep
-                    local[k] = len(avail)
-                    glob.append(k)
-                    avail.append(a)
+        # the members by kind, in slot order within a kind (a stable sort), and per box what
+        # it could add at most; a kind's boxes are one slice of them
+        ordered = sorted(members, key=kind.__getitem__)
+        starts = list(map(mul, map(n.__getitem__, ordered), map(r.__getitem__, ordered)))
+        stops = list(map(mul, map(hi.__getitem__, ordered), map(r.__getitem__, ordered)))
+        room = list(map(sub, stops, starts))
+        groups: list[tuple[int, list[int]]] = []
+        incs: list[float] = []
+        end = 0
+        for kid, size in Counter(map(kind.__getitem__, ordered)).items():  # in order
+            begin, end = end, end + size
+            groups.append((kid, ordered[begin:end]))
+            incs.append(sum(room[begin:end]))
+        net = self.net
+        glob, avail = self._tight(groups, incs)
+        if not glob:  # no limit can fill up: every box to its cap
+            for kid, ms in groups:
+                self._raise_group(kid, ms, [hi[i] for i in ms])
+            for i in ordered:
+                why[i] = None
+            return True
+        local = [-1] * (net.u0 + 6 * net.count)  # constraint -> index in the sweep's lists
+        for x, k in enumerate(glob):
+            local[k] = x
         unit: list[list[int]] = []  # per group: its sweep constraints of weight 1
         heavy: list[list[tuple[int, int]]] = []  # ... and the weighted ones
         cls_members: list[list[int]] = []
         cls_kind: list[int] = []
         cons_classes: list[list[int]] = [[] for _ in avail]  # the groups a constraint freezes
         light: list[list[int]] = [[] for _ in avail]  # unbalance gaps: groups that narrow them
-        flat: list[int] = []  # the members of the groups in the sweep ...
-        gids: list[int] = []  # ... and their group
+        sizes: list[int] = []
         for kid, ms in groups:
             kd = kinds[kid]
             u = [local[k] for k in kd.phase_cons if local[k] >= 0]
-            h = [(local[k], w) for k, w in kd.weighted if local[k] >= 0]
+            h = [(local[k], w) for k, w in kd.weighted if local[k] >= 0] if kd.weighted else []
             if not u and not h:  # nothing in the sweep depends on them: straight to the cap
                 self._raise_group(kid, ms, [hi[i] for i in ms])
                 for i in ms:
                     why[i] = None
+                sizes.append(-len(ms))
                 continue
             g = len(cls_members)
             cls_members.append(ms)
@@ -823,14 +828,21 @@ class _Allocator:
                 cons_classes[k].append(g)
             for k, w in h:
                 (cons_classes if w > 0 else light)[k].append(g)
-            flat += ms
-            gids += [g] * len(ms)
+            sizes.append(len(ms))
         if not cls_members:
             return True  # every box at its cap
-        starts = Counter(zip([n[i] * r[i] for i in flat], gids, strict=True))
-        stops = Counter(zip([hi[i] * r[i] for i in flat], gids, strict=True))
-        events = [(t, g, d) for (t, g), d in starts.items()]
-        events += [(t, g, -d) for (t, g), d in stops.items()]
+        if len(cls_members) < len(groups):  # drop the boxes that went straight to their caps
+            keep = [x >= 0 for x in sizes for _ in range(abs(x))]
+            starts = list(compress(starts, keep))
+            stops = list(compress(stops, keep))
+            sizes = [x for x in sizes if x >= 0]
+        gids = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
+        if len(set(starts)) == 1:  # the common case: every box starts at the same current
+            t0 = starts[0]
+            events = [(t0, g, x) for g, x in enumerate(sizes)]
+        else:
+            events = [(t, g, d) for (t, g), d in Counter(zip(starts, gids, strict=True)).items()]
+        events += [(t, g, -d) for (t, g), d in Counter(zip(stops, gids, strict=True)).items()]
         events.sort()
         count = len(cls_members)
         u0 = self.net.u0
@@ -847,7 +859,51 @@ class _Allocator:
         if gapped:
             self._repair_unbalance([(cls_kind[g], cls_members[g]) for g in gapped], start)
             return False
-        return self._hand_out(found, low, glob, members)
+        return self._hand_out(found, low, glob)
+
+    def _tight(
+        self, groups: list[tuple[int, list[int]]], incs: list[float]
+    ) -> tuple[list[int], list[float]]:
+        """The constraints the sweep's boxes could fill up, and their room: the others stay
+        out of the sweep. What the boxes could add is summed per circuit and then passed up
+        the tree (a power limit sees its circuit's three phases), so each box counts once."""
+        kinds = self.kinds
+        net = self.net
+        count = net.count
+        totals = [0.0] * (4 * count)
+        gaps: dict[int, float] = {}
+        for (kid, _), inc in zip(groups, incs, strict=True):
+            kd = kinds[kid]
+            c3 = 3 * kd.circuit
+            for p in kd.phases:
+                totals[c3 + p] += inc
+            if kd.unb_circuits:
+                for k, w in kd.weighted:
+                    if w > 0 and k >= net.u0:
+                        gaps[k] = gaps.get(k, 0.0) + w * inc
+        for c in net.bottom_up:
+            parent = net.parent[c]
+            if parent >= 0:
+                c3, p3 = 3 * c, 3 * parent
+                totals[p3] += totals[c3]
+                totals[p3 + 1] += totals[c3 + 1]
+                totals[p3 + 2] += totals[c3 + 2]
+        room, load = net.room, net.load
+        for c in net.power_limited:
+            totals[3 * count + c] = totals[3 * c] + totals[3 * c + 1] + totals[3 * c + 2]
+        glob = [
+            k
+            for k, t, rm, ld in zip(range(4 * count), totals, room, load, strict=True)
+            if t > 0.0 and t > rm - ld + EPS
+        ]
+        avail = [room[k] - load[k] for k in glob]
+        if gaps:
+            for k in sorted(gaps):
+                a = self._avail(k)
+                if gaps[k] > a + EPS:
+                    glob.append(k)
+                    avail.append(a)
+        return glob, avail
 
     def _gap_passes(
         self,
@@ -1191,7 +1247,6 @@ class _Allocator:
         found: dict[int, tuple[int, list[int], int]],
         low: int,
         glob: list[int],
-        members: list[int],
     ) -> bool:
         """The top-up's first rounds, straight after rounding and without its queue; True
         when that was all of it (every limit full, no other box that may rise).
@@ -1205,13 +1260,12 @@ class _Allocator:
         Only for one grid and limits that only fill up: a limit's leftover is what rounding
         took from its own boxes, so no other limit's boxes lose room by it.
         """
-        n, r, kind, kinds, why = self.n, self.r, self.kind, self.kinds, self.why
+        n, r, kind, kinds, why, wait = self.n, self.r, self.kind, self.kinds, self.why, self.wait
         if not found:
             return low == _NONE_LOW
         by_level: dict[int, list[int]] = {}  # level -> the limits that froze boxes there
         for k, (f, _, _) in found.items():
             by_level.setdefault(f, []).append(glob[k])
-        pos: dict[int, int] | None = None
         take, phase_limits = self._take, 3 * self.net.count
         local = {glob[k]: k for k in found}
         for f in sorted(by_level):
@@ -1219,16 +1273,13 @@ class _Allocator:
             if f >= low or max(limits) >= phase_limits:  # power limits: steps of other weights
                 return False
             if len(limits) == 1 and found[local[limits[0]]][2] == 1:
-                boxes = [(i, limits[0]) for i in found[local[limits[0]]][1]]
-            else:
-                if pos is None:
-                    pos = {i: x for x, i in enumerate(members)}
-                boxes = sorted(
-                    ((i, gk) for gk in limits for i in found[local[gk]][1]),
-                    key=lambda b: pos[b[0]],  # type: ignore[index]
-                )
+                boxes = found[local[limits[0]]][1]
+            else:  # slot order within a priority: wait_rank, then id (= index)
+                boxes = sorted(chain.from_iterable(found[local[gk]][1] for gk in limits))
+                boxes.sort(key=wait.__getitem__)
             full: set[int] = set()
-            for i, gk in boxes:
+            for i in boxes:
+                gk = why[i]  # the limit that froze it (_settle)
                 if gk in full:  # full for one more step of any of its boxes
                     continue
                 k2 = take(kinds[kind[i]], r[i])
