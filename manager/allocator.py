@@ -1095,59 +1095,60 @@ class _Allocator:
         heap: list[tuple[float, int]] = []
         push, pop = heapq.heappush, heapq.heappop
         rising: set[int] = set()
-        now = 0.0
-        idx, end = 0, len(events)
-        while idx < end:
-            t = events[idx][0]
-            while heap and heap[0][0] <= t:  # saturations up to t, before t's slope changes
-                at, k = pop(heap)
-                rk = rate[k]
-                if done[k] or rk <= 0:
-                    continue
-                sat = (avail[k] - base[k]) / rk
-                if sat > at:  # its rate dropped since: it fills up later
-                    push(heap, (sat, k))
-                    continue
-                sat = now = max(sat, now)
-                done[k] = True
-                for g in cons_classes[k]:
-                    if frozen[g]:
+        now = _INF  # the time of the events being applied; none yet
+        weighted = any(heavy)
+        for t, g, d in events:
+            if t != now:  # a new time: schedule what rose at the last one, then saturate
+                if rising:
+                    for k in rising:
+                        if not done[k] and rate[k] > 0:
+                            push(heap, ((avail[k] - base[k]) / rate[k], k))
+                    rising.clear()
+                if now == _INF:
+                    now = t
+                while heap and heap[0][0] <= t:  # saturations up to t, before t's changes
+                    at, k = pop(heap)
+                    rk = rate[k]
+                    if done[k] or rk <= 0:
                         continue
-                    frozen[g] = True
-                    tau[g] = (sat, k)
-                    s = slope[g]
-                    if s:
-                        for k2 in unit[g]:
-                            base[k2] += s * sat
-                            rate[k2] -= s
-                        for k2, w in heavy[g]:
-                            base[k2] += s * w * sat
-                            rate[k2] -= s * w
-                            if w < 0 and not done[k2] and rate[k2] > 0:  # light side stops:
-                                push(heap, ((avail[k2] - base[k2]) / rate[k2], k2))  # widens
-            now = t
-            while idx < end and events[idx][0] == t:
-                _, g, d = events[idx]
-                idx += 1
-                if frozen[g]:
-                    continue
-                slope[g] += d
-                dt = d * t
-                for k in unit[g]:
-                    base[k] -= dt
-                    rate[k] += d
+                    sat = (avail[k] - base[k]) / rk
+                    if sat > at:  # its rate dropped since: it fills up later
+                        push(heap, (sat, k))
+                        continue
+                    sat = now = max(sat, now)
+                    done[k] = True
+                    for g2 in cons_classes[k]:
+                        if frozen[g2]:
+                            continue
+                        frozen[g2] = True
+                        tau[g2] = (sat, k)
+                        s = slope[g2]
+                        if s:
+                            for k2 in unit[g2]:
+                                base[k2] += s * sat
+                                rate[k2] -= s
+                            for k2, w in heavy[g2]:
+                                base[k2] += s * w * sat
+                                rate[k2] -= s * w
+                                if w < 0 and not done[k2] and rate[k2] > 0:  # light side
+                                    push(heap, ((avail[k2] - base[k2]) / rate[k2], k2))  # stops
+                now = t
+            if frozen[g]:
+                continue
+            slope[g] += d
+            dt = d * t
+            for k in unit[g]:
+                base[k] -= dt
+                rate[k] += d
+            if d > 0:
+                rising.update(unit[g])
+            if weighted:
                 for k, w in heavy[g]:
                     base[k] -= dt * w
                     rate[k] += d * w
                     if d * w > 0:
                         rising.add(k)
-                if d > 0:
-                    rising.update(unit[g])
-            if rising:
-                for k in rising:
-                    if not done[k] and rate[k] > 0:
-                        push(heap, ((avail[k] - base[k]) / rate[k], k))
-                rising.clear()
+        # what rose at the last time never fills up: after it, every box is at its cap
         if loads is not None:
             loads.extend(base)
         return tau
