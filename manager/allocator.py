@@ -47,7 +47,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain, compress, pairwise, repeat
-from operator import attrgetter, mul, sub
+from operator import attrgetter, eq, mul, sub
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
 
@@ -1853,61 +1853,80 @@ class _Allocator:
     # -- output --------------------------------------------------------------------------
 
     def _result(self) -> Allocation:
-        net = self.net
-        n, r, lo, hi, state, why, prio, text, cap_by = (
-            self.n,
-            self.r,
-            self.lo,
-            self.hi,
-            self.state,
-            self.why,
-            self.prio,
-            self.text,
-            self.cap_by,
-        )
+        """Setpoints and reasons. Boxes share few currents and few reasons, so each current is
+        rounded and each reason worded once, and every box looks its own up."""
+        n, lo, state = self.n, self.lo, self.state
+        m = len(state)
         ids = list(map(_ID, self.boxes))
-        values = list(map(round, map(mul, n, r), repeat(9)))
-        for i, s in enumerate(state):
-            if s != _GRANTED:
-                values[i] = 0.0
-        setpoints = dict(zip(ids, values, strict=True))
-        maps: list[dict[int, int]] = []  # built when first needed: slot and fill priorities
+        amps = list(map(mul, n, self.r))
+        rounded = {a: round(a, 9) for a in set(amps)}
+        values = list(map(rounded.__getitem__, amps))
+        # a granted box's reason: the limit that stops it (int) or, at its cap, its cap (tuple)
+        keys: list[object] = [
+            k if k is not None and a < b else c
+            for k, a, b, c in zip(self.why, n, self.hi, self.cap_by, strict=True)
+        ]
+        said = {key: self._reason(key) for key in set(keys)}
+        reasons = list(map(said.__getitem__, keys))
+        waiting = []
+        if state.count(_GRANTED) < m:
+            text = self.text
+            for i, s in enumerate(state):
+                if s != _GRANTED:
+                    values[i] = 0.0
+                    if s == _OUT:
+                        reasons[i] = text[i]  # type: ignore[call-overload]
+                    else:
+                        waiting.append(i)
+        at_min = [
+            i
+            for i in compress(range(m), map(eq, n, lo))
+            if type(keys[i]) is int and state[i] == _GRANTED
+        ]
+        if waiting or at_min:
+            self._priority_reasons(waiting, at_min, reasons)
+        return Allocation(
+            setpoints=dict(zip(ids, values, strict=True)),
+            reasons=dict(zip(ids, reasons, strict=True)),
+        )
 
-        def top(which: int, k: int) -> float:
-            if not maps:
-                maps.extend(self._priority_maps())
-            return maps[which].get(self._pkey(k), -_INF)
+    def _reason(self, key: object) -> str:
+        """The reason of a granted box: `key` is the constraint that stops it, or its cap_by."""
+        if type(key) is int:
+            return f"limited by {self.net.constraint_text(key)}"
+        by_demand, value = key  # type: ignore[misc]
+        return f"{'capped by demand' if by_demand else 'at its max'} {_fmt(value)} A"
 
-        said: dict[object, str] = {}  # the same reasons recur: build each text once
-        reasons = []
-        for i, s in enumerate(state):
-            if s == _GRANTED:
-                k = why[i]
-                if n[i] >= hi[i] or k is None:
-                    key: object = cap_by[i]
-                    t = said.get(key)
-                    if t is None:
-                        by_demand, value = cap_by[i]
-                        what = "capped by demand" if by_demand else "at its max"
-                        t = said[key] = f"{what} {_fmt(value)} A"
-                elif n[i] == lo[i] and top(1, k) > prio[i]:
-                    t = f"priority: higher-priority wallboxes first ({net.full_text(k)})"
+    def _priority_reasons(self, waiting: list[int], at_min: list[int], reasons: list[str]) -> None:
+        """Reword the reasons of boxes waiting for a slot, and of granted boxes a limit holds
+        at their min, where a higher priority took the room."""
+        prio, why, slot_fail = self.prio, self.why, self.slot_fail
+        slot_top, fill_top = self._priority_maps()
+        pkey, full_text = self._pkey, self.net.full_text
+        said: dict[tuple[int, int, bool], str] = {}  # (constraint, priority, granted) -> reason
+        for i in waiting:
+            k = slot_fail[i]
+            assert k is not None
+            key = (k, prio[i], False)
+            t = said.get(key)
+            if t is None:
+                if slot_top.get(pkey(k), -_INF) > prio[i]:
+                    t = f"priority: higher-priority wallboxes first ({full_text(k)})"
                 else:
-                    t = said.get(k)
-                    if t is None:
-                        t = said[k] = f"limited by {net.constraint_text(k)}"
-            elif s == _OUT:
-                t = text[i]  # type: ignore[assignment]
-            else:
-                k = self.slot_fail[i]
-                assert k is not None
-                full = net.full_text(k)
-                if top(0, k) > prio[i]:
-                    t = f"priority: higher-priority wallboxes first ({full})"
+                    t = f"waiting for a slot ({full_text(k)})"
+                said[key] = t
+            reasons[i] = t
+        for i in at_min:
+            k = why[i]  # type: ignore[assignment]
+            key = (k, prio[i], True)
+            t = said.get(key)
+            if t is None:
+                if fill_top.get(pkey(k), -_INF) > prio[i]:
+                    t = f"priority: higher-priority wallboxes first ({full_text(k)})"
                 else:
-                    t = f"waiting for a slot ({full})"
-            reasons.append(t)
-        return Allocation(setpoints=setpoints, reasons=dict(zip(ids, reasons, strict=True)))
+                    t = reasons[i]
+                said[key] = t
+            reasons[i] = t
 
     def _pkey(self, k: int) -> int:
         """Unbalance labels of one circuit share one key: any phase of it may be the heavy one."""
@@ -1917,19 +1936,27 @@ class _Allocator:
     def _priority_maps(self) -> tuple[dict[int, int], dict[int, int]]:
         """Per constraint, the highest priority holding a slot in it, and the highest priority
         holding more than its min in it; empty when only one priority holds slots."""
-        state, prio, kind, n, lo = self.state, self.prio, self.kind, self.n, self.lo
-        if len({prio[i] for i in range(len(state)) if state[i] != _OUT}) < 2:
+        state, prio = self.state, self.prio
+        if len({p for p, s in zip(prio, state, strict=True) if s != _OUT}) < 2:
             return {}, {}
-        granted = [i for i in range(len(state)) if state[i] == _GRANTED]
-        pairs = {(kind[i], prio[i], n[i] > lo[i]) for i in granted}
-        slot_top: dict[int, int] = {}
-        fill_top: dict[int, int] = {}
-        u0 = self.net.u0
-        for kid, p, above in sorted(pairs):
-            kd = self.kinds[kid]
+        # boxes of one kind load the same constraints: find the top priorities per kind first
+        slot_kind: dict[int, int] = {}
+        fill_kind: dict[int, int] = {}
+        granted = zip(self.kind, prio, self.n, self.lo, state, strict=True)
+        for kid, p, above in {(kid, p, a > b) for kid, p, a, b, s in granted if s == _GRANTED}:
+            if slot_kind.get(kid, p - 1) < p:
+                slot_kind[kid] = p
+            if above and fill_kind.get(kid, p - 1) < p:
+                fill_kind[kid] = p
+        return self._top_per_constraint(slot_kind), self._top_per_constraint(fill_kind)
+
+    def _top_per_constraint(self, top_kind: dict[int, int]) -> dict[int, int]:
+        """The highest priority per constraint, from the highest priority per kind."""
+        u0, kinds = self.net.u0, self.kinds
+        top: dict[int, int] = {}
+        for kid, p in top_kind.items():
+            kd = kinds[kid]
             for k in (*kd.phase_cons, *kd.power_cons, *(u0 + 6 * c for c in kd.unb_circuits)):
-                if slot_top.get(k, p - 1) < p:
-                    slot_top[k] = p
-                if above and fill_top.get(k, p - 1) < p:
-                    fill_top[k] = p
-        return slot_top, fill_top
+                if top.get(k, p - 1) < p:
+                    top[k] = p
+        return top
