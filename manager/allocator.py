@@ -46,7 +46,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain, compress, pairwise, repeat
+from itertools import chain, compress, groupby, pairwise, repeat
 from operator import attrgetter, eq, mul, sub
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
@@ -561,7 +561,7 @@ class _Allocator:
         # slot order (-priority, wait_rank, index) from two stable sorts on plain integers
         order = sorted([i for i, s in enumerate(state) if s == _WAITING], key=wait.__getitem__)
         if len(set(prio)) > 1:
-            order.sort(key=[-p for p in prio].__getitem__)
+            order.sort(key=prio.__getitem__, reverse=True)  # reversed, and still stable
         self._slots(order)
         refused = self.unb_refused  # only boxes below an unbalance limit
         stuck = [i for i in order if state[i] == _WAITING and i in refused] if refused else []
@@ -569,8 +569,8 @@ class _Allocator:
         # with everything filled (_rounds would otherwise fill everything a second time)
         if not (stuck and self._late_slots_at_min(stuck, order)):
             self._fill([i for i in order if state[i] == _GRANTED])
-        kinds, kind = self.kinds, self.kind
-        if any(kinds[kind[i]].unb_circuits for i in order):
+        kinds, kind, unb = self.kinds, self.kind, self.net.unb
+        if unb.count(None) < len(unb) and any(kinds[kind[i]].unb_circuits for i in order):
             self._rounds(order)
         return self._result()
 
@@ -587,6 +587,14 @@ class _Allocator:
             _book(kinds[kid], v, total)
         room = net.room
         tight = {k for k, t in enumerate(total) if t > room[k] + EPS}
+        if not tight and net.unb.count(None) == net.count:
+            # every min fits, no unbalance limit: booking them kind by kind onto the loads,
+            # still empty, would give the totals
+            net.load[:] = total
+            for i in order:
+                state[i] = _GRANTED
+                n[i] = lo[i]
+            return
         easy = []  # kinds whose every limit has room for all their mins, in any order
         gap_only: set[int] = set()  # ... but that load an unbalance gap: only gaps can refuse
         for kid in want:
@@ -753,16 +761,16 @@ class _Allocator:
 
     def _fill(self, granted: list[int]) -> None:
         """Sweep and top up each priority level in turn, highest first."""
-        n, hi, prio = self.n, self.hi, self.prio
+        n, hi = self.n, self.hi
+        rising = [i for i in granted if n[i] < hi[i]]
+        # in slot order a priority's boxes come in one run: group runs, not boxes
         levels: dict[int, list[int]] = {}
-        for i in granted:
-            if n[i] < hi[i]:
-                p = prio[i]
-                members = levels.get(p)
-                if members is None:
-                    levels[p] = [i]
-                else:
-                    members.append(i)
+        for p, run in groupby(rising, self.prio.__getitem__):
+            members = levels.get(p)
+            if members is None:
+                levels[p] = list(run)
+            else:
+                members.extend(run)
         for p in sorted(levels, reverse=True):
             members = levels[p]
             if not self._sweep(members):  # True: nothing left for the top-up
