@@ -559,7 +559,10 @@ class _Allocator:
     def run(self) -> Allocation:
         prio, wait, state = self.prio, self.wait, self.state
         # slot order (-priority, wait_rank, index) from two stable sorts on plain integers
-        order = sorted([i for i, s in enumerate(state) if s == _WAITING], key=wait.__getitem__)
+        if state.count(_WAITING) == len(state):  # every box may charge
+            order = sorted(range(len(state)), key=wait.__getitem__)
+        else:
+            order = sorted([i for i, s in enumerate(state) if s == _WAITING], key=wait.__getitem__)
         if len(set(prio)) > 1:
             order.sort(key=prio.__getitem__, reverse=True)  # reversed, and still stable
         self._slots(order)
@@ -1863,12 +1866,16 @@ class _Allocator:
     def _result(self) -> Allocation:
         """Setpoints and reasons. Boxes share few currents and few reasons, so each current is
         rounded and each reason worded once, and every box looks its own up."""
-        n, lo, state = self.n, self.lo, self.state
+        n, lo, r, state = self.n, self.lo, self.r, self.state
         m = len(state)
         ids = list(map(_ID, self.boxes))
-        amps = list(map(mul, n, self.r))
-        rounded = {a: round(a, 9) for a in set(amps)}
-        values = list(map(rounded.__getitem__, amps))
+        if m and r.count(r[0]) == m:  # one grid, as usual: key the currents by their steps
+            by_steps = {k: round(k * r[0], 9) for k in set(n)}
+            values = list(map(by_steps.__getitem__, n))
+        else:
+            amps = list(map(mul, n, r))
+            rounded = {a: round(a, 9) for a in set(amps)}
+            values = list(map(rounded.__getitem__, amps))
         # a granted box's reason: the limit that stops it (int) or, at its cap, its cap (tuple)
         keys: list[object] = [
             k if k is not None and a < b else c
