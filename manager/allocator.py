@@ -1950,28 +1950,28 @@ class _Allocator:
 
     def _priority_maps(self) -> tuple[dict[int, int], dict[int, int]]:
         """Per constraint, the highest priority holding a slot in it, and the highest priority
-        holding more than its min in it; empty when only one priority holds slots."""
-        state, prio = self.state, self.prio
-        if len({p for p, s in zip(prio, state, strict=True) if s != _OUT}) < 2:
+        holding more than its min in it; empty when all boxes have one priority (then no box
+        can see a higher one)."""
+        state, prio, kind, n, lo = self.state, self.prio, self.kind, self.n, self.lo
+        if len(set(prio)) < 2:
             return {}, {}
-        # boxes of one kind load the same constraints: find the top priorities per kind first
-        slot_kind: dict[int, int] = {}
-        fill_kind: dict[int, int] = {}
-        granted = zip(self.kind, prio, self.n, self.lo, state, strict=True)
-        for kid, p, above in {(kid, p, a > b) for kid, p, a, b, s in granted if s == _GRANTED}:
-            if slot_kind.get(kid, p - 1) < p:
-                slot_kind[kid] = p
-            if above and fill_kind.get(kid, p - 1) < p:
-                fill_kind[kid] = p
+        # boxes of one kind load the same constraints: the top priority per kind first, from
+        # the granted boxes by rising priority (a later box of a kind overwrites)
+        granted = sorted(
+            compress(range(len(state)), map(eq, state, repeat(_GRANTED))), key=prio.__getitem__
+        )
+        slot_kind = {kind[i]: prio[i] for i in granted}
+        fill_kind = {kind[i]: prio[i] for i in granted if n[i] > lo[i]}
         return self._top_per_constraint(slot_kind), self._top_per_constraint(fill_kind)
 
     def _top_per_constraint(self, top_kind: dict[int, int]) -> dict[int, int]:
-        """The highest priority per constraint, from the highest priority per kind."""
+        """The highest priority per constraint, from the highest priority per kind: priority
+        by priority, lowest first, each overwrites the constraints its kinds load."""
         u0, kinds = self.net.u0, self.kinds
         top: dict[int, int] = {}
-        for kid, p in top_kind.items():
-            kd = kinds[kid]
-            for k in (*kd.phase_cons, *kd.power_cons, *(u0 + 6 * c for c in kd.unb_circuits)):
-                if top.get(k, p - 1) < p:
-                    top[k] = p
+        for p in sorted(set(top_kind.values())):
+            loaded = [kinds[kid] for kid, q in top_kind.items() if q == p]
+            top.update(dict.fromkeys(chain.from_iterable(kd.phase_cons for kd in loaded), p))
+            top.update(dict.fromkeys(chain.from_iterable(kd.power_cons for kd in loaded), p))
+            top.update(dict.fromkeys([u0 + 6 * c for kd in loaded for c in kd.unb_circuits], p))
         return top
