@@ -573,6 +573,7 @@ class _Allocator:
         if not (stuck and self._late_slots_at_min(stuck, order)):
             self._fill([i for i in order if state[i] == _GRANTED])
         kinds, kind, unb = self.kinds, self.kind, self.net.unb
+        # boxes below an unbalance limit: only where a circuit has one
         if unb.count(None) < len(unb) and any(kinds[kind[i]].unb_circuits for i in order):
             self._rounds(order)
         return self._result()
@@ -768,12 +769,12 @@ class _Allocator:
         rising = [i for i in granted if n[i] < hi[i]]
         # in slot order a priority's boxes come in one run: group runs, not boxes
         levels: dict[int, list[int]] = {}
-        for p, run in groupby(rising, self.prio.__getitem__):
+        for p, boxes in groupby(rising, self.prio.__getitem__):
             members = levels.get(p)
             if members is None:
-                levels[p] = list(run)
+                levels[p] = list(boxes)
             else:
-                members.extend(run)
+                members.extend(boxes)
         for p in sorted(levels, reverse=True):
             members = levels[p]
             if not self._sweep(members):  # True: nothing left for the top-up
