@@ -64,6 +64,7 @@ GAP_PASSES = 4
 MAX_ROUNDS = 64
 
 _INF = math.inf
+_NO_H: tuple[tuple[int, int], ...] = ()  # a group's weighted constraints: none
 _NONE_LOW = 1 << 62  # _settle found no box that may rise off its limit's level
 _FULL = (1 << PHASES) - 1
 _PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
@@ -796,17 +797,19 @@ class _Allocator:
         starts = list(map(mul, map(n.__getitem__, ordered), map(r.__getitem__, ordered)))
         stops = list(map(mul, map(hi.__getitem__, ordered), map(r.__getitem__, ordered)))
         room = list(map(sub, stops, starts))
-        groups: list[tuple[int, list[int]]] = []
+        by_kind = Counter(map(kind.__getitem__, ordered))  # kind -> boxes, in their order
+        slices: list[list[int]] = []
         incs: list[float] = []
         end = 0
-        for kid, size in Counter(map(kind.__getitem__, ordered)).items():  # in order
+        for size in by_kind.values():
             begin, end = end, end + size
-            groups.append((kid, ordered[begin:end]))
+            slices.append(ordered[begin:end])
             incs.append(sum(room[begin:end]))
+        kids = list(by_kind)
         net = self.net
-        glob, avail = self._tight(groups, incs)
+        glob, avail = self._tight(kids, incs)
         if not glob:  # no limit can fill up: every box to its cap
-            for kid, ms in groups:
+            for kid, ms in zip(kids, slices, strict=True):
                 self._raise_group(kid, ms, [hi[i] for i in ms])
             for i in ordered:
                 why[i] = None
@@ -815,16 +818,17 @@ class _Allocator:
         for x, k in enumerate(glob):
             local[k] = x
         unit: list[list[int]] = []  # per group: its sweep constraints of weight 1
-        heavy: list[list[tuple[int, int]]] = []  # ... and the weighted ones
+        heavy: list[Sequence[tuple[int, int]]] = []  # ... and the weighted ones
         cls_members: list[list[int]] = []
         cls_kind: list[int] = []
         cons_classes: list[list[int]] = [[] for _ in avail]  # the groups a constraint freezes
-        light: list[list[int]] = [[] for _ in avail]  # unbalance gaps: groups that narrow them
+        # unbalance gaps (the last constraints, if any): the groups that narrow them
+        light: list[list[int]] = [[] for _ in avail] if glob[-1] >= net.u0 else []
         sizes: list[int] = []
-        for kid, ms in groups:
+        for kid, ms in zip(kids, slices, strict=True):
             kd = kinds[kid]
             u = [local[k] for k in kd.phase_cons if local[k] >= 0]
-            h = [(local[k], w) for k, w in kd.weighted if local[k] >= 0] if kd.weighted else []
+            h = [(local[k], w) for k, w in kd.weighted if local[k] >= 0] if kd.weighted else _NO_H
             if not u and not h:  # nothing in the sweep depends on them: straight to the cap
                 self._raise_group(kid, ms, [hi[i] for i in ms])
                 for i in ms:
@@ -843,7 +847,7 @@ class _Allocator:
             sizes.append(len(ms))
         if not cls_members:
             return True  # every box at its cap
-        if len(cls_members) < len(groups):  # drop the boxes that went straight to their caps
+        if len(cls_members) < len(kids):  # drop the boxes that went straight to their caps
             keep = [x >= 0 for x in sizes for _ in range(abs(x))]
             starts = list(compress(starts, keep))
             stops = list(compress(stops, keep))
@@ -873,9 +877,7 @@ class _Allocator:
             return False
         return self._hand_out(found, low, glob)
 
-    def _tight(
-        self, groups: list[tuple[int, list[int]]], incs: list[float]
-    ) -> tuple[list[int], list[float]]:
+    def _tight(self, kids: list[int], incs: list[float]) -> tuple[list[int], list[float]]:
         """The constraints the sweep's boxes could fill up, and their room: the others stay
         out of the sweep. What the boxes could add is summed per circuit and then passed up
         the tree (a power limit sees its circuit's three phases), so each box counts once."""
@@ -884,7 +886,7 @@ class _Allocator:
         count = net.count
         totals = [0.0] * (4 * count)
         gaps: dict[int, float] = {}
-        for (kid, _), inc in zip(groups, incs, strict=True):
+        for kid, inc in zip(kids, incs, strict=True):
             kd = kinds[kid]
             c3 = 3 * kd.circuit
             for p in kd.phases:
@@ -922,7 +924,7 @@ class _Allocator:
         events: list[tuple[float, int, int]],
         cls_members: list[list[int]],
         unit: list[list[int]],
-        heavy: list[list[tuple[int, int]]],
+        heavy: list[Sequence[tuple[int, int]]],
         avail: list[float],
         cons_classes: list[list[int]],
         gaps: list[int],
@@ -1090,7 +1092,7 @@ class _Allocator:
         events: list[tuple[float, int, int]],
         count: int,
         unit: list[list[int]],
-        heavy: list[list[tuple[int, int]]],
+        heavy: list[Sequence[tuple[int, int]]],
         avail: list[float],
         cons_classes: list[list[int]],
         loads: list[float] | None = None,
