@@ -67,6 +67,19 @@ _INF = math.inf
 _NO_H: tuple[tuple[int, int], ...] = ()  # a group's weighted constraints: none
 _NONE_LOW = 1 << 62  # _settle found no box that may rise off its limit's level
 _FULL = (1 << PHASES) - 1
+_ID = attrgetter("id")
+_EVSE_FIELDS = attrgetter(
+    "min_current_a",
+    "max_current_a",
+    "resolution_a",
+    "demand_a",
+    "phases",
+    "rotation",
+    "car_phases",
+    "circuit",
+    "priority",
+    "wait_rank",
+)
 _PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
 _PHASES_OF = [tuple(p for p in range(PHASES) if mask >> p & 1) for mask in range(_FULL + 1)]
 
@@ -124,7 +137,7 @@ class _Net:
         volt = site.nominal_voltage_v
         if _bad(volt) or not 0.0 < volt < _INF:
             raise ValueError(f"site: nominal_voltage_v must be a positive number, got {volt!r}")
-        circuits = sorted(site.circuits, key=lambda c: c.id)
+        circuits = sorted(site.circuits, key=_ID)
         for a, b in pairwise(circuits):
             if a.id == b.id:
                 raise ValueError(f"duplicate circuit id {a.id!r}")
@@ -144,7 +157,7 @@ class _Net:
             if not ok:
                 _check_circuit(c)
         self.index = {c.id: i for i, c in enumerate(circuits)}
-        self.names = [c.name or c.id for c in circuits]
+        self.names = names = [c.name or c.id for c in circuits]
         n = self.count = len(circuits)
         roots = [c.id for c in circuits if c.parent is None]
         if n and not roots:
@@ -157,84 +170,95 @@ class _Net:
                 if c.parent not in self.index:
                     raise ValueError(f"circuit {c.id!r}: unknown parent {c.parent!r}")
                 parent[i] = self.index[c.parent]
-        self.paths = self._paths(parent, circuits)
+        self.paths, order = self._paths(parent, circuits)
 
         self.u0 = 4 * n  # first unbalance-gap index
         room = [0.0] * (4 * n)
-        self.limited_power = [False] * n
+        self.limited_power = limited = [False] * n
         self.unb: list[float | None] = [None] * n
         self.ubase: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * n
         own_dead: list[str | None] = [None] * n
         for i, c in enumerate(circuits):
-            b0, b1, b2 = base = (
-                float(c.base_load_a[0]),
-                float(c.base_load_a[1]),
-                float(c.base_load_a[2]),
-            )
-            name = self.names[i]
+            bl = c.base_load_a
+            b0, b1, b2 = base = (float(bl[0]), float(bl[1]), float(bl[2]))
             free = c.max_current_a - c.reserve_a
             room[3 * i], room[3 * i + 1], room[3 * i + 2] = free - b0, free - b1, free - b2
-            if c.max_power_w is not None and c.max_power_w < _INF:
-                self.limited_power[i] = True
-                room[3 * n + i] = c.max_power_w / volt - PHASES * c.reserve_a - (b0 + b1 + b2)
+            pw = c.max_power_w
+            if pw is not None and pw < _INF:
+                limited[i] = True
+                room[3 * n + i] = pw / volt - PHASES * c.reserve_a - (b0 + b1 + b2)
             else:
                 room[3 * n + i] = _INF
             if free - max(base) < -EPS:
                 worst = base.index(max(base))
-                own_dead[i] = f"base load alone overloads circuit {name} {phase_name(worst)}"
+                own_dead[i] = f"base load alone overloads circuit {names[i]} {phase_name(worst)}"
             elif room[3 * n + i] < -EPS:
-                own_dead[i] = f"base load alone exceeds the power limit of circuit {name}"
-            if c.max_unbalance_a is not None and c.max_unbalance_a < _INF:
-                self.unb[i] = float(c.max_unbalance_a)
+                own_dead[i] = f"base load alone exceeds the power limit of circuit {names[i]}"
+            u = c.max_unbalance_a
+            if u is not None and u < _INF:
+                self.unb[i] = float(u)
                 if c.unbalance_counts_base:
                     self.ubase[i] = base  # type: ignore[assignment]
-                    if own_dead[i] is None and max(base) - min(base) > c.max_unbalance_a + EPS:
+                    if own_dead[i] is None and max(base) - min(base) > u + EPS:
                         own_dead[i] = (
-                            f"base load alone exceeds the unbalance limit of circuit {name}"
+                            f"base load alone exceeds the unbalance limit of circuit {names[i]}"
                         )
         self.room = room
         self.load = [0.0] * (4 * n)
         self.asym = [0.0] * (3 * n)  # 1- and 2-phase wallbox current per circuit and phase
-        self.path_phase = [
-            [[3 * a + p for a in path] for p in range(PHASES)] for path in self.paths
-        ]
-        self.path_all = [a + b + c for a, b, c in self.path_phase]
-        self.path_power = [
-            [3 * n + a for a in path if self.limited_power[a]] for path in self.paths
-        ]
-        self.path_unb = [[a for a in path if self.unb[a] is not None] for path in self.paths]
+        # the constraints along each circuit's path, nearest first: its own, then its parent's
+        # (parents come first in `order`, so theirs are ready)
+        self.path_phase: list[list[list[int]]] = [[]] * n  # per phase: 3a + p for a on the path
+        self.path_all: list[list[int]] = [[]] * n  # the three of path_phase, one after the other
+        self.path_power: list[list[int]] = [[]] * n  # 3n + a for power-limited a on the path
+        self.path_unb: list[list[int]] = [[]] * n  # unbalance-limited circuits on the path
         self.parent = parent
-        self.bottom_up = sorted(range(n), key=lambda c: -len(self.paths[c]))  # children first
-        self.power_limited = [c for c in range(n) if self.limited_power[c]]
+        self.bottom_up = order[::-1]  # children before their parents
+        self.power_limited = [c for c in range(n) if limited[c]]
         # a circuit is dead when it or a circuit above it is broken by its base load alone
         self.dead: list[str | None] = [None] * n
-        for i in range(n):
-            for c in reversed(self.paths[i]):
-                if own_dead[c] is not None:
-                    self.dead[i] = own_dead[c]
-                    break
+        path_phase, path_power, path_unb, dead, unb = (
+            self.path_phase,
+            self.path_power,
+            self.path_unb,
+            self.dead,
+            self.unb,
+        )
+        top: list[int] = []
+        for i in order:
+            p = parent[i]
+            if p < 0:
+                up0 = up1 = up2 = up_power = up_unb = top
+                up_dead = None
+            else:
+                up0, up1, up2 = path_phase[p]
+                up_power, up_unb, up_dead = path_power[p], path_unb[p], dead[p]
+            j = 3 * i
+            a, b, c = path_phase[i] = [[j, *up0], [j + 1, *up1], [j + 2, *up2]]
+            self.path_all[i] = a + b + c
+            path_power[i] = [3 * n + i, *up_power] if limited[i] else up_power  # shared
+            path_unb[i] = [i, *up_unb] if unb[i] is not None else up_unb
+            dead[i] = own_dead[i] if up_dead is None else up_dead  # the one nearest the grid
 
     @staticmethod
-    def _paths(parent: list[int], circuits: list[Circuit]) -> list[tuple[int, ...]]:
-        """Each circuit's way to the grid (itself first); raises on a cycle."""
-        paths: list[tuple[int, ...] | None] = [None] * len(parent)
-        for start in range(len(parent)):
-            chain: list[int] = []
-            seen: set[int] = set()
-            c = start
-            while c != -1 and paths[c] is None:
-                if c in seen:
-                    cycle = [*chain[chain.index(c) :], c]
-                    ids = " -> ".join(repr(circuits[x].id) for x in cycle)
-                    raise ValueError(f"circuits: cycle {ids}")
-                seen.add(c)
-                chain.append(c)
-                c = parent[c]
-            tail: tuple[int, ...] = () if c == -1 else paths[c]  # type: ignore[assignment]
-            for j in range(len(chain) - 1, -1, -1):
-                tail = (chain[j], *tail)
-                paths[chain[j]] = tail
-        return paths  # type: ignore[return-value]
+    def _paths(
+        parent: list[int], circuits: list[Circuit]
+    ) -> tuple[list[tuple[int, ...]], list[int]]:
+        """Each circuit's way to the grid (itself first), and the circuits breadth first from
+        the root, so that every parent comes before its children; raises on a cycle."""
+        n = len(parent)
+        children: list[list[int]] = [[] for _ in range(n)]
+        order: list[int] = []  # the root, then grows while it is read: breadth first
+        for i, p in enumerate(parent):
+            (order if p < 0 else children[p]).append(i)
+        paths: list[tuple[int, ...]] = [()] * n
+        for i in order:
+            p = parent[i]
+            paths[i] = (i, *paths[p]) if p >= 0 else (i,)
+            order += children[i]
+        if len(order) < n:  # the others cannot reach the root: they hang on a cycle
+            raise ValueError(f"circuits: cycle {_cycle(parent, circuits)}")
+        return paths, order
 
     def constraint_text(self, k: int) -> str:
         n = self.count
@@ -267,6 +291,22 @@ def _check_circuit(c: Circuit) -> None:
     u = c.max_unbalance_a
     if u is not None and (_bad(u) or u < 0):
         raise ValueError(f"{who}: max_unbalance_a must be a number >= 0, got {u!r}")
+
+
+def _cycle(parent: list[int], circuits: list[Circuit]) -> str:
+    """The first cycle met walking up from each circuit in turn, as ids (for the message)."""
+    done = [False] * len(parent)  # reaches the root
+    for start in range(len(parent)):
+        chain: list[int] = []
+        c = start
+        while c != -1 and not done[c]:
+            if c in chain:
+                return " -> ".join(repr(circuits[x].id) for x in [*chain[chain.index(c) :], c])
+            chain.append(c)
+            c = parent[c]
+        for c in chain:
+            done[c] = True
+    return ""
 
 
 # --------------------------------------------------------------------------------------------
@@ -311,7 +351,15 @@ def _check_evse(e: EvseLoad, net: _Net) -> None:
             raise ValueError(f"{who}: {field} must be an integer, got {v!r}")
 
 
-_ID = attrgetter("id")
+def _wiring(e: EvseLoad, net: _Net, mask_of: dict[tuple[object, ...], int]) -> int:
+    """The site phases (bit mask) of the first box with its phases, rotation and car phases,
+    validated in full (_check_evse) and remembered in `mask_of` for the boxes wired alike."""
+    _check_evse(e, net)
+    cp = e.car_phases
+    if type(cp) is not frozenset and cp is not None:
+        e = replace(e, car_phases=frozenset(cp))
+    mask = mask_of[(e.phases, e.rotation, e.car_phases)] = sum(1 << p for p in e.site_phases())
+    return mask
 
 
 def _coarse_start(grids: set[float]) -> float:
@@ -357,8 +405,6 @@ class _Allocator:
         self.boxes = boxes
         m = len(boxes)
         self.kinds: list[_Kind] = []
-        mask_of: dict[tuple[object, ...], int] = {}  # (phases, rotation, car) -> site phases
-        by_mask: dict[tuple[int, int], int] = {}  # (circuit index, mask) -> kind
         self.kind = kind = [0] * m
         self.lo = lo = [0] * m  # in steps of the box's resolution
         self.hi = hi = [0] * m
@@ -375,27 +421,18 @@ class _Allocator:
         self.failed: set[int] = set()  # circuits that could not balance late slots
         #: what a box at its cap is capped by: its demand (True) or its max, and the value
         self.cap_by: list[tuple[bool, float]] = [(False, 0.0)] * m
-        cap_by = self.cap_by
-        index, dead, text = net.index, net.dead, self.text
-        ceil, floor = math.ceil, math.floor
-        fields = attrgetter(
-            "min_current_a",
-            "max_current_a",
-            "resolution_a",
-            "demand_a",
-            "phases",
-            "rotation",
-            "car_phases",
-            "circuit",
-            "priority",
-            "wait_rank",
-        )
-        for i, e in enumerate(boxes):
-            mn, mx, r, dm, phases, rotation, cp, circuit, pr, wr = fields(e)
+        cap_by, text = self.cap_by, self.text
+        index = net.index
+        mask_of: dict[tuple[object, ...], int] = {}  # (phases, rotation, car) -> site phases
+        kind_at = [-1] * ((_FULL + 1) * net.count)  # circuit index * 8 + site phases -> kind
+        ceil, floor, inf = math.ceil, math.floor, _INF
+        for i, (mn, mx, r, dm, phases, rotation, cp, circuit, pr, wr) in enumerate(
+            map(_EVSE_FIELDS, boxes)
+        ):
             try:
                 ok = (
-                    0.0 <= mn <= mx < _INF
-                    and 0.0 < r < _INF
+                    0.0 <= mn <= mx < inf
+                    and 0.0 < r < inf
                     and (dm is None or dm >= 0.0)
                     and type(pr) is int
                     and type(wr) is int
@@ -403,24 +440,19 @@ class _Allocator:
             except TypeError:
                 ok = False
             if not ok:
-                _check_evse(e, net)  # raises with a message naming the field
+                _check_evse(boxes[i], net)  # raises with a message naming the field
             try:
                 mask = mask_of.get((phases, rotation, cp))
             except TypeError:  # car phases as an unhashable set
                 mask = None
             if mask is None:
-                _check_evse(e, net)  # once per distinct wiring: phases, rotation, car phases
-                if type(cp) is not frozenset and cp is not None:
-                    e = replace(e, car_phases=frozenset(cp))
-                mask = mask_of[(phases, rotation, e.car_phases)] = sum(
-                    1 << p for p in e.site_phases()
-                )
+                mask = _wiring(boxes[i], net, mask_of)
             c = index.get(circuit)
             if c is None:
-                _check_evse(e, net)
-            kid = by_mask.get((c, mask))
-            if kid is None:
-                kid = by_mask[(c, mask)] = len(self.kinds)
+                _check_evse(boxes[i], net)
+            kid = kind_at[(_FULL + 1) * c + mask]  # type: ignore[operator]
+            if kid < 0:
+                kid = kind_at[(_FULL + 1) * c + mask] = len(self.kinds)  # type: ignore[operator]
                 self.kinds.append(self._make_kind(c, mask))  # type: ignore[arg-type]
             kind[i] = kid
             res[i] = r
@@ -445,8 +477,12 @@ class _Allocator:
                         f"paused: its min {_fmt(mn)} A, rounded up to its {_fmt(r)} A steps, "
                         f"is above its max {_fmt(cap)} A"
                     )
-            elif dead[c] is not None:  # type: ignore[index]
-                state[i], text[i] = _OUT, f"paused: {dead[c]}"  # type: ignore[index]
+        if any(d is not None for d in net.dead):  # boxes below a circuit its base load breaks
+            dead, kinds = net.dead, self.kinds
+            for i, kid in enumerate(kind):
+                d = dead[kinds[kid].circuit]
+                if d is not None and state[i] == _WAITING:
+                    state[i], text[i] = _OUT, f"paused: {d}"
 
     def _make_kind(self, c: int, mask: int) -> _Kind:
         net = self.net
