@@ -117,8 +117,8 @@ class _Kind:
     weight: int  # site phases loaded per ampere: weight in power limits
     phase_cons: list[int]  # phase constraints along the path to the grid, nearest first
     power_cons: list[int]  # power limits along the path (weight: `weight`)
-    unb_circuits: list[int]  # unbalance-limited circuits on the path (1- and 2-phase loads only)
-    weighted: list[tuple[int, int]]  # the sweep's other constraints: power, unbalance gaps
+    unb_circuits: Sequence[int]  # unbalance-limited circuits on the path (1- and 2-phase only)
+    weighted: Sequence[tuple[int, int]]  # the sweep's other constraints: power, unbalance gaps
 
 
 def _num(x: object) -> bool:
@@ -420,8 +420,11 @@ class _Allocator:
         self.tried: set[tuple[int, bool, tuple[int, ...]]] = set()  # late slots (_rounds)
         self.failed: set[int] = set()  # circuits that could not balance late slots
         #: what a box at its cap is capped by: its demand (True) or its max, and the value
-        self.cap_by: list[tuple[bool, float]] = [(False, 0.0)] * m
-        cap_by, text = self.cap_by, self.text
+        #: the reason of a box at its cap: its max or its demand (a few texts, shared)
+        self.cap_text: list[str] = [""] * m
+        cap_text, text = self.cap_text, self.text
+        at_max: dict[object, str] = {}
+        at_demand: dict[object, str] = {}
         index = net.index
         mask_of: dict[tuple[object, ...], int] = {}  # (phases, rotation, car) -> site phases
         kind_at = [-1] * ((_FULL + 1) * net.count)  # circuit index * 8 + site phases -> kind
@@ -460,10 +463,15 @@ class _Allocator:
             wait[i] = wr
             if dm is None or dm >= mx:
                 cap = mx
-                cap_by[i] = (False, mx)
+                t = at_max.get(mx)
+                if t is None:
+                    t = at_max[mx] = f"at its max {_fmt(mx)} A"
             else:
                 cap = dm
-                cap_by[i] = (True, dm)
+                t = at_demand.get(dm)
+                if t is None:
+                    t = at_demand[dm] = f"capped by demand {_fmt(dm)} A"
+            cap_text[i] = t
             a = lo[i] = ceil(mn / r - GRID_EPS)
             b = hi[i] = floor(cap / r + GRID_EPS)
             if dm == 0:
@@ -485,12 +493,13 @@ class _Allocator:
                     state[i], text[i] = _OUT, f"paused: {d}"
 
     def _make_kind(self, c: int, mask: int) -> _Kind:
+        """Empty lists are shared tuples: fewer objects for the garbage collector to walk."""
         net = self.net
         phases = _PHASES_OF[mask]
         power = net.path_power[c]
-        weighted = [(k, len(phases)) for k in power] if power else []
+        weighted = [(k, len(phases)) for k in power]
         if mask == _FULL:  # 3-phase loads cannot change an unbalance
-            return _Kind(c, mask, phases, 3, net.path_all[c], power, [], weighted)
+            return _Kind(c, mask, phases, 3, net.path_all[c], power, (), weighted or ())
         by_phase = net.path_phase[c]
         if len(phases) == 1:
             phase_cons = by_phase[phases[0]]  # shared, never changed
@@ -502,7 +511,7 @@ class _Allocator:
                 w = (mask >> p & 1) - (mask >> q & 1)
                 if w:
                     weighted.append((net.u0 + 6 * a + j, w))
-        return _Kind(c, mask, phases, len(phases), phase_cons, power, unb, weighted)
+        return _Kind(c, mask, phases, len(phases), phase_cons, power, unb, weighted or ())
 
     # -- constraint checks ---------------------------------------------------------------
 
@@ -1915,10 +1924,10 @@ class _Allocator:
             amps = list(map(mul, n, r))
             rounded = {a: round(a, 9) for a in set(amps)}
             values = list(map(rounded.__getitem__, amps))
-        # a granted box's reason: the limit that stops it (int) or, at its cap, its cap (tuple)
+        # a granted box's reason: the limit that stops it (int) or, at its cap, that text
         keys: list[object] = [
             k if k is not None and a < b else c
-            for k, a, b, c in zip(self.why, n, self.hi, self.cap_by, strict=True)
+            for k, a, b, c in zip(self.why, n, self.hi, self.cap_text, strict=True)
         ]
         said = {key: self._reason(key) for key in set(keys)}
         reasons = list(map(said.__getitem__, keys))
@@ -1945,11 +1954,11 @@ class _Allocator:
         )
 
     def _reason(self, key: object) -> str:
-        """The reason of a granted box: `key` is the constraint that stops it, or its cap_by."""
+        """The reason of a granted box: `key` is the constraint that stops it, or the text of
+        its cap."""
         if type(key) is int:
             return f"limited by {self.net.constraint_text(key)}"
-        by_demand, value = key  # type: ignore[misc]
-        return f"{'capped by demand' if by_demand else 'at its max'} {_fmt(value)} A"
+        return key  # type: ignore[return-value]
 
     def _priority_reasons(self, waiting: list[int], at_min: list[int], reasons: list[str]) -> None:
         """Reword the reasons of boxes waiting for a slot, and of granted boxes a limit holds
