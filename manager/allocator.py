@@ -617,7 +617,10 @@ class _Allocator:
         # mins that only an unbalance limit refused: try them before the first fill already,
         # with everything filled (_rounds would otherwise fill everything a second time)
         if not (stuck and self._late_slots_at_min(stuck, order)):
-            self._fill([i for i in order if state[i] == _GRANTED])
+            if state.count(_GRANTED) == len(order):  # every min granted, as usual
+                self._fill(order)
+            else:
+                self._fill([i for i in order if state[i] == _GRANTED])
         kinds, kind, unb = self.kinds, self.kind, self.net.unb
         # boxes below an unbalance limit: only where a circuit has one
         if unb.count(None) < len(unb) and any(kinds[kind[i]].unb_circuits for i in order):
@@ -641,6 +644,10 @@ class _Allocator:
             # every min fits, no unbalance limit: booking them kind by kind onto the loads,
             # still empty, would give the totals
             net.load[:] = total
+            if len(order) == len(state):  # every box (the usual case): in one go
+                state[:] = [_GRANTED] * len(state)
+                n[:] = lo
+                return
             for i in order:
                 state[i] = _GRANTED
                 n[i] = lo[i]
@@ -1274,21 +1281,20 @@ class _Allocator:
             else:
                 steps = 0
                 below = [] if collect and label is not None else None
-                for i in ms:
+                for i in ms:  # every member may rise: n[i] < hi[i] (_fill)
                     v, h = n[i], hi[i]
                     if h <= f:  # its cap
-                        st = h
-                    elif v > f:  # started above the level
-                        st = v
-                        if v < low and v < h:
+                        steps += h - v
+                        n[i] = h
+                    elif v > f:  # started above the level: stays
+                        if v < low:
                             low = v
                     else:
-                        st = f
+                        if v < f:
+                            steps += f - v
+                            n[i] = f
                         if below is not None:
                             below.append(i)
-                    if st != v:
-                        steps += st - v
-                        n[i] = st
                     why[i] = label
                 inc = steps * r[ms[0]]
                 if below:
