@@ -43,10 +43,11 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain, compress, groupby, pairwise, repeat
+from itertools import accumulate, chain, compress, groupby, pairwise, repeat
 from operator import attrgetter, eq, mul, sub
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
@@ -391,6 +392,19 @@ def _fmt(a: float) -> str:
 def _reachable(levels: list[float], rise: list[float], limit: float) -> bool:
     """Whether every phase could rise to within `limit` of the busiest one."""
     return max(levels) - limit <= min([levels[q] + rise[q] for q in range(PHASES)]) + EPS
+
+
+def _stop_events(stops: list[float], sizes: list[int]) -> Iterator[tuple[float, int, int]]:
+    """Boxes reaching their caps as the sweep's events (level, group, -boxes) in that order,
+    lazily: the fill usually ends long before the last of them. `sizes`: the boxes per group,
+    one after the other."""
+    by_stop = sorted(range(len(stops)), key=stops.__getitem__)  # stable: groups in order
+    ends = list(accumulate(sizes))  # where each group's boxes end
+    keys = zip(
+        map(stops.__getitem__, by_stop), map(bisect_right, repeat(ends), by_stop), strict=True
+    )
+    for (t, g), run in groupby(keys):
+        yield t, g, -len(list(run))
 
 
 class _Allocator:
@@ -846,8 +860,8 @@ class _Allocator:
         # the members by kind, in slot order within a kind (a stable sort), and per box what
         # it could add at most; a kind's boxes are one slice of them
         ordered = sorted(members, key=kind.__getitem__)
-        starts = list(map(mul, map(n.__getitem__, ordered), map(r.__getitem__, ordered)))
-        stops = list(map(mul, map(hi.__getitem__, ordered), map(r.__getitem__, ordered)))
+        starts = [n[i] * r[i] for i in ordered]
+        stops = [hi[i] * r[i] for i in ordered]
         room = list(map(sub, stops, starts))
         by_kind = Counter(map(kind.__getitem__, ordered))  # kind -> boxes, in their order
         slices: list[list[int]] = []
@@ -869,6 +883,18 @@ class _Allocator:
         local = [-1] * (net.u0 + 6 * net.count)  # constraint -> index in the sweep's lists
         for x, k in enumerate(glob):
             local[k] = x
+        # per circuit and phase: the sweep's constraints on the way to the grid, nearest first
+        # (as in _Kind.phase_cons), each built from its parent's; parents come first
+        parent = net.parent
+        paths: list[tuple[list[int], list[int], list[int]]] = [([], [], [])] * net.count
+        for c in reversed(net.bottom_up):
+            up0, up1, up2 = paths[parent[c]] if parent[c] >= 0 else paths[c]
+            a, b, d = local[3 * c : 3 * c + 3]
+            paths[c] = (
+                [a, *up0] if a >= 0 else up0,
+                [b, *up1] if b >= 0 else up1,
+                [d, *up2] if d >= 0 else up2,
+            )
         unit: list[list[int]] = []  # per group: its sweep constraints of weight 1
         heavy: list[Sequence[tuple[int, int]]] = []  # ... and the weighted ones
         cls_members: list[list[int]] = []
@@ -879,7 +905,11 @@ class _Allocator:
         sizes: list[int] = []
         for kid, ms in zip(kids, slices, strict=True):
             kd = kinds[kid]
-            u = [local[k] for k in kd.phase_cons if local[k] >= 0]
+            ph, pc = kd.phases, paths[kd.circuit]
+            if len(ph) == 3:
+                u = pc[0] + pc[1] + pc[2]
+            else:
+                u = pc[ph[0]] if len(ph) == 1 else pc[ph[0]] + pc[ph[1]]  # may be shared: read only
             h = [(local[k], w) for k, w in kd.weighted if local[k] >= 0] if kd.weighted else _NO_H
             if not u and not h:  # nothing in the sweep depends on them: straight to the cap
                 self._raise_group(kid, ms, [hi[i] for i in ms])
@@ -904,14 +934,15 @@ class _Allocator:
             starts = list(compress(starts, keep))
             stops = list(compress(stops, keep))
             sizes = [x for x in sizes if x >= 0]
-        gids = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
-        if len(set(starts)) == 1:  # the common case: every box starts at the same current
+        events: Iterable[tuple[float, int, int]]
+        if starts.count(starts[0]) == len(starts):  # the common case: all start at one current
             t0 = starts[0]
-            events = [(t0, g, x) for g, x in enumerate(sizes)]
+            events = chain([(t0, g, x) for g, x in enumerate(sizes)], _stop_events(stops, sizes))
         else:
+            gids = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
             events = [(t, g, d) for (t, g), d in Counter(zip(starts, gids, strict=True)).items()]
-        events += [(t, g, -d) for (t, g), d in Counter(zip(stops, gids, strict=True)).items()]
-        events.sort()
+            events += [(t, g, -d) for (t, g), d in Counter(zip(stops, gids, strict=True)).items()]
+            events.sort()
         count = len(cls_members)
         u0 = self.net.u0
         gaps = [k for k in range(len(avail)) if glob[k] >= u0]
@@ -919,7 +950,7 @@ class _Allocator:
             tau = self._progressive_fill(events, count, unit, heavy, avail, cons_classes)
         else:
             tau = self._gap_passes(
-                events, cls_members, unit, heavy, avail, cons_classes, gaps, light
+                list(events), cls_members, unit, heavy, avail, cons_classes, gaps, light
             )
         gapped = [g for g, kid in enumerate(cls_kind) if kinds[kid].unb_circuits]
         start = [[n[i] for i in cls_members[g]] for g in gapped]
@@ -1141,7 +1172,7 @@ class _Allocator:
 
     @staticmethod
     def _progressive_fill(
-        events: list[tuple[float, int, int]],
+        events: Iterable[tuple[float, int, int]],
         count: int,
         unit: list[list[int]],
         heavy: list[Sequence[tuple[int, int]]],
@@ -1163,6 +1194,7 @@ class _Allocator:
         rising: set[int] = set()
         now = _INF  # the time of the events being applied; none yet
         weighted = any(heavy)
+        left = count  # groups not frozen yet: none left, nothing changes any more
         for t, g, d in events:
             if t != now:  # a new time: schedule what rose at the last one, then saturate
                 if rising:
@@ -1188,6 +1220,7 @@ class _Allocator:
                             continue
                         frozen[g2] = True
                         tau[g2] = (sat, k)
+                        left -= 1
                         s = slope[g2]
                         if s:
                             for k2 in unit[g2]:
@@ -1198,6 +1231,8 @@ class _Allocator:
                                 rate[k2] -= s * w
                                 if w < 0 and not done[k2] and rate[k2] > 0:  # light side
                                     push(heap, ((avail[k2] - base[k2]) / rate[k2], k2))  # stops
+                if not left:
+                    break
                 now = t
             if frozen[g]:
                 continue
