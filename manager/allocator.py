@@ -48,7 +48,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, chain, compress, groupby, pairwise, repeat
-from operator import attrgetter, eq, mul, sub
+from operator import attrgetter, eq, itemgetter, mul, sub
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
 
@@ -69,6 +69,7 @@ _NO_H: tuple[tuple[int, int], ...] = ()  # a group's weighted constraints: none
 _NONE_LOW = 1 << 62  # _settle found no box that may rise off its limit's level
 _FULL = (1 << PHASES) - 1
 _ID = attrgetter("id")
+_LEVEL = itemgetter(0)
 _EVSE_FIELDS = attrgetter(
     "min_current_a",
     "max_current_a",
@@ -87,6 +88,9 @@ _PHASES_OF = [tuple(p for p in range(PHASES) if mask >> p & 1) for mask in range
 #: mins refused by an unbalance gap, waiting: circuit -> (site phases, min) -> heap of
 #: (slot position, box)
 _Parked = dict[int, dict[tuple[int, float], list[tuple[int, int]]]]
+
+#: the sweep's events at one level: (level, [(group, change of its rising boxes), ...])
+_Events = tuple[float, list[tuple[int, int]]]
 
 #: see _Allocator._below_at_min
 _Below = tuple[list[float], dict[int, list[float]], set[int], bool]
@@ -394,17 +398,14 @@ def _reachable(levels: list[float], rise: list[float], limit: float) -> bool:
     return max(levels) - limit <= min([levels[q] + rise[q] for q in range(PHASES)]) + EPS
 
 
-def _stop_events(stops: list[float], sizes: list[int]) -> Iterator[tuple[float, int, int]]:
-    """Boxes reaching their caps as the sweep's events (level, group, -boxes) in that order,
-    lazily: the fill usually ends long before the last of them. `sizes`: the boxes per group,
-    one after the other."""
+def _stop_events(stops: list[float], sizes: list[int]) -> Iterator[_Events]:
+    """Boxes reaching their caps as the sweep's events: per level, in rising order, the
+    groups (in order) and minus their boxes stopping there. Lazily: the fill usually ends long
+    before the last of them. `sizes`: the boxes per group, one group after the other."""
     by_stop = sorted(range(len(stops)), key=stops.__getitem__)  # stable: groups in order
     ends = list(accumulate(sizes))  # where each group's boxes end
-    keys = zip(
-        map(stops.__getitem__, by_stop), map(bisect_right, repeat(ends), by_stop), strict=True
-    )
-    for (t, g), run in groupby(keys):
-        yield t, g, -len(list(run))
+    for t, run in groupby(by_stop, stops.__getitem__):
+        yield t, [(g, -d) for g, d in Counter(map(bisect_right, repeat(ends), run)).items()]
 
 
 class _Allocator:
@@ -934,15 +935,16 @@ class _Allocator:
             starts = list(compress(starts, keep))
             stops = list(compress(stops, keep))
             sizes = [x for x in sizes if x >= 0]
-        events: Iterable[tuple[float, int, int]]
+        events: Iterable[_Events]
         if starts.count(starts[0]) == len(starts):  # the common case: all start at one current
-            t0 = starts[0]
-            events = chain([(t0, g, x) for g, x in enumerate(sizes)], _stop_events(stops, sizes))
+            # and stop above it
+            events = chain([(starts[0], list(enumerate(sizes)))], _stop_events(stops, sizes))
         else:
             gids = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
-            events = [(t, g, d) for (t, g), d in Counter(zip(starts, gids, strict=True)).items()]
-            events += [(t, g, -d) for (t, g), d in Counter(zip(stops, gids, strict=True)).items()]
-            events.sort()
+            changes = [(t, g, d) for (t, g), d in Counter(zip(starts, gids, strict=True)).items()]
+            changes += [(t, g, -d) for (t, g), d in Counter(zip(stops, gids, strict=True)).items()]
+            changes.sort()
+            events = [(t, [(g, d) for _, g, d in run]) for t, run in groupby(changes, _LEVEL)]
         count = len(cls_members)
         u0 = self.net.u0
         gaps = [k for k in range(len(avail)) if glob[k] >= u0]
@@ -1004,7 +1006,7 @@ class _Allocator:
 
     def _gap_passes(
         self,
-        events: list[tuple[float, int, int]],
+        events: list[_Events],
         cls_members: list[list[int]],
         unit: list[list[int]],
         heavy: list[Sequence[tuple[int, int]]],
@@ -1172,7 +1174,7 @@ class _Allocator:
 
     @staticmethod
     def _progressive_fill(
-        events: Iterable[tuple[float, int, int]],
+        events: Iterable[_Events],
         count: int,
         unit: list[list[int]],
         heavy: list[Sequence[tuple[int, int]]],
@@ -1195,60 +1197,62 @@ class _Allocator:
         now = _INF  # the time of the events being applied; none yet
         weighted = any(heavy)
         left = count  # groups not frozen yet: none left, nothing changes any more
-        for t, g, d in events:
-            if t != now:  # a new time: schedule what rose at the last one, then saturate
-                if rising:
-                    for k in rising:
-                        if not done[k] and rate[k] > 0:
-                            push(heap, ((avail[k] - base[k]) / rate[k], k))
-                    rising.clear()
-                if now == _INF:
-                    now = t
-                while heap and heap[0][0] <= t:  # saturations up to t, before t's changes
-                    at, k = pop(heap)
-                    rk = rate[k]
-                    if done[k] or rk <= 0:
-                        continue
-                    sat = (avail[k] - base[k]) / rk
-                    if sat > at:  # its rate dropped since: it fills up later
-                        push(heap, (sat, k))
-                        continue
-                    sat = now = max(sat, now)
-                    done[k] = True
-                    for g2 in cons_classes[k]:
-                        if frozen[g2]:
-                            continue
-                        frozen[g2] = True
-                        tau[g2] = (sat, k)
-                        left -= 1
-                        s = slope[g2]
-                        if s:
-                            for k2 in unit[g2]:
-                                base[k2] += s * sat
-                                rate[k2] -= s
-                            for k2, w in heavy[g2]:
-                                base[k2] += s * w * sat
-                                rate[k2] -= s * w
-                                if w < 0 and not done[k2] and rate[k2] > 0:  # light side
-                                    push(heap, ((avail[k2] - base[k2]) / rate[k2], k2))  # stops
-                if not left:
-                    break
+        for t, changes in events:
+            # a new level: schedule what rose at the last one, then saturate
+            if rising:
+                for k in rising:
+                    if not done[k] and rate[k] > 0:
+                        push(heap, ((avail[k] - base[k]) / rate[k], k))
+                rising.clear()
+            if now == _INF:
                 now = t
-            if frozen[g]:
-                continue
-            slope[g] += d
-            dt = d * t
-            for k in unit[g]:
-                base[k] -= dt
-                rate[k] += d
-            if d > 0:
-                rising.update(unit[g])
-            if weighted:
-                for k, w in heavy[g]:
-                    base[k] -= dt * w
-                    rate[k] += d * w
-                    if d * w > 0:
-                        rising.add(k)
+            while heap and heap[0][0] <= t:  # saturations up to t, before t's changes
+                at, k = pop(heap)
+                rk = rate[k]
+                if done[k] or rk <= 0:
+                    continue
+                sat = (avail[k] - base[k]) / rk
+                if sat > at:  # its rate dropped since: it fills up later
+                    push(heap, (sat, k))
+                    continue
+                sat = now = max(sat, now)
+                done[k] = True
+                for g2 in cons_classes[k]:
+                    if frozen[g2]:
+                        continue
+                    frozen[g2] = True
+                    tau[g2] = (sat, k)
+                    left -= 1
+                    s = slope[g2]
+                    if s:
+                        ds = s * sat
+                        for k2 in unit[g2]:
+                            base[k2] += ds
+                            rate[k2] -= s
+                        for k2, w in heavy[g2]:
+                            base[k2] += s * w * sat
+                            rate[k2] -= s * w
+                            if w < 0 and not done[k2] and rate[k2] > 0:  # light side
+                                push(heap, ((avail[k2] - base[k2]) / rate[k2], k2))  # stops
+            if not left:
+                break
+            now = t
+            for g, d in changes:
+                if frozen[g]:
+                    continue
+                slope[g] += d
+                dt = d * t
+                for k in unit[g]:
+                    base[k] -= dt
+                    rate[k] += d
+                if d > 0:
+                    rising.update(unit[g])
+                if weighted:
+                    for k, w in heavy[g]:
+                        base[k] -= dt * w
+                        rate[k] += d * w
+                        if d * w > 0:
+                            rising.add(k)
         # what rose at the last time never fills up: after it, every box is at its cap
         if loads is not None:
             loads.extend(base)
