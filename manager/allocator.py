@@ -47,7 +47,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import accumulate, chain, compress, groupby, pairwise, repeat
+from itertools import accumulate, chain, compress, groupby, pairwise, repeat, tee
 from operator import attrgetter, eq, itemgetter, mul, sub
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
@@ -406,6 +406,17 @@ def _stop_events(stops: list[float], sizes: list[int]) -> Iterator[_Events]:
     ends = list(accumulate(sizes))  # where each group's boxes end
     for t, run in groupby(by_stop, stops.__getitem__):
         yield t, [(g, -d) for g, d in Counter(map(bisect_right, repeat(ends), run)).items()]
+
+
+class _Replay:
+    """Events to read again and again (one sweep per pass), read from `source` only as far as
+    a pass needs them, once."""
+
+    def __init__(self, source: Iterable[_Events]) -> None:
+        (self._start,) = tee(source, 1)  # never read: its copies read on from the start
+
+    def __iter__(self) -> Iterator[_Events]:
+        return self._start.__copy__()
 
 
 class _Allocator:
@@ -952,7 +963,7 @@ class _Allocator:
             tau = self._progressive_fill(events, count, unit, heavy, avail, cons_classes)
         else:
             tau = self._gap_passes(
-                list(events), cls_members, unit, heavy, avail, cons_classes, gaps, light
+                _Replay(events), cls_members, unit, heavy, avail, cons_classes, gaps, light
             )
         gapped = [g for g, kid in enumerate(cls_kind) if kinds[kid].unb_circuits]
         start = [[n[i] for i in cls_members[g]] for g in gapped]
@@ -1006,7 +1017,7 @@ class _Allocator:
 
     def _gap_passes(
         self,
-        events: list[_Events],
+        events: Iterable[_Events],
         cls_members: list[list[int]],
         unit: list[list[int]],
         heavy: list[Sequence[tuple[int, int]]],
