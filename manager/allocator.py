@@ -90,7 +90,7 @@ _PHASES_OF = [tuple(p for p in range(PHASES) if mask >> p & 1) for mask in range
 _Parked = dict[int, dict[tuple[int, float], list[tuple[int, int]]]]
 
 #: the sweep's events at one level: (level, [(group, change of its rising boxes), ...])
-_Events = tuple[float, list[tuple[int, int]]]
+_Events = tuple[float, Iterable[tuple[int, int]]]
 
 #: see _Allocator._below_at_min
 _Below = tuple[list[float], dict[int, list[float]], set[int], bool]
@@ -946,10 +946,13 @@ class _Allocator:
             starts = list(compress(starts, keep))
             stops = list(compress(stops, keep))
             sizes = [x for x in sizes if x >= 0]
+        u0 = self.net.u0
+        gaps = [k for k in range(len(avail)) if glob[k] >= u0]
         events: Iterable[_Events]
         if starts.count(starts[0]) == len(starts):  # the common case: all start at one current
-            # and stop above it
-            events = chain([(starts[0], list(enumerate(sizes)))], _stop_events(stops, sizes))
+            # and stop above it; one pass reads the starts once, in place
+            first = list(enumerate(sizes)) if gaps else enumerate(sizes)
+            events = chain([(starts[0], first)], _stop_events(stops, sizes))
         else:
             gids = list(chain.from_iterable(map(repeat, range(len(sizes)), sizes)))
             changes = [(t, g, d) for (t, g), d in Counter(zip(starts, gids, strict=True)).items()]
@@ -957,8 +960,6 @@ class _Allocator:
             changes.sort()
             events = [(t, [(g, d) for _, g, d in run]) for t, run in groupby(changes, _LEVEL)]
         count = len(cls_members)
-        u0 = self.net.u0
-        gaps = [k for k in range(len(avail)) if glob[k] >= u0]
         if not gaps:
             tau = self._progressive_fill(events, count, unit, heavy, avail, cons_classes)
         else:
