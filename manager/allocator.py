@@ -869,21 +869,22 @@ class _Allocator:
         True when rounding and the hand-out left nothing for the top-up.
         """
         n, r, hi, kind, kinds, why = self.n, self.r, self.hi, self.kind, self.kinds, self.why
-        # the members by kind, in slot order within a kind (a stable sort), and per box what
-        # it could add at most; a kind's boxes are one slice of them
-        ordered = sorted(members, key=kind.__getitem__)
+        # the members by kind, in slot order within a kind (a kind is a circuit and a few
+        # phases: there are few), and per box what it could add at most
+        by_kind: list[list[int]] = [[] for _ in kinds]
+        for i in members:
+            by_kind[kind[i]].append(i)
+        kids = [kid for kid, ms in enumerate(by_kind) if ms]
+        slices = [by_kind[kid] for kid in kids]
+        ordered = list(chain.from_iterable(slices))
         starts = [n[i] * r[i] for i in ordered]
         stops = [hi[i] * r[i] for i in ordered]
         room = list(map(sub, stops, starts))
-        by_kind = Counter(map(kind.__getitem__, ordered))  # kind -> boxes, in their order
-        slices: list[list[int]] = []
         incs: list[float] = []
         end = 0
-        for size in by_kind.values():
-            begin, end = end, end + size
-            slices.append(ordered[begin:end])
+        for ms in slices:  # a kind's boxes are one slice of `ordered`
+            begin, end = end, end + len(ms)
             incs.append(sum(room[begin:end]))
-        kids = list(by_kind)
         net = self.net
         glob, avail = self._tight(kids, incs)
         if not glob:  # no limit can fill up: every box to its cap
