@@ -869,8 +869,8 @@ class _Allocator:
         True when rounding and the hand-out left nothing for the top-up.
         """
         n, r, hi, kind, kinds, why = self.n, self.r, self.hi, self.kind, self.kinds, self.why
-        # the members by kind, in slot order within a kind (a kind is a circuit and a few
-        # phases: there are few), and per box what it could add at most
+        # the members by kind, in slot order within a kind (one list per kind: at most seven
+        # per circuit), and per box what it could add at most
         by_kind: list[list[int]] = [[] for _ in kinds]
         for i in members:
             by_kind[kind[i]].append(i)
@@ -951,7 +951,7 @@ class _Allocator:
         gaps = [k for k in range(len(avail)) if glob[k] >= u0]
         events: Iterable[_Events]
         if starts.count(starts[0]) == len(starts):  # the common case: all start at one current
-            # and stop above it; one pass reads the starts once, in place
+            # (and stop above it); a single pass reads the starts straight from enumerate
             first = list(enumerate(sizes)) if gaps else enumerate(sizes)
             events = chain([(starts[0], first)], _stop_events(stops, sizes))
         else:
@@ -1196,7 +1196,8 @@ class _Allocator:
         loads: list[float] | None = None,
     ) -> list[tuple[float, int]]:
         """The event loop of the sweep: per group, the level and the constraint it froze at
-        (and into `loads`, if given, what the sweep added to each constraint)."""
+        (and into `loads`, if given, what the sweep added to each constraint). `events` are
+        read level by level only until every group froze: nothing changes after that."""
         frozen = [False] * count
         slope = [0] * count
         tau: list[tuple[float, int]] = [(_INF, -1)] * count
