@@ -1239,7 +1239,8 @@ class _Allocator:
         steps): the top-up then lets a coarse box take its big step while it is the lowest,
         as step-by-step filling would, instead of fine boxes eating the room in small bites.
         """
-        n, r, hi, why, kinds, add = self.n, self.r, self.hi, self.why, self.kinds, self._add
+        n, r, hi, why, kinds = self.n, self.r, self.hi, self.why, self.kinds
+        load, asym = self.net.load, self.net.asym
         floor = math.floor
         grids = {r[ms[0]] for ms in cls_members}
         for ms in cls_members:
@@ -1248,7 +1249,9 @@ class _Allocator:
             grids.update([r[i] for i in ms])
         drop_of: dict[int, float] | None = None if len(grids) == 1 else {}
         collect = collect and drop_of is None
-        found: dict[int, tuple[int, list[int], int]] = {}
+        into: dict[int, list[int]] = {}  # limit -> the boxes it froze at its level
+        at: dict[int, int] = {}  # limit -> that level in steps
+        groups: dict[int, int] = {}  # limit -> groups it froze (one: already in slot order)
         low = _NONE_LOW if collect else 0  # 0: not looked for, so not known to be none
         for g, ms in enumerate(cls_members):
             level, k = tau[g]
@@ -1280,32 +1283,43 @@ class _Allocator:
                     why[i] = label
             else:
                 steps = 0
-                below = [] if collect and label is not None else None
+                if collect and label is not None:  # at the level, below their caps: _hand_out's
+                    below = into.get(k)
+                    if below is None:
+                        below = into[k] = []
+                        at[k] = f
+                    groups[k] = groups.get(k, 0) + 1
+                else:
+                    below = []
                 for i in ms:  # every member may rise: n[i] < hi[i] (_fill)
-                    v, h = n[i], hi[i]
-                    if h <= f:  # its cap
-                        steps += h - v
-                        n[i] = h
+                    v = n[i]
+                    if v < f < hi[i]:  # the common case: up to the level
+                        steps += f - v
+                        n[i] = f
+                        below.append(i)
+                    elif hi[i] <= f:  # its cap
+                        steps += hi[i] - v
+                        n[i] = hi[i]
                     elif v > f:  # started above the level: stays
                         if v < low:
                             low = v
-                    else:
-                        if v < f:
-                            steps += f - v
-                            n[i] = f
-                        if below is not None:
-                            below.append(i)
+                    else:  # started at the level
+                        below.append(i)
                     why[i] = label
                 inc = steps * r[ms[0]]
-                if below:
-                    seen = found.get(k)
-                    if seen is None:
-                        found[k] = (f, below, 1)
-                    else:
-                        seen[1].extend(below)
-                        found[k] = (f, seen[1], seen[2] + 1)
-            if inc:
-                add(kinds[cls_kind[g]], inc)
+            if inc:  # self._add(kd, inc), spelled out: it runs once per group
+                kd = kinds[cls_kind[g]]
+                for k2 in kd.phase_cons:
+                    load[k2] += inc
+                if kd.power_cons:
+                    vw = inc * kd.weight
+                    for k2 in kd.power_cons:
+                        load[k2] += vw
+                if kd.unb_circuits:
+                    for c in kd.unb_circuits:
+                        for p in kd.phases:
+                            asym[3 * c + p] += inc
+        found = {k: (at[k], boxes, groups[k]) for k, boxes in into.items() if boxes}
         return found, low
 
     def _hand_out(
