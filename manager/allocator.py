@@ -1242,12 +1242,13 @@ class _Allocator:
         n, r, hi, why, kinds = self.n, self.r, self.hi, self.why, self.kinds
         load, asym = self.net.load, self.net.asym
         floor = math.floor
-        grids = {r[ms[0]] for ms in cls_members}
-        for ms in cls_members:
-            if len(grids) > 1:
-                break
-            grids.update([r[i] for i in ms])
-        drop_of: dict[int, float] | None = None if len(grids) == 1 else {}
+        # one grid: every box on it, as usual, or at least every member (no set of floats: a
+        # float's hash is slow, and mixed grids show after a few members)
+        r0 = r[cls_members[0][0]]
+        one = r.count(r0) == len(r) or all(
+            map(eq, map(r.__getitem__, chain.from_iterable(cls_members)), repeat(r0))
+        )
+        drop_of: dict[int, float] | None = None if one else {}  # one grid: no drops
         collect = collect and drop_of is None
         into: dict[int, list[int]] = {}  # limit -> the boxes it froze at its level
         at: dict[int, int] = {}  # limit -> that level in steps
