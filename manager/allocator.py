@@ -1575,7 +1575,13 @@ class _Allocator:
         allowed: dict[int, int] = {}
         for kid in amps:
             kd = kinds[kid]
-            a = min(rounds, *[fit[k] for k in kd.phase_cons], *[fit[k] for k in kd.power_cons])
+            a = rounds
+            for k in kd.phase_cons:
+                if fit[k] < a:
+                    a = fit[k]
+            for k in kd.power_cons:
+                if fit[k] < a:
+                    a = fit[k]
             if a > 0:
                 allowed[kid] = a
         if not allowed:
