@@ -1429,8 +1429,16 @@ class _Allocator:
         levels: list[float] = []  # heap of levels; may hold stale ones (no bucket)
         pop, push = heapq.heappop, heapq.heappush
 
+        rounded: dict[float, float] = {}  # amperes -> rounded (few currents, round is slow)
+
         def add(i: int) -> None:
-            level = n[i] if one else round(n[i] * r[i], 9)
+            if one:
+                level = n[i]
+            else:
+                amps = n[i] * r[i]
+                level = rounded.get(amps)
+                if level is None:
+                    level = rounded[amps] = round(amps, 9)
             bucket = buckets.get(level)
             if bucket is None:
                 buckets[level] = [pos[i]]
