@@ -1569,27 +1569,29 @@ class _Allocator:
                 rounds = max(hi[i] - n[i] for i in boxes)
         else:
             rounds = 1
-        per_round: dict[int, float] = {}
+        room, load = self.net.room, self.net.load
+        per_round = [0.0] * len(room)  # per limit: what one round of all its boxes takes
         for kid, v in amps.items():
             kd = kinds[kid]
             if kd.unb_circuits:  # not monotone: one step at a time
                 return []
             for k in kd.phase_cons:
-                per_round[k] = per_round.get(k, 0.0) + v
-            for k in kd.power_cons:
-                per_round[k] = per_round.get(k, 0.0) + v * kd.weight
-        room, load = self.net.room, self.net.load
-        fit = {k: math.floor((room[k] - load[k] + EPS) / v) for k, v in per_round.items()}
+                per_round[k] += v
+            if kd.power_cons:
+                vw = v * kd.weight
+                for k in kd.power_cons:
+                    per_round[k] += vw
+        fit: list[int | None] = [None] * len(room)  # per limit: the rounds it has room for
         allowed: dict[int, int] = {}
         for kid in amps:
             kd = kinds[kid]
             a = rounds
-            for k in kd.phase_cons:
-                if fit[k] < a:
-                    a = fit[k]
-            for k in kd.power_cons:
-                if fit[k] < a:
-                    a = fit[k]
+            for k in kd.phase_cons + kd.power_cons if kd.power_cons else kd.phase_cons:
+                x = fit[k]
+                if x is None:
+                    x = fit[k] = math.floor((room[k] - load[k] + EPS) / per_round[k])
+                if x < a:
+                    a = x
             if a > 0:
                 allowed[kid] = a
         if not allowed:
