@@ -1474,9 +1474,12 @@ class _Allocator:
                 )
                 batching = bool(raised)  # behind full limits: single steps until all fit
                 if raised:
-                    gone = {pos[i] for i in raised}
-                    bucket[:] = [x for x in bucket if x not in gone]
-                    heapq.heapify(bucket)
+                    if len(raised) == len(bucket):  # all of them, as usual
+                        bucket.clear()
+                    else:
+                        gone = {pos[i] for i in raised}
+                        bucket[:] = [x for x in bucket if x not in gone]
+                        heapq.heapify(bucket)
                     for i in raised:
                         if n[i] >= hi[i]:
                             why[i] = None
@@ -1554,6 +1557,7 @@ class _Allocator:
         step = r[boxes[0]]
         one = True
         amps: dict[int, float] = {}  # kind -> what one round of its rising boxes takes
+        rising = []  # below their caps, and no full limit refused their step yet
         for i in boxes:
             ri = r[i]
             if ri != step:
@@ -1562,6 +1566,7 @@ class _Allocator:
             b = blocked.get(kid)
             if n[i] < hi[i] and (b is None or ri < b[0]):
                 amps[kid] = amps.get(kid, 0.0) + ri
+                rising.append(i)
         if one:
             if above < _INF:
                 rounds = math.ceil((above - level) / step - GRID_EPS)
@@ -1598,17 +1603,15 @@ class _Allocator:
             return []
         raised = []
         taken: dict[int, float] = {}
-        for i in boxes:
+        for i in rising:
             kid = kind[i]
-            a = allowed.get(kid, 0)
-            h = hi[i] - n[i]
-            if a > 0 and h > 0:
-                b = blocked.get(kid)
-                if b is None or r[i] < b[0]:
-                    t = a if h > a else h
-                    n[i] += t
-                    taken[kid] = taken.get(kid, 0.0) + t * r[i]
-                    raised.append(i)
+            a = allowed.get(kid)
+            if a is not None:
+                h = hi[i] - n[i]
+                t = a if h > a else h
+                n[i] += t
+                taken[kid] = taken.get(kid, 0.0) + t * r[i]
+                raised.append(i)
         for kid, v in taken.items():
             _book(kinds[kid], v, load)
         return raised
