@@ -44,7 +44,7 @@ import heapq
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain, compress, groupby, pairwise, repeat
 from operator import attrgetter, eq, mul, sub
@@ -382,6 +382,12 @@ def _book(kd: _Kind, v: float, load: list[float]) -> None:
         vw = v * kd.weight
         for k in kd.power_cons:
             load[k] += vw
+
+
+def _one_grid(r: list[float], boxes: Iterable[int], step: float) -> bool:
+    """Whether all these boxes take steps of `step`: at once when every box does, as usual
+    (no set of floats: a float's hash is slow; mixed grids show after a few boxes)."""
+    return r.count(step) == len(r) or all(map(eq, map(r.__getitem__, boxes), repeat(step)))
 
 
 def _fmt(a: float) -> str:
@@ -1242,12 +1248,7 @@ class _Allocator:
         n, r, hi, why, kinds = self.n, self.r, self.hi, self.why, self.kinds
         load, asym = self.net.load, self.net.asym
         floor = math.floor
-        # one grid: every box on it, as usual, or at least every member (no set of floats: a
-        # float's hash is slow, and mixed grids show after a few members)
-        r0 = r[cls_members[0][0]]
-        one = r.count(r0) == len(r) or all(
-            map(eq, map(r.__getitem__, chain.from_iterable(cls_members)), repeat(r0))
-        )
+        one = _one_grid(r, chain.from_iterable(cls_members), r[cls_members[0][0]])
         drop_of: dict[int, float] | None = None if one else {}  # one grid: no drops
         collect = collect and drop_of is None
         into: dict[int, list[int]] = {}  # limit -> the boxes it froze at its level
@@ -1421,9 +1422,9 @@ class _Allocator:
                     blocked[kid] = (step, k)
         # a level is the current in amperes; with a single grid its step count says the same,
         # exactly and cheaper (mixed grids need amperes, rounded so that equal ones tie)
-        one = len(set(finest.values())) == 1
-        one = one and all(r[i] == r[members[0]] for i in members)
-        unit = r[members[0]] if one else 1.0
+        r0 = r[members[0]]
+        one = len(set(finest.values())) == 1 and _one_grid(r, members, r0)
+        unit = r0 if one else 1.0
         pos = {i: x for x, i in enumerate(members)}
         buckets: dict[float, list[int]] = {}  # level -> heap of slot positions
         levels: list[float] = []  # heap of levels; may hold stale ones (no bucket)
