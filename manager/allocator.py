@@ -1349,6 +1349,7 @@ class _Allocator:
         for k, (f, _, _) in found.items():
             by_level.setdefault(f, []).append(glob[k])
         take, phase_limits = self._take, 3 * self.net.count
+        load, room = self.net.load, self.net.room
         local = {glob[k]: k for k in found}
         for f in sorted(by_level):
             limits = by_level[f]
@@ -1364,7 +1365,18 @@ class _Allocator:
                 gk = why[i]  # the limit that froze it (_settle)
                 if gk in full:  # full for one more step of any of its boxes
                     continue
-                k2 = take(kinds[kind[i]], r[i])
+                kd, ri = kinds[kind[i]], r[i]
+                if kd.power_cons or kd.unb_circuits:
+                    k2 = take(kd, ri)
+                else:  # _take(kd, ri) spelled out for the usual kind: the call costs as much
+                    pc = kd.phase_cons
+                    for k2 in pc:
+                        if load[k2] + ri > room[k2] + EPS:
+                            break
+                    else:
+                        for k2 in pc:
+                            load[k2] += ri
+                        k2 = None
                 if k2 is None:
                     n[i] += 1
                 else:
@@ -1407,7 +1419,7 @@ class _Allocator:
             self.kinds,
             self.why,
         )
-        u0 = self.net.u0
+        u0, load, room = self.net.u0, self.net.load, self.net.room
         fits, take = self._fits, self._take
         blocked: dict[int, tuple[float, int]] = {}  # kind -> smallest step a full limit refused
         finest: dict[int, float] = {}
@@ -1496,7 +1508,17 @@ class _Allocator:
                     why[i] = b[1]
                     continue
                 kd = kinds[kid]
-                k = take(kd, ri)
+                if kd.power_cons or kd.unb_circuits:
+                    k = take(kd, ri)
+                else:  # _take(kd, ri) spelled out for the usual kind: the call costs as much
+                    pc = kd.phase_cons
+                    for k in pc:
+                        if load[k] + ri > room[k] + EPS:
+                            break
+                    else:
+                        for k in pc:
+                            load[k] += ri
+                        k = None
                 if k is None:
                     n[i] += 1
                     group.append(i)
