@@ -1238,7 +1238,8 @@ class _Allocator:
 
         With `collect` (one grid, limits that only fill up), also return for _hand_out, per
         limit that froze boxes: their level in steps, the boxes rounded down to it (in slot
-        order per group) and the number of groups; and the lowest other box that may rise.
+        order per group) and the number of groups it froze (one: the boxes are in slot order);
+        and the lowest other box that may rise.
 
         Where the limit that froze a group mixes grids, its boxes start lower, at the last
         point of the coarsest grid (where every box of that limit would meet in single
