@@ -1438,7 +1438,9 @@ class _Allocator:
         r0 = r[members[0]]
         one = len(set(finest.values())) == 1 and _one_grid(r, members, r0)
         unit = r0 if one else 1.0
-        pos = {i: x for x, i in enumerate(members)}
+        pos = [0] * len(n)  # box -> slot position
+        for x, i in enumerate(members):
+            pos[i] = x
         buckets: dict[float, list[int]] = {}  # level -> heap of slot positions
         levels: list[float] = []  # heap of levels; may hold stale ones (no bucket)
         pop, push = heapq.heappop, heapq.heappush
