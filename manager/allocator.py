@@ -389,6 +389,12 @@ def _book(kd: _Kind, v: float, load: list[float]) -> None:
             load[k] += vw
 
 
+def _one_grid(r: list[float], boxes: Iterable[int], step: float) -> bool:
+    """Whether all these boxes take steps of `step`: at once when every box does, as usual
+    (no set of floats: a float's hash is slow; mixed grids show after a few boxes)."""
+    return r.count(step) == len(r) or all(map(eq, map(r.__getitem__, boxes), repeat(step)))
+
+
 def _fmt(a: float) -> str:
     return f"{a:.2f}".rstrip("0").rstrip(".")
 
@@ -1285,23 +1291,23 @@ class _Allocator:
 
         With `collect` (one grid, limits that only fill up), also return for _hand_out, per
         limit that froze boxes: their level in steps, the boxes rounded down to it (in slot
-        order per group) and the number of groups; and the lowest other box that may rise.
+        order per group) and the number of groups it froze (one: the boxes are in slot order);
+        and the lowest other box that may rise.
 
         Where the limit that froze a group mixes grids, its boxes start lower, at the last
         point of the coarsest grid (where every box of that limit would meet in single
         steps): the top-up then lets a coarse box take its big step while it is the lowest,
         as step-by-step filling would, instead of fine boxes eating the room in small bites.
         """
-        n, r, hi, why, kinds, add = self.n, self.r, self.hi, self.why, self.kinds, self._add
+        n, r, hi, why, kinds = self.n, self.r, self.hi, self.why, self.kinds
+        load, asym = self.net.load, self.net.asym
         floor = math.floor
-        grids = {r[ms[0]] for ms in cls_members}
-        for ms in cls_members:
-            if len(grids) > 1:
-                break
-            grids.update([r[i] for i in ms])
-        drop_of: dict[int, float] | None = None if len(grids) == 1 else {}
+        one = _one_grid(r, chain.from_iterable(cls_members), r[cls_members[0][0]])
+        drop_of: dict[int, float] | None = None if one else {}  # one grid: no drops
         collect = collect and drop_of is None
-        found: dict[int, tuple[int, list[int], int]] = {}
+        into: dict[int, list[int]] = {}  # limit -> the boxes it froze at its level
+        at: dict[int, int] = {}  # limit -> that level in steps
+        groups: dict[int, int] = {}  # limit -> groups it froze (one: already in slot order)
         low = _NONE_LOW if collect else 0  # 0: not looked for, so not known to be none
         for g, ms in enumerate(cls_members):
             level, k = tau[g]
@@ -1333,32 +1339,43 @@ class _Allocator:
                     why[i] = label
             else:
                 steps = 0
-                below = [] if collect and label is not None else None
+                if collect and label is not None:  # at the level, below their caps: _hand_out's
+                    below = into.get(k)
+                    if below is None:
+                        below = into[k] = []
+                        at[k] = f
+                    groups[k] = groups.get(k, 0) + 1
+                else:
+                    below = []
                 for i in ms:  # every member may rise: n[i] < hi[i] (_fill)
-                    v, h = n[i], hi[i]
-                    if h <= f:  # its cap
-                        steps += h - v
-                        n[i] = h
+                    v = n[i]
+                    if v < f < hi[i]:  # the common case: up to the level
+                        steps += f - v
+                        n[i] = f
+                        below.append(i)
+                    elif hi[i] <= f:  # its cap
+                        steps += hi[i] - v
+                        n[i] = hi[i]
                     elif v > f:  # started above the level: stays
                         if v < low:
                             low = v
-                    else:
-                        if v < f:
-                            steps += f - v
-                            n[i] = f
-                        if below is not None:
-                            below.append(i)
+                    else:  # started at the level
+                        below.append(i)
                     why[i] = label
                 inc = steps * r[ms[0]]
-                if below:
-                    seen = found.get(k)
-                    if seen is None:
-                        found[k] = (f, below, 1)
-                    else:
-                        seen[1].extend(below)
-                        found[k] = (f, seen[1], seen[2] + 1)
-            if inc:
-                add(kinds[cls_kind[g]], inc)
+            if inc:  # self._add(kd, inc), spelled out: it runs once per group
+                kd = kinds[cls_kind[g]]
+                for k2 in kd.phase_cons:
+                    load[k2] += inc
+                if kd.power_cons:
+                    vw = inc * kd.weight
+                    for k2 in kd.power_cons:
+                        load[k2] += vw
+                if kd.unb_circuits:
+                    for c in kd.unb_circuits:
+                        for p in kd.phases:
+                            asym[3 * c + p] += inc
+        found = {k: (at[k], boxes, groups[k]) for k, boxes in into.items() if boxes}
         return found, low
 
     def _hand_out(
@@ -1386,6 +1403,7 @@ class _Allocator:
         for k, (f, _, _) in found.items():
             by_level.setdefault(f, []).append(glob[k])
         take, phase_limits = self._take, 3 * self.net.count
+        load, room = self.net.load, self.net.room
         local = {glob[k]: k for k in found}
         for f in sorted(by_level):
             limits = by_level[f]
@@ -1401,7 +1419,18 @@ class _Allocator:
                 gk = why[i]  # the limit that froze it (_settle)
                 if gk in full:  # full for one more step of any of its boxes
                     continue
-                k2 = take(kinds[kind[i]], r[i])
+                kd, ri = kinds[kind[i]], r[i]
+                if kd.power_cons or kd.unb_circuits:
+                    k2 = take(kd, ri)
+                else:  # _take(kd, ri) spelled out for the usual kind: the call costs as much
+                    pc = kd.phase_cons
+                    for k2 in pc:
+                        if load[k2] + ri > room[k2] + EPS:
+                            break
+                    else:
+                        for k2 in pc:
+                            load[k2] += ri
+                        k2 = None
                 if k2 is None:
                     n[i] += 1
                 else:
@@ -1444,7 +1473,7 @@ class _Allocator:
             self.kinds,
             self.why,
         )
-        u0 = self.net.u0
+        u0, load, room = self.net.u0, self.net.load, self.net.room
         fits, take = self._fits, self._take
         blocked: dict[int, tuple[float, int]] = {}  # kind -> smallest step a full limit refused
         finest: dict[int, float] = {}
@@ -1459,16 +1488,26 @@ class _Allocator:
                     blocked[kid] = (step, k)
         # a level is the current in amperes; with a single grid its step count says the same,
         # exactly and cheaper (mixed grids need amperes, rounded so that equal ones tie)
-        one = len(set(finest.values())) == 1
-        one = one and all(r[i] == r[members[0]] for i in members)
-        unit = r[members[0]] if one else 1.0
-        pos = {i: x for x, i in enumerate(members)}
+        r0 = r[members[0]]
+        one = len(set(finest.values())) == 1 and _one_grid(r, members, r0)
+        unit = r0 if one else 1.0
+        pos = [0] * len(n)  # box -> slot position
+        for x, i in enumerate(members):
+            pos[i] = x
         buckets: dict[float, list[int]] = {}  # level -> heap of slot positions
         levels: list[float] = []  # heap of levels; may hold stale ones (no bucket)
         pop, push = heapq.heappop, heapq.heappush
 
+        rounded: dict[float, float] = {}  # amperes -> rounded (few currents, round is slow)
+
         def add(i: int) -> None:
-            level = n[i] if one else round(n[i] * r[i], 9)
+            if one:
+                level = n[i]
+            else:
+                amps = n[i] * r[i]
+                level = rounded.get(amps)
+                if level is None:
+                    level = rounded[amps] = round(amps, 9)
             bucket = buckets.get(level)
             if bucket is None:
                 buckets[level] = [pos[i]]
@@ -1504,9 +1543,12 @@ class _Allocator:
                 )
                 batching = bool(raised)  # behind full limits: single steps until all fit
                 if raised:
-                    gone = {pos[i] for i in raised}
-                    bucket[:] = [x for x in bucket if x not in gone]
-                    heapq.heapify(bucket)
+                    if len(raised) == len(bucket):  # all of them, as usual
+                        bucket.clear()
+                    else:
+                        gone = {pos[i] for i in raised}
+                        bucket[:] = [x for x in bucket if x not in gone]
+                        heapq.heapify(bucket)
                     for i in raised:
                         if n[i] >= hi[i]:
                             why[i] = None
@@ -1522,7 +1564,17 @@ class _Allocator:
                     why[i] = b[1]
                     continue
                 kd = kinds[kid]
-                k = take(kd, ri)
+                if kd.power_cons or kd.unb_circuits:
+                    k = take(kd, ri)
+                else:  # _take(kd, ri) spelled out for the usual kind: the call costs as much
+                    pc = kd.phase_cons
+                    for k in pc:
+                        if load[k] + ri > room[k] + EPS:
+                            break
+                    else:
+                        for k in pc:
+                            load[k] += ri
+                        k = None
                 if k is None:
                     n[i] += 1
                     group.append(i)
@@ -1584,6 +1636,7 @@ class _Allocator:
         step = r[boxes[0]]
         one = True
         amps: dict[int, float] = {}  # kind -> what one round of its rising boxes takes
+        rising = []  # below their caps, and no full limit refused their step yet
         for i in boxes:
             ri = r[i]
             if ri != step:
@@ -1592,6 +1645,7 @@ class _Allocator:
             b = blocked.get(kid)
             if n[i] < hi[i] and (b is None or ri < b[0]):
                 amps[kid] = amps.get(kid, 0.0) + ri
+                rising.append(i)
         if one:
             if above < _INF:
                 rounds = math.ceil((above - level) / step - GRID_EPS)
@@ -1599,38 +1653,44 @@ class _Allocator:
                 rounds = max(hi[i] - n[i] for i in boxes)
         else:
             rounds = 1
-        per_round: dict[int, float] = {}
+        room, load = self.net.room, self.net.load
+        per_round = [0.0] * len(room)  # per limit: what one round of all its boxes takes
         for kid, v in amps.items():
             kd = kinds[kid]
             if kd.unb_circuits:  # not monotone: one step at a time
                 return []
             for k in kd.phase_cons:
-                per_round[k] = per_round.get(k, 0.0) + v
-            for k in kd.power_cons:
-                per_round[k] = per_round.get(k, 0.0) + v * kd.weight
-        room, load = self.net.room, self.net.load
-        fit = {k: math.floor((room[k] - load[k] + EPS) / v) for k, v in per_round.items()}
+                per_round[k] += v
+            if kd.power_cons:
+                vw = v * kd.weight
+                for k in kd.power_cons:
+                    per_round[k] += vw
+        fit: list[int | None] = [None] * len(room)  # per limit: the rounds it has room for
         allowed: dict[int, int] = {}
         for kid in amps:
             kd = kinds[kid]
-            a = min(rounds, *[fit[k] for k in kd.phase_cons], *[fit[k] for k in kd.power_cons])
+            a = rounds
+            for k in kd.phase_cons + kd.power_cons if kd.power_cons else kd.phase_cons:
+                x = fit[k]
+                if x is None:
+                    x = fit[k] = math.floor((room[k] - load[k] + EPS) / per_round[k])
+                if x < a:
+                    a = x
             if a > 0:
                 allowed[kid] = a
         if not allowed:
             return []
         raised = []
         taken: dict[int, float] = {}
-        for i in boxes:
+        for i in rising:
             kid = kind[i]
-            a = allowed.get(kid, 0)
-            h = hi[i] - n[i]
-            if a > 0 and h > 0:
-                b = blocked.get(kid)
-                if b is None or r[i] < b[0]:
-                    t = a if h > a else h
-                    n[i] += t
-                    taken[kid] = taken.get(kid, 0.0) + t * r[i]
-                    raised.append(i)
+            a = allowed.get(kid)
+            if a is not None:
+                h = hi[i] - n[i]
+                t = a if h > a else h
+                n[i] += t
+                taken[kid] = taken.get(kid, 0.0) + t * r[i]
+                raised.append(i)
         for kid, v in taken.items():
             _book(kinds[kid], v, load)
         return raised
