@@ -1299,8 +1299,7 @@ class _Allocator:
         steps): the top-up then lets a coarse box take its big step while it is the lowest,
         as step-by-step filling would, instead of fine boxes eating the room in small bites.
         """
-        n, r, hi, why, kinds = self.n, self.r, self.hi, self.why, self.kinds
-        load, asym = self.net.load, self.net.asym
+        n, r, hi, why, kinds, add = self.n, self.r, self.hi, self.why, self.kinds, self._add
         floor = math.floor
         one = _one_grid(r, chain.from_iterable(cls_members), r[cls_members[0][0]])
         drop_of: dict[int, float] | None = None if one else {}  # one grid: no drops
@@ -1363,18 +1362,8 @@ class _Allocator:
                         below.append(i)
                     why[i] = label
                 inc = steps * r[ms[0]]
-            if inc:  # self._add(kd, inc), spelled out: it runs once per group
-                kd = kinds[cls_kind[g]]
-                for k2 in kd.phase_cons:
-                    load[k2] += inc
-                if kd.power_cons:
-                    vw = inc * kd.weight
-                    for k2 in kd.power_cons:
-                        load[k2] += vw
-                if kd.unb_circuits:
-                    for c in kd.unb_circuits:
-                        for p in kd.phases:
-                            asym[3 * c + p] += inc
+            if inc:
+                add(kinds[cls_kind[g]], inc)
         found = {k: (at[k], boxes, groups[k]) for k, boxes in into.items() if boxes}
         return found, low
 
@@ -1403,7 +1392,6 @@ class _Allocator:
         for k, (f, _, _) in found.items():
             by_level.setdefault(f, []).append(glob[k])
         take, phase_limits = self._take, 3 * self.net.count
-        load, room = self.net.load, self.net.room
         local = {glob[k]: k for k in found}
         for f in sorted(by_level):
             limits = by_level[f]
@@ -1419,18 +1407,7 @@ class _Allocator:
                 gk = why[i]  # the limit that froze it (_settle)
                 if gk in full:  # full for one more step of any of its boxes
                     continue
-                kd, ri = kinds[kind[i]], r[i]
-                if kd.power_cons or kd.unb_circuits:
-                    k2 = take(kd, ri)
-                else:  # _take(kd, ri) spelled out for the usual kind: the call costs as much
-                    pc = kd.phase_cons
-                    for k2 in pc:
-                        if load[k2] + ri > room[k2] + EPS:
-                            break
-                    else:
-                        for k2 in pc:
-                            load[k2] += ri
-                        k2 = None
+                k2 = take(kinds[kind[i]], r[i])
                 if k2 is None:
                     n[i] += 1
                 else:
@@ -1473,7 +1450,7 @@ class _Allocator:
             self.kinds,
             self.why,
         )
-        u0, load, room = self.net.u0, self.net.load, self.net.room
+        u0 = self.net.u0
         fits, take = self._fits, self._take
         blocked: dict[int, tuple[float, int]] = {}  # kind -> smallest step a full limit refused
         finest: dict[int, float] = {}
@@ -1564,17 +1541,7 @@ class _Allocator:
                     why[i] = b[1]
                     continue
                 kd = kinds[kid]
-                if kd.power_cons or kd.unb_circuits:
-                    k = take(kd, ri)
-                else:  # _take(kd, ri) spelled out for the usual kind: the call costs as much
-                    pc = kd.phase_cons
-                    for k in pc:
-                        if load[k] + ri > room[k] + EPS:
-                            break
-                    else:
-                        for k in pc:
-                            load[k] += ri
-                        k = None
+                k = take(kd, ri)
                 if k is None:
                     n[i] += 1
                     group.append(i)
