@@ -1626,12 +1626,7 @@ class _Allocator:
             kd = kinds[kid]
             if kd.unb_circuits:  # not monotone: one step at a time
                 return []
-            for k in kd.phase_cons:
-                per_round[k] += v
-            if kd.power_cons:
-                vw = v * kd.weight
-                for k in kd.power_cons:
-                    per_round[k] += vw
+            _book(kd, v, per_round)
         fit: list[int | None] = [None] * len(room)  # per limit: the rounds it has room for
         allowed: dict[int, int] = {}
         for kid in amps:
