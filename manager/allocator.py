@@ -179,7 +179,7 @@ class _Net:
 
         self.u0 = 4 * n  # first unbalance-gap index
         room = [0.0] * (4 * n)
-        self.limited_power = limited = [False] * n
+        limited = [False] * n  # per circuit: has a power limit
         self.unb: list[float | None] = [None] * n
         self.ubase: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * n
         own_dead: list[str | None] = [None] * n
