@@ -66,6 +66,9 @@ MAX_ROUNDS = 64
 
 _INF = math.inf
 _NO_H: tuple[tuple[int, int], ...] = ()  # a group's weighted constraints: none
+#: constraints (or circuits) along a way to the grid: a tuple, which the garbage collector soon
+#: stops tracking (lists it would walk again and again on large sites)
+_Path = tuple[int, ...]
 _NONE_LOW = 1 << 62  # _settle found no box that may rise off its limit's level
 _FULL = (1 << PHASES) - 1
 _ID = attrgetter("id")
@@ -120,8 +123,8 @@ class _Kind:
     mask: int
     phases: tuple[int, ...]
     weight: int  # site phases loaded per ampere: weight in power limits
-    phase_cons: list[int]  # phase constraints along the path to the grid, nearest first
-    power_cons: list[int]  # power limits along the path (weight: `weight`)
+    phase_cons: tuple[int, ...]  # phase constraints along the path to the grid, nearest first
+    power_cons: tuple[int, ...]  # power limits along the path (weight: `weight`)
     unb_circuits: Sequence[int]  # unbalance-limited circuits on the path (1- and 2-phase only)
     weighted: Sequence[tuple[int, int]]  # the sweep's other constraints: power, unbalance gaps
 
@@ -213,10 +216,11 @@ class _Net:
         self.asym = [0.0] * (3 * n)  # 1- and 2-phase wallbox current per circuit and phase
         # the constraints along each circuit's path, nearest first: its own, then its parent's
         # (parents come first in `order`, so theirs are ready)
-        self.path_phase: list[list[list[int]]] = [[]] * n  # per phase: 3a + p for a on the path
-        self.path_all: list[list[int]] = [[]] * n  # the three of path_phase, one after the other
-        self.path_power: list[list[int]] = [[]] * n  # 3n + a for power-limited a on the path
-        self.path_unb: list[list[int]] = [[]] * n  # unbalance-limited circuits on the path
+        #: per phase: 3a + p for a on the path
+        self.path_phase: list[tuple[_Path, _Path, _Path]] = [((), (), ())] * n
+        self.path_all: list[_Path] = [()] * n  # the three of path_phase, one after the other
+        self.path_power: list[_Path] = [()] * n  # 3n + a for power-limited a on the path
+        self.path_unb: list[_Path] = [()] * n  # unbalance-limited circuits on the path
         self.parent = parent
         self.bottom_up = order[::-1]  # children before their parents
         self.power_limited = [c for c in range(n) if limited[c]]
@@ -229,7 +233,7 @@ class _Net:
             self.dead,
             self.unb,
         )
-        top: list[int] = []
+        top: _Path = ()
         for i in order:
             p = parent[i]
             if p < 0:
@@ -239,10 +243,10 @@ class _Net:
                 up0, up1, up2 = path_phase[p]
                 up_power, up_unb, up_dead = path_power[p], path_unb[p], dead[p]
             j = 3 * i
-            a, b, c = path_phase[i] = [[j, *up0], [j + 1, *up1], [j + 2, *up2]]
+            a, b, c = path_phase[i] = ((j, *up0), (j + 1, *up1), (j + 2, *up2))
             self.path_all[i] = a + b + c
-            path_power[i] = [3 * n + i, *up_power] if limited[i] else up_power  # shared
-            path_unb[i] = [i, *up_unb] if unb[i] is not None else up_unb
+            path_power[i] = (3 * n + i, *up_power) if limited[i] else up_power  # shared
+            path_unb[i] = (i, *up_unb) if unb[i] is not None else up_unb
             dead[i] = own_dead[i] if up_dead is None else up_dead  # the one nearest the grid
 
     @staticmethod
@@ -525,13 +529,14 @@ class _Allocator:
                     state[i], text[i] = _OUT, f"paused: {d}"
 
     def _make_kind(self, c: int, mask: int) -> _Kind:
-        """Empty lists are shared tuples: fewer objects for the garbage collector to walk."""
+        """Tuples, not lists: the garbage collector soon stops tracking them (it would walk
+        thousands of kinds again and again on large sites), and empty ones are one object."""
         net = self.net
         phases = _PHASES_OF[mask]
         power = net.path_power[c]
         weighted = [(k, len(phases)) for k in power]
         if mask == _FULL:  # 3-phase loads cannot change an unbalance
-            return _Kind(c, mask, phases, 3, net.path_all[c], power, (), weighted or ())
+            return _Kind(c, mask, phases, 3, net.path_all[c], power, (), tuple(weighted))
         by_phase = net.path_phase[c]
         if len(phases) == 1:
             phase_cons = by_phase[phases[0]]  # shared, never changed
@@ -543,7 +548,7 @@ class _Allocator:
                 w = (mask >> p & 1) - (mask >> q & 1)
                 if w:
                     weighted.append((net.u0 + 6 * a + j, w))
-        return _Kind(c, mask, phases, len(phases), phase_cons, power, unb, weighted or ())
+        return _Kind(c, mask, phases, len(phases), phase_cons, power, unb, tuple(weighted))
 
     # -- constraint checks ---------------------------------------------------------------
 
@@ -905,16 +910,16 @@ class _Allocator:
         # per circuit and phase: the sweep's constraints on the way to the grid, nearest first
         # (as in _Kind.phase_cons), each built from its parent's; parents come first
         parent = net.parent
-        paths: list[tuple[list[int], list[int], list[int]]] = [([], [], [])] * net.count
+        paths: list[tuple[_Path, _Path, _Path]] = [((), (), ())] * net.count
         for c in reversed(net.bottom_up):
             up0, up1, up2 = paths[parent[c]] if parent[c] >= 0 else paths[c]
             a, b, d = local[3 * c : 3 * c + 3]
             paths[c] = (
-                [a, *up0] if a >= 0 else up0,
-                [b, *up1] if b >= 0 else up1,
-                [d, *up2] if d >= 0 else up2,
+                (a, *up0) if a >= 0 else up0,
+                (b, *up1) if b >= 0 else up1,
+                (d, *up2) if d >= 0 else up2,
             )
-        unit: list[list[int]] = []  # per group: its sweep constraints of weight 1
+        unit: list[_Path] = []  # per group: its sweep constraints of weight 1
         heavy: list[Sequence[tuple[int, int]]] = []  # ... and the weighted ones
         cls_members: list[list[int]] = []
         cls_kind: list[int] = []
@@ -1027,7 +1032,7 @@ class _Allocator:
         self,
         events: Iterable[_Events],
         cls_members: list[list[int]],
-        unit: list[list[int]],
+        unit: list[_Path],
         heavy: list[Sequence[tuple[int, int]]],
         avail: list[float],
         cons_classes: list[list[int]],
@@ -1195,7 +1200,7 @@ class _Allocator:
     def _progressive_fill(
         events: Iterable[_Events],
         count: int,
-        unit: list[list[int]],
+        unit: list[_Path],
         heavy: list[Sequence[tuple[int, int]]],
         avail: list[float],
         cons_classes: list[list[int]],
