@@ -40,6 +40,7 @@ unbalance gap of the ordered phase pair number j at circuit c is 4C+6c+j, with C
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import math
@@ -106,8 +107,19 @@ def allocate(site: Site, evses: Sequence[EvseLoad]) -> Allocation:
     """Setpoints (0 = paused) and the reason for each, for every wallbox in `evses`.
 
     Raises ValueError naming the circuit or wallbox when the input is inconsistent.
+
+    The cyclic garbage collector is paused meanwhile and then left as it was: an allocation
+    makes no reference cycles (its tests check that), so everything it builds is freed by
+    reference counting, and on large sites the collector would only walk its thousands of
+    short-lived lists again and again for nothing (a tenth of the time at 10 000 boxes).
     """
-    return _Allocator(site, evses).run()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _Allocator(site, evses).run()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 # --------------------------------------------------------------------------------------------
