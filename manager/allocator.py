@@ -48,8 +48,8 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import accumulate, chain, compress, groupby, pairwise, repeat, tee
-from operator import attrgetter, eq, itemgetter, mul, sub
+from itertools import accumulate, chain, compress, groupby, islice, pairwise, repeat, tee
+from operator import add, attrgetter, eq, itemgetter, mul, sub
 
 from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
 
@@ -74,18 +74,11 @@ _NONE_LOW = 1 << 62  # _settle found no box that may rise off its limit's level
 _FULL = (1 << PHASES) - 1
 _ID = attrgetter("id")
 _LEVEL = itemgetter(0)
-_EVSE_FIELDS = attrgetter(
-    "min_current_a",
-    "max_current_a",
-    "resolution_a",
-    "demand_a",
-    "phases",
-    "rotation",
-    "car_phases",
-    "circuit",
-    "priority",
-    "wait_rank",
-)
+_WIRING = attrgetter("phases", "rotation", "car_phases")
+_CURRENTS = attrgetter("min_current_a", "max_current_a", "resolution_a", "demand_a")
+_CIRCUIT = attrgetter("circuit")
+_PRIORITY = attrgetter("priority")
+_WAIT_RANK = attrgetter("wait_rank")
 _PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
 _PHASES_OF = [tuple(p for p in range(PHASES) if mask >> p & 1) for mask in range(_FULL + 1)]
 
@@ -372,17 +365,6 @@ def _check_evse(e: EvseLoad, net: _Net) -> None:
             raise ValueError(f"{who}: {field} must be an integer, got {v!r}")
 
 
-def _wiring(e: EvseLoad, net: _Net, mask_of: dict[tuple[object, ...], int]) -> int:
-    """The site phases (bit mask) of the first box with its phases, rotation and car phases,
-    validated in full (_check_evse) and remembered in `mask_of` for the boxes wired alike."""
-    _check_evse(e, net)
-    cp = e.car_phases
-    if type(cp) is not frozenset and cp is not None:
-        e = replace(e, car_phases=frozenset(cp))
-    mask = mask_of[(e.phases, e.rotation, e.car_phases)] = sum(1 << p for p in e.site_phases())
-    return mask
-
-
 def _coarse_start(grids: set[float]) -> float:
     """How a limit with boxes on these grids starts its top-up (see _Allocator._settle):
     0 for one grid, the coarsest step c > 0 when every grid divides it (start at the last
@@ -445,21 +427,111 @@ class _Allocator:
     """One allocation's working state; lists are indexed by wallbox in id order."""
 
     def __init__(self, site: Site, evses: Sequence[EvseLoad]) -> None:
+        """Read the boxes column by column: boxes share few wirings and few sets of currents,
+        so each of those is looked at once, and the per-box work is C-level passes."""
         self.net = net = _Net(site)
         boxes = sorted(evses, key=_ID)
-        for a, b in pairwise(boxes):
-            if a.id == b.id:
-                raise ValueError(f"duplicate wallbox id {a.id!r}")
-        self.boxes = boxes
-        m = len(boxes)
+        ids = list(map(_ID, boxes))
+        if m := len(boxes):
+            for a, _ in compress(pairwise(ids), map(eq, ids, islice(ids, 1, None))):
+                raise ValueError(f"duplicate wallbox id {a!r}")
+        self.ids = ids
+        index = net.index
+        # per box: where the first box wired alike sits, and where the first with its currents
+        wires = list(map(_WIRING, boxes))
+        first_wired: dict[tuple[object, ...], int] = {}
+        try:
+            wired = list(map(first_wired.setdefault, wires, range(m)))
+        except TypeError:  # car phases as a set or list: check them, then read them as a set
+            for e in boxes:
+                _check_evse(e, net)
+            wires = [(p, rot, None if cp is None else frozenset(cp)) for p, rot, cp in wires]
+            first_wired.clear()
+            wired = list(map(first_wired.setdefault, wires, range(m)))
+        currents = list(map(_CURRENTS, boxes))
+        first_alike: dict[tuple[object, ...], int] = {}
+        try:
+            alike = list(map(first_alike.setdefault, currents, range(m)))
+        except TypeError:  # a current that is not even a number
+            for e in boxes:
+                _check_evse(e, net)
+            raise
+        circuits = list(map(index.get, map(_CIRCUIT, boxes)))
+        self.prio = prio = list(map(_PRIORITY, boxes))
+        self.wait = wait = list(map(_WAIT_RANK, boxes))
+        inf = _INF
+        ok = None not in circuits and {*map(type, prio), *map(type, wait)} <= {int}
+        for mn, mx, r, dm in first_alike:
+            try:
+                ok = ok and 0.0 <= mn <= mx < inf and 0.0 < r < inf and (dm is None or dm >= 0.0)
+            except TypeError:
+                ok = False
+        if not ok:  # the first box in id order that is wrong, named with what is wrong
+            for e in boxes:
+                _check_evse(e, net)
+        mask_at: dict[int, int] = {}
+        for j in first_wired.values():
+            try:
+                _check_evse(boxes[j], net)  # phases, rotation and car phases in full
+            except ValueError:  # an earlier box may be wrong in another way: name that one
+                for e in boxes:
+                    _check_evse(e, net)
+            e = boxes[j]
+            if e.car_phases is not None and type(e.car_phases) is not frozenset:
+                e = replace(e, car_phases=frozenset(e.car_phases))
+            mask_at[j] = sum(1 << p for p in e.site_phases())
+        # per set of currents: steps at min and at the cap, the reason at the cap, and why a
+        # box cannot charge at all (None: it can)
+        lo_at: dict[int, int] = {}
+        hi_at: dict[int, int] = {}
+        cap_at: dict[int, str] = {}
+        out_at: dict[int, str | None] = {}
+        texts: dict[object, str] = {}
+        ceil, floor = math.ceil, math.floor
+        for (mn, mx, r, dm), j in first_alike.items():
+            if dm is None or dm >= mx:
+                cap, key = mx, ("max", mx)
+            else:
+                cap, key = dm, ("demand", dm)
+            t = texts.get(key)
+            if t is None:
+                t = texts[key] = (
+                    f"at its max {_fmt(mx)} A"
+                    if key[0] == "max"
+                    else f"capped by demand {_fmt(dm)} A"
+                )
+            cap_at[j] = t
+            a = lo_at[j] = ceil(mn / r - GRID_EPS)
+            b = hi_at[j] = floor(cap / r + GRID_EPS)
+            if dm == 0:
+                out_at[j] = "must not charge (demand 0)"
+            elif a > b:
+                if dm is not None and dm < mn:
+                    out_at[j] = f"paused: demand {_fmt(dm)} A is below its min {_fmt(mn)} A"
+                else:
+                    out_at[j] = (
+                        f"paused: its min {_fmt(mn)} A, rounded up to its {_fmt(r)} A steps, "
+                        f"is above its max {_fmt(cap)} A"
+                    )
+            else:
+                out_at[j] = None
+        # kinds: circuit and site phases, numbered as they first occur in id order
+        keys = list(
+            map(add, map(mul, circuits, repeat(_FULL + 1)), map(mask_at.__getitem__, wired))
+        )
+        kind_of = dict.fromkeys(keys, 0)
         self.kinds: list[_Kind] = []
-        self.kind = kind = [0] * m
-        self.lo = lo = [0] * m  # in steps of the box's resolution
-        self.hi = hi = [0] * m
-        self.r = res = [0.0] * m
+        kinds = self.kinds
+        for kid, key in enumerate(kind_of):
+            kind_of[key] = kid
+            kinds.append(self._make_kind(*divmod(key, _FULL + 1)))
+        self.kind = kind = list(map(kind_of.__getitem__, keys))
+        self.lo = list(map(lo_at.__getitem__, alike))  # in steps of the box's resolution
+        self.hi = list(map(hi_at.__getitem__, alike))
+        self.r = list(map(itemgetter(2), currents))
+        #: the reason of a box at its cap: its max or its demand (a few texts, shared)
+        self.cap_text = list(map(cap_at.__getitem__, alike))
         self.n = [0] * m  # current setpoint in steps
-        self.prio = prio = [0] * m
-        self.wait = wait = [0] * m
         self.state = state = [_WAITING] * m
         self.text: list[str | None] = [None] * m  # final reason, when already known
         self.why: list[int | None] = [None] * m  # constraint that stops the box (None: its cap)
@@ -467,74 +539,12 @@ class _Allocator:
         self.unb_refused: set[int] = set()  # refused a min by an unbalance limit at least once
         self.tried: set[tuple[int, bool, tuple[int, ...]]] = set()  # late slots (_rounds)
         self.failed: set[int] = set()  # circuits that could not balance late slots
-        #: what a box at its cap is capped by: its demand (True) or its max, and the value
-        #: the reason of a box at its cap: its max or its demand (a few texts, shared)
-        self.cap_text: list[str] = [""] * m
-        cap_text, text = self.cap_text, self.text
-        at_max: dict[object, str] = {}
-        at_demand: dict[object, str] = {}
-        index = net.index
-        mask_of: dict[tuple[object, ...], int] = {}  # (phases, rotation, car) -> site phases
-        kind_at = [-1] * ((_FULL + 1) * net.count)  # circuit index * 8 + site phases -> kind
-        ceil, floor, inf = math.ceil, math.floor, _INF
-        for i, (mn, mx, r, dm, phases, rotation, cp, circuit, pr, wr) in enumerate(
-            map(_EVSE_FIELDS, boxes)
-        ):
-            try:
-                ok = (
-                    0.0 <= mn <= mx < inf
-                    and 0.0 < r < inf
-                    and (dm is None or dm >= 0.0)
-                    and type(pr) is int
-                    and type(wr) is int
-                )
-            except TypeError:
-                ok = False
-            if not ok:
-                _check_evse(boxes[i], net)  # raises with a message naming the field
-            try:
-                mask = mask_of.get((phases, rotation, cp))
-            except TypeError:  # car phases as an unhashable set
-                mask = None
-            if mask is None:
-                mask = _wiring(boxes[i], net, mask_of)
-            c = index.get(circuit)
-            if c is None:
-                _check_evse(boxes[i], net)
-            kid = kind_at[(_FULL + 1) * c + mask]  # type: ignore[operator]
-            if kid < 0:
-                kid = kind_at[(_FULL + 1) * c + mask] = len(self.kinds)  # type: ignore[operator]
-                self.kinds.append(self._make_kind(c, mask))  # type: ignore[arg-type]
-            kind[i] = kid
-            res[i] = r
-            prio[i] = pr
-            wait[i] = wr
-            if dm is None or dm >= mx:
-                cap = mx
-                t = at_max.get(mx)
-                if t is None:
-                    t = at_max[mx] = f"at its max {_fmt(mx)} A"
-            else:
-                cap = dm
-                t = at_demand.get(dm)
-                if t is None:
-                    t = at_demand[dm] = f"capped by demand {_fmt(dm)} A"
-            cap_text[i] = t
-            a = lo[i] = ceil(mn / r - GRID_EPS)
-            b = hi[i] = floor(cap / r + GRID_EPS)
-            if dm == 0:
-                state[i], text[i] = _OUT, "must not charge (demand 0)"
-            elif a > b:
-                state[i] = _OUT
-                if dm is not None and dm < mn:
-                    text[i] = f"paused: demand {_fmt(dm)} A is below its min {_fmt(mn)} A"
-                else:
-                    text[i] = (
-                        f"paused: its min {_fmt(mn)} A, rounded up to its {_fmt(r)} A steps, "
-                        f"is above its max {_fmt(cap)} A"
-                    )
+        text = self.text
+        if any(t is not None for t in out_at.values()):
+            for i in compress(range(m), map(out_at.__getitem__, alike)):
+                state[i], text[i] = _OUT, out_at[alike[i]]
         if any(d is not None for d in net.dead):  # boxes below a circuit its base load breaks
-            dead, kinds = net.dead, self.kinds
+            dead = net.dead
             for i, kid in enumerate(kind):
                 d = dead[kinds[kid].circuit]
                 if d is not None and state[i] == _WAITING:
@@ -2014,7 +2024,7 @@ class _Allocator:
         rounded and each reason worded once, and every box looks its own up."""
         n, lo, r, state = self.n, self.lo, self.r, self.state
         m = len(state)
-        ids = list(map(_ID, self.boxes))
+        ids = self.ids
         if m and r.count(r[0]) == m:  # one grid, as usual: key the currents by their steps
             by_steps = {k: round(k * r[0], 9) for k in set(n)}
             values = list(map(by_steps.__getitem__, n))
