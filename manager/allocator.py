@@ -67,8 +67,8 @@ MAX_ROUNDS = 64
 
 _INF = math.inf
 _NO_H: tuple[tuple[int, int], ...] = ()  # a group's weighted constraints: none
-#: constraints (or circuits) along a way to the grid: a tuple, which the garbage collector soon
-#: stops tracking (lists it would walk again and again on large sites)
+#: constraints (or circuits) along a way to the grid: tuples, as kinds and paths share them and
+#: nothing changes them
 _Path = tuple[int, ...]
 _NONE_LOW = 1 << 62  # _settle found no box that may rise off its limit's level
 _FULL = (1 << PHASES) - 1
@@ -551,8 +551,8 @@ class _Allocator:
                     state[i], text[i] = _OUT, f"paused: {d}"
 
     def _make_kind(self, c: int, mask: int) -> _Kind:
-        """Tuples, not lists: the garbage collector soon stops tracking them (it would walk
-        thousands of kinds again and again on large sites), and empty ones are one object."""
+        """A kind's constraints are its circuit's path tuples, shared; empty ones are one
+        object."""
         net = self.net
         phases = _PHASES_OF[mask]
         power = net.path_power[c]
