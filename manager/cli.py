@@ -61,6 +61,18 @@ def _port(value: int | None, name: str) -> None:
         raise SystemExit(f"ampshare: {name} must be between 1 and 65535")
 
 
+def _env_password_ok(password: str | None) -> None:
+    """A weak password in the environment stops the start with a sentence, not a traceback."""
+    from manager.app import ADMIN_ENV
+    from manager.auth import check_new_password
+
+    if password:
+        try:
+            check_new_password(password)
+        except ValueError as exc:
+            raise SystemExit(f"ampshare: {ADMIN_ENV}: {exc}. Not starting.") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _return_big_blocks_to_os()
@@ -76,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             return _set_password(args.data or app.default_data_dir())
         _port(args.http_port, "--http-port")
         _port(args.ocpp_port, "--ocpp-port")
+        _env_password_ok(os.environ.get(app.ADMIN_ENV))
         if args.command == "demo":
             password = os.environ.get(app.ADMIN_ENV) or "demo"
             with tempfile.TemporaryDirectory(prefix="ampshare-demo-") as tmp:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -181,3 +182,16 @@ def test_set_password_from_stdin(tmp_path: Path) -> None:
             assert client.get("/api/state", auth=("admin", "garage-pw")).status_code == 200
     finally:
         proc.stop()
+
+
+def test_weak_admin_password_in_the_environment_is_a_clear_error(tmp_path: Path) -> None:
+    env = {**os.environ, "AMPSHARE_ADMIN_PASSWORD": "pw"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "manager.cli", "serve", "--data", str(tmp_path / "data"),
+         "--host", "127.0.0.1", "--http-port", str(free_port()), "--ocpp-port", str(free_port())],
+        capture_output=True, text=True, timeout=30, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "AMPSHARE_ADMIN_PASSWORD: use at least" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "data" / "config.json").exists()
