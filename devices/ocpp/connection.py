@@ -84,6 +84,12 @@ class Host(Protocol):
 
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
+    def observe_call(self, conn: OcppConnection, action: str, payload: dict[str, Any]) -> None: ...
+
+    async def relay_data_transfer(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
 
 class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it
@@ -135,6 +141,8 @@ class OcppConnection:
         self._followup: asyncio.Task[None] | None = None
         self._raw_payload: dict[str, Any] = {}
         self.handler = self._make_handler()
+        self._refused = False
+        self._watch_errors()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
             "StatusNotification": self._on_status,
@@ -263,10 +271,13 @@ class OcppConnection:
             await self.ws.send(_dumps([3, uid, result]))
         elif action in self.handler.route_map:
             self._raw_payload = msg[3]
+            self._refused = False
             try:
                 await self.handler.route_message(raw)
             finally:
                 self._raw_payload = {}
+            if self._refused:  # answered with a CALLERROR: nothing to pass on
+                return
         else:
             known = action in self._known_actions()
             code = "NotSupported" if known else "NotImplemented"
@@ -275,8 +286,21 @@ class OcppConnection:
             await self._send_error(uid, code, text)
             return
         self.ready = True
+        if action != "DataTransfer":
+            self.host.observe_call(self, action, msg[3])
         if action == "BootNotification" or self._followup is None:
             self._start_followup()
+
+    def _watch_errors(self) -> None:
+        """Note when the library answers a routed request with a CALLERROR."""
+        send = self.handler._send
+
+        async def _send(message: str) -> None:
+            if message.startswith("[4"):
+                self._refused = True
+            await send(message)
+
+        self.handler._send = _send
 
     def _start_followup(self) -> None:
         if self._followup is not None and not self._followup.done():

@@ -1,0 +1,143 @@
+"""The OCPP gateway end to end: a real `ampshare serve` and the Node ocpp-rpc backend (strict)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from gateway_backend import Backend
+from manager_process import ManagerProcess
+
+pytestmark = pytest.mark.slow
+
+MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"
+
+
+@pytest.fixture
+def backend() -> Iterator[Backend]:
+    b = Backend()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def sim_box(backend: Backend, client_id: str = "GW1", **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "evse",
+        "driver": "sim-evse",
+        "id": "box",
+        "name": "Carport",
+        "car": "3p16",
+        "max_current_a": 16,
+        "gateway_url": backend.url,
+        "gateway_client_id": client_id,
+        "gateway_password": backend.cfg["password"],
+        **extra,
+    }
+
+
+def evse(state: dict[str, Any], dev_id: str = "box") -> dict[str, Any]:
+    return next(e for e in state["evses"] if e["id"] == dev_id)
+
+
+def serve(path: Path) -> ManagerProcess:
+    proc = ManagerProcess("serve", data_dir=path)
+    proc.wait_ready()
+    return proc
+
+
+def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend: Backend) -> None:
+    mgr = serve(tmp_path / "data")
+    try:
+        created = mgr.api.post("/api/devices", json=sim_box(backend))
+        assert created.status_code == 201, created.text
+        assert created.json()["gateway_password_set"] is True
+        assert "gateway_password" not in created.json()
+
+        boot = backend.wait("call", method="BootNotification", identity="GW1")
+        assert boot["params"]["chargePointVendor"] == "ampshare"
+        backend.wait("call", method="Authorize")
+        start = backend.wait("call", method="StartTransaction")
+        assert start["params"]["connectorId"] == 1
+        assert backend.wait_until(
+            lambda: any(
+                c["params"]["status"] == "Charging" for c in backend.calls("StatusNotification")
+            )
+        )
+        state = mgr.wait_for(lambda s: evse(s)["gateway"] and evse(s)["gateway"]["connected"])
+        gw = evse(state)["gateway"]
+        assert gw["error"] is None and gw["queued"] == 0 and gw["since"]
+
+        # the backend configures meter values: kept and used
+        for key, value in (
+            ("MeterValueSampleInterval", "1"),
+            ("MeterValuesSampledData", MEASURANDS),
+        ):
+            reply = backend.call("GW1", "ChangeConfiguration", {"key": key, "value": value})
+            assert reply["result"]["status"] == "Accepted"
+        bad = backend.call(
+            "GW1", "ChangeConfiguration", {"key": "MeterValuesSampledData", "value": "SoC.Bogus"}
+        )
+        assert bad["result"]["status"] == "Rejected"
+        mv = backend.wait_until(
+            lambda: [
+                c
+                for c in backend.calls("MeterValues")
+                if len(c["params"]["meterValue"][0]["sampledValue"]) >= 8
+            ]
+        )[0]
+        assert mv["params"]["transactionId"] == 1000
+        measurands = {s["measurand"] for s in mv["params"]["meterValue"][0]["sampledValue"]}
+        assert measurands == set(MEASURANDS.split(","))
+        conf = backend.call(
+            "GW1", "GetConfiguration", {"key": ["MeterValueSampleInterval", "Nope"]}
+        )
+        assert conf["result"]["configurationKey"][0]["value"] == "1"
+        assert conf["result"]["unknownKey"] == ["Nope"]
+
+        # the backend's ChargePointMaxProfile becomes a cap on this box
+        profile = {
+            "connectorId": 0,
+            "csChargingProfiles": {
+                "chargingProfileId": 7,
+                "stackLevel": 1,
+                "chargingProfilePurpose": "ChargePointMaxProfile",
+                "chargingProfileKind": "Absolute",
+                "chargingSchedule": {
+                    "startSchedule": "2020-01-01T00:00:00Z",
+                    "chargingRateUnit": "A",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8.0}],
+                },
+            },
+        }
+        assert backend.call("GW1", "SetChargingProfile", profile)["result"]["status"] == "Accepted"
+        state = mgr.wait_for(
+            lambda s: evse(s)["setpoint_a"] <= 8.0 and "billing backend" in evse(s)["reason"]
+        )
+        assert evse(state)["reason"] == "limited by the billing backend to 8 A"
+        assert evse(state)["gateway"]["limit_a"] == 8.0
+        composite = backend.call("GW1", "GetCompositeSchedule", {"connectorId": 0, "duration": 600})
+        assert composite["result"]["status"] == "Accepted"
+        assert composite["result"]["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 8.0
+        clear = backend.call("GW1", "ClearChargingProfile", {"id": 7})
+        assert clear["result"]["status"] == "Accepted"
+        mgr.wait_for(lambda s: "billing backend" not in evse(s)["reason"])
+
+        # triggers and remote stop
+        n = len(backend.calls("StatusNotification"))
+        trig = backend.call("GW1", "TriggerMessage", {"requestedMessage": "StatusNotification"})
+        assert trig["result"]["status"] == "Accepted"
+        backend.wait_until(lambda: len(backend.calls("StatusNotification")) > n)
+        stop = backend.call("GW1", "RemoteStopTransaction", {"transactionId": 1000})
+        assert stop["result"]["status"] == "Accepted"
+        ended = backend.wait("call", method="StopTransaction")
+        assert ended["params"]["transactionId"] == 1000 and ended["params"]["reason"] == "Remote"
+        mgr.wait_for(lambda s: evse(s)["reason"] == "stopped by the billing backend")
+        unlock = backend.call("GW1", "UnlockConnector", {"connectorId": 1})
+        assert unlock["result"]["status"] == "NotSupported"
+        assert not backend.events("strict")
+    finally:
+        mgr.stop()
