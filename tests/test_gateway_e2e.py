@@ -141,3 +141,56 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         assert not backend.events("strict")
     finally:
         mgr.stop()
+
+
+def test_outage_and_restart_deliver_each_message_once_in_order(tmp_path: Path) -> None:
+    """The backend dies during a transaction, ampshare restarts while it is down, it returns."""
+    first = Backend(txStart=1000)
+    data = tmp_path / "data"
+    mgr = serve(data)
+    second: Backend | None = None
+    try:
+        assert mgr.api.post("/api/devices", json=sim_box(first)).status_code == 201
+        first.wait("call", method="StartTransaction")
+        reply = first.call(
+            "GW1", "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"}
+        )
+        assert reply["result"]["status"] == "Accepted"
+        first.wait_until(lambda: len(first.calls("MeterValues")) >= 2)
+        first.kill()
+        mgr.wait_for(lambda s: evse(s)["gateway"]["queued"] >= 3, timeout_s=20)
+        mgr.stop()  # ampshare restarts while the backend is still down
+        mgr = serve(data)
+        state = mgr.wait_for(lambda s: evse(s)["gateway"] is not None)
+        assert evse(state)["gateway"]["connected"] is False
+        assert evse(state)["gateway"]["queued"] >= 3
+        mgr.wait_for(lambda s: evse(s)["setpoint_a"] > 0)  # charging goes on, locally managed
+        second = Backend(port=first.port, txStart=2000)
+        second.wait("call", method="StartTransaction", timeout_s=45)
+        mgr.wait_for(lambda s: evse(s)["gateway"]["queued"] == 0, timeout_s=30)
+
+        replayed = [c for c in second.calls() if c["method"] in ("MeterValues", "StartTransaction",
+                                                                  "StopTransaction")]  # fmt: skip
+        old = [c for c in replayed if c["params"].get("transactionId") == 1000]
+        assert old and old[-1]["method"] == "StopTransaction"
+        assert old[-1]["params"]["reason"] in ("PowerLoss", "Reboot")
+        assert all(c["method"] == "MeterValues" for c in old[:-1])
+        # in order: everything of the old transaction before the new one starts
+        start_at = next(i for i, c in enumerate(replayed) if c["method"] == "StartTransaction")
+        assert start_at == len(old)
+        assert all(c["params"]["transactionId"] == 2000 for c in replayed[start_at + 1 :])
+        # each message once: no meter value of the old transaction reached both backends twice
+        stamps = [
+            c["params"]["meterValue"][0]["timestamp"]
+            for b in (first, second)
+            for c in b.calls("MeterValues")
+            if c["params"].get("transactionId") == 1000
+        ]
+        assert len(old) >= 3
+        assert len(set(stamps)) == len(stamps)
+        assert not second.events("strict") and not first.events("strict")
+    finally:
+        mgr.stop()
+        first.stop()
+        if second is not None:
+            second.stop()

@@ -87,6 +87,7 @@ class Gateway:
         self.next_meter = 0.0
         self.wake = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.closed = False
         self.link = Link(
             f"{device_id} gateway",
             settings.endpoint,
@@ -118,6 +119,7 @@ class Gateway:
         self.spawn(self._sender())
 
     async def close(self) -> None:
+        self.closed = True
         await self.link.close()
         for task in list(self._tasks):
             task.cancel()
@@ -159,6 +161,8 @@ class Gateway:
     # ------------------------------------------------------------------ the box, each cycle
 
     def observe(self, obs: BoxObservation) -> None:
+        if self.closed:
+            return
         self.obs = obs
         now = time.time()
         if self.relaying:
@@ -312,7 +316,7 @@ class Gateway:
         return entry
 
     def _save(self, *, clean: bool = False) -> None:
-        state = {"tx": self.tx, "clean": clean, "ts": time.time()}
+        state = {"tx": self.tx, "clean": clean or self.closed, "ts": time.time()}
         self.queue.save_state(state, sync=clean or self.tx is None)
 
     # ------------------------------------------------------------------ sending
