@@ -194,3 +194,91 @@ def test_outage_and_restart_deliver_each_message_once_in_order(tmp_path: Path) -
         first.stop()
         if second is not None:
             second.stop()
+
+
+def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None:
+    """An ocpp-rpc box on ampshare's server: transaction, signed data, DataTransfer pass."""
+    import json
+    import subprocess
+
+    from gateway_backend import INTEROP, node
+
+    mgr = serve(tmp_path / "data")
+    box = None
+    try:
+        device = {
+            "kind": "evse", "driver": "ocpp", "id": "signed", "name": "Signed box",
+            "address": "BOX7", "gateway_url": backend.url, "gateway_client_id": "RELAY7",
+            "gateway_password": backend.cfg["password"],
+        }  # fmt: skip
+        assert mgr.api.post("/api/devices", json=device).status_code == 201
+        box = subprocess.Popen(
+            [node(), "box.js", str(mgr.ocpp_port), "BOX7"],
+            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert box.stdin is not None and box.stdout is not None
+
+        def step(kind: str) -> dict[str, Any]:
+            for _ in range(50):
+                line = box.stdout.readline()
+                assert line, "box.js ended early"
+                event = json.loads(line)
+                assert event["event"] != "error", event
+                if event["event"] == kind:
+                    return event
+            raise AssertionError(f"no {kind}")
+
+        step("booted")
+        backend.wait_until(
+            lambda: any(
+                c["params"].get("chargePointSerialNumber") == "SN-4711"
+                for c in backend.calls("BootNotification")
+            )
+        )
+        boot = backend.calls("BootNotification")[-1]["params"]
+        assert boot == {"chargePointVendor": "Interop", "chargePointModel": "SignedBox",
+                        "chargePointSerialNumber": "SN-4711", "firmwareVersion": "1.2.3"}  # fmt: skip
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        local_tx = step("started")["transactionId"]
+        dt = step("data_transfer")["reply"]
+        assert dt == {"status": "Accepted", "data": 'echo:{"receipt":"0042","amount_cents":1234}'}
+        sent = backend.wait("call", method="DataTransfer")["params"]
+        assert sent == {"vendorId": "com.example.ecterminal", "messageId": "Payment",
+                        "data": '{"receipt":"0042","amount_cents":1234}'}  # fmt: skip
+        start = backend.wait("call", method="StartTransaction")["params"]
+        assert (start["idTag"], start["meterStart"], start["connectorId"]) == ("CARD1", 1000, 1)
+        mv = backend.wait_until(
+            lambda: [c for c in backend.calls("MeterValues") if "transactionId" in c["params"]]
+        )[0]["params"]
+        assert mv["transactionId"] == 1000  # the backend's id, not ampshare's
+        signed = mv["meterValue"][0]["sampledValue"][1]
+        assert signed["format"] == "SignedData" and signed["value"].startswith("OCMF|")
+
+        unlock = backend.call("RELAY7", "UnlockConnector", {"connectorId": 1})
+        assert unlock["result"]["status"] == "Unlocked"
+        stop = backend.call("RELAY7", "RemoteStopTransaction", {"transactionId": 1000})
+        assert stop["result"]["status"] == "Accepted"
+        assert step("remote_stop")["transactionId"] == local_tx
+
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        originals = step("stopped")["signed"]
+        ended = backend.wait("call", method="StopTransaction")["params"]
+        assert ended["transactionId"] == 1000 and ended["meterStop"] == 3500
+        assert ended["transactionData"][0]["sampledValue"][0]["value"] == originals[1]
+        assert signed["value"] == originals[0]
+        assert backend.wait_until(
+            lambda: any(
+                c["params"]["status"] == "Finishing" for c in backend.calls("StatusNotification")
+            )
+        )
+        assert not backend.events("strict")
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert box.wait(timeout=10) == 0
+    finally:
+        if box is not None and box.poll() is None:
+            box.kill()
+            box.wait(timeout=5)
+        mgr.stop()
