@@ -10,7 +10,7 @@
 'use strict';
 const https = require('https');
 const readline = require('readline');
-const { RPCServer, createRPCError } = require('ocpp-rpc');
+const { RPCServer } = require('ocpp-rpc');
 
 const cfg = JSON.parse(process.argv[2] || '{}');
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
@@ -107,7 +107,13 @@ process.stdin.on('end', () => process.exit(0));
 (async () => {
   let httpServer;
   if (cfg.tls) {
-    httpServer = https.createServer({ cert: cfg.tls.cert, key: cfg.tls.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' });
+    const opts = { cert: cfg.tls.cert, key: cfg.tls.key, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' };
+    if (cfg.tls.clientCa) Object.assign(opts, { ca: cfg.tls.clientCa, requestCert: true, rejectUnauthorized: true });
+    httpServer = https.createServer(opts);
+    httpServer.on('secureConnection', (sock) => {
+      const peer = sock.getPeerCertificate();
+      out({ event: 'tls', protocol: sock.getProtocol(), client: peer && peer.subject ? peer.subject.CN : null });
+    });
     httpServer.on('upgrade', server.handleUpgrade);
     httpServer.on('tlsClientError', (err) => out({ event: 'tls_error', why: err.message }));
     await new Promise((resolve) => httpServer.listen(cfg.port || 0, '127.0.0.1', resolve));
@@ -116,4 +122,3 @@ process.stdin.on('end', () => process.exit(0));
   }
   out({ event: 'listening', port: httpServer.address().port });
 })().catch((err) => { out({ event: 'error', why: err.message }); process.exit(1); });
-void createRPCError;
