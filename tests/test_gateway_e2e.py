@@ -236,8 +236,12 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
             )
         )
         boot = backend.calls("BootNotification")[-1]["params"]
-        assert boot == {"chargePointVendor": "Interop", "chargePointModel": "SignedBox",
-                        "chargePointSerialNumber": "SN-4711", "firmwareVersion": "1.2.3"}  # fmt: skip
+        assert boot == {
+            "chargePointVendor": "Interop",
+            "chargePointModel": "SignedBox",
+            "chargePointSerialNumber": "SN-4711",
+            "firmwareVersion": "1.2.3",
+        }
         box.stdin.write("go\n")
         box.stdin.flush()
         local_tx = step("started")["transactionId"]

@@ -168,6 +168,11 @@ def test_bad_gateway_settings_get_422_naming_each_field(tmp_path: Path) -> None:
         bad = mgr.api.patch("/api/devices/b", json={"gateway_url": "tcp://x"})
         assert bad.status_code == 422
         assert mgr.api.get("/api/devices/b").json()["gateway_url"] == "ws://127.0.0.1:9/ocpp"
+        form = mgr.api.get("/devices/b")
+        assert "Gateway to a billing backend" in form.text and "<textarea" in form.text
+        form_de = mgr.api.get("/devices/b", headers={"Accept-Language": "de"})
+        assert "Gateway zu einem Abrechnungs-Backend" in form_de.text
+        assert "Backend-URL" in form_de.text
         cleared = mgr.api.patch("/api/devices/b", json={"gateway_password": None})
         assert cleared.json()["gateway_password_set"] is False
         assert mgr.api.patch("/api/devices/b", json={"gateway_url": ""}).status_code == 200
