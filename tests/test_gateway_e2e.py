@@ -286,3 +286,85 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
             box.kill()
             box.wait(timeout=5)
         mgr.stop()
+
+
+def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
+    backend = Backend(protocols=["ocpp2.0.1"])
+    mgr = serve(tmp_path / "data")
+    try:
+        box = sim_box(backend, "GW201", gateway_protocol="ocpp2.0.1")
+        assert mgr.api.post("/api/devices", json=box).status_code == 201
+        boot = backend.wait("call", method="BootNotification", identity="GW201")
+        assert boot["params"]["chargingStation"]["vendorName"] == "ampshare"
+        started = backend.wait_until(
+            lambda: [
+                c
+                for c in backend.calls("TransactionEvent")
+                if c["params"]["eventType"] == "Started"
+            ]
+        )[0]["params"]
+        tx = started["transactionInfo"]["transactionId"]
+        assert started["seqNo"] == 0 and started["idToken"]["idToken"] == "GW201"
+        values = [
+            {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"},
+             "attributeValue": "1"},
+            {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedMeasurands"},
+             "attributeValue": MEASURANDS},
+            {"component": {"name": "Nope"}, "variable": {"name": "Nope"}, "attributeValue": "1"},
+        ]  # fmt: skip
+        reply = backend.call("GW201", "SetVariables", {"setVariableData": values})
+        statuses = [r["attributeStatus"] for r in reply["result"]["setVariableResult"]]
+        assert statuses == ["Accepted", "Accepted", "UnknownVariable"]
+        got = backend.call("GW201", "GetVariables", {"getVariableData": [
+            {"component": {"name": "SampledDataCtrlr"}, "variable": {"name": "TxUpdatedInterval"}}
+        ]})  # fmt: skip
+        assert got["result"]["getVariableResult"][0]["attributeValue"] == "1"
+        updated = backend.wait_until(
+            lambda: [
+                c["params"]
+                for c in backend.calls("TransactionEvent")
+                if c["params"]["eventType"] == "Updated"
+                and len(c["params"]["meterValue"][0]["sampledValue"]) >= 8
+            ]
+        )[0]
+        assert updated["transactionInfo"]["transactionId"] == tx and updated["seqNo"] >= 1
+        profile = {
+            "evseId": 0,
+            "chargingProfile": {
+                "id": 3, "stackLevel": 0, "chargingProfilePurpose": "ChargingStationMaxProfile",
+                "chargingProfileKind": "Absolute",
+                "chargingSchedule": [{"id": 1, "chargingRateUnit": "A",
+                                      "startSchedule": "2020-01-01T00:00:00Z",
+                                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}]}],
+            },
+        }  # fmt: skip
+        assert (
+            backend.call("GW201", "SetChargingProfile", profile)["result"]["status"] == "Accepted"
+        )
+        mgr.wait_for(lambda s: evse(s)["reason"] == "limited by the billing backend to 10 A")
+        comp = backend.call("GW201", "GetCompositeSchedule", {"evseId": 0, "duration": 300})
+        assert comp["result"]["schedule"]["chargingSchedulePeriod"][0]["limit"] == 10.0
+        stop = backend.call("GW201", "RequestStopTransaction", {"transactionId": tx})
+        assert stop["result"]["status"] == "Accepted"
+        ended = backend.wait_until(
+            lambda: [
+                c for c in backend.calls("TransactionEvent") if c["params"]["eventType"] == "Ended"
+            ]
+        )[0]["params"]
+        assert ended["transactionInfo"]["stoppedReason"] == "Remote"
+        seqs = [c["params"]["seqNo"] for c in backend.calls("TransactionEvent")]
+        assert seqs == list(range(len(seqs)))
+        statuses = {c["params"]["connectorStatus"] for c in backend.calls("StatusNotification")}
+        assert "Occupied" in statuses
+        avail = backend.call("GW201", "ChangeAvailability", {"operationalStatus": "Inoperative"})
+        assert avail["result"]["status"] == "Accepted"
+        backend.wait_until(
+            lambda: (
+                backend.calls("StatusNotification")[-1]["params"]["connectorStatus"]
+                == "Unavailable"
+            )
+        )
+        assert not backend.events("strict")
+    finally:
+        mgr.stop()
+        backend.stop()
