@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 DIALECTS = {"ocpp1.6": gateway_v16, "ocpp2.0.1": gateway_v201}
 AUTH_TIMEOUT_S = 10.0
+#: a tag read while the backend is (re)connecting waits this long for it before the fallback
+AUTH_WAIT_S = 5.0
 PLUGGED = (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)
 
 
@@ -86,6 +88,7 @@ class Gateway:
         self.sent_word: tuple[str, str | None] | None = None
         self.next_meter = 0.0
         self.wake = asyncio.Event()
+        self.ready = asyncio.Event()  # booted at the backend
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
         self.link = Link(
@@ -99,6 +102,7 @@ class Gateway:
             on_close=self._on_close,
             events=self._link_event,
             format_error=self.dialect.FORMAT_ERROR,
+            actions=self.dialect.ACTIONS,
         )
 
     def _headers(self) -> dict[str, str]:
@@ -227,6 +231,11 @@ class Gateway:
             self.auth = "accepted"
             return
         why = "unreachable"
+        if not self.booted:
+            try:
+                await asyncio.wait_for(self.ready.wait(), AUTH_WAIT_S)
+            except TimeoutError:
+                pass
         try:
             action, payload = self.msgs.authorize(tag)
             reply = await self.link.request(action, payload, AUTH_TIMEOUT_S)
@@ -388,6 +397,7 @@ class Gateway:
         if interval > 0:
             self.config.keys["HeartbeatInterval"] = str(int(interval))
         self.booted = True
+        self.ready.set()
         self.sent_word = None
         await self._send_status()
         self.wake.set()
@@ -397,6 +407,7 @@ class Gateway:
 
     def _on_close(self) -> None:
         self.booted = False
+        self.ready.clear()
         self.sent_word = None
 
     def _ident(self) -> dict[str, Any]:
