@@ -48,6 +48,8 @@ DIALECTS = {"ocpp1.6": gateway_v16, "ocpp2.0.1": gateway_v201}
 AUTH_TIMEOUT_S = 10.0
 #: a tag read while the backend is (re)connecting waits this long for it before the fallback
 AUTH_WAIT_S = 5.0
+#: a meter value due within this time is sent in this control cycle, not the next one (s)
+METER_SLACK_S = 0.5
 PLUGGED = (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)
 
 
@@ -198,7 +200,7 @@ class Gateway:
             self._start_tx(self.auth_tag or "", r, now)
         if self.tx is not None:
             self.tx["last_wh"] = self._register(r)
-            if now >= self.next_meter:
+            if now >= self.next_meter - METER_SLACK_S:
                 self._queue_meter(now)
 
     def _status_word(self, obs: BoxObservation) -> tuple[str, str | None]:
@@ -293,7 +295,10 @@ class Gateway:
         if sampled:
             self._enqueue(self.msgs.meter(1, sampled, now), self.tx["key"])
         interval = self.config.interval_s("MeterValueSampleInterval")
-        self.next_meter = now + (interval if interval > 0 else 3600.0)
+        # on the planned grid, so a sample interval of N s does not drift to N + 1 control cycles
+        step = interval if interval > 0 else 3600.0
+        planned = self.next_meter + step
+        self.next_meter = planned if planned > now else now + step
         self._save()
 
     def _samples(self, r: Any) -> list[dict[str, Any]]:
