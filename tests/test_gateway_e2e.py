@@ -138,6 +138,19 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         mgr.wait_for(lambda s: evse(s)["reason"] == "stopped by the billing backend")
         unlock = backend.call("GW1", "UnlockConnector", {"connectorId": 1})
         assert unlock["result"]["status"] == "NotSupported"
+
+        # a remote start with the backend's tag starts a new transaction (no Authorize needed)
+        started = backend.call("GW1", "RemoteStartTransaction", {"idTag": "REMOTE1"})
+        assert started["result"]["status"] == "Accepted"
+        second = backend.wait_until(lambda: backend.calls("StartTransaction")[1:])[0]
+        assert second["params"]["idTag"] == "REMOTE1"
+        mgr.wait_for(lambda s: "billing backend" not in evse(s)["reason"])
+        # a reset ends the transaction and boots again
+        boots = len(backend.calls("BootNotification"))
+        assert backend.call("GW1", "Reset", {"type": "Soft"})["result"]["status"] == "Accepted"
+        backend.wait_until(lambda: len(backend.calls("BootNotification")) > boots)
+        reset_stop = backend.calls("StopTransaction")[-1]["params"]
+        assert reset_stop["transactionId"] == 1001 and reset_stop["reason"] == "SoftReset"
         assert not backend.events("strict")
     finally:
         mgr.stop()

@@ -524,7 +524,11 @@ class Gateway:
         if self.tx is not None and not self.relaying:
             self._stop_tx(reason)
         self.auth = None
-        self.spawn(self.link.reconnect())
+        self.spawn(self._reconnect_soon())
+
+    async def _reconnect_soon(self) -> None:
+        await asyncio.sleep(0.3)  # the answer to Reset goes out first
+        await self.link.reconnect()
 
     def clear_cache(self) -> None:
         self.config.tags.clear()
