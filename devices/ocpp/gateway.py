@@ -180,28 +180,35 @@ class Gateway:
             self.spawn(self._send_status())
 
     def _follow_box(self, obs: BoxObservation, now: float) -> None:
+        """Transactions follow the box: plug-in authorizes and starts, unplugging stops."""
         r = obs.reading
         if obs.online and r is not None and r.status is ChargeStatus.NO_CAR:
-            if self.tx is not None:
-                self._stop_tx("EVDisconnected")
-            self.auth = self.auth_tag = None
-            self.remote_stopped = False
+            self._unplugged()
             return
         if not obs.enabled and self.tx is not None:
             self._stop_tx("Local")
-        plugged = obs.online and obs.enabled and r is not None and r.status in PLUGGED
-        if not plugged or r is None:
+        if not (obs.online and obs.enabled) or r is None or r.status not in PLUGGED:
             return
-        if self.tx is None and self.auth is None and not self.remote_stopped:
-            tag = self.remote_tag or r.user or self.settings.client_id[:20]
-            self.auth, self.auth_tag = "pending", tag
-            self.spawn(self._authorize(tag, remote=self.remote_tag is not None))
-        if self.tx is None and self.auth == "accepted" and not self.remote_stopped:
-            self._start_tx(self.auth_tag or "", r, now)
+        if self.tx is None and not self.remote_stopped:
+            self._plugged(r, now)
         if self.tx is not None:
             self.tx["last_wh"] = self._register(r)
             if now >= self.next_meter - METER_SLACK_S:
                 self._queue_meter(now)
+
+    def _unplugged(self) -> None:
+        if self.tx is not None:
+            self._stop_tx("EVDisconnected")
+        self.auth = self.auth_tag = None
+        self.remote_stopped = False
+
+    def _plugged(self, r: Any, now: float) -> None:
+        if self.auth is None:
+            tag = self.remote_tag or r.user or self.settings.client_id[:20]
+            self.auth, self.auth_tag = "pending", tag
+            self.spawn(self._authorize(tag, remote=self.remote_tag is not None))
+        elif self.auth == "accepted":
+            self._start_tx(self.auth_tag or "", r, now)
 
     def _status_word(self, obs: BoxObservation) -> tuple[str, str | None]:
         r = obs.reading
