@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system tools the test suite needs, each only when it is missing:
+# Installs the system tools the test suite needs, each only when it is missing
+# (`sysdeps.sh venv` installs Python's venv module instead, for `make demo` on a bare Debian):
 #   chromium   the browser tests drive Debian's Chromium (never a downloaded browser)
 #   node, npm  the independent OCPP peers under tests/interop
 #   mosquitto  the MQTT broker the integration tests start on loopback
@@ -35,6 +36,14 @@ apt_install() {
 	fi
 	installed+=("$pkg")
 }
+
+# `sysdeps.sh venv`: only Python's venv module, which Debian ships apart from python3.
+if [ "${1:-}" = venv ]; then
+	py="${PYTHON:-python3}"
+	ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+	apt_install "python$ver-venv" "Python's venv module for .venv"
+	exit 0
+fi
 
 # Chromium for the browser tests.
 if have chromium; then found+=("chromium"); else apt_install chromium "browser tests"; fi
