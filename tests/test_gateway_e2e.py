@@ -394,3 +394,67 @@ def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
     finally:
         mgr.stop()
         backend.stop()
+
+
+def test_ocpp201_box_is_relayed_unaltered(tmp_path: Path) -> None:
+    """A 2.0.1 station: its TransactionEvents with signedMeterValue and its DataTransfer pass."""
+    import json
+    import subprocess
+
+    from gateway_backend import INTEROP, node
+
+    backend = Backend(protocols=["ocpp2.0.1"])
+    mgr = serve(tmp_path / "data")
+    box = None
+    try:
+        device = {
+            "kind": "evse", "driver": "ocpp", "id": "s201", "name": "Station 201",
+            "address": "ST201", "gateway_url": backend.url, "gateway_client_id": "RELAY201",
+            "gateway_password": backend.cfg["password"], "gateway_protocol": "ocpp2.0.1",
+        }  # fmt: skip
+        assert mgr.api.post("/api/devices", json=device).status_code == 201
+        box = subprocess.Popen(
+            [node(), "box201.js", str(mgr.ocpp_port), "ST201"],
+            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert box.stdin is not None and box.stdout is not None
+
+        def step(kind: str) -> dict[str, Any]:
+            for _ in range(50):
+                line = box.stdout.readline()
+                assert line, "box201.js ended early"
+                event = json.loads(line)
+                assert event["event"] != "error", event
+                if event["event"] == kind:
+                    return event
+            raise AssertionError(f"no {kind}")
+
+        step("booted")
+        backend.wait_until(
+            lambda: any(
+                c["params"]["chargingStation"].get("serialNumber") == "SN-201"
+                for c in backend.calls("BootNotification")
+            )
+        )
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert step("data_transfer")["reply"]["status"] == "Accepted"
+        signed = step("stopped")["signed"]
+        sent = backend.wait("call", method="DataTransfer")["params"]
+        assert sent["data"] == {"receipt": "0042", "amount_cents": 1234}
+        backend.wait_until(lambda: len(backend.calls("TransactionEvent")) >= 2)
+        events = backend.calls("TransactionEvent")
+        assert [e["params"]["eventType"] for e in events] == ["Started", "Ended"]
+        for e in events:
+            assert e["params"]["transactionInfo"]["transactionId"] == "TX-201-1"
+            assert e["params"]["meterValue"][0]["sampledValue"][0]["signedMeterValue"] == signed
+        assert not backend.events("strict")
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert box.wait(timeout=10) == 0
+    finally:
+        if box is not None and box.poll() is None:
+            box.kill()
+            box.wait(timeout=5)
+        mgr.stop()
+        backend.stop()
