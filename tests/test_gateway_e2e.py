@@ -126,6 +126,12 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         assert clear["result"]["status"] == "Accepted"
         mgr.wait_for(lambda s: "billing backend" not in evse(s)["reason"])
 
+        # a changed setting reconnects at once; the running transaction goes on
+        boots = len(backend.calls("BootNotification"))
+        assert mgr.api.patch("/api/devices/box", json={"name": "Carport 2"}).status_code == 200
+        backend.wait_until(lambda: len(backend.calls("BootNotification")) > boots)
+        assert not backend.calls("StopTransaction") and len(backend.calls("StartTransaction")) == 1
+
         # triggers and remote stop
         n = len(backend.calls("StatusNotification"))
         trig = backend.call("GW1", "TriggerMessage", {"requestedMessage": "StatusNotification"})

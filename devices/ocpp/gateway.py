@@ -113,14 +113,21 @@ class Gateway:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        """Recover from the journal (a session open at the last stop ends with PowerLoss or
-        Reboot, as a rebooted charge point reports it), then connect."""
+    def start(self, *, resume: bool = False) -> None:
+        """Recover from the journal, then connect.
+
+        After a restart of ampshare a session that was open ends with PowerLoss or Reboot, as a
+        rebooted charge point reports it; after a mere settings change (`resume`) it goes on.
+        """
         state = self.queue.state
-        if state.get("tx") and not self.relaying:
+        if state.get("tx") and resume:
+            self.tx = dict(state["tx"])
+            self.auth, self.auth_tag = "accepted", self.tx.get("tag")
+            self.next_meter = time.time() + self.config.interval_s("MeterValueSampleInterval")
+        elif state.get("tx") and not self.relaying:
             self.tx = dict(state["tx"])
             self._stop_tx("Reboot" if state.get("clean") else "PowerLoss", state.get("ts"))
-        self.queue.save_state({"tx": None, "clean": False}, sync=True)
+        self.queue.save_state({"tx": self.tx, "clean": False}, sync=True)
         self.link.start()
         self.spawn(self._sender())
 

@@ -54,17 +54,21 @@ class GatewayHub:
         for cfg in devices:
             if cfg.get("kind") == "evse" and GatewaySettings.of(cfg) is not None:
                 wanted[str(cfg["id"])] = cfg
+        replaced: set[str] = set()
         for dev_id in list(self.gateways):
             cfg = wanted.get(dev_id)
             if cfg is None or self._key(cfg) != self._configs.get(dev_id):
                 gw = self.gateways.pop(dev_id)
                 self._configs.pop(dev_id, None)
                 await gw.close()
+                replaced.add(dev_id)
         for dev_id, cfg in wanted.items():
             if dev_id not in self.gateways:
-                self._start(dev_id, cfg)
+                self._start(dev_id, cfg, resume=dev_id in replaced)
 
-    def _start(self, dev_id: str, cfg: Mapping[str, Any]) -> None:
+    def _start(self, dev_id: str, cfg: Mapping[str, Any], *, resume: bool = False) -> None:
+        """A new gateway; `resume`: it replaces one of this process (a settings change), so a
+        running transaction goes on instead of ending as after a reboot."""
         settings = GatewaySettings.of(cfg)
         assert settings is not None
         relay = None
@@ -87,7 +91,7 @@ class GatewayHub:
             self.events("gateway_error", f"{cfg.get('name')}: gateway cannot start: {exc}",
                         device=dev_id)  # fmt: skip
             return
-        gw.start()
+        gw.start(resume=resume)
         self.gateways[dev_id] = gw
         self._configs[dev_id] = self._key(cfg)
         log.info("%s: gateway to %s (%s)", dev_id, settings.endpoint, settings.protocol)
