@@ -157,6 +157,15 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         backend.wait_until(lambda: len(backend.calls("BootNotification")) > boots)
         reset_stop = backend.calls("StopTransaction")[-1]["params"]
         assert reset_stop["transactionId"] == 1001 and reset_stop["reason"] == "SoftReset"
+
+        # a box that does not answer is Faulted, a disabled one Unavailable
+        def last_status() -> str:
+            return str(backend.calls("StatusNotification")[-1]["params"]["status"])
+
+        assert mgr.api.patch("/api/devices/box", json={"offline": True}).status_code == 200
+        backend.wait_until(lambda: last_status() == "Faulted")
+        assert mgr.api.patch("/api/devices/box", json={"enabled": False}).status_code == 200
+        backend.wait_until(lambda: last_status() == "Unavailable")
         assert not backend.events("strict")
     finally:
         mgr.stop()
