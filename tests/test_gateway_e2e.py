@@ -17,7 +17,7 @@ MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,V
 
 @pytest.fixture
 def backend() -> Iterator[Backend]:
-    b = Backend()
+    b = Backend(rejectTags=["BADCARD", "STAFF1"])
     try:
         yield b
     finally:
@@ -284,6 +284,8 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
         }
         box.stdin.write("go\n")
         box.stdin.flush()
+        assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
+        assert [c["params"]["idTag"] for c in backend.calls("Authorize")] == ["CARD1", "BADCARD"]
         local_tx = step("started")["transactionId"]
         dt = step("data_transfer")["reply"]
         assert dt == {"status": "Accepted", "data": 'echo:{"receipt":"0042","amount_cents":1234}'}
@@ -473,3 +475,63 @@ def test_ocpp201_box_is_relayed_unaltered(tmp_path: Path) -> None:
             box.wait(timeout=5)
         mgr.stop()
         backend.stop()
+
+
+def test_ocpp_box_local_user_charges_unbilled(tmp_path: Path, backend: Backend) -> None:
+    """The backend refuses a tag of a local user: the box may charge, nothing is billed."""
+    import json
+    import subprocess
+
+    from gateway_backend import INTEROP, node
+
+    mgr = serve(tmp_path / "data")
+    box = None
+    try:
+        assert mgr.api.post("/api/users", json={"name": "Staff", "id_tag": "STAFF1"}).is_success
+        device = {
+            "kind": "evse", "driver": "ocpp", "id": "staffbox", "name": "Staff box",
+            "address": "BOX8", "gateway_url": backend.url, "gateway_client_id": "RELAY8",
+            "gateway_password": backend.cfg["password"], "gateway_auth_fallback": "local",
+        }  # fmt: skip
+        assert mgr.api.post("/api/devices", json=device).status_code == 201
+        box = subprocess.Popen(
+            [node(), "box.js", str(mgr.ocpp_port), "BOX8", "STAFF1"],
+            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert box.stdin is not None and box.stdout is not None
+
+        def step(kind: str) -> dict[str, Any]:
+            for _ in range(50):
+                line = box.stdout.readline()
+                assert line, "box.js ended early"
+                event = json.loads(line)
+                assert event["event"] != "error", event
+                if event["event"] == kind:
+                    return event
+            raise AssertionError(f"no {kind}")
+
+        step("booted")
+        backend.wait("call", method="BootNotification", identity="RELAY8")
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
+        step("data_transfer")
+        backend.wait_until(
+            lambda: any(
+                c["params"]["status"] == "Unavailable" for c in backend.calls("StatusNotification")
+            )
+        )
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        step("stopped")
+        backend.wait("call", method="DataTransfer")  # later messages still reach the backend
+        assert not backend.calls("StartTransaction") and not backend.calls("StopTransaction")
+        assert not [c for c in backend.calls("MeterValues") if "transactionId" in c["params"]]
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert box.wait(timeout=10) == 0
+    finally:
+        if box is not None and box.poll() is None:
+            box.kill()
+            box.wait(timeout=5)
+        mgr.stop()

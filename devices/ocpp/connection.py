@@ -90,6 +90,10 @@ class Host(Protocol):
         self, cb_id: str, payload: dict[str, Any]
     ) -> dict[str, Any] | None: ...
 
+    async def relay_authorize(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
 
 class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it

@@ -595,6 +595,32 @@ class Gateway:
         elif action == "BootNotification" and self.booted:
             self.spawn(self.send_now(self.msgs.boot(self.relay.ident())))
 
+    async def box_authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A relayed box's Authorize: the backend's answer; when it refuses or is away, the
+        cache and this box's fallback (a local user charges unbilled: not relayed)."""
+        tag = str(payload.get("idTag") or (payload.get("idToken") or {}).get("idToken") or "")
+        if not self.booted and self.config.cached(tag):
+            return {"status": "Accepted"}
+        try:
+            reply = await self.link.request("Authorize", payload, AUTH_TIMEOUT_S)
+            status, expiry = self.msgs.auth_result(reply)
+            info = reply.get("idTagInfo") or reply.get("idTokenInfo") or {"status": status}
+            if status == "Accepted":
+                self.config.remember_tag(tag, parse_time(expiry))
+                return dict(info)
+            self.config.forget_tag(tag)
+            self.events(
+                "gateway_tag_rejected",
+                f"{self.name}: billing backend refused tag {tag} ({status})",
+                device=self.id,
+            )
+        except (Offline, BackendError, TimeoutError) as exc:
+            log.info("%s: tag %s not checked by the backend: %s", self.id, tag, exc)
+        decision = self._fallback(tag, "refused or unreachable")
+        if decision == "unbilled" and self.relay is not None:
+            self.relay.unbilled_tags.add(tag)
+        return {"status": "Invalid" if decision == "refused" else "Accepted"}
+
     async def box_data_transfer(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         if not self.booted:
             return None

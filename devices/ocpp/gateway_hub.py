@@ -131,6 +131,13 @@ class GatewayHub:
             except Exception:
                 log.exception("%s: relaying %s failed", gw.id, action)
 
+    async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The tag of a relayed box, decided by the backend (and the box's fallback setting)."""
+        for gw in self._relays(cb_id):
+            if gw.relaying:
+                return await gw.box_authorize(payload)
+        return None
+
     async def box_data_transfer(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The backend's answer to a box's DataTransfer; None: no gateway or not connected."""
         for gw in self._relays(cb_id):

@@ -82,6 +82,8 @@ class BoxObserver(Protocol):
         self, cb_id: str, payload: dict[str, Any]
     ) -> dict[str, Any] | None: ...
 
+    async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None: ...
+
 
 class OcppServer:
     def __init__(self, settings: OcppSettings, hooks: OcppHooks, data_dir: Path) -> None:
@@ -302,6 +304,12 @@ class OcppServer:
         if self.observer is None:
             return None
         return await self.observer.box_data_transfer(cb_id, payload)
+
+    async def relay_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The billing backend's idTagInfo / idTokenInfo for a box's tag (None: no gateway)."""
+        if self.observer is None:
+            return None
+        return await self.observer.box_authorize(cb_id, payload)
 
     def connection_ready(self, conn: OcppConnection) -> None:
         caps = conn.record.caps

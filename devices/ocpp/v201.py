@@ -53,8 +53,12 @@ class _Routes(_ChargePoint201):
         return self.conn.on_boot(self.conn._raw_payload)
 
     @on(Action.authorize)
-    def _authorize(self, **_: Any) -> Any:
-        token = (self.conn._raw_payload.get("idToken") or {}).get("idToken")
+    async def _authorize(self, **_: Any) -> Any:
+        p = self.conn._raw_payload
+        relayed = await self.conn.host.relay_authorize(self.id, p)  # a billing backend decides
+        if relayed is not None:
+            return call_result.Authorize(id_token_info=relayed)
+        token = (p.get("idToken") or {}).get("idToken")
         return call_result.Authorize(id_token_info={"status": self.conn.authorize_tag(token)})
 
     @on(Action.transaction_event)
