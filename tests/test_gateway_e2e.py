@@ -285,6 +285,7 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
         box.stdin.write("go\n")
         box.stdin.flush()
         assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
+        backend.wait_until(lambda: len(backend.calls("Authorize")) >= 2)
         assert [c["params"]["idTag"] for c in backend.calls("Authorize")] == ["CARD1", "BADCARD"]
         local_tx = step("started")["transactionId"]
         dt = step("data_transfer")["reply"]
