@@ -304,6 +304,8 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
 
         unlock = backend.call("RELAY7", "UnlockConnector", {"connectorId": 1})
         assert unlock["result"]["status"] == "Unlocked"
+        to_box = backend.call("RELAY7", "DataTransfer", {"vendorId": "com.example", "data": "hi"})
+        assert to_box["result"] == {"status": "Accepted", "data": "box:hi"}
         stop = backend.call("RELAY7", "RemoteStopTransaction", {"transactionId": 1000})
         assert stop["result"]["status"] == "Accepted"
         assert step("remote_stop")["transactionId"] == local_tx
