@@ -390,6 +390,14 @@ def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
         mgr.wait_for(lambda s: evse(s)["reason"] == "limited by the billing backend to 10 A")
         comp = backend.call("GW201", "GetCompositeSchedule", {"evseId": 0, "duration": 300})
         assert comp["result"]["schedule"]["chargingSchedulePeriod"][0]["limit"] == 10.0
+        # below the car's minimum the box pauses, and the tile still names the backend
+        schedule = profile["chargingProfile"]["chargingSchedule"][0]  # type: ignore[index]
+        schedule["chargingSchedulePeriod"][0]["limit"] = 4.0
+        assert (
+            backend.call("GW201", "SetChargingProfile", profile)["result"]["status"] == "Accepted"
+        )
+        state = mgr.wait_for(lambda s: evse(s)["reason"] == "limited by the billing backend to 4 A")
+        assert evse(state)["target_a"] == 0
         stop = backend.call("GW201", "RequestStopTransaction", {"transactionId": tx})
         assert stop["result"]["status"] == "Accepted"
         ended = backend.wait_until(
