@@ -137,6 +137,12 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         trig = backend.call("GW1", "TriggerMessage", {"requestedMessage": "StatusNotification"})
         assert trig["result"]["status"] == "Accepted"
         backend.wait_until(lambda: len(backend.calls("StatusNotification")) > n)
+        for msg in ("MeterValues", "Heartbeat", "DiagnosticsStatusNotification",
+                    "FirmwareStatusNotification", "BootNotification"):  # fmt: skip
+            n = len(backend.calls(msg))
+            trig = backend.call("GW1", "TriggerMessage", {"requestedMessage": msg})
+            assert trig["result"]["status"] == "Accepted"
+            backend.wait_until(lambda msg=msg, n=n: len(backend.calls(msg)) > n)
         stop = backend.call("GW1", "RemoteStopTransaction", {"transactionId": 1000})
         assert stop["result"]["status"] == "Accepted"
         ended = backend.wait("call", method="StopTransaction")
@@ -398,6 +404,10 @@ def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
         )
         state = mgr.wait_for(lambda s: evse(s)["reason"] == "limited by the billing backend to 4 A")
         assert evse(state)["target_a"] == 0
+        for msg in ("MeterValues", "FirmwareStatusNotification", "Heartbeat"):
+            trig = backend.call("GW201", "TriggerMessage", {"requestedMessage": msg})
+            assert trig["result"]["status"] == "Accepted"
+            backend.wait("call", method=msg)
         stop = backend.call("GW201", "RequestStopTransaction", {"transactionId": tx})
         assert stop["result"]["status"] == "Accepted"
         ended = backend.wait_until(

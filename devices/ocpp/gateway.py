@@ -477,7 +477,7 @@ class Gateway:
         self.spawn(self._triggered(message))
 
     async def _triggered(self, message: str) -> None:
-        await asyncio.sleep(0)  # the answer to TriggerMessage goes first
+        await asyncio.sleep(0.05)  # the answer to TriggerMessage goes first
         if message == "BootNotification":
             ident = self.relay.ident() if self.relaying and self.relay else self._ident()
             await self.send_now(self.msgs.boot(ident))
@@ -485,11 +485,11 @@ class Gateway:
             await self._send_status()
         elif message == "Heartbeat":
             await self.send_now(("Heartbeat", {}))
-        elif message == "MeterValues" and self.obs is not None and self.obs.reading is not None:
-            sampled = self._samples(self.obs.reading)
+        elif message == "MeterValues":
+            sampled = self._samples(self.obs.reading) if self.obs and self.obs.reading else []
             if sampled:
-                await self.send_now(self.msgs.meter(1, sampled, time.time()))
-        else:
+                await self.send_now(self.msgs.plain_meter(sampled, time.time()))
+        elif message.endswith("StatusNotification"):  # firmware, diagnostics, log: nothing runs
             await self.send_now(self.msgs.idle_status(message))
 
     def set_operative(self, operative: bool) -> str:

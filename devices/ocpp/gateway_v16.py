@@ -110,6 +110,11 @@ class Messages:
             "meterValue": [{"timestamp": iso(ts), "sampledValue": sampled}],
         }
 
+    @classmethod
+    def plain_meter(cls, sampled: list[dict[str, Any]], ts: float) -> tuple[str, Any]:
+        """Meter values outside the transaction queue (a TriggerMessage)."""
+        return cls.meter(1, sampled, ts)
+
     @staticmethod
     def stop(tag: str | None, meter_wh: float, ts: float, reason: str) -> tuple[str, Any]:
         p: dict[str, Any] = {

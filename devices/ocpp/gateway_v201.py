@@ -50,7 +50,7 @@ VARIABLES = {
     ("AuthCacheCtrlr", "Enabled"): "AuthorizationCacheEnabled",
 }
 TRIGGERS = {"BootNotification", "StatusNotification", "MeterValues", "Heartbeat",
-            "FirmwareStatusNotification", "LogStatusNotification", "TransactionEvent"}  # fmt: skip
+            "FirmwareStatusNotification", "LogStatusNotification"}  # fmt: skip
 
 
 def _token(tag: str) -> dict[str, str]:
@@ -136,6 +136,12 @@ class Messages:
             "Updated", "MeterValuePeriodic", ts,
             meterValue=[{"timestamp": iso(ts), "sampledValue": sampled}],
         )  # fmt: skip
+
+    @staticmethod
+    def plain_meter(sampled: list[dict[str, Any]], ts: float) -> tuple[str, Any]:
+        """Meter values outside a TransactionEvent (a TriggerMessage)."""
+        return "MeterValues", {"evseId": 1, "meterValue": [{"timestamp": iso(ts),
+                                                            "sampledValue": sampled}]}  # fmt: skip
 
     @classmethod
     def stop(cls, tag: str | None, meter_wh: float, ts: float, reason: str) -> tuple[str, Any]:
