@@ -292,6 +292,7 @@ class Gateway:
             self.msgs.stop(tx["tag"], tx["last_wh"], ts or time.time(), reason), tx["key"]
         )
         self.tx = None
+        self.store.clear({"purpose": "TxProfile"})  # a TxProfile ends with its transaction
         self._save()
 
     def _queue_meter(self, now: float) -> None:

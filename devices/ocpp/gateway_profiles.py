@@ -158,7 +158,11 @@ def limit_at(
     tx_limit = None
     if tx is not None:
         tx_limit = _top(
-            [p for p in profiles if p.purpose == TX and p.tx == tx], t, tx_start, phases
+            # a TxProfile without an id came with the remote start of this transaction
+            [p for p in profiles if p.purpose == TX and p.tx in (tx, None)],
+            t,
+            tx_start,
+            phases,
         )
     if tx_limit is None:
         tx_limit = _top([p for p in profiles if p.purpose == TX_DEFAULT], t, tx_start, phases)
