@@ -141,11 +141,23 @@ class OcppSessions:
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None:
-        return self.sessions.stop(transaction_id, stopped_at, meter_stop_wh, reason, signed_data)
+        return self.sessions.stop(
+            transaction_id,
+            stopped_at,
+            meter_stop_wh,
+            reason,
+            signed_data,
+            meter_start_wh=meter_start_wh,
+        )
 
     def find(self, key: str) -> int | None:
         return self.sessions.find(key)
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        return self.sessions.open_sessions()
 
 
 class OcppBridge:

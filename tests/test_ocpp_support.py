@@ -102,7 +102,15 @@ class Box16(ChargePoint16, _Recorder):
         self.profile_status: str = opts.pop("profile_status", "Accepted")
         self.clear_status: str = opts.pop("clear_status", "Accepted")
         self.silent: set[str] = set(opts.pop("silent", ()))
+        self._routing: set[asyncio.Task[None]] = set()
         self.profiles: dict[int, dict[str, Any]] = {}
+
+    async def route_message(self, raw_msg: Any) -> None:
+        """Each message in its own task, as real boxes do: a request the test lets hang must
+        not hold up the replies to the box's own requests."""
+        task = asyncio.get_running_loop().create_task(super().route_message(raw_msg))
+        self._routing.add(task)
+        task.add_done_callback(self._routing.discard)
 
     async def _maybe_hang(self, action: str) -> None:
         if action in self.silent:
@@ -150,6 +158,16 @@ class Box16(ChargePoint16, _Recorder):
     def _trigger(self, requested_message: str, **kwargs: Any) -> Any:
         self._record("TriggerMessage", {"requested_message": requested_message, **kwargs})
         return result16.TriggerMessage(status="Accepted")
+
+    @on(Action16.change_availability)
+    def _availability(self, connector_id: int, type: str, **_: Any) -> Any:
+        self._record("ChangeAvailability", {"connector_id": connector_id, "type": type})
+        return result16.ChangeAvailability(status="Accepted")
+
+    @on(Action16.remote_stop_transaction)
+    def _remote_stop(self, transaction_id: int, **_: Any) -> Any:
+        self._record("RemoteStopTransaction", {"transaction_id": transaction_id})
+        return result16.RemoteStopTransaction(status="Accepted")
 
     def limit(self, profile_id: int) -> float | None:
         prof = self.profiles.get(profile_id)
@@ -233,6 +251,16 @@ class Box201(ChargePoint201, _Recorder):
     def _trigger(self, requested_message: str, **kwargs: Any) -> Any:
         self._record("TriggerMessage", {"requested_message": requested_message, **kwargs})
         return result201.TriggerMessage(status="Accepted")
+
+    @on(Action201.change_availability)
+    def _availability(self, operational_status: str, **kwargs: Any) -> Any:
+        self._record("ChangeAvailability", {"operational_status": operational_status, **kwargs})
+        return result201.ChangeAvailability(status="Accepted")
+
+    @on(Action201.request_stop_transaction)
+    def _request_stop(self, transaction_id: str, **_: Any) -> Any:
+        self._record("RequestStopTransaction", {"transaction_id": transaction_id})
+        return result201.RequestStopTransaction(status="Accepted")
 
     def limit(self, profile_id: int) -> float | None:
         prof = self.profiles.get(profile_id)
