@@ -100,6 +100,8 @@ class Box16(ChargePoint16, _Recorder):
         self.config.update(opts.pop("config", {}))
         self.reject_measurands: set[str] = set(opts.pop("reject_measurands", ()))
         self.profile_status: str = opts.pop("profile_status", "Accepted")
+        #: profile purposes the box takes (None: all)
+        self.purposes: set[str] | None = opts.pop("purposes", None)
         self.clear_status: str = opts.pop("clear_status", "Accepted")
         self.silent: set[str] = set(opts.pop("silent", ()))
         self._routing: set[asyncio.Task[None]] = set()
@@ -140,9 +142,12 @@ class Box16(ChargePoint16, _Recorder):
         payload = {"connector_id": connector_id, **cs_charging_profiles}
         self._record("SetChargingProfile", payload)
         await self._maybe_hang("SetChargingProfile")
-        if self.profile_status == "Accepted":
+        status = self.profile_status
+        if self.purposes is not None and payload["charging_profile_purpose"] not in self.purposes:
+            status = "Rejected"
+        if status == "Accepted":
             self.profiles[cs_charging_profiles["charging_profile_id"]] = payload
-        return result16.SetChargingProfile(status=self.profile_status)
+        return result16.SetChargingProfile(status=status)
 
     @on(Action16.clear_charging_profile)
     async def _clear_profile(self, **kwargs: Any) -> Any:
@@ -191,6 +196,8 @@ class Box201(ChargePoint201, _Recorder):
         }
         self.reject_measurands: set[str] = set(opts.pop("reject_measurands", ()))
         self.profile_status: str = opts.pop("profile_status", "Accepted")
+        #: profile purposes the box takes (None: all)
+        self.purposes: set[str] | None = opts.pop("purposes", None)
         self.profiles: dict[int, dict[str, Any]] = {}
 
     @on(Action201.get_variables)
@@ -230,6 +237,8 @@ class Box201(ChargePoint201, _Recorder):
     def _set_profile(self, evse_id: int, charging_profile: dict, **_: Any) -> Any:
         payload = {"evse_id": evse_id, **charging_profile}
         self._record("SetChargingProfile", payload)
+        if self.purposes is not None and payload["charging_profile_purpose"] not in self.purposes:
+            return result201.SetChargingProfile(status="Rejected")
         if self.profile_status == "Accepted":
             self.profiles[charging_profile["id"]] = payload
             return result201.SetChargingProfile(status="Accepted")
