@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 from test_ocpp_support import connect, ready, running_server, until
@@ -13,6 +14,7 @@ from test_ocpp_support import evse as support_evse
 
 from devices.ocpp.evse import NOT_UNDER_CONTROL, RELEASE_A, OcppEvse
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID, MAX_PROFILE_ID
+from manager.model import DeviceError
 
 START16 = {
     "connector_id": 1,
@@ -154,10 +156,8 @@ async def test_max_profile_option_skips_tx_default(tmp_path: Path) -> None:
 async def test_setup_and_setpoint_at_connect_without_the_box_speaking(tmp_path: Path) -> None:
     async with running_server(tmp_path) as (server, _):
         wallbox = evse(server)
-        try:
+        with pytest.raises(DeviceError, match="not connected"):
             await wallbox.apply(9, 3)  # before the box is there: remembered
-        except Exception:  # noqa: BLE001 - "not connected" is the expected answer
-            pass
         async with connect(server.port, "BOX1", boot=False, status=False) as box:
             deny = await box.expect("SetChargingProfile")
             assert deny["connector_id"] == 0 and deny["charging_profile_id"] == DENY_PROFILE_ID
