@@ -197,7 +197,12 @@ class OcppBridge:
     def server_settings(self, settings: Settings) -> OcppSettings:
         o = settings.ocpp
         return OcppSettings(
-            host=self.host, port=o.port, tls=o.tls, password=o.password, unknown_tags=o.unknown_tags
+            host=self.host,
+            port=o.port,
+            tls=o.tls,
+            password=o.password,
+            unknown_tags=o.unknown_tags,
+            ca_pem=o.ca_pem,
         )
 
     def charge_points(self) -> list[dict[str, Any]]:

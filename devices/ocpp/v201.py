@@ -239,6 +239,8 @@ class V201Connection(OcppConnection):
             state = self.record.connector(number)
             if state.transaction_id is not None and state.transaction_id != tx:
                 log.info("%s: transaction %s replaces %s", self.id, tx, state.transaction_id)
+                if sample.energy_wh is not None:  # the old one ended where the new one starts
+                    state.energy_wh = sample.energy_wh
                 await self.end_session(state, "Other", p["timestamp"])
         start = sample.energy_wh if sample.energy_wh is not None else state.energy_wh
         connector = next((n for n, s in self.record.connectors.items() if s is state), 1)
