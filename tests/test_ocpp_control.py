@@ -90,6 +90,18 @@ async def test_unknown_201_station_is_never_authorized_nor_stored(tmp_path: Path
         assert "transaction_refused" in hooks.kinds()
 
 
+async def test_box_given_back_to_its_own_control_may_charge(tmp_path: Path) -> None:
+    # switched off with "cancel charging current limit": configured, but no driver attached
+    async with running_server(tmp_path, unknown_tags="accept") as (server, hooks):
+        hooks.released.add("BOX1")
+        async with connect(server.port, "BOX1") as box:
+            await ready(server, "BOX1")
+            assert not [a for a, _ in box.log if a == "SetChargingProfile"]
+            start = await box.call(call16.StartTransaction(**START16))
+            assert start.id_tag_info["status"] == "Accepted"
+        assert len(hooks.sessions.list()) == 1
+
+
 # ---------------------------------------------------------------- known boxes out of control
 
 

@@ -590,10 +590,14 @@ class OcppConnection:
         if tx is not None:
             self.spawn(self.stop_remotely(tx))
 
+    def configured(self) -> bool:
+        """Set up as a device: managed by ampshare, or given back to its own control."""
+        return self.host.is_known(self.id) or self.host.is_released(self.id)
+
     def refusal(self) -> str | None:
         """Why transactions of this box are refused (None: they may start)."""
-        if not self.host.is_known(self.id):
-            return "not configured as a device"
+        if not self.configured():
+            return "not configured as an active device"
         if self.record.uncontrolled is not None:
             return "not under control"
         return None

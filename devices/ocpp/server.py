@@ -295,7 +295,7 @@ class OcppServer:
     async def _may_take_over(self, ws: ServerConnection, old: OcppConnection, cb_id: str) -> bool:
         """A second connection under a configured box's id replaces the first only if it proved
         who it is, or if the first one is dead (it does not answer a ping)."""
-        if old.closed or not self.is_known(cb_id) or ws.ocpp_authenticated:  # type: ignore[attr-defined]
+        if old.closed or not self._configured(cb_id) or ws.ocpp_authenticated:  # type: ignore[attr-defined]
             return True
         try:
             pong = await old.ws.ping()
@@ -323,7 +323,7 @@ class OcppServer:
             return record
         record = self._records[cb_id] = ChargePointRecord(cb_id)
         self._prune_unknown(keep=cb_id)
-        if self.is_known(cb_id):
+        if self._configured(cb_id):
             try:
                 rows = await asyncio.to_thread(self.hooks.sessions.open_sessions)
             except Exception:
@@ -334,7 +334,7 @@ class OcppServer:
 
     def _prune_unknown(self, keep: str) -> None:
         """At most MAX_UNKNOWN_BOXES unconfigured boxes are remembered; the oldest go first."""
-        unknown = [r for r in self._records.values() if r.id != keep and not self.is_known(r.id)]
+        unknown = [r for r in self._records.values() if r.id != keep and not self._configured(r.id)]
         excess = len(unknown) + 1 - MAX_UNKNOWN_BOXES
         if excess <= 0:
             return
@@ -375,6 +375,16 @@ class OcppServer:
 
     def is_known(self, cb_id: str) -> bool:
         return bool(self._attached.get(cb_id))
+
+    def _configured(self, cb_id: str) -> bool:
+        """A device of the configuration: managed now, or switched off and given back."""
+        if self.is_known(cb_id):
+            return True
+        try:
+            return bool(self.hooks.is_released(cb_id))
+        except Exception:
+            log.exception("looking up the device failed")
+            return False
 
     def is_released(self, cb_id: str) -> bool:
         """Deactivated just now (in memory) or disabled in the configuration (across restarts)."""

@@ -180,7 +180,7 @@ class V16Connection(OcppConnection):
     async def on_start_transaction(self, p: dict[str, Any]) -> Any:
         cid, tag = p["connectorId"], p["idTag"]
         status = self.authorize_tag(tag, "StartTransaction")
-        if not self.host.is_known(self.id):  # never stored: an unconfigured box stores nothing
+        if not self.configured():  # never stored: an unconfigured box stores nothing
             self.stop_after_reply(0)
             return call_result.StartTransaction(transaction_id=0, id_tag_info={"status": status})
         try:

@@ -200,7 +200,7 @@ class V201Connection(OcppConnection):
             sample = parse_meter_values(p.get("meterValue") or [])
         except MeterFormatError:
             sample = MeterSample()
-        if not self.host.is_known(self.id):  # refused, and nothing stored
+        if not self.configured():  # refused, and nothing stored
             status = self.authorize_tag(tag, "TransactionEvent")
             if p["eventType"] != "Ended":
                 self.stop_after_reply(tx)
