@@ -231,3 +231,24 @@ async def test_other_box_unaffected_by_a_flood(tmp_path: Path) -> None:
                     await good.call(call.Heartbeat())
             finally:
                 await ws.close()
+
+
+async def test_a_stranger_cannot_stop_another_box_session(tmp_path: Path) -> None:
+    async with running_server(tmp_path, unknown_tags="accept") as (server, hooks):
+        support_evse(server, "BOX1")
+        async with connect(server.port, "BOX1") as box:
+            start = await box.call(
+                call.StartTransaction(
+                    connector_id=1, id_tag="T", meter_start=0, timestamp="2026-03-01T10:00:00Z"
+                )
+            )
+            async with connect(server.port, "EVIL") as evil:
+                await evil.call(
+                    call.StopTransaction(
+                        meter_stop=1,
+                        timestamp="2026-03-01T10:01:00Z",
+                        transaction_id=start.transaction_id,
+                    )
+                )
+        (row,) = hooks.sessions.list()
+        assert row["stopped_at"] is None
