@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from test_ocpp_support import connect, raw_client, ready, running_server, until
 from test_ocpp_support import evse as support_evse
 
 from devices.ocpp import server as server_module
+from devices.ocpp.connection import BAD_MESSAGE_LOG_LIMIT
 from devices.ocpp.guard import EventLimiter, LoginThrottle
 from devices.ocpp.meter import parse_meter_values
 from devices.ocpp.state import MAX_CONNECTORS
@@ -252,3 +254,21 @@ async def test_a_stranger_cannot_stop_another_box_session(tmp_path: Path) -> Non
                 )
         (row,) = hooks.sessions.list()
         assert row["stopped_at"] is None
+
+
+async def test_a_garbage_sender_cannot_flood_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_server(tmp_path) as (server, _):
+        ws = await raw_client(server.port, "NOISY")
+        try:
+            with caplog.at_level(logging.WARNING, logger="devices.ocpp"):
+                for i in range(60):
+                    frame = "not json" if i % 2 else '[2,"a","Authorize",{"idTag":{}}]'
+                    await exchange(ws, frame)
+        finally:
+            await ws.close()
+        noisy = [
+            r for r in caplog.records if "NOISY" in r.getMessage() or "idTag" in r.getMessage()
+        ]
+        assert len(noisy) <= BAD_MESSAGE_LOG_LIMIT + 1

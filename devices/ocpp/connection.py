@@ -37,6 +37,8 @@ from manager.model import OcppHooks
 
 log = logging.getLogger(__name__)
 
+#: warnings logged per connection about bad messages before they go to debug level
+BAD_MESSAGE_LOG_LIMIT = 20
 _UID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,64})"')
 
 
@@ -68,19 +70,39 @@ class Host(Protocol):
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
 
-class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class ComplaintLog:
+    """Warnings about one connection's bad messages: the first `limit` are logged, then one line
+    says so and the rest go to debug. A box sending garbage all day cannot fill the disk."""
+
+    def __init__(self, name: str, limit: int = BAD_MESSAGE_LOG_LIMIT) -> None:
+        self.name = name
+        self.left = limit
+
+    def warning(self, logger: logging.Logger, msg: str, *args: object) -> None:
+        if self.left <= 0:
+            logger.debug(msg, *args)
+            return
+        self.left -= 1
+        logger.warning(msg, *args)
+        if self.left == 0:
+            logger.warning("%s: further bad messages are logged at debug level only", self.name)
+
+
+class WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it
-    down to debug frames and one-line warnings."""
+    down to debug frames and one-line warnings, within the connection's complaint budget."""
+
+    def __init__(self, complaints: ComplaintLog) -> None:
+        super().__init__(logging.getLogger("devices.ocpp.wire"), {})
+        self.complaints = complaints
 
     def info(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.logger.debug(msg, *args)
 
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         exc = sys.exc_info()[1]
-        self.logger.warning("%s (%s)", str(msg) % args if args else msg, exc)
-
-
-wire_log = _WireLog(logging.getLogger("devices.ocpp.wire"), {})
+        text = str(msg) % args if args else str(msg)
+        self.complaints.warning(self.logger, "%s (%s)", text, exc)
 
 
 def now_iso() -> str:
@@ -134,6 +156,8 @@ class OcppConnection(Authority):
         self.deny_status: str | None = None
         self._refused: set[tuple[str, str]] = set()
         self._stop_next: int | str | None = None
+        self.complaints = ComplaintLog(self.id)
+        self.wire_log = WireLog(self.complaints)
         self.handler = self._make_handler()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
@@ -202,7 +226,7 @@ class OcppConnection(Authority):
             return
         if len(raw) > self.host.settings.max_frame_bytes:
             match = _UID.match(raw[:200])
-            log.warning("%s: refused a frame of %d bytes", self.id, len(raw))
+            self.complaints.warning(log, "%s: refused a frame of %d bytes", self.id, len(raw))
             await self._send_error(
                 match.group(1) if match else "-1",
                 self.FORMAT_ERROR,
@@ -212,7 +236,7 @@ class OcppConnection(Authority):
         try:
             msg = json.loads(raw)
         except ValueError:
-            log.warning("%s: frame is not JSON: %.80r", self.id, raw)
+            self.complaints.warning(log, "%s: frame is not JSON: %.80r", self.id, raw)
             await self._send_error("-1", self.FORMAT_ERROR, "message is not valid JSON")
             return
         if (
@@ -263,15 +287,15 @@ class OcppConnection(Authority):
         try:
             await self._dispatch(raw, uid, action, msg[3], fast)
         except BadMessage as exc:
-            log.warning("%s: refused %s: %s", self.id, action, exc.description)
+            self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc.description)
             await self._send_error(uid, exc.code, exc.description)
         except ConnectorLimit as exc:
-            log.warning("%s: refused %s: %s", self.id, action, exc)
+            self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc)
             await self._send_error(uid, "PropertyConstraintViolation", str(exc))
         except ConnectionClosed:
             raise
         except Exception as exc:  # a bug must cost one message, never the connection
-            log.warning("%s: %s failed: %r", self.id, action, exc)
+            self.complaints.warning(log, "%s: %s failed: %r", self.id, action, exc)
             await self._send_error(uid, "InternalError", "could not process the message")
 
     async def _dispatch(

@@ -13,7 +13,7 @@ from ocpp.v16 import ChargePoint as _ChargePoint16
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from devices.ocpp.connection import BadMessage, OcppConnection, now_iso, wire_log
+from devices.ocpp.connection import BadMessage, OcppConnection, now_iso
 from devices.ocpp.meter import CURRENT, ENERGY, POWER, VOLTAGE
 from devices.ocpp.state import (
     DEFAULT_PROFILE_BASE,
@@ -68,7 +68,7 @@ class _Routes(_ChargePoint16):
     """
 
     def __init__(self, conn: V16Connection) -> None:
-        super().__init__(conn.id, conn.ws, logger=wire_log)
+        super().__init__(conn.id, conn.ws, logger=conn.wire_log)
         self.conn = conn
 
     @on(Action.boot_notification, skip_schema_validation=True)

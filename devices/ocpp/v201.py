@@ -16,7 +16,7 @@ from ocpp.v201 import ChargePoint as _ChargePoint201
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from devices.ocpp.connection import BadMessage, OcppConnection, now_iso, wire_log
+from devices.ocpp.connection import BadMessage, OcppConnection, now_iso
 from devices.ocpp.meter import (
     CURRENT,
     ENERGY,
@@ -50,7 +50,7 @@ class _Routes(_ChargePoint201):
     """Schema validation and routing of the non-hot requests by the `ocpp` library."""
 
     def __init__(self, conn: V201Connection) -> None:
-        super().__init__(conn.id, conn.ws, logger=wire_log)
+        super().__init__(conn.id, conn.ws, logger=conn.wire_log)
         self.conn = conn
 
     @on(Action.boot_notification, skip_schema_validation=True)
