@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 WANTED_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE)
 _ACTIONS = frozenset(a.value for a in Action)
 _SMART = "SmartChargingCtrlr"
+#: 1.6 purpose names ampshare uses internally, as 2.0.1 calls them
+_PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 _SAMPLED = "SampledDataCtrlr"
 
 
@@ -368,7 +370,7 @@ class V201Connection(OcppConnection):
         profile: dict[str, Any] = {
             "id": profile_id,
             "stackLevel": stack_level,
-            "chargingProfilePurpose": purpose,
+            "chargingProfilePurpose": _PURPOSES.get(purpose, purpose),
             "chargingProfileKind": "Relative" if relative else "Absolute",
             "chargingSchedule": [schedule],
         }
