@@ -148,6 +148,26 @@ async def test_connection_events_are_rate_limited(tmp_path: Path) -> None:
         assert set(kinds) == {"charge_point_connected", "charge_point_disconnected"}
 
 
+async def test_strangers_cannot_fill_the_event_log_nor_hide_configured_boxes(
+    tmp_path: Path,
+) -> None:
+    async with running_server(tmp_path) as (server, hooks):
+        support_evse(server, "MINE")
+        for i in range(30):  # each refuses the deny profile and tries to charge
+            async with connect(server.port, f"S{i}", profile_status="Rejected") as box:
+                await ready(server, f"S{i}")
+                await box.call(
+                    call.StartTransaction(
+                        connector_id=1, id_tag="X", meter_start=0, timestamp="2026-03-01T10:00:00Z"
+                    )
+                )
+        assert len(hooks.seen) <= EventLimiter().burst + 1
+        async with connect(server.port, "MINE"):
+            await until(
+                lambda: ("charge_point_connected", "MINE") in {(k, d) for k, _, d in hooks.seen}
+            )
+
+
 def test_event_limiter_reports_what_it_held_back() -> None:
     now = [0.0]
     limiter = EventLimiter(burst=2, window_s=10, clock=lambda: now[0])

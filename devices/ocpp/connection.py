@@ -67,6 +67,8 @@ class Host(Protocol):
 
     async def resend_setpoints(self, conn: OcppConnection) -> None: ...
 
+    def box_event(self, kind: str, message: str, cb_id: str) -> None: ...
+
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
 
@@ -420,10 +422,7 @@ class OcppConnection(Authority):
             return "Invalid"
 
     def event(self, kind: str, message: str) -> None:
-        try:
-            self.host.hooks.events(kind, message, device=self.id)
-        except Exception:
-            log.exception("event sink failed")
+        self.host.box_event(kind, message, self.id)
 
     def apply_sample(self, state: ConnectorState, sample: MeterSample) -> None:
         state.update_meter(sample)
