@@ -25,8 +25,10 @@ from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import BusPool
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
+from devices.ocpp.station import StationDesk
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager.audit import AuditLog
 from manager.config import (
     COMMON_FIELDS,
     ROOT_CIRCUIT,
@@ -41,6 +43,7 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.stations import Stations
 from web.app import create_app
 
 log = logging.getLogger("ampshare")
@@ -276,6 +279,7 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
+    audit: AuditLog
 
     async def start(self) -> None:
         try:
@@ -290,6 +294,7 @@ class Manager:
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
+        self.audit.close()
         self.store.close()
 
 
@@ -315,6 +320,8 @@ def build_manager(opts: Options) -> Manager:
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
     history = History(opts.data_dir / "history.json")
+    audit = AuditLog(opts.data_dir)
+    stations = Stations(StationDesk(ocpp), audit, events, store.devices, control.reservations)
     service = Service(
         store=store,
         control=control,
@@ -323,10 +330,11 @@ def build_manager(opts: Options) -> Manager:
         history=history,
         sessions=sessions,
         ocpp=bridge,
+        stations=stations,
     )
     control.on_cycle.append(history.add)
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    return Manager(store, sessions, events, ocpp, ctx, control, service)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, audit)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:

@@ -1,0 +1,105 @@
+"""Station management for the facade: admin actions on charge points, audited.
+
+Every action, also a refused or unanswered one, is written to the audit log (who, when, box,
+request, answer) and shown on the events page. A reservation the box accepted is also held in
+the allocation (the reserved wallbox is kept free).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from manager.audit import AuditLog
+from manager.config import InvalidInput
+from manager.model import (
+    EventSink,
+    StationActions,
+    StationInputError,
+    StationOffline,
+    StationTimeout,
+)
+from manager.reservations import Reservations
+
+log = logging.getLogger(__name__)
+
+
+class UnknownStationAction(KeyError):
+    pass
+
+
+class Stations:
+    def __init__(
+        self,
+        actions: StationActions | None,
+        audit: AuditLog,
+        events: EventSink,
+        devices: Callable[[], list[dict[str, Any]]],
+        reservations: Reservations,
+    ) -> None:
+        self.actions = actions
+        self.audit = audit
+        self.events = events
+        self.devices = devices
+        self.reservations = reservations
+
+    async def run(self, cb_id: str, action: str, params: Any, who: str) -> dict[str, Any]:
+        """The box's answer; raises UnknownStationAction, InvalidInput, StationOffline,
+        StationTimeout."""
+        if self.actions is None or action not in self.actions.actions:
+            raise UnknownStationAction(f"no station action {action!r}")
+        try:
+            answer = await self.actions.run(cb_id, action, params)
+        except StationInputError as exc:
+            self._audit(who, cb_id, action, params, "invalid", {"errors": exc.errors})
+            raise InvalidInput(exc.errors) from None
+        except StationOffline as exc:
+            self._audit(who, cb_id, action, params, "offline", {"error": str(exc)})
+            raise
+        except StationTimeout as exc:
+            self._audit(who, cb_id, action, params, "no_answer", {"error": str(exc)})
+            raise
+        self._audit(who, cb_id, action, params, str(answer["status"]), answer["payload"])
+        self._follow(cb_id, action, params, answer)
+        return answer
+
+    def _audit(
+        self, who: str, cb_id: str, action: str, params: Any, status: str, answer: Any
+    ) -> None:
+        self.audit.record(who, cb_id, action, params, status, answer)
+        self.events("station_action", f"{who}: {action} on {cb_id}: {status}", device=cb_id)
+
+    def _follow(self, cb_id: str, action: str, params: Any, answer: dict[str, Any]) -> None:
+        """What an accepted action means for ampshare itself."""
+        if answer["status"] != "Accepted":
+            return
+        payload = answer["payload"]
+        if action == "reserve":
+            connector = int(params.get("connector_id") or 0)
+            until = datetime.fromisoformat(str(payload["expires"]).replace("Z", "+00:00"))
+            for device in self._devices_of(cb_id, connector):
+                self.reservations.add(
+                    device, int(payload["reservation_id"]), str(params["id_tag"]),
+                    until.timestamp(),
+                )  # fmt: skip
+        elif action == "cancel_reservation":
+            self.reservations.cancel(int(params["reservation_id"]))
+
+    def _devices_of(self, cb_id: str, connector: int) -> list[str]:
+        """Configured wallboxes of this box (connector 0: all of them)."""
+        return [
+            str(d["id"])
+            for d in self.devices()
+            if d.get("driver") == "ocpp"
+            and d.get("address") == cb_id
+            and (connector == 0 or int(d.get("connector_id", 1)) == connector)
+        ]
+
+    def station(self, cb_id: str) -> dict[str, Any] | None:
+        """Identity and transfers of a box seen since start, with its configured devices."""
+        info = self.actions.identity(cb_id) if self.actions is not None else None
+        if info is None:
+            return None
+        return {**info, "devices": self._devices_of(cb_id, 0)}
