@@ -126,3 +126,24 @@ async def test_reserved_box_is_kept_free_in_the_allocation(
         )
         assert cancel.json()["status"] == "Accepted"
         assert manager.control.reservations.holding(device, None) is None
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_station_page_and_fragments(
+    manager: Manager, api: httpx.AsyncClient, version: str
+) -> None:
+    assert (await api.get("/stations/NOPE")).status_code == 404
+    async with node_station(manager.ocpp.port, "PAGE1", version) as _box:
+        await box_ready(manager, "PAGE1")
+        page = await api.get("/stations/PAGE1", headers={"accept-language": "de"})
+        assert page.status_code == 200
+        for text in ("Sicherheitsprofil", "Seriennummer", "Ladeprofile löschen", "Interop"):
+            assert text in page.text, text
+        assert ('data-action="display"' in page.text) == (version == "2.0.1")
+        config = await api.get("/stations/PAGE1/configuration")
+        key = "HeartbeatInterval" if version == "1.6" else "OCPPCommCtrlr.HeartbeatInterval"
+        assert f'data-key="{key}"' in config.text and 'value="300"' in config.text
+        profiles = await api.get("/stations/PAGE1/profiles")
+        assert "<svg" in profiles.text  # ampshare's default-deny on connector 0
+    gone = await api.get("/stations/PAGE1/profiles")
+    assert "not connected" in gone.text

@@ -24,6 +24,7 @@ from manager.service import InvalidInput, NotFound, Service, Throttled
 from web import api, pages
 from web.auth import CSRF_HEADER, Authenticator
 from web.render import STATIC, Renderer
+from web.station_page import StationPages
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +193,7 @@ def create_app(service: Service) -> Starlette:
     routes = [
         *ui.routes(),
         *json_api.routes(),
+        *StationPages(service, renderer).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
+from web.i18n_stations import DE_STATIONS
+
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
 
@@ -154,6 +156,7 @@ DE: Mapping[str, str] = {
     "No events yet.": "Noch keine Ereignisse.",
     "Refresh": "Aktualisieren",
     "running": "läuft",
+    **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -309,6 +312,7 @@ JS_STRINGS = (
     "Live",
     "Password changed.",
     "Certificate imported.",
+    "Clear stale profiles",
     "grid",
     "pv",
     "battery",
