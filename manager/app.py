@@ -44,6 +44,7 @@ from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
 from manager.stations import Stations
+from manager.transfers import Transfers
 from web.app import create_app
 
 log = logging.getLogger("ampshare")
@@ -321,7 +322,15 @@ def build_manager(opts: Options) -> Manager:
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
     history = History(opts.data_dir / "history.json")
     audit = AuditLog(opts.data_dir)
-    stations = Stations(StationDesk(ocpp), audit, events, store.devices, control.reservations)
+    stations = Stations(
+        StationDesk(ocpp),
+        audit,
+        events,
+        store.devices,
+        control.reservations,
+        Transfers(opts.data_dir),
+        http_port=opts.http_port,
+    )
     service = Service(
         store=store,
         control=control,

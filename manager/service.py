@@ -40,10 +40,11 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.stations import Stations, UnknownStationAction
+from manager.transfers import TransferError, Transfers
 
 log = logging.getLogger("ampshare.service")
 
-__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled"]
+__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled", "TransferError"]
 
 
 class NotFound(KeyError):
@@ -451,6 +452,12 @@ class Service:
 
     def audit_log(self, limit: int = 200, box: str | None = None) -> list[dict[str, Any]]:
         return self.stations.audit.recent(limit, box) if self.stations else []
+
+    def transfers(self) -> Transfers:
+        """Firmware and log files, and the one-time URLs boxes use (see manager.transfers)."""
+        if self.stations is None:
+            raise NotFound("the OCPP server is not running")
+        return self.stations.transfers
 
     # -- OCPP certificates ---------------------------------------------------------------
     def certificate_pem(self) -> str:

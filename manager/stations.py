@@ -22,6 +22,7 @@ from manager.model import (
     StationTimeout,
 )
 from manager.reservations import Reservations
+from manager.transfers import Transfers
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,11 @@ class Stations:
         events: EventSink,
         devices: Callable[[], list[dict[str, Any]]],
         reservations: Reservations,
+        transfers: Transfers,
+        http_port: int = 8080,
     ) -> None:
+        self.transfers = transfers
+        self.http_port = http_port
         self.actions = actions
         self.audit = audit
         self.events = events
@@ -51,7 +56,9 @@ class Stations:
         if self.actions is None or action not in self.actions.actions:
             raise UnknownStationAction(f"no station action {action!r}")
         try:
-            answer = await self.actions.run(cb_id, action, params)
+            answer = await self.actions.run(
+                cb_id, action, self._with_location(cb_id, action, params)
+            )
         except StationInputError as exc:
             self._audit(who, cb_id, action, params, "invalid", {"errors": exc.errors})
             raise InvalidInput(exc.errors) from None
@@ -64,6 +71,25 @@ class Stations:
         self._audit(who, cb_id, action, params, str(answer["status"]), answer["payload"])
         self._follow(cb_id, action, params, answer)
         return answer
+
+    def _with_location(self, cb_id: str, action: str, params: Any) -> Any:
+        """Firmware and logs travel through a one-time URL on ampshare's own web server."""
+        if action not in ("firmware", "logs") or not isinstance(params, dict):
+            return params
+        if "location" in params:
+            raise StationInputError([{"field": "location", "message": "set by ampshare"}])
+        info = self.actions.identity(cb_id) if self.actions is not None else None
+        if info is None or not info.get("connected"):
+            raise StationOffline(f"{cb_id} is not connected")
+        host = str(info.get("server_address") or "127.0.0.1")
+        base = f"http://{f'[{host}]' if ':' in host else host}:{self.http_port}/transfer/"
+        rest = {k: v for k, v in params.items() if k != "file_id"}
+        if action == "logs":
+            return {**rest, "location": base + self.transfers.ticket("upload", cb_id)}
+        file_id = params.get("file_id")
+        if not isinstance(file_id, str) or self.transfers.firmware_file(file_id) is None:
+            raise StationInputError([{"field": "file_id", "message": "upload the firmware first"}])
+        return {**rest, "location": base + self.transfers.ticket("download", cb_id, file_id)}
 
     def _audit(
         self, who: str, cb_id: str, action: str, params: Any, status: str, answer: Any
@@ -102,4 +128,8 @@ class Stations:
         info = self.actions.identity(cb_id) if self.actions is not None else None
         if info is None:
             return None
-        return {**info, "devices": self._devices_of(cb_id, 0)}
+        return {
+            **info,
+            "devices": self._devices_of(cb_id, 0),
+            "log_files": self.transfers.list("logs", cb_id),
+        }

@@ -69,5 +69,59 @@
       row.querySelector('[data-k="status"]').textContent = got.status || got.text;
     }
   });
+  // -- firmware and logs: upload, start, and live progress ---------------------------------
+  const transfers = document.getElementById("transfers");
+  const setText = (k, text) => {
+    const el = transfers.querySelector(`[data-k="${k}"]`);
+    if (el && el.textContent !== text) el.textContent = text;
+  };
+  transfers.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const form = ev.target;
+    const file = form.querySelector('input[type="file"]').files[0];
+    if (!file) return;
+    setText("firmware-status", "Uploading to ampshare…");
+    const up = await fetch(`/api/firmware?name=${encodeURIComponent(file.name)}`, {
+      method: "POST", credentials: "same-origin", body: file,
+      headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content, "Content-Type": "application/octet-stream" },
+    });
+    const stored = await up.json();
+    if (!up.ok) { setText("firmware-status", stored.error || A.t("Something went wrong.")); return; }
+    const body = { file_id: stored.id };
+    for (const name of ["signing_certificate", "signature"]) {
+      const el = form.querySelector(`[name="${name}"]`);
+      if (el && el.value.trim()) body[name] = el.value.trim();
+    }
+    const got = await act("firmware", body);
+    setText("firmware-status", got.status || got.text);
+  });
+  transfers.addEventListener("click", async (ev) => {
+    if (!ev.target.closest('[data-k="fetch-logs"]')) return;
+    const type = transfers.querySelector('[data-k="log-type"]');
+    const got = await act("logs", type ? { log_type: type.value } : {});
+    setText("logs-status", got.status || got.text);
+  });
+  async function poll() {
+    if (document.hidden) return;
+    const res = await fetch(base, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (!res.ok) return;
+    const st = await res.json();
+    if (st.firmware_transfer) setText("firmware-status", st.firmware_transfer.status);
+    if (st.logs_transfer) setText("logs-status", st.logs_transfer.status);
+    const list = transfers.querySelector('[data-k="log-files"]');
+    const ids = (st.log_files || []).map((f) => f.id).join(",");
+    if (list.dataset.ids !== ids) {
+      list.dataset.ids = ids;
+      list.replaceChildren(...(st.log_files || []).map((f) => {
+        const li = document.createElement("li");
+        const a = document.createElement("a");
+        a.href = `/api/logs/${encodeURIComponent(f.id)}`;
+        a.textContent = f.id;
+        li.append(a, ` (${f.size} B)`);
+        return li;
+      }));
+    }
+  }
+  setInterval(() => poll().catch(() => {}), 2000);
   loadProfiles();
 })();

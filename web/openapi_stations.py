@@ -22,7 +22,8 @@ _ACTION = {
     "in": "path",
     "required": True,
     "description": "profiles, clear_profiles, reset, unlock, availability, trigger, remote_start, "
-    "remote_stop, configuration, configure, data_transfer, reserve, cancel_reservation, display",
+    "remote_stop, configuration, configure, data_transfer, reserve, cancel_reservation, display, "
+    "firmware, logs",
     "schema": {"type": "string"},
 }
 _COMMON = {
@@ -33,7 +34,9 @@ _PARAMS_DOC = (
     "Body: plain field names, e.g. reset {type: Soft|Hard (1.6), Immediate|OnIdle (2.0.1)}; "
     "trigger {message, connector_id}; configure {key, value} (2.0.1 key: Component.Variable); "
     "clear_profiles {} clears every profile, or {id, purpose, stack_level, connector_id}; "
-    "reserve {connector_id, id_tag, minutes}; display {operation: set|get|clear, message, id}."
+    "reserve {connector_id, id_tag, minutes}; display {operation: set|get|clear, message, id}; "
+    "firmware {file_id (from POST /api/firmware), signing_certificate, signature (2.0.1)}; "
+    "logs {log_type (2.0.1)}: the box uploads to a one-time URL, see GET /api/stations/{id}."
 )
 
 
@@ -74,6 +77,50 @@ def station_paths() -> dict[str, Any]:
                     "422": {"$ref": "#/components/responses/Invalid"},
                     "504": _json(_ERROR, "the box did not answer in time"),
                     "403": {"$ref": "#/components/responses/Forbidden"},
+                    **_COMMON,
+                },
+            },
+        },
+        "/api/firmware": {
+            "get": {
+                "summary": "Firmware files uploaded for boxes",
+                "operationId": "firmwareFiles",
+                "tags": ["stations"],
+                "responses": {
+                    "200": _json({"type": "array", "items": {"type": "object"}}, "files"),
+                    **_COMMON,
+                },
+            },
+            "post": {
+                "summary": "Upload a firmware file (raw body, up to 64 MiB; ?name=)",
+                "operationId": "uploadFirmware",
+                "tags": ["stations"],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+                },
+                "responses": {
+                    "201": _json({"type": "object"}, "stored: id, size"),
+                    "413": _json(_ERROR, "larger than 64 MiB"),
+                    "403": {"$ref": "#/components/responses/Forbidden"},
+                    **_COMMON,
+                },
+            },
+        },
+        "/api/logs/{file_id}": {
+            "parameters": [
+                {"name": "file_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "get": {
+                "summary": "Download a diagnostics/log file a box uploaded",
+                "operationId": "logFile",
+                "tags": ["stations"],
+                "responses": {
+                    "200": {
+                        "description": "the file",
+                        "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+                    },
+                    "404": {"$ref": "#/components/responses/NotFound"},
                     **_COMMON,
                 },
             },

@@ -41,6 +41,8 @@ ACTIONS = (
     "reserve",
     "cancel_reservation",
     "display",
+    "firmware",
+    "logs",
 )
 
 
@@ -362,6 +364,61 @@ class StationDesk:
         reply = await self.send(conn, "SetDisplayMessage", {"message": message})
         return _answer({**reply, "id": message["id"]})
 
+    # ------------------------------------------------------------------ transfers
+
+    def _retries(self, v: dict[str, Any]) -> dict[str, Any]:
+        out = {"retries": v["retries"], "retryInterval": v["retry_interval_s"]}
+        return {k: x for k, x in out.items() if x is not None}
+
+    async def _firmware(self, conn: OcppConnection, v: dict[str, Any]) -> dict[str, Any]:
+        """UpdateFirmware; the box reports progress in FirmwareStatusNotification."""
+        when = _iso(datetime.now(UTC) + timedelta(seconds=v["retrieve_in_s"]))
+        rid: int | None = None
+        if conn.version == "1.6":
+            payload = {"location": v["location"], "retrieveDate": when, **self._retries(v)}
+        else:
+            rid = self.next_id()
+            firmware = {"location": v["location"], "retrieveDateTime": when}
+            for key, field in (("signingCertificate", "signing_certificate"),
+                               ("signature", "signature")):  # fmt: skip
+                if v[field]:
+                    firmware[key] = v[field]
+            payload = {"requestId": rid, "firmware": firmware, **self._retries(v)}
+        check_payload("UpdateFirmware", conn.version, payload)
+        self.inbox.start_transfer(conn.id, "firmware", rid)  # before: progress may come at once
+        reply = await self.send(conn, "UpdateFirmware", payload)
+        status = str(reply.get("status", "Accepted"))  # 1.6 answers an empty object
+        if not status.startswith("Accepted"):
+            self.inbox.step(conn.id, "firmware", status, {})
+        return _answer(reply, status)
+
+    async def _logs(self, conn: OcppConnection, v: dict[str, Any]) -> dict[str, Any]:
+        """GetDiagnostics (1.6) / GetLog (2.0.1): the box uploads to `location`."""
+        rid: int | None = None
+        if conn.version == "1.6":
+            action, payload = "GetDiagnostics", {"location": v["location"], **self._retries(v)}
+        else:
+            rid = self.next_id()
+            action, payload = (
+                "GetLog",
+                {
+                    "logType": v["log_type"],
+                    "requestId": rid,
+                    "log": {"remoteLocation": v["location"]},
+                    **self._retries(v),
+                },
+            )
+        check_payload(action, conn.version, payload)
+        self.inbox.start_transfer(conn.id, "logs", rid)
+        reply = await self.send(conn, action, payload)
+        if conn.version == "1.6":  # no fileName: the box has nothing to upload
+            status = "Accepted" if reply.get("fileName") else "NoFile"
+        else:
+            status = str(reply.get("status"))
+        if not status.startswith("Accepted"):
+            self.inbox.step(conn.id, "logs", status, {})
+        return _answer(reply, status)
+
     # ------------------------------------------------------------------ for the Station page
 
     def identity(self, cb_id: str) -> dict[str, Any] | None:
@@ -382,18 +439,19 @@ class StationDesk:
             "address": None,
             "security_profile": None,
             "known": self.server.is_known(cb_id),
+            "server_address": None,
         }
         if conn is not None:
             info["connected_since"] = _iso(datetime.fromtimestamp(conn.connected_at, UTC))
             addr = conn.ws.remote_address
             info["address"] = f"{addr[0]}:{addr[1]}" if addr else None
             info["security_profile"] = security_profile(conn)
+            local = conn.ws.local_address
+            info["server_address"] = str(local[0]) if local else None
         for kind in ("firmware", "logs"):
             transfer = self.inbox.transfer(cb_id, kind)
             info[f"{kind}_transfer"] = (
-                None
-                if transfer is None
-                else {"status": transfer.status, "steps": transfer.steps, "file": transfer.file}
+                None if transfer is None else {"status": transfer.status, "steps": transfer.steps}
             )
         return info
 

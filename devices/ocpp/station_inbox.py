@@ -36,7 +36,6 @@ class Transfer:
     kind: str  # "firmware" | "logs"
     request_id: int | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
-    file: str | None = None  # logs: the id of the uploaded file, once it arrived
 
     @property
     def status(self) -> str | None:

@@ -180,5 +180,16 @@ def fields(action: str, version: str) -> tuple[Field, ...]:
                     Field("message", max_len=512), Field("id", "int", lo=1, hi=2**31 - 1),
                     Field("priority", choices=PRIORITIES, default="NormalCycle"),
                     Field("minutes", "int", lo=1, hi=10080)),
+        "firmware": (Field("location", required=True, max_len=512),
+                     Field("retrieve_in_s", "int", lo=0, hi=7 * 86400, default=0),
+                     Field("retries", "int", lo=0, hi=100),
+                     Field("retry_interval_s", "int", lo=0, hi=86400),
+                     *((Field("signing_certificate", max_len=5500),
+                        Field("signature", max_len=800)) if version == "2.0.1" else ())),
+        "logs": (Field("location", required=True, max_len=512),
+                 Field("log_type", choices=("DiagnosticsLog", "SecurityLog"),
+                       default="DiagnosticsLog"),
+                 Field("retries", "int", lo=0, hi=100),
+                 Field("retry_interval_s", "int", lo=0, hi=86400)),
     }  # fmt: skip
     return table[action]

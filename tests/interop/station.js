@@ -206,6 +206,65 @@ if (v16) {
   });
   handle('ClearDisplayMessage', (params) => ({ status: messages.delete(params.id) ? 'Accepted' : 'Unknown' }));
 }
+// ------------------------------------------------------------------ firmware and logs over HTTP
+function httpRequest(location, method, body, headers) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(location, { method, headers: headers || {} }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+const crypto = require('crypto');
+handle('UpdateFirmware', (params) => {
+  const location = v16 ? params.location : params.firmware.location;
+  if (answer !== 'Accepted') return v16 ? {} : { status: 'Rejected' };
+  const report = (s) => cli.call('FirmwareStatusNotification', v16 ? { status: s } : { status: s, requestId: params.requestId });
+  later(async () => {
+    await report('Downloading');
+    const got = await httpRequest(location, 'GET');
+    out({ event: 'downloaded', httpStatus: got.status, size: got.body.length,
+          sha256: crypto.createHash('sha256').update(got.body).digest('hex'),
+          again: (await httpRequest(location, 'GET')).status });
+    if (got.status !== 200) return report('DownloadFailed');
+    for (const s of ['Downloaded', 'Installing', 'Installed']) await report(s);
+  });
+  return v16 ? {} : { status: 'Accepted' };
+});
+function uploadLog(location, report) {
+  later(async () => {
+    await report('Uploading');
+    const content = Buffer.from(config.log || 'box log line 1\nbox log line 2\n');
+    let got;
+    if (config.multipart) {
+      const b = 'ampshareboundary';
+      const body = Buffer.concat([Buffer.from(`--${b}\r\nContent-Disposition: form-data; name="file"; filename="diag.txt"\r\nContent-Type: text/plain\r\n\r\n`), content, Buffer.from(`\r\n--${b}--\r\n`)]);
+      got = await httpRequest(location, 'POST', body, { 'Content-Type': `multipart/form-data; boundary=${b}`, 'Content-Length': body.length });
+    } else {
+      got = await httpRequest(location, 'PUT', content, { 'Content-Type': 'application/octet-stream', 'Content-Length': content.length });
+    }
+    const again = await httpRequest(location, 'PUT', content, { 'Content-Length': content.length });
+    out({ event: 'uploaded', httpStatus: got.status, again: again.status, reply: got.body.toString() });
+    await report(got.status === 201 ? 'Uploaded' : 'UploadFailed');
+  });
+}
+if (v16) {
+  handle('GetDiagnostics', (params) => {
+    if (answer !== 'Accepted') return {};
+    uploadLog(params.location, (s) => cli.call('DiagnosticsStatusNotification', { status: s }));
+    return { fileName: 'diag.txt' };
+  });
+} else {
+  handle('GetLog', (params) => {
+    if (answer !== 'Accepted') return { status: 'Rejected' };
+    uploadLog(params.log.remoteLocation, (s) => cli.call('LogStatusNotification', { status: s, requestId: params.requestId }));
+    return { status: 'Accepted', filename: 'diag.txt' };
+  });
+}
 cli.handle(({ method }) => fail(`unexpected request ${method}`));
 
 // ------------------------------------------------------------------ commands on stdin
