@@ -26,6 +26,7 @@ from devices.modbus.bus import BusPool
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.station import StationDesk
+from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
 from manager.audit import AuditLog
@@ -43,6 +44,7 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.station_display import ReasonDisplay
 from manager.stations import Stations
 from manager.transfers import Transfers
 from web.app import create_app
@@ -164,16 +166,22 @@ class OcppSessions:
     def open_sessions(self) -> list[dict[str, Any]]:
         return self.sessions.open_sessions()
 
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        self.sessions.annotate(transaction_id, fields)
+
 
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
-    def __init__(self, store: ConfigStore, sessions: SessionStore, events: EventLog) -> None:
+    def __init__(
+        self, store: ConfigStore, sessions: SessionStore, events: EventLog, local_ca: LocalCA
+    ) -> None:
         self.store = store
         self.sessions = OcppSessions(sessions, store)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
+        self.local_ca = local_ca
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
@@ -201,8 +209,20 @@ class OcppBridge:
     def server_settings(self, settings: Settings) -> OcppSettings:
         o = settings.ocpp
         return OcppSettings(
-            host=self.host, port=o.port, tls=o.tls, password=o.password, unknown_tags=o.unknown_tags
+            host=self.host,
+            port=o.port,
+            tls=o.tls,
+            password=o.password,
+            unknown_tags=o.unknown_tags,
+            ca_pem=self.local_ca.certificate_pem() if o.local_ca else None,
         )
+
+    def use_local_ca(self, settings: Settings) -> None:
+        """Station settings the server reads live: the local CA (CSRs of boxes are signed
+        only with it on) and the tariff for the running cost on 2.0.1 boxes."""
+        if self.server is not None:
+            self.server.station.signer = self.local_ca.sign if settings.ocpp.local_ca else None
+            self.server.station.tariff_per_kwh = settings.ocpp.tariff_per_kwh
 
     def charge_points(self) -> list[dict[str, Any]]:
         return self.server.charge_points() if self.server else []
@@ -210,6 +230,7 @@ class OcppBridge:
     async def apply_settings(self, settings: Settings) -> None:
         if self.server is not None:
             await self.server.apply_settings(self.server_settings(settings))
+            self.use_local_ca(settings)
 
     def certificate_pem(self) -> str:
         assert self.server is not None
@@ -311,10 +332,11 @@ def build_manager(opts: Options) -> Manager:
 
     events = EventLog()
     sessions = SessionStore(opts.data_dir)
-    bridge = OcppBridge(store, sessions, events)
+    bridge = OcppBridge(store, sessions, events, LocalCA(opts.data_dir / "ocpp" / "ca"))
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
+    bridge.use_local_ca(store.settings())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
     )
@@ -322,8 +344,9 @@ def build_manager(opts: Options) -> Manager:
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
     history = History(opts.data_dir / "history.json")
     audit = AuditLog(opts.data_dir)
+    desk = StationDesk(ocpp)
     stations = Stations(
-        StationDesk(ocpp),
+        desk,
         audit,
         events,
         store.devices,
@@ -342,6 +365,9 @@ def build_manager(opts: Options) -> Manager:
         stations=stations,
     )
     control.on_cycle.append(history.add)
+    control.on_cycle.append(
+        ReasonDisplay(desk, store.devices, lambda: control.settings.ocpp.show_reasons)
+    )
     control.extra_state = lambda: {"charge_points": service.charge_points()}
     return Manager(store, sessions, events, ocpp, ctx, control, service, audit)
 

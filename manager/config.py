@@ -91,6 +91,20 @@ class OcppServerSettings(_Strict):
     unknown_tags: Literal["accept", "known"] = Field(
         "accept", description="RFID tags not in the users list: accept or refuse"
     )
+    local_ca: bool = Field(
+        False,
+        description="Sign charge points' certificate requests with ampshare's own CA and "
+        "accept the certificates it signed (security profile 3)",
+    )
+    tariff_per_kwh: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Fixed price per kWh: OCPP 2.0.1 boxes show the running cost (empty: off)",
+    )
+    show_reasons: bool = Field(
+        False, description="Show the current reason on the display of OCPP 2.0.1 boxes"
+    )
 
 
 class Settings(_Strict):

@@ -287,6 +287,10 @@ class SessionRecorder(Protocol):
         """Sessions started and not stopped (a restarted manager resumes them)."""
         ...
 
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        """Store more about a session (e.g. its `cost`); unknown ids are ignored."""
+        ...
+
 
 class OcppHooks(Protocol):
     """The manager side of the OCPP server: users, per-device passwords, sessions, events.

@@ -147,3 +147,22 @@ async def test_station_page_and_fragments(
         assert "<svg" in profiles.text  # ampshare's default-deny on connector 0
     gone = await api.get("/stations/PAGE1/profiles")
     assert "not connected" in gone.text
+
+
+async def test_station_settings_take_effect_at_once(
+    manager: Manager, api: httpx.AsyncClient
+) -> None:
+    inbox = manager.ocpp.station
+    assert inbox.signer is None and inbox.tariff_per_kwh is None
+    bad = await api.patch("/api/settings", json={"ocpp": {"tariff_per_kwh": -1}})
+    assert bad.status_code == 422
+    patch = {"ocpp": {"local_ca": True, "tariff_per_kwh": 0.3, "show_reasons": True}}
+    done = await api.patch("/api/settings", json=patch)
+    assert done.status_code == 200, done.text
+    assert inbox.signer is not None and inbox.tariff_per_kwh == 0.3
+    assert manager.ocpp.settings.ca_pem and "BEGIN CERTIFICATE" in manager.ocpp.settings.ca_pem
+    assert manager.control.settings.ocpp.show_reasons
+    page = await api.get("/settings", headers={"accept-language": "de"})
+    assert "Lokale CA für Ladestations-Zertifikate" in page.text
+    await api.patch("/api/settings", json={"ocpp": {"local_ca": False}})
+    assert inbox.signer is None and manager.ocpp.settings.ca_pem is None

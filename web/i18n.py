@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
-from web.i18n_stations import DE_STATIONS
+from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
 
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
@@ -188,6 +188,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "max_power_w": "Max power (W)",
     "max_unbalance_a": "Unbalanced-load limit (A)",
     "reserve_a": "Reserve per phase (A)",
+    **FIELD_LABELS_STATIONS,
 }
 
 DE_FIELDS: Mapping[str, str] = {

@@ -4,7 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+#: labels of the station settings (merged into web.i18n.FIELD_LABELS)
+FIELD_LABELS_STATIONS: Mapping[str, str] = {
+    "ocpp.local_ca": "Local CA for charge point certificates",
+    "ocpp.tariff_per_kwh": "Tariff per kWh",
+    "ocpp.show_reasons": "Reasons on the display",
+}
+
 DE_STATIONS: Mapping[str, str] = {
+    "Local CA for charge point certificates": "Lokale CA für Ladestations-Zertifikate",
+    "Tariff per kWh": "Tarif je kWh",
+    "Reasons on the display": "Gründe im Display",
+    "Sign charge points' certificate requests with ampshare's own CA and accept the "
+    "certificates it signed (security profile 3)": (
+        "Zertifikatsanfragen der Ladestationen mit ampshares eigener CA signieren und die so "
+        "signierten Zertifikate annehmen (Sicherheitsprofil 3)"
+    ),
+    "Fixed price per kWh: OCPP 2.0.1 boxes show the running cost (empty: off)": (
+        "Fester Preis je kWh: OCPP-2.0.1-Boxen zeigen die laufenden Kosten (leer: aus)"
+    ),
+    "Show the current reason on the display of OCPP 2.0.1 boxes": (
+        "Den aktuellen Grund im Display von OCPP-2.0.1-Boxen zeigen"
+    ),
     "Station": "Station",
     "Identity": "Identität",
     "Vendor": "Hersteller",
@@ -90,4 +111,8 @@ DE_STATIONS: Mapping[str, str] = {
     "minutes": "Minuten",
     "reservation_id": "Reservierung",
     "operation": "Vorgang",
+    "certificate_type": "Zertifikatsart",
+    "issuer_name_hash": "Hash des Ausstellernamens",
+    "issuer_key_hash": "Hash des Ausstellerschlüssels",
+    "serial_number": "Seriennummer",
 }

@@ -46,6 +46,18 @@ def action_forms(version: str | None) -> list[F]:
                      _f("minutes", "int", value=30)]),
         ("cancel_reservation", [_f("reservation_id", "int")]),
     ]  # fmt: skip
+    forms.append(
+        (
+            "certificates",
+            [
+                _f("operation", choices=("list", "install", "delete", "renew")),
+                _f("certificate_type"),
+                _f("issuer_name_hash"),
+                _f("issuer_key_hash"),
+                _f("serial_number"),
+            ],
+        )
+    )
     if not v16:
         forms.append(
             (

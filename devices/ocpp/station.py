@@ -43,6 +43,7 @@ ACTIONS = (
     "display",
     "firmware",
     "logs",
+    "certificates",
 )
 
 
@@ -419,6 +420,46 @@ class StationDesk:
             self.inbox.step(conn.id, "logs", status, {})
         return _answer(reply, status)
 
+    # ------------------------------------------------------------------ certificates
+
+    async def _certificates(self, conn: OcppConnection, v: dict[str, Any]) -> dict[str, Any]:
+        """Install ampshare's server CA on the box, list or delete its certificates, or ask it
+        for a new CSR (answered by ampshare's local CA, see station_routes)."""
+        op, v16 = v["operation"], conn.version == "1.6"
+        ctype = v["certificate_type"]
+        if op == "install":
+            payload = {
+                "certificateType": ctype or ("CentralSystemRootCertificate" if v16 else
+                                             "CSMSRootCertificate"),
+                "certificate": root_of(self.server.certificate_pem()),
+            }  # fmt: skip
+            return _answer(await self.send(conn, "InstallCertificate", payload))
+        if op == "list":
+            if v16:
+                payload = {"certificateType": ctype or "CentralSystemRootCertificate"}
+            else:
+                payload = {"certificateType": [ctype]} if ctype else {}
+            return _answer(await self.send(conn, "GetInstalledCertificateIds", payload))
+        if op == "delete":
+            needed = ("issuer_name_hash", "issuer_key_hash", "serial_number")
+            missing = [{"field": f, "message": "required to delete"} for f in needed if not v[f]]
+            if missing:
+                raise BadParams(missing)
+            data = {
+                "hashAlgorithm": v["hash_algorithm"],
+                "issuerNameHash": v["issuer_name_hash"],
+                "issuerKeyHash": v["issuer_key_hash"],
+                "serialNumber": v["serial_number"],
+            }
+            return _answer(
+                await self.send(conn, "DeleteCertificate", {"certificateHashData": data})
+            )
+        if v16:
+            payload = {"requestedMessage": "SignChargePointCertificate"}
+            return _answer(await self.send(conn, "ExtendedTriggerMessage", payload))
+        payload = {"requestedMessage": "SignChargingStationCertificate"}
+        return _answer(await self.send(conn, "TriggerMessage", payload))
+
     # ------------------------------------------------------------------ for the Station page
 
     def identity(self, cb_id: str) -> dict[str, Any] | None:
@@ -466,6 +507,13 @@ def security_profile(conn: OcppConnection) -> int:
     if not authenticated:
         return 0
     return 2 if tls else 1
+
+
+def root_of(chain_pem: str) -> str:
+    """The last certificate of a PEM chain: the root a box should trust."""
+    marker = "-----BEGIN CERTIFICATE-----"
+    blocks = [marker + b for b in chain_pem.split(marker)[1:]]
+    return blocks[-1].strip() + "\n" if blocks else chain_pem
 
 
 def _var_key(item: dict[str, Any]) -> str:

@@ -52,6 +52,8 @@ class StationInbox:
         self.transfers: dict[tuple[str, str], Transfer] = {}
         #: signs CSRs of boxes (security profile 3); None: ampshare has no CA
         self.signer: Signer | None = None
+        #: fixed tariff for the running cost on 2.0.1 boxes (None: no cost shown)
+        self.tariff_per_kwh: float | None = None
 
     # ------------------------------------------------------------------ reports in parts
 

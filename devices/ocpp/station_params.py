@@ -191,5 +191,13 @@ def fields(action: str, version: str) -> tuple[Field, ...]:
                        default="DiagnosticsLog"),
                  Field("retries", "int", lo=0, hi=100),
                  Field("retry_interval_s", "int", lo=0, hi=86400)),
+        "certificates": (Field("operation", choices=("list", "install", "delete", "renew"),
+                               default="list"),
+                         Field("certificate_type", max_len=50),
+                         Field("hash_algorithm", choices=("SHA256", "SHA384", "SHA512"),
+                               default="SHA256"),
+                         Field("issuer_name_hash", max_len=128),
+                         Field("issuer_key_hash", max_len=128),
+                         Field("serial_number", max_len=40)),
     }  # fmt: skip
     return table[action]

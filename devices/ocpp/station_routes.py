@@ -20,6 +20,7 @@ from ocpp.v201.enums import Action as Action201
 
 from devices.ocpp import v16, v201
 from devices.ocpp.connection import CallTimeout, NotConnected, OcppCallError, OcppConnection
+from devices.ocpp.station_cost import send_cost, session_cost
 from devices.ocpp.station_inbox import StationInbox
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,34 @@ class Routes16(v16._Routes):
 
 
 class Routes201(v201._Routes):
+    @on(Action201.transaction_event)
+    async def _transaction(self, **_: Any) -> Any:
+        p = self.conn._raw_payload
+        tariff = inbox_of(self.conn).tariff_per_kwh
+        before = session_cost(self.conn, p, tariff) if tariff is not None else None
+        result = await self.conn.on_transaction_event(p)  # type: ignore[attr-defined]
+        if before is not None and p.get("eventType") == "Ended":
+            sid, total = before
+            result.total_cost = total
+            fields = {"cost": total, "tariff_per_kwh": tariff}
+            try:
+                await asyncio.to_thread(self.conn.host.hooks.sessions.annotate, sid, fields)
+            except (ValueError, OSError) as exc:
+                log.warning("%s: storing the cost of session %s failed: %s", self.id, sid, exc)
+        return result
+
+    @after(Action201.transaction_event)
+    def _after_transaction(self, **_: Any) -> None:
+        self.conn.reply_sent()  # type: ignore[attr-defined]
+        p = self.conn._raw_payload
+        tariff = inbox_of(self.conn).tariff_per_kwh
+        if tariff is None or p.get("eventType") != "Updated":
+            return
+        now = session_cost(self.conn, p, tariff)
+        if now is not None:
+            tx = str(p["transactionInfo"]["transactionId"])
+            self.conn.spawn(send_cost(self.conn, tx, now[1]))
+
     @on(Action201.notify_report)
     def _report(self, **_: Any) -> Any:
         p = self.conn._raw_payload

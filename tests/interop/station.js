@@ -28,7 +28,8 @@ const cli = new RPCClient({
   protocols: [`ocpp${version}`],
   strictMode: true,
   reconnect: false,
-  wsOpts: tls ? { ca: config.ca, cert: config.cert, key: config.key, servername: 'localhost' } : {},
+  password: config.password,
+  wsOpts: tls ? { ca: config.ca, cert: config.cert, key: config.key } : {},
 });
 cli.on('strictValidationFailure', (e) => fail(`schema: ${e.error && e.error.message} ${JSON.stringify(e.params || e.payload || '')}`));
 cli.on('badMessage', (e) => fail(`bad message: ${e.error && e.error.message}`));
@@ -204,6 +205,7 @@ if (v16) {
     later(() => cli.call('NotifyDisplayMessages', { requestId: params.requestId, messageInfo: [...messages.values()] }));
     return { status: 'Accepted' };
   });
+  handle('CostUpdated', () => ({}));
   handle('ClearDisplayMessage', (params) => ({ status: messages.delete(params.id) ? 'Accepted' : 'Unknown' }));
 }
 // ------------------------------------------------------------------ firmware and logs over HTTP
@@ -265,6 +267,31 @@ if (v16) {
     return { status: 'Accepted', filename: 'diag.txt' };
   });
 }
+// ------------------------------------------------------------------ certificates
+const installed = [];
+handle('CertificateSigned', (params) => {
+  out({ event: 'signed', chain: params.certificateChain });
+  return { status: 'Accepted' };
+});
+handle('InstallCertificate', (params) => {
+  if (answer !== 'Accepted') return { status: 'Rejected' };
+  installed.push({ type: params.certificateType, hash: { hashAlgorithm: 'SHA256', issuerNameHash: crypto.createHash('sha256').update(params.certificate).digest('hex').slice(0, 64), issuerKeyHash: 'ab'.repeat(32), serialNumber: String(installed.length + 1) } });
+  return { status: 'Accepted' };
+});
+handle('GetInstalledCertificateIds', (params) => {
+  const wanted = v16 ? [params.certificateType] : params.certificateType;
+  const mine = installed.filter((c) => !wanted || wanted.includes(c.type));
+  if (!mine.length) return { status: 'NotFound' };
+  if (v16) return { status: 'Accepted', certificateHashData: mine.map((c) => c.hash) };
+  return { status: 'Accepted', certificateHashDataChain: mine.map((c) => ({ certificateType: c.type, certificateHashData: c.hash })) };
+});
+handle('DeleteCertificate', (params) => {
+  const i = installed.findIndex((c) => c.hash.serialNumber === params.certificateHashData.serialNumber);
+  if (i < 0) return { status: 'NotFound' };
+  installed.splice(i, 1);
+  return { status: 'Accepted' };
+});
+if (v16) handle('ExtendedTriggerMessage', () => ({ status: status('ExtendedTriggerMessage') }));
 cli.handle(({ method }) => fail(`unexpected request ${method}`));
 
 // ------------------------------------------------------------------ commands on stdin
