@@ -40,22 +40,15 @@ class Field:
     default: Any = None
 
 
-def _typed(f: Field, value: Any) -> tuple[Any, str | None]:
-    """The value in its type, or why not."""
-    if f.kind == "any":
-        return value, None
-    if f.kind == "bool":
-        return (value, None) if isinstance(value, bool) else (None, "expected true or false")
-    if f.kind == "int":
-        if type(value) is not int:
-            return None, "expected a whole number"
-        if (f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi):
-            return None, f"must be between {f.lo} and {f.hi}"
-        return value, None
-    if f.kind == "list":
-        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-            return None, "expected a list of names"
-        return value, None
+def _int(f: Field, value: Any) -> tuple[Any, str | None]:
+    if type(value) is not int:
+        return None, "expected a whole number"
+    if (f.lo is not None and value < f.lo) or (f.hi is not None and value > f.hi):
+        return None, f"must be between {f.lo} and {f.hi}"
+    return value, None
+
+
+def _text(f: Field, value: Any) -> tuple[Any, str | None]:
     if not isinstance(value, str) or not value.strip():
         return None, "expected text"
     if f.choices and value not in f.choices:
@@ -63,6 +56,25 @@ def _typed(f: Field, value: Any) -> tuple[Any, str | None]:
     if f.max_len is not None and len(value) > f.max_len:
         return None, f"at most {f.max_len} characters"
     return value, None
+
+
+def _names(f: Field, value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return None, "expected a list of names"
+    return value, None
+
+
+def _bool(f: Field, value: Any) -> tuple[Any, str | None]:
+    return (value, None) if isinstance(value, bool) else (None, "expected true or false")
+
+
+_KINDS = {
+    "int": _int,
+    "str": _text,
+    "list": _names,
+    "bool": _bool,
+    "any": lambda f, value: (value, None),
+}
 
 
 def check(params: Any, fields: tuple[Field, ...]) -> dict[str, Any]:
@@ -83,7 +95,7 @@ def check(params: Any, fields: tuple[Field, ...]) -> dict[str, Any]:
                 errors.append({"field": f.name, "message": "required"})
             values[f.name] = f.default
             continue
-        typed, problem = _typed(f, value)
+        typed, problem = _KINDS[f.kind](f, value)
         if problem is not None:
             errors.append({"field": f.name, "message": problem})
         values[f.name] = typed
