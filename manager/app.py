@@ -214,8 +214,14 @@ class OcppBridge:
             tls=o.tls,
             password=o.password,
             unknown_tags=o.unknown_tags,
-            ca_pem=self.local_ca.certificate_pem() if o.local_ca else None,
+            ca_pem=self.trusted_ca(o),
         )
+
+    def trusted_ca(self, o: Any) -> str | None:
+        """The CA client certificates must chain to: the configured one and, with the local CA
+        on, ampshare's own (security profile 3 without an outside PKI)."""
+        parts = [o.ca_pem or "", self.local_ca.certificate_pem() if o.local_ca else ""]
+        return "".join(p for p in parts if p) or None
 
     def use_local_ca(self, settings: Settings) -> None:
         """Station settings the server reads live: the local CA (CSRs of boxes are signed

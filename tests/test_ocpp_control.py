@@ -15,6 +15,7 @@ from test_ocpp_support import evse as support_evse
 from devices.ocpp.evse import NOT_UNDER_CONTROL, RELEASE_A, OcppEvse
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID, MAX_PROFILE_ID
 from manager.model import DeviceError
+from web.reasons import localize, localize_reason
 
 START16 = {
     "connector_id": 1,
@@ -87,6 +88,18 @@ async def test_unknown_201_station_is_never_authorized_nor_stored(tmp_path: Path
             assert stop["transaction_id"] == "tx-1"
         assert hooks.sessions.list() == []
         assert "transaction_refused" in hooks.kinds()
+
+
+async def test_box_given_back_to_its_own_control_may_charge(tmp_path: Path) -> None:
+    # switched off with "cancel charging current limit": configured, but no driver attached
+    async with running_server(tmp_path, unknown_tags="accept") as (server, hooks):
+        hooks.released.add("BOX1")
+        async with connect(server.port, "BOX1") as box:
+            await ready(server, "BOX1")
+            assert not [a for a, _ in box.log if a == "SetChargingProfile"]
+            start = await box.call(call16.StartTransaction(**START16))
+            assert start.id_tag_info["status"] == "Accepted"
+        assert len(hooks.sessions.list()) == 1
 
 
 # ---------------------------------------------------------------- known boxes out of control
@@ -220,3 +233,25 @@ async def test_201_deactivation_clears_every_profile_of_ours(tmp_path: Path) -> 
             assert len(cs.profiles) == 3
             assert await wallbox.deactivate() == "profiles cleared"
             assert cs.profiles == {}
+
+
+async def test_201_one_failed_clear_does_not_keep_the_other_profiles(tmp_path: Path) -> None:
+    async with running_server(tmp_path) as (server, _):
+        wallbox = support_evse(server, "CS1")
+        fails = {DEFAULT_PROFILE_BASE + 1}
+        async with connect(server.port, "CS1", version="2.0.1", clear_fails=fails) as cs:
+            await ready(server, "CS1")
+            await wallbox.apply(10, 3)
+            assert set(cs.profiles) == {DENY_PROFILE_ID, DEFAULT_PROFILE_BASE + 1}
+            assert await wallbox.deactivate() == "profiles cleared"
+            assert DENY_PROFILE_ID not in cs.profiles  # cleared although the first one failed
+            assert await wallbox.deactivate() == "profiles cleared"  # and again: all gone
+            assert cs.profiles == {}
+
+
+def test_tile_detail_reads_in_german() -> None:
+    assert localize_reason(NOT_UNDER_CONTROL, "de").startswith("nicht unter Kontrolle")
+    state = {"evses": [{"detail": "profile rejected: box answered Rejected"}]}
+    assert localize(state, "de")["evses"][0]["detail"] == (
+        "Ladeprofil abgelehnt: Box antwortete Rejected"
+    )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from ocpp.exceptions import InternalError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -198,6 +199,8 @@ class Box201(ChargePoint201, _Recorder):
         self.profile_status: str = opts.pop("profile_status", "Accepted")
         #: profile purposes the box takes (None: all)
         self.purposes: set[str] | None = opts.pop("purposes", None)
+        #: profile ids whose next ClearChargingProfile fails with a CALLERROR
+        self.clear_fails: set[int] = set(opts.pop("clear_fails", ()))
         self.profiles: dict[int, dict[str, Any]] = {}
 
     @on(Action201.get_variables)
@@ -251,6 +254,9 @@ class Box201(ChargePoint201, _Recorder):
     def _clear_profile(self, **kwargs: Any) -> Any:
         self._record("ClearChargingProfile", kwargs)
         pid = kwargs.get("charging_profile_id")
+        if pid in self.clear_fails:
+            self.clear_fails.discard(pid)
+            raise InternalError(description="cannot clear that one now")
         if pid in self.profiles:
             del self.profiles[pid]
             return result201.ClearChargingProfile(status="Accepted")

@@ -103,6 +103,7 @@ class OcppServer:
         self._lock = asyncio.Lock()
         self._logins = LoginThrottle()
         self._event_limit = EventLimiter()
+        self._stranger_limit = EventLimiter()
         #: report parts and transfer progress that admin station actions wait for
         self.station = StationInbox()
 
@@ -281,7 +282,7 @@ class OcppServer:
             log.info(
                 "%s: connected with OCPP %s from %s%s", cb_id, cls.version, ws.remote_address, known
             )
-            self._connection_event(
+            self.box_event(
                 "charge_point_connected", f"{cb_id} connected (OCPP {cls.version}){known}", cb_id
             )
         conn.start_setup()
@@ -292,12 +293,12 @@ class OcppServer:
                 del self._conns[cb_id]
                 record.connected = False
                 log.info("%s: disconnected", cb_id)
-                self._connection_event("charge_point_disconnected", f"{cb_id} disconnected", cb_id)
+                self.box_event("charge_point_disconnected", f"{cb_id} disconnected", cb_id)
 
     async def _may_take_over(self, ws: ServerConnection, old: OcppConnection, cb_id: str) -> bool:
         """A second connection under a configured box's id replaces the first only if it proved
         who it is, or if the first one is dead (it does not answer a ping)."""
-        if old.closed or not self.is_known(cb_id) or ws.ocpp_authenticated:  # type: ignore[attr-defined]
+        if old.closed or not self._configured(cb_id) or ws.ocpp_authenticated:  # type: ignore[attr-defined]
             return True
         try:
             pong = await old.ws.ping()
@@ -310,7 +311,7 @@ class OcppServer:
             cb_id,
             ws.remote_address,
         )
-        self._connection_event(
+        self.box_event(
             "charge_point_takeover_refused",
             f"{cb_id}: a second connection from {_peer(ws)} was refused: the connected box"
             " still answers",
@@ -325,7 +326,7 @@ class OcppServer:
             return record
         record = self._records[cb_id] = ChargePointRecord(cb_id)
         self._prune_unknown(keep=cb_id)
-        if self.is_known(cb_id):
+        if self._configured(cb_id):
             try:
                 rows = await asyncio.to_thread(self.hooks.sessions.open_sessions)
             except Exception:
@@ -336,7 +337,7 @@ class OcppServer:
 
     def _prune_unknown(self, keep: str) -> None:
         """At most MAX_UNKNOWN_BOXES unconfigured boxes are remembered; the oldest go first."""
-        unknown = [r for r in self._records.values() if r.id != keep and not self.is_known(r.id)]
+        unknown = [r for r in self._records.values() if r.id != keep and not self._configured(r.id)]
         excess = len(unknown) + 1 - MAX_UNKNOWN_BOXES
         if excess <= 0:
             return
@@ -344,15 +345,18 @@ class OcppServer:
         for rec in unknown[:excess]:
             del self._records[rec.id]
 
-    def _connection_event(self, kind: str, message: str, cb_id: str) -> None:
-        """Connection events are rate-limited: a flapping or hostile client cannot fill the log."""
-        allowed, held = self._event_limit.allow()
+    def box_event(self, kind: str, message: str, cb_id: str) -> None:
+        """Events about boxes are rate-limited, unconfigured boxes all together and apart from
+        the configured ones: a flapping or hostile client cannot fill the event log, nor
+        crowd out what the configured boxes report."""
+        limiter = self._event_limit if self._configured(cb_id) else self._stranger_limit
+        allowed, held = limiter.allow()
         if not allowed:
             return
         if held:
             self._event(
                 "charge_point_events_suppressed",
-                f"{held} connection events were not recorded (too many at once)",
+                f"{held} events about charge points were not recorded (too many at once)",
                 cb_id,
             )
         self._event(kind, message, cb_id)
@@ -377,6 +381,16 @@ class OcppServer:
 
     def is_known(self, cb_id: str) -> bool:
         return bool(self._attached.get(cb_id))
+
+    def _configured(self, cb_id: str) -> bool:
+        """A device of the configuration: managed now, or switched off and given back."""
+        if self.is_known(cb_id):
+            return True
+        try:
+            return bool(self.hooks.is_released(cb_id))
+        except Exception:
+            log.exception("looking up the device failed")
+            return False
 
     def is_released(self, cb_id: str) -> bool:
         """Deactivated just now (in memory) or disabled in the configuration (across restarts)."""
