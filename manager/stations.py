@@ -7,7 +7,9 @@ the allocation (the reserved wallbox is kept free).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -29,6 +31,25 @@ log = logging.getLogger(__name__)
 
 class UnknownStationAction(KeyError):
     pass
+
+
+_SECRET = re.compile(r"password|authorizationkey|secret|privatekey", re.IGNORECASE)
+
+
+def redact(data: Any) -> Any:
+    """A copy for the audit log without secrets: the value of a configuration key or variable
+    whose name says it is a password or key (AuthorizationKey, BasicAuthPassword, ...)."""
+    if isinstance(data, list):
+        return [redact(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    names = [data.get("key"), (data.get("variable") or {}).get("name")]
+    secret = any(isinstance(n, str) and _SECRET.search(n) for n in names)
+    out = {}
+    for k, v in data.items():
+        hidden = secret and k in ("value", "attributeValue", "variableAttribute")
+        out[k] = "***" if hidden else redact(v)
+    return out
 
 
 class Stations:
@@ -60,15 +81,15 @@ class Stations:
                 cb_id, action, self._with_location(cb_id, action, params)
             )
         except StationInputError as exc:
-            self._audit(who, cb_id, action, params, "invalid", {"errors": exc.errors})
+            await self._audit(who, cb_id, action, params, "invalid", {"errors": exc.errors})
             raise InvalidInput(exc.errors) from None
         except StationOffline as exc:
-            self._audit(who, cb_id, action, params, "offline", {"error": str(exc)})
+            await self._audit(who, cb_id, action, params, "offline", {"error": str(exc)})
             raise
         except StationTimeout as exc:
-            self._audit(who, cb_id, action, params, "no_answer", {"error": str(exc)})
+            await self._audit(who, cb_id, action, params, "no_answer", {"error": str(exc)})
             raise
-        self._audit(who, cb_id, action, params, str(answer["status"]), answer["payload"])
+        await self._audit(who, cb_id, action, params, str(answer["status"]), answer["payload"])
         self._follow(cb_id, action, params, answer)
         return answer
 
@@ -91,10 +112,11 @@ class Stations:
             raise StationInputError([{"field": "file_id", "message": "upload the firmware first"}])
         return {**rest, "location": base + self.transfers.ticket("download", cb_id, file_id)}
 
-    def _audit(
+    async def _audit(
         self, who: str, cb_id: str, action: str, params: Any, status: str, answer: Any
     ) -> None:
-        self.audit.record(who, cb_id, action, params, status, answer)
+        request, answer = redact(params), redact(answer)
+        await asyncio.to_thread(self.audit.record, who, cb_id, action, request, status, answer)
         self.events("station_action", f"{who}: {action} on {cb_id}: {status}", device=cb_id)
 
     def _follow(self, cb_id: str, action: str, params: Any, answer: dict[str, Any]) -> None:

@@ -91,6 +91,14 @@ class Transfers:
             del self._tickets[token]
         return ticket
 
+    def check_download(self, token: str) -> None:
+        """Raises TransferError(404) unless the firmware link works (without using it up)."""
+        with self._lock:
+            ticket = self._tickets.get(token)
+            usable = ticket is not None and ticket.kind == "download"
+            if not usable or ticket.expires <= self.clock():  # type: ignore[union-attr]
+                raise TransferError(404, "this transfer link is unknown, used or expired")
+
     def take_download(self, token: str) -> Path:
         ticket = self._take(token, "download")
         path = self._file(self.firmware_dir, ticket.file or "")

@@ -102,6 +102,7 @@ async def test_firmware_update_and_log_upload(
 async def test_transfer_links_and_limits(serve: ManagerProcess, api: httpx.AsyncClient) -> None:
     async with httpx.AsyncClient(base_url=serve.url, timeout=30) as anonymous:
         assert (await anonymous.get("/transfer/not-a-token")).status_code == 404
+        assert (await anonymous.head("/transfer/not-a-token")).status_code == 404
         assert (await anonymous.put("/transfer/not-a-token", content=b"x")).status_code == 404
         assert (await anonymous.post("/api/firmware", content=b"x")).status_code == 401
         assert (await anonymous.get("/api/logs/whatever")).status_code == 401

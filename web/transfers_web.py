@@ -43,7 +43,7 @@ class TransferRoutes:
 
     def routes(self) -> list[Route]:
         return [
-            Route("/transfer/{token}", self.transfer, methods=["GET", "PUT", "POST"]),
+            Route("/transfer/{token}", self.transfer, methods=["GET", "HEAD", "PUT", "POST"]),
             Route("/api/firmware", self.firmware, methods=["GET", "POST"]),
             Route("/api/logs/{file_id}", self.log_file),
         ]
@@ -52,6 +52,9 @@ class TransferRoutes:
         token = request.path_params["token"]
         transfers = self.service.transfers()
         try:
+            if request.method == "HEAD":  # a probe does not use the link up
+                transfers.check_download(token)
+                return Response(media_type="application/octet-stream")
             if request.method == "GET":
                 path = transfers.take_download(token)
                 log.info("firmware %s fetched by a box", path.name)
