@@ -22,6 +22,13 @@ MESSAGE_ID = 19520
 MIN_INTERVAL_S = 30.0
 
 
+def _words(reason: Any) -> str | None:
+    """The reason as a sentence (a reason given as data shows its text or its code)."""
+    if isinstance(reason, dict):
+        reason = reason.get("text") or reason.get("code")
+    return str(reason) if reason else None
+
+
 class ReasonDisplay:
     def __init__(
         self,
@@ -48,7 +55,7 @@ class ReasonDisplay:
         }
         for evse in snapshot.get("evses") or []:
             where = boxes.get(str(evse.get("id")))
-            reason = evse.get("reason")
+            reason = _words(evse.get("reason"))
             if where is None or not reason or not self._due(where, str(reason)):
                 continue
             info = self.actions.identity(where[0])
