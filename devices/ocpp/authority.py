@@ -73,7 +73,8 @@ class Authority:
                 log.info("%s: takes ChargePointMaxProfile only: limits go there", self.id)
                 self.record.max_profile = True
             text = text or fallback_text
-            status = fallback if fallback in ("Accepted", "Timeout") else status
+            if fallback in ("Accepted", "Timeout") or status == "NotTried":
+                status = fallback
         elif status == "Accepted":
             self.record.max_profile = False
         self.deny_status = status

@@ -207,7 +207,8 @@ class V16Connection(OcppConnection):
         except ValueError as exc:
             raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
         if state.session_id is not None and state.session_id != sid:
-            await self.end_session(state, "Other")  # the box moved on without stopping it
+            state.energy_wh = meter  # the box moved on without stopping it: it ended here
+            await self.end_session(state, "Other", p["timestamp"])
         if state.session_id != sid:
             state.signed = []
         state.transaction_id = state.session_id = sid

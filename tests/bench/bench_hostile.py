@@ -100,8 +100,9 @@ async def _flood(port: int, stop_at: float) -> tuple[int, int]:
 
     async def read() -> None:
         nonlocal answered
-        async for _ in ws:
-            answered += 1
+        async for raw in ws:
+            if not str(raw).startswith("[2"):  # the server's own requests are no answers
+                answered += 1
 
     reader = asyncio.get_running_loop().create_task(read())
     try:
