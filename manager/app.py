@@ -348,6 +348,7 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    ocpp.station.on_reservation_end = control.reservations.cancel
     history = History(opts.data_dir / "history.json")
     audit = AuditLog(opts.data_dir)
     desk = StationDesk(ocpp)

@@ -101,3 +101,15 @@ async def test_reason_shown_on_201_displays_only(tmp_path: Path) -> None:
             await asyncio.sleep(0.2)
             assert len(box.requests("SetDisplayMessage")) == 1
             assert not old.requests("SetDisplayMessage")
+
+
+async def test_box_ending_a_reservation_frees_the_wallbox(tmp_path: Path) -> None:
+    async with running_server(tmp_path) as (server, hooks):
+        ended: list[int] = []
+        server.station.on_reservation_end = ended.append
+        async with node_station(server.port, "RSV", "2.0.1") as box:
+            await until(lambda: (c := server.connection("RSV")) is not None and c.ready)
+            update = {"reservationId": 5, "reservationUpdateStatus": "Expired"}
+            await box.call("ReservationStatusUpdate", update)
+            assert ended == [5]
+            assert "reservation" in hooks.kinds()

@@ -54,6 +54,8 @@ class StationInbox:
         self.signer: Signer | None = None
         #: fixed tariff for the running cost on 2.0.1 boxes (None: no cost shown)
         self.tariff_per_kwh: float | None = None
+        #: told when a box says a reservation expired or was removed (2.0.1)
+        self.on_reservation_end: Callable[[int], object] | None = None
 
     # ------------------------------------------------------------------ reports in parts
 

@@ -142,6 +142,9 @@ class Routes201(v201._Routes):
         text = f"reservation {p.get('reservationId')}: {p.get('reservationUpdateStatus')}"
         log.info("%s: %s", self.id, text)
         self.conn.event("reservation", f"{self.conn.id}: {text}")
+        ended = inbox_of(self.conn).on_reservation_end
+        if ended is not None and isinstance(p.get("reservationId"), int):
+            ended(p["reservationId"])  # Expired or Removed: the wallbox is free again
         return result201.ReservationStatusUpdate()
 
     @on(Action201.firmware_status_notification)
