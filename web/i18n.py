@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
+from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
+
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
 
@@ -168,6 +170,7 @@ DE: Mapping[str, str] = {
     "No events yet.": "Noch keine Ereignisse.",
     "Refresh": "Aktualisieren",
     "running": "läuft",
+    **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -201,6 +204,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "max_power_w": "Max power (W)",
     "max_unbalance_a": "Unbalanced-load limit (A)",
     "reserve_a": "Reserve per phase (A)",
+    **FIELD_LABELS_STATIONS,
 }
 
 DE_FIELDS: Mapping[str, str] = {
@@ -327,6 +331,7 @@ JS_STRINGS = (
     "Live",
     "Password changed.",
     "Certificate imported.",
+    "Clear stale profiles",
     "grid",
     "pv",
     "battery",
