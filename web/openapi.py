@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.openapi_stations import station_paths
+
 JSON = "application/json"
 
 
@@ -540,6 +542,7 @@ def document() -> dict[str, Any]:
             )
         },
     }
+    paths.update(station_paths())
     return {
         "openapi": "3.1.0",
         "info": {

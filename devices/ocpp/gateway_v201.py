@@ -9,7 +9,7 @@ from ocpp.v201 import ChargePoint
 from ocpp.v201 import call_result as res
 from ocpp.v201.enums import Action
 
-from devices.ocpp.connection import wire_log
+from devices.ocpp.connection import ComplaintLog, WireLog
 from devices.ocpp.gateway_profiles import iso
 
 if TYPE_CHECKING:
@@ -181,7 +181,7 @@ class Router(ChargePoint):
     """The backend's commands, routed and schema-checked by the `ocpp` library."""
 
     def __init__(self, gw: Gateway, ws: Any) -> None:
-        super().__init__(gw.settings.client_id, ws, logger=wire_log)
+        super().__init__(gw.settings.client_id, ws, logger=WireLog(ComplaintLog(gw.id)))
         self.gw = gw
 
     def _raw(self, uid: str) -> dict[str, Any]:
