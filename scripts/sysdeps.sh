@@ -5,6 +5,7 @@
 #   libatomic1 Playwright's driver needs it
 #   node, npm  the independent OCPP peers under tests/interop
 #   mosquitto  the MQTT broker the integration tests start on loopback
+#   systemd    systemd-analyze verifies the service unit
 # A Node.js that already brings its own npm is left alone: Debian's `npm` package conflicts with
 # such builds, so apt is only asked for it next to Debian's own `nodejs`.
 # Prints what it found and what it installed, so a CI log shows what a fresh machine needed.
@@ -74,6 +75,9 @@ fi
 
 # Mosquitto for the MQTT tests.
 if have mosquitto; then found+=("mosquitto"); else apt_install mosquitto "MQTT tests"; fi
+
+# systemd-analyze checks the service unit that `ampshare install-service` writes.
+if have systemd-analyze; then found+=("systemd-analyze"); else apt_install systemd "unit file check"; fi
 
 echo "sysdeps: found: ${found[*]:-nothing}"
 echo "sysdeps: installed: ${installed[*]:-nothing}"
