@@ -31,12 +31,12 @@ from manager.model import (
     EvseReading,
     Meter,
     MeterReading,
+    Reason,
     SessionRecorder,
     Site,
     Triple,
     phase_name,
 )
-from manager.reason_words import english
 
 log = logging.getLogger("ampshare.control")
 
@@ -66,6 +66,9 @@ REFRESH_S = 60.0
 PHASE_SHARE = 0.4
 PHASE_MIN_A = 1.5
 
+#: the reason of a wallbox before its first cycle (a frozen value, safe to share)
+STARTING = Reason("starting")
+
 BuildDevice = Callable[[dict[str, Any]], Meter | Evse]
 
 
@@ -88,6 +91,8 @@ class DeviceState:
     config: dict[str, Any]
     online: bool = False
     error: str | None = None
+    #: why the driver could not be built (the driver's own words), shown as the reason
+    build_error: str | None = None
     pending: asyncio.Task[Any] | None = None
     answered_at: float | None = None
     asked_since: float | None = None
@@ -129,8 +134,8 @@ class EvseState(DeviceState):
     last_measured: Triple = ZERO3
     session_id: int | None = None
     target_a: float = 0.0
-    reason: str = "starting"
-    deactivation: str | None = None
+    reason: Reason = STARTING
+    deactivation: Reason | None = None
 
     @property
     def enabled(self) -> bool:
@@ -180,7 +185,7 @@ class ControlLoop:
         self.meters: dict[str, MeterState] = {}
         self.evses: dict[str, EvseState] = {}
         self.safe_mode = False
-        self.safe_reason: str | None = None
+        self.safe_reason: Reason | None = None
         self.started = clock()
         self._overloaded: dict[str, float | None] = {}
         self._snapshot: dict[str, Any] = {}
@@ -232,6 +237,7 @@ class ControlLoop:
                             reading=None,
                             online=False,
                             error=None,
+                            build_error=None,
                             pending=None,
                             answered_at=None,
                             asked_since=None,
@@ -246,7 +252,8 @@ class ControlLoop:
         try:
             return self.build_device(cfg)
         except Exception as exc:  # a broken device must not stop the others
-            state.error = f"cannot start driver: {exc}"
+            state.build_error = str(exc) or type(exc).__name__
+            state.error = f"cannot start driver: {state.build_error}"
             log.warning("device %s: %s", cfg["id"], state.error)
             return None
 
@@ -258,19 +265,23 @@ class ControlLoop:
         except Exception as exc:
             log.warning("closing device failed: %s", exc)
 
-    async def deactivate(self, device_id: str) -> str:
+    async def deactivate(self, device_id: str) -> Reason:
         """Hand a wallbox back to its own control before it is disabled or deleted."""
         state = self.evses.get(device_id)
         if state is None or state.device is None:
-            return "box not running"
+            return Reason("box_not_running")
         try:
             result = await asyncio.wait_for(state.device.deactivate(), 15.0)
         except TimeoutError:
-            result = "box did not answer"
+            result = Reason("box_no_answer")
         except DeviceError as exc:
-            result = str(exc)
+            result = Reason("device_error", {"error": str(exc)})
         state.deactivation = result
-        self.events("deactivated", f"{state.config['name']}: {result}", device=device_id)
+        self.events(
+            "deactivated",
+            f"{state.config['name']} handed back to its own control ({result})",
+            device=device_id,
+        )
         return result
 
     async def close(self) -> None:
@@ -289,8 +300,7 @@ class ControlLoop:
             self._observe(now)
             site, loads, overrides = self._model(now)
             allocation = allocate(site, loads)
-            words = {k: english(r) for k, r in allocation.reasons.items()}
-            self._decide(now, allocation.setpoints, words, overrides, site)
+            self._decide(now, allocation.setpoints, allocation.reasons, overrides, site)
             await self._apply_all(now)
             self.cycles += 1
             snapshot = self._build_snapshot(site)
@@ -370,14 +380,17 @@ class ControlLoop:
         reason = None
         if grid is not None:
             timeout = self.settings.site.meter_timeout_s
+            name = str(grid.config["name"])
             if grid.last_ok is None:
-                reason = f"no valid reading from grid meter {grid.config['name']} yet"
+                reason = Reason("meter_no_reading", {"meter": name})
             elif now - grid.last_ok > timeout:
-                reason = f"grid meter {grid.config['name']} silent for {now - grid.last_ok:.0f} s"
+                reason = Reason(
+                    "meter_silent", {"meter": name, "seconds": round(now - grid.last_ok)}
+                )
         if reason and not self.safe_mode:
             self.events(
                 "safe_mode",
-                f"safe mode: {reason}; wallboxes share {self.settings.site.safe_current_a:g} A",
+                f"safe mode ({reason}); wallboxes share {self.settings.site.safe_current_a:g} A",
             )
         elif not reason and self.safe_mode:
             self.events("safe_mode_end", "grid meter readings are back; safe mode ended")
@@ -463,10 +476,10 @@ class ControlLoop:
             return (1, st.charging_since + rotation, st.id)
         return (1, st.waiting_since if st.waiting_since is not None else now, st.id)
 
-    def _model(self, now: float) -> tuple[Site, list[EvseLoad], dict[str, str]]:
+    def _model(self, now: float) -> tuple[Site, list[EvseLoad], dict[str, Reason]]:
         site_cfg = self.settings.site
         loads: list[EvseLoad] = []
-        overrides: dict[str, str] = {}
+        overrides: dict[str, Reason] = {}
         active = [st for st in self.evses.values() if st.enabled and st.device is not None]
         ranked = sorted((st for st in active if st.online), key=lambda st: self._wait_key(now, st))
         for rank, st in enumerate(ranked):
@@ -474,13 +487,14 @@ class ControlLoop:
             r = st.reading
             demand: float | None = st.cap_a
             if r is None or r.status is ChargeStatus.NO_CAR:
-                demand, overrides[st.id] = 0.0, "no car"
+                demand, overrides[st.id] = 0.0, Reason("no_car")
             elif r.status is ChargeStatus.ERROR:
-                demand, overrides[st.id] = 0.0, f"error: {r.detail or 'box reports a fault'}"
+                detail = {"detail": r.detail} if r.detail else {}
+                demand, overrides[st.id] = 0.0, Reason("box_error", detail)
             elif st.paused_at is not None and now - st.paused_at < site_cfg.resume_delay_s:
                 wait = site_cfg.resume_delay_s - (now - st.paused_at)
                 demand = 0.0
-                overrides[st.id] = f"paused: may resume in {wait:.0f} s (no on/off flapping)"
+                overrides[st.id] = Reason("resume_wait", {"seconds": round(wait)})
             loads.append(
                 EvseLoad(
                     id=st.id,
@@ -585,27 +599,36 @@ class ControlLoop:
         self,
         now: float,
         setpoints: Mapping[str, float],
-        reasons: Mapping[str, str],
-        overrides: Mapping[str, str],
+        reasons: Mapping[str, Reason],
+        overrides: Mapping[str, Reason],
         site: Site,
     ) -> None:
         for st in self.evses.values():
             if not st.enabled:
-                st.target_a, st.reason = 0.0, "disabled"
+                st.target_a, st.reason = 0.0, Reason("disabled")
                 continue
             if st.device is None:
-                st.target_a, st.reason = 0.0, st.error or "driver not running"
+                failed = st.build_error
+                st.target_a, st.reason = (
+                    0.0,
+                    (
+                        Reason("driver_failed", {"error": failed})
+                        if failed
+                        else Reason("driver_not_running")
+                    ),
+                )
                 continue
             if not st.online:
                 st.target_a = st.commanded_a
-                st.reason = f"offline: assumed to draw its last {st.commanded_a:g} A"
+                st.reason = Reason("offline", {"amps": st.commanded_a})
                 continue
             target = float(setpoints.get(st.id, 0.0))
-            reason = overrides.get(st.id) or reasons.get(st.id, "")
-            if self.safe_mode:
-                reason = f"safe mode ({self.safe_reason}): {reason}"
+            reason = overrides.get(st.id) or reasons.get(st.id) or Reason("no_demand")
+            if self.safe_mode and self.safe_reason is not None:
+                why = {"why": self.safe_reason.code, **self.safe_reason.params}
+                reason = Reason("safe_mode", why, cause=reason)
             elif st.cap_a is not None and target >= st.cap_a - 1e-9:
-                reason = f"car takes less: offer capped at {st.cap_a:g} A"
+                reason = Reason("car_takes_less", {"amps": st.cap_a})
             wants = st.reading is not None and st.reading.status in (
                 ChargeStatus.CONNECTED,
                 ChargeStatus.CHARGING,
@@ -641,7 +664,7 @@ class ControlLoop:
                 continue
             if following and setpoint > st.commanded_a + 1e-9 and st not in following:
                 names = ", ".join(str(f.config.get("name", f.id)) for f in following)
-                st.reason = f"waiting for {names} to reduce ({st.reason})"
+                st.reason = Reason("waiting_for_reduce", {"names": names}, cause=st.reason)
                 continue
             jobs.append(self._apply(now, st, setpoint))
         if jobs:
@@ -687,7 +710,7 @@ class ControlLoop:
         st.commanded_a = setpoint
         st.sent_at = now
         if setpoint < st.target_a - 1e-9:
-            st.reason = f"ramping up to {st.target_a:g} A ({st.reason})"
+            st.reason = Reason("ramping_up", {"amps": st.target_a}, cause=st.reason)
 
     # -- publish -------------------------------------------------------------------------
     def _build_snapshot(self, site: Site) -> dict[str, Any]:
@@ -715,7 +738,7 @@ class ControlLoop:
                     # a disabled box is not ours to command: no setpoint to show
                     "setpoint_a": round(st.commanded_a, 2) if st.enabled else 0.0,
                     "target_a": round(st.target_a, 2),
-                    "reason": st.reason,
+                    "reason": st.reason.data(),
                     "power_w": r.power_w if r else 0.0,
                     "session_wh": r.session_wh if r else 0.0,
                     "user": r.user if r else None,
@@ -725,7 +748,7 @@ class ControlLoop:
                     "phases_used": sorted(st.site_phases()) if st.car_phases else None,
                     "priority": st.config.get("priority", 1),
                     "max_current_a": st.config.get("max_current_a"),
-                    "deactivation": st.deactivation,
+                    "deactivation": st.deactivation.data() if st.deactivation else None,
                 }
             )
         meters = []
@@ -768,7 +791,7 @@ class ControlLoop:
                 "charge_w": round(charge_w, 1),
                 "reserve_a": self.settings.site.reserve_a,
                 "safe_mode": self.safe_mode,
-                "safe_reason": self.safe_reason,
+                "safe_reason": self.safe_reason.data() if self.safe_reason else None,
                 "safe_current_a": self.settings.site.safe_current_a,
             },
             "evses": evses,

@@ -115,6 +115,21 @@ class Reason:
       `base_unbalance` [circuit, circuit_name]: the load ampshare does not control already
       breaks that limit, so the boxes below it are paused.
     `cause` nests a reason (for example safe mode around the allocator's reason).
+
+    Codes the control loop adds for a wallbox:
+    - `starting`, `disabled`, `driver_not_running`, `driver_failed` [error];
+    - `offline` [amps]: assumed to draw its last offer; `no_car`; `box_error` [detail, optional];
+    - `resume_wait` [seconds]: paused, may resume after that (no on/off flapping);
+    - `car_takes_less` [amps]: the offer is capped at what the car takes;
+    - `safe_mode` [why, plus the params of that site code], cause = the allocator's reason;
+    - `waiting_for_reduce` [names], `ramping_up` [amps]: each with the decided reason as cause.
+    The site's safe mode: `meter_no_reading` [meter], `meter_silent` [meter, seconds].
+    Deactivation results (what `Deactivatable.deactivate` returns): `profiles_cleared`,
+    `box_answered` [status], `box_not_connected`, `box_no_answer`, `box_not_running`,
+    `device_error` [error], `released_failsafe` [amps], `current_set` [amps],
+    `charging_enabled` [amps, phases (optional)], `watchdog_off` [amps],
+    `refresh_stopped` [amps, safe_a (optional)].
+    Names (`meter`, `names`, `circuit_name`) are as the user typed them.
     """
 
     code: str
@@ -123,6 +138,21 @@ class Reason:
 
     def __hash__(self) -> int:
         return hash((self.code, tuple(sorted(self.params.items())), self.cause))
+
+    def data(self) -> dict[str, object]:
+        """The JSON form: `code`, `params` and, if there is one, the nested `cause`."""
+        out: dict[str, object] = {"code": self.code, "params": dict(self.params)}
+        if self.cause is not None:
+            out["cause"] = self.cause.data()
+        return out
+
+    def __str__(self) -> str:
+        """For logs and events only (`code(k=v) <- cause`); people read the web's wording."""
+        args = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
+        )
+        head = f"{self.code}({args})" if args else self.code
+        return f"{head} <- {self.cause}" if self.cause is not None else head
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +241,7 @@ class Evse(Protocol):
         """Offer `setpoint_a` (0 = pause) on `phases` phases; raises DeviceError."""
         ...
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         """Give the box back to its own control (clear profiles, safe current); says how it went."""
         ...
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from manager.allocator import allocate
 from manager.model import ROTATIONS, Circuit, EvseLoad, Site
-from manager.reason_words import english
+from web.wording import english
 
 EPS = 1e-6
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -59,7 +59,7 @@ def test_demo_state_is_live(demo: ManagerProcess) -> None:
         timeout_s=15,
     )
     box = next(e for e in carport["evses"] if e["id"] == "carport")
-    assert box["reason"]  # every setpoint comes with a why
+    assert box["reason"]["code"] and box["reason"]["text"]  # every setpoint comes with a why
 
 
 def test_device_added_through_the_api_appears_in_the_state(demo: ManagerProcess) -> None:
@@ -98,10 +98,12 @@ def test_stale_grid_meter_gives_safe_mode(demo: ManagerProcess) -> None:
         t0 = time.monotonic()
         state = demo.wait_for(lambda s: s["site"]["safe_mode"], timeout_s=10)
         waited = time.monotonic() - t0
-        assert "grid" in state["site"]["safe_reason"]
+        assert state["site"]["safe_reason"]["code"] in ("meter_silent", "meter_no_reading")
+        assert "grid meter" in state["site"]["safe_reason"]["text"]
         assert waited < 10
         evses = [e for e in state["evses"] if e["online"]]
-        assert all("safe mode" in e["reason"] for e in evses)
+        assert all(e["reason"]["code"] == "safe_mode" for e in evses)
+        assert all(e["reason"]["text"].startswith("safe mode (") for e in evses)
     finally:
         demo.api.patch("/api/devices/grid", json={"offline": False})
         demo.api.patch("/api/settings", json={"site": {"meter_timeout_s": 10}})

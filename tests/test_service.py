@@ -89,7 +89,7 @@ async def test_deactivating_a_box_hands_it_back_and_shows_the_result(manager: Ma
     state = await manager.control.cycle()
     box = next(e for e in state["evses"] if e["id"] == "carport")
     assert box["status"] == "disabled" and box["setpoint_a"] == 0
-    assert "failsafe" in box["deactivation"]
+    assert box["deactivation"] == {"code": "released_failsafe", "params": {"amps": 6.0}}
     assert any(e["kind"] == "deactivated" for e in svc.recent_events())
 
 

@@ -20,7 +20,7 @@ from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
 from web.i18n import choose_language
 from web.openapi import document
-from web.reasons import localize
+from web.wording import localize
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class Api:
         ]
 
     async def state(self, request: Request) -> Response:
-        return jsonable(self.service.state())
+        return jsonable(localize(self.service.state(), choose_language(request)))
 
     async def devices(self, request: Request) -> Response:
         if request.method == "POST":

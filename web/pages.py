@@ -28,9 +28,9 @@ from web.auth import (
 )
 from web.forms import FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
-from web.reasons import localize
 from web.render import Renderer, energy
 from web.snapshot import BLANK_CP, BLANK_EVSE, BLANK_METER, evse_scale, normalize, site_scale
+from web.wording import localize
 
 log = logging.getLogger(__name__)
 

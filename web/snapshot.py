@@ -29,7 +29,7 @@ BLANK_EVSE: dict[str, Any] = {
     "status": "offline",
     "current_a": [0.0, 0.0, 0.0],
     "setpoint_a": None,
-    "reason": "",
+    "reason": None,
     "power_w": None,
     "session_wh": None,
     "user": None,

@@ -21,7 +21,7 @@ from devices.ocpp.state import (
     TX_PROFILE_BASE,
     ConnectorState,
 )
-from manager.model import ChargeStatus, DeviceError, DeviceSpec, EvseReading, Triple
+from manager.model import ChargeStatus, DeviceError, DeviceSpec, EvseReading, Reason, Triple
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +189,13 @@ class OcppEvse:
             log.warning("%s: %s (limit %g %s)", self.cb_id, text, limit, unit)
             self._event("profile_rejected", f"{self.cb_id}: {text}")
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         """Clear ampshare's profiles so the box works without the manager; says how it went."""
         self._sent = None
         conn = self.server.connection(self.cb_id)
         if conn is None:
             self._detail = "box not connected"
-            return self._detail
+            return Reason("box_not_connected")
         ids = [DEFAULT_PROFILE_BASE + self.connector]
         if TX_PROFILE_BASE + self.connector in conn.record.installed:
             ids.append(TX_PROFILE_BASE + self.connector)
@@ -207,22 +207,23 @@ class OcppEvse:
             for pid in ids:
                 answers.append(await conn.clear_profile(pid))
         except CallTimeout:
-            text = "box did not answer"
+            text, result = "box did not answer", Reason("box_no_answer")
         except NotConnected:
-            text = "box not connected"
+            text, result = "box not connected", Reason("box_not_connected")
         except OcppCallError as exc:
-            text = f"box answered {exc.code}"
+            text, result = f"box answered {exc.code}", Reason("box_answered", {"status": exc.code})
         else:
             if "Accepted" in answers:
-                text = "profiles cleared"
+                text, result = "profiles cleared", Reason("profiles_cleared")
                 if not others:
                     conn.record.released = True
                 self._event("profiles_cleared", f"{self.cb_id}: charging profiles cleared")
             else:
-                text = f"box answered {answers[0] if answers else 'nothing'}"
+                status = answers[0] if answers else "nothing"
+                text, result = f"box answered {status}", Reason("box_answered", {"status": status})
         log.info("%s: deactivated: %s", self.cb_id, text)
         self._detail = text
-        return text
+        return result
 
     async def close(self) -> None:
         self.server.detach(self.cb_id, self.connector, self)
