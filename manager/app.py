@@ -40,6 +40,7 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.state import State
 from web.app import create_app
 
 log = logging.getLogger("ampshare")
@@ -312,7 +313,7 @@ def build_manager(opts: Options) -> Manager:
         ocpp=bridge,
     )
     control.on_cycle.append(history.add)
-    control.extra_state = lambda: {"charge_points": service.charge_points()}
+    control.charge_points = service.charge_points
     return Manager(store, sessions, events, ocpp, ctx, control, service)
 
 
@@ -337,7 +338,7 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
         scheduler = AsyncIOScheduler()
         interval = store.settings().site.control_interval_s
 
-        def follow_interval(_: dict[str, Any]) -> None:
+        def follow_interval(_: State) -> None:
             nonlocal interval
             wanted = control.settings.site.control_interval_s
             if wanted != interval:

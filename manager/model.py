@@ -232,20 +232,56 @@ class Meter(Protocol):
 
 @runtime_checkable
 class Evse(Protocol):
-    #: smallest step of a setpoint the box accepts (0.1 A for OCPP, 1 A for many Modbus boxes)
-    resolution_a: float
+    """A wallbox: what every driver offers. Optional capabilities are the protocols below,
+    checked with isinstance (in the style of evcc's api.PhaseSwitcher), never by getattr."""
 
     async def read(self) -> EvseReading: ...
 
     async def apply(self, setpoint_a: float, phases: int) -> None:
-        """Offer `setpoint_a` (0 = pause) on `phases` phases; raises DeviceError."""
-        ...
+        """Offer `setpoint_a` (0 = pause) on `phases` phases; raises DeviceError.
 
-    async def deactivate(self) -> Reason:
-        """Give the box back to its own control (clear profiles, safe current); says how it went."""
+        A box that can switch between 1 and 3 phases does so itself when `phases` differs from
+        what it is switched to; the others charge on their wiring.
+        """
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Stepped(Protocol):
+    """Accepts setpoints only in steps: 0.1 A for OCPP, 1 A for many Modbus boxes.
+
+    A wallbox without it is taken to accept 0.1 A steps.
+    """
+
+    resolution_a: float
+
+
+@runtime_checkable
+class Deactivatable(Protocol):
+    """Can be handed back to its own control before ampshare lets go of it."""
+
+    async def deactivate(self) -> Reason:
+        """Clear profiles, set a safe current...; says how it went (codes at `Reason`)."""
+        ...
+
+
+@runtime_checkable
+class RecordsSessions(Protocol):
+    """Records its charging sessions itself, with the RFID tag (OCPP transactions).
+
+    The control loop records sessions only for wallboxes without it.
+    """
+
+    records_sessions: bool
+
+
+def resolution_of(device: object) -> float:
+    """A wallbox's setpoint step (A); 0.1 A when it does not say."""
+    if isinstance(device, Stepped) and device.resolution_a > 0:
+        return float(device.resolution_a)
+    return 0.1
 
 
 @dataclass(frozen=True, slots=True)

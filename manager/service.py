@@ -39,10 +39,22 @@ from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
+from manager.state import ChargePoint, EvseState, MeterState, State
 
 log = logging.getLogger("ampshare.service")
 
-__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled"]
+#: the live state's models, for the web edge (which imports only this facade and the model)
+__all__ = [
+    "ROOT_CIRCUIT",
+    "ChargePoint",
+    "EvseState",
+    "InvalidInput",
+    "MeterState",
+    "NotFound",
+    "Service",
+    "State",
+    "Throttled",
+]
 
 
 class NotFound(KeyError):
@@ -145,10 +157,10 @@ class Service:
         await self.control.set_devices(self.store.devices())
 
     # -- live state ----------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state(self) -> State:
         return self.control.snapshot()
 
-    def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+    def subscribe(self) -> AsyncIterator[State]:
         return self.control.subscribe()
 
     def history(self, hours: float = 24.0) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ import pytest
 
 from devices import registry
 from devices.driver import DeviceContext
+from devices.ocpp.evse import OcppEvse
 from devices.sim import LoadEvent, SimWorld
 from manager.config import CircuitConfig, Settings
 from manager.control import INCREASE_EVERY_S, RAMP_STEP_A, ControlLoop
@@ -68,7 +69,7 @@ class Site:
         snap: dict[str, Any] = {}
         for _ in range(seconds):
             self.clock.t += 1.0
-            snap = await self.loop.cycle()
+            snap = (await self.loop.cycle()).model_dump(mode="json")
         return snap
 
     def evse(self, snap: dict[str, Any], dev_id: str) -> dict[str, Any]:
@@ -296,6 +297,27 @@ async def test_sessions_of_non_ocpp_boxes_are_recorded(tmp_path: Path) -> None:
     assert session["stopped_at"] is not None
     assert session["energy_wh"] > 100  # about 16 A x 3 x 230 V for a minute
     store.close()
+
+
+async def test_boxes_that_record_their_own_sessions_get_none_from_the_loop(tmp_path: Path) -> None:
+    """OCPP boxes declare RecordsSessions (their transactions carry the RFID tag); the loop must
+    not add a second session for the same charge."""
+    store = SessionStore(tmp_path)
+    site = Site(max_a=32.0, sessions=store)
+    build = site.loop.build_device
+
+    def recording(cfg: dict[str, Any]) -> Any:
+        device = build(cfg)
+        if cfg["kind"] == "evse":
+            device.records_sessions = True
+        return device
+
+    site.loop.build_device = recording
+    site.add("a", car="3p16", user="Anna")
+    await site.run(10)
+    assert store.list() == []
+    store.close()
+    assert OcppEvse.records_sessions  # the one driver that does
 
 
 async def test_overdraw_is_remembered_and_reported_once() -> None:

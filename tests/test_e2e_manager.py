@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import httpx
 import pytest
 from manager_process import PASSWORD, ManagerProcess
 from ports import free_port
+
+from web.wording import word
 
 pytestmark = pytest.mark.slow
 
@@ -60,6 +63,20 @@ def test_demo_state_is_live(demo: ManagerProcess) -> None:
     )
     box = next(e for e in carport["evses"] if e["id"] == "carport")
     assert box["reason"]["code"] and box["reason"]["text"]  # every setpoint comes with a why
+
+
+def test_reasons_arrive_worded_in_the_readers_language(demo: ManagerProcess) -> None:
+    """The same codes in English and German, over the API and over SSE."""
+    en = demo.api.get("/api/state", headers={"accept-language": "en"}).json()
+    de = demo.api.get("/api/state", headers={"accept-language": "de-DE"}).json()
+    assert all(e["reason"]["text"] == word(e["reason"], "en") for e in en["evses"])
+    assert all(e["reason"]["text"] == word(e["reason"], "de") for e in de["evses"])
+    assert any(e["reason"]["text"] != word(e["reason"], "en") for e in de["evses"])
+    with demo.api.stream("GET", "/api/events", headers={"accept-language": "de"}) as resp:
+        line = next(x for x in resp.iter_lines() if x.startswith("data: "))
+    streamed = json.loads(line[6:])
+    for e in streamed["evses"]:
+        assert e["reason"]["text"] == word(e["reason"], "de")
 
 
 def test_device_added_through_the_api_appears_in_the_state(demo: ManagerProcess) -> None:

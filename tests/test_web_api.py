@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from manager_process import PASSWORD, ManagerProcess
 from ports import free_port
 
@@ -269,10 +270,30 @@ def test_login_form_rejects_missing_token_and_wrong_password(serve: ManagerProce
         assert resp.status_code == 303 and resp.headers["location"] == "/"
 
 
+def test_state_matches_its_generated_schema(serve: ManagerProcess) -> None:
+    doc = serve.api.get("/api/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    for model, fields in {
+        "EvseState": ("target_a", "phases_used", "max_current_a", "reason", "deactivation"),
+        "MeterState": ("voltage_v",),
+        "SiteState": ("safe_current_a", "safe_reason"),
+        "ReasonState": ("code", "params", "cause", "text"),
+    }.items():
+        assert set(fields) <= set(schemas[model]["properties"]), model
+    validator = Draft202012Validator({"$ref": "#/components/schemas/State", **doc})
+    en = serve.api.get("/api/state", headers={"accept-language": "en"}).json()
+    de = serve.api.get("/api/state", headers={"accept-language": "de"}).json()
+    for state in (en, de):
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(state)]
+        assert errors == []
+
+
 def test_sse_streams_snapshots(serve: ManagerProcess) -> None:
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + 15
-    with serve.api.stream("GET", "/api/events", timeout=15.0) as resp:
+    with serve.api.stream(
+        "GET", "/api/events", timeout=15.0, headers={"accept-language": "de"}
+    ) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
         for line in resp.iter_lines():

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 
 from manager.config import CircuitConfig, EvseConfig, MeterConfig, Settings
+from manager.state import EvseState, MeterState, ReasonState, State
 from web import chart
 from web.auth import SESSION_COOKIE, SESSION_LIFETIME_S, Authenticator, Identity, Signer
 from web.forms import fields_from_schema, object_sections
 from web.i18n import DE, DE_FIELDS, JS_STRINGS, parse_accept_language, translator
 from web.render import num, power_parts
-from web.snapshot import normalize
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
@@ -219,12 +221,19 @@ def test_chart_downsample_averages() -> None:
     assert out[0]["grid_w"] == 0.5 and out[0]["pv_w"] is None
 
 
-@pytest.mark.parametrize("state", [None, {}, {"site": None, "evses": [{"id": "x"}]}])
-def test_snapshot_normalize_fills_blanks(state) -> None:
-    out = normalize(state)
+def test_blank_state_has_every_field_the_tiles_read() -> None:
+    out = State(evses=[EvseState(id="x")]).model_dump(mode="json")
     assert out["site"]["limit_a"] == [None, None, None]
     for e in out["evses"]:
-        assert e["status"] == "offline" and len(e["current_a"]) == 3
+        assert e["status"] == "offline" and len(e["current_a"]) == 3 and e["reason"] is None
+
+
+def test_numbers_sent_are_finite() -> None:
+    """A device's NaN or infinity is sent as null; a reason cannot carry one at all."""
+    meter = MeterState(power_w=math.nan, current_a=(1.0, math.inf, -math.inf))
+    assert meter.power_w is None and meter.current_a == (1.0, None, None)
+    with pytest.raises(ValidationError):
+        ReasonState(code="at_max", params={"amps": math.nan})
 
 
 def test_every_template_text_has_a_german_translation() -> None:

@@ -20,7 +20,7 @@ from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
 from web.i18n import choose_language
 from web.openapi import document
-from web.wording import localize
+from web.wording import shown
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,8 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
         if snapshot is last:
             continue  # the same snapshot can arrive twice right after subscribing
         last = snapshot
-        shown = localize(snapshot, lang)
-        yield f"data: {json.dumps(shown, separators=(',', ':'), default=str)}\n\n"
+        data = shown(snapshot, lang)
+        yield f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
 
 
 class Api:
@@ -134,7 +134,7 @@ class Api:
         ]
 
     async def state(self, request: Request) -> Response:
-        return jsonable(localize(self.service.state(), choose_language(request)))
+        return jsonable(shown(self.service.state(), choose_language(request)))
 
     async def devices(self, request: Request) -> Response:
         if request.method == "POST":

@@ -1,18 +1,26 @@
-"""The OpenAPI 3.1 description of /api, written by hand so it documents the contract, not code.
+"""The OpenAPI 3.1 description of /api.
 
-Device and settings fields depend on the installed drivers; their full JSON schemas are served
-at /api/schemas and /api/drivers, and this document points there.
+The live state (`/api/state`, `/api/events`) is described by schemas generated from its models
+(manager/state.py), the same objects the control loop builds, so the document cannot drift from
+what is sent. The paths are listed here by hand. Device and settings fields depend on the
+installed drivers; their full JSON schemas are served at /api/schemas and /api/drivers, and this
+document points there.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from manager.service import State
+
 JSON = "application/json"
 
 
+REF = "#/components/schemas/"
+
+
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF + name}
 
 
 def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -65,12 +73,19 @@ def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dic
 
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-_TRIPLE = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 3, "maxItems": 3}
 _NUM = {"type": ["number", "null"]}
+
+
+def state_schemas() -> dict[str, Any]:
+    """The live state's schemas, generated from its models (State, EvseState, ReasonState...)."""
+    schema = State.model_json_schema(ref_template=REF + "{model}", mode="serialization")
+    defs = schema.pop("$defs", {})
+    return {**defs, "State": schema}
 
 
 def _schemas() -> dict[str, Any]:
     return {
+        **state_schemas(),
         "Error": {
             "type": "object",
             "properties": {"error": {"type": "string"}},
@@ -92,89 +107,6 @@ def _schemas() -> dict[str, Any]:
                 }
             },
             "required": ["errors"],
-        },
-        "State": {
-            "type": "object",
-            "description": "Live snapshot, published about once per control cycle.",
-            "properties": {
-                "ts": {"type": "string", "format": "date-time"},
-                "site": {
-                    "type": "object",
-                    "properties": {
-                        "limit_a": _TRIPLE,
-                        "grid_a": _TRIPLE,
-                        "grid_w": _NUM,
-                        "pv_w": _NUM,
-                        "charge_w": _NUM,
-                        "reserve_a": _NUM,
-                        "safe_mode": {"type": "boolean"},
-                        "safe_reason": {"type": ["string", "null"]},
-                    },
-                },
-                "evses": {"type": "array", "items": _ref("EvseState")},
-                "meters": {"type": "array", "items": _ref("MeterState")},
-                "charge_points": {"type": "array", "items": _ref("ChargePoint")},
-                "circuits": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-        "EvseState": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "driver": {"type": "string"},
-                "enabled": {"type": "boolean"},
-                "online": {"type": "boolean"},
-                "status": {
-                    "type": "string",
-                    "enum": [
-                        "no_car",
-                        "connected",
-                        "charging",
-                        "paused",
-                        "error",
-                        "offline",
-                        "disabled",
-                    ],
-                },
-                "current_a": _TRIPLE,
-                "setpoint_a": _NUM,
-                "reason": {"type": ["string", "null"], "description": "why, in words"},
-                "power_w": _NUM,
-                "session_wh": _NUM,
-                "user": {"type": ["string", "null"]},
-                "detail": {"type": ["string", "null"]},
-                "circuit": {"type": ["string", "null"]},
-                "phases": {"type": "integer"},
-                "priority": {"type": "integer"},
-                "deactivation": {
-                    "type": ["string", "null"],
-                    "description": "result of the last deactivation (profiles cleared...)",
-                },
-            },
-        },
-        "MeterState": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "role": {"type": "string", "enum": ["grid", "pv", "battery", "consumer", "evse"]},
-                "online": {"type": "boolean"},
-                "current_a": _TRIPLE,
-                "power_w": _NUM,
-                "energy_wh": _NUM,
-                "error": {"type": ["string", "null"]},
-            },
-        },
-        "ChargePoint": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "description": "ChargeBox ID"},
-                "vendor": {"type": ["string", "null"]},
-                "model": {"type": ["string", "null"]},
-                "connected": {"type": "boolean"},
-                "configured": {"type": "boolean"},
-            },
         },
         "Device": {
             "type": "object",

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from manager.model import Reason
-from manager.service import ROOT_CIRCUIT
+from manager.service import ROOT_CIRCUIT, State
 
 #: parameters that are amounts in A (formatted with up to two decimals)
 _AMOUNTS = frozenset({"amps", "demand", "min", "max", "step", "safe_a"})
@@ -207,10 +207,18 @@ def english(reason: Reason) -> str:
 
 
 def worded(reason: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None:
-    """A reason's JSON form plus `text`, its sentence in `lang`."""
+    """A reason's JSON form plus `text`, its sentence in `lang` (its causes' too)."""
     if not reason:
         return None
-    return {**reason, "text": word(reason, lang)}
+    out = {**reason, "text": word(reason, lang)}
+    if reason.get("cause"):
+        out["cause"] = worded(reason["cause"], lang)
+    return out
+
+
+def shown(state: State, lang: str) -> dict[str, Any]:
+    """The live state as the API, SSE and the dashboard send it: JSON, reasons worded."""
+    return localize(state.model_dump(mode="json"), lang)
 
 
 def localize(state: Mapping[str, Any], lang: str) -> dict[str, Any]:

@@ -64,6 +64,8 @@ class OcppEvseOptions(DriverOptions):
 
 class OcppEvse:
     resolution_a = 0.1
+    #: sessions come from the box's transactions (with the RFID tag), not from the control loop
+    records_sessions = True
 
     def __init__(self, spec: DeviceSpec, opts: OcppEvseOptions, server: Any) -> None:
         if not spec.address:
