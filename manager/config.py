@@ -44,9 +44,20 @@ class InvalidInput(ValueError):
         return cls(errors)
 
 
-def is_secret(key: str) -> bool:
-    """Fields that are write-only: stored, never shown or sent back."""
-    return "password" in key or key.endswith("_key")
+SECRET_WORDS = ("password", "secret", "token")
+
+
+def is_secret(key: str, schema: Mapping[str, Any] | None = None) -> bool:
+    """Fields that are write-only: stored, never shown or sent back, never pre-filled in a form.
+
+    By name (a password, secret or token, or a `..._key`), or because the field's JSON schema
+    says so (`writeOnly`, `format: password`). The API, the store and the forms use this one rule.
+    """
+    if any(w in key for w in SECRET_WORDS) or key.endswith("_key"):
+        return True
+    return schema is not None and (
+        bool(schema.get("writeOnly")) or schema.get("format") == "password"
+    )
 
 
 class _Strict(BaseModel):

@@ -54,6 +54,7 @@ __all__ = [
     "Service",
     "State",
     "Throttled",
+    "is_secret",
 ]
 
 

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 
 from manager.config import CircuitConfig, EvseConfig, MeterConfig, Settings
+from manager.service import public
 from manager.state import EvseState, MeterState, ReasonState, State
 from web import chart
 from web.auth import SESSION_COOKIE, SESSION_LIFETIME_S, Authenticator, Identity, Signer
@@ -256,3 +257,25 @@ def test_revoking_ends_earlier_sessions_only() -> None:
     new, sid = auth.new_session()
     assert auth.session_id(old) is None
     assert auth.session_id(new) == sid
+
+
+def test_one_secret_rule_for_the_api_and_the_forms() -> None:
+    """A driver's `api_token` is hidden by the API and shown as a password field, alike."""
+    stored = {"name": "Box", "api_token": "t0k3n", "tls_key": "k", "password": None}
+    assert public(stored) == {
+        "name": "Box",
+        "api_token_set": True,
+        "tls_key_set": True,
+        "password_set": False,
+    }
+    schema = {
+        "properties": {
+            "api_token": {"type": "string"},
+            "pin": {"type": "string", "writeOnly": True},
+            "host": {"type": "string"},
+        }
+    }
+    fields = {f.name: f for f in fields_from_schema(schema, {"api_token_set": True, "host": "h"})}
+    assert fields["api_token"].widget == "password" and fields["api_token"].secret_set
+    assert fields["pin"].widget == "password"
+    assert fields["host"].widget != "password"
