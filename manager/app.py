@@ -7,7 +7,6 @@ import gc
 import logging
 import os
 import secrets
-import socket
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -15,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 
@@ -41,6 +39,7 @@ from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
 from manager.state import State
+from manager.webserver import listen_socket, serve
 from web.app import create_app
 
 log = logging.getLogger("ampshare")
@@ -359,51 +358,14 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
 
-        web = create_app(service)
-        config = uvicorn.Config(
-            web,
-            host=opts.host,
-            port=opts.http_port,
-            log_level="warning",
-            lifespan="on",
-            ws="none",  # the web needs no WebSocket; OCPP has its own server
-            # open dashboards hold an endless SSE stream: do not wait for them on shutdown
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        serve_task = asyncio.create_task(server.serve(sockets=[sock]))
-        # uvicorn offers no start event; it ends when serve() starts or fails
-        while not server.started and not serve_task.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        if serve_task.done():
-            await serve_task  # raises why it could not start
-            return
-        log.info(
-            "ampshare up in %.2f s: http://%s:%d/",
-            time.monotonic() - t0,
+        await serve(
+            create_app(service),
+            sock,
             opts.host,
             opts.http_port,
+            started_at=t0,
+            ready=ready,
         )
-        if ready is not None:
-            ready.set()
-        try:
-            await serve_task
-        finally:
-            server.should_exit = True
-
-
-def listen_socket(host: str, port: int) -> socket.socket:
-    """The web server's socket; raises OSError with a sentence an operator understands."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"web server cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 def default_data_dir() -> Path:
