@@ -68,9 +68,17 @@ def decide(
             st.waiting_since = now
         if target > 0:
             st.waiting_since = None
-        if target != st.target_a or reason != st.reason:
+        if target != st.target_a or _steady(reason) != _steady(st.reason):
             log.info("%s: %.1f A (%s)", st.id, target, reason)
         st.target_a, st.reason = target, reason
+
+
+def _steady(reason: Reason | None) -> tuple[object, ...]:
+    """The reason without its counters, so a countdown is logged once, not every second."""
+    if reason is None:
+        return ()
+    params = tuple(sorted((k, v) for k, v in reason.params.items() if k != "seconds"))
+    return (reason.code, params, _steady(reason.cause))
 
 
 def following(now: float, evses: Iterable[EvseRuntime]) -> list[EvseRuntime]:
