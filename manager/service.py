@@ -47,13 +47,18 @@ log = logging.getLogger("ampshare.service")
 __all__ = [
     "ROOT_CIRCUIT",
     "ChargePoint",
+    "CircuitConfig",
+    "EvseConfig",
     "EvseState",
     "InvalidInput",
+    "MeterConfig",
     "MeterState",
     "NotFound",
     "Service",
+    "Settings",
     "State",
     "Throttled",
+    "UserConfig",
     "is_secret",
 ]
 

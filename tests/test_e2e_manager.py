@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from manager_process import PASSWORD, ManagerProcess
 from ports import free_port
 
@@ -72,6 +73,9 @@ def test_reasons_arrive_worded_in_the_readers_language(demo: ManagerProcess) -> 
     assert all(e["reason"]["text"] == word(e["reason"], "en") for e in en["evses"])
     assert all(e["reason"]["text"] == word(e["reason"], "de") for e in de["evses"])
     assert any(e["reason"]["text"] != word(e["reason"], "en") for e in de["evses"])
+    doc = demo.api.get("/api/openapi.json").json()  # a live site matches the generated schema
+    validator = Draft202012Validator({"$ref": "#/components/schemas/State", **doc})
+    assert [e.message for e in validator.iter_errors(de)] == []
     with demo.api.stream("GET", "/api/events", headers={"accept-language": "de"}) as resp:
         line = next(x for x in resp.iter_lines() if x.startswith("data: "))
     streamed = json.loads(line[6:])

@@ -11,7 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from manager.service import State
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from manager.service import (
+    CircuitConfig,
+    EvseConfig,
+    MeterConfig,
+    Settings,
+    State,
+    UserConfig,
+    is_secret,
+)
+from web.shapes import SHAPES
 
 JSON = "application/json"
 
@@ -83,160 +95,51 @@ def state_schemas() -> dict[str, Any]:
     return {**defs, "State": schema}
 
 
-def _schemas() -> dict[str, Any]:
-    return {
-        **state_schemas(),
-        "Error": {
-            "type": "object",
-            "properties": {"error": {"type": "string"}},
-            "required": ["error"],
-        },
-        "Invalid": {
-            "type": "object",
-            "properties": {
-                "errors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "field": {"type": "string", "description": "dotted path"},
-                            "message": {"type": "string"},
-                        },
-                        "required": ["field", "message"],
-                    },
-                }
-            },
-            "required": ["errors"],
-        },
-        "Device": {
-            "type": "object",
-            "description": (
-                "Common fields below plus the driver's own fields (see /api/drivers). "
-                "Secrets are write-only: responses carry `<name>_set` instead."
-            ),
-            "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "kind": {"type": "string", "enum": ["evse", "meter"]},
-                "driver": {"type": "string"},
-                "enabled": {"type": "boolean"},
-                "address": {"type": "string"},
-                "circuit": {"type": "string"},
-                "min_current_a": {"type": "number"},
-                "max_current_a": {"type": "number"},
-                "phases": {"type": "integer", "enum": [1, 3]},
-                "phase_rotation": {"type": "string"},
-                "priority": {"type": "integer"},
-                "role": {"type": "string"},
-            },
-            "additionalProperties": True,
-        },
-        "Circuit": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "parent": {"type": ["string", "null"]},
-                "max_current_a": {"type": "number"},
-                "max_power_w": _NUM,
-                "max_unbalance_a": _NUM,
-                "reserve_a": {"type": "number"},
-                "meter": {"type": ["string", "null"]},
-            },
-        },
-        "Settings": {
-            "type": "object",
-            "description": "Sections `site` and `ocpp`; full schema at /api/schemas.",
-            "properties": {
-                "site": {"type": "object"},
-                "ocpp": {
-                    "type": "object",
-                    "properties": {
-                        "port": {"type": "integer"},
-                        "tls": {"type": "string", "enum": ["off", "detect", "on"]},
-                        "password": {"type": ["string", "null"], "writeOnly": True},
-                        "password_set": {"type": "boolean", "readOnly": True},
-                        "clear_profiles_on_deactivate": {"type": "boolean"},
-                    },
-                },
-            },
-        },
-        "User": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "id_tag": {"type": "string"},
-            },
-            "required": ["name", "id_tag"],
-        },
-        "Session": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "evse": {"type": ["string", "null"]},
-                "box": {"type": ["string", "null"]},
-                "connector": {"type": ["integer", "null"]},
-                "id_tag": {"type": ["string", "null"]},
-                "user": {"type": ["string", "null"]},
-                "started_at": {"type": "string", "format": "date-time"},
-                "stopped_at": {"type": ["string", "null"], "format": "date-time"},
-                "energy_wh": _NUM,
-                "stop_reason": {"type": ["string", "null"]},
-            },
-        },
-        "Event": {
-            "type": "object",
-            "properties": {
-                "ts": {"type": "string", "format": "date-time"},
-                "kind": {"type": "string"},
-                "message": {"type": "string"},
-                "device": {"type": ["string", "null"]},
-            },
-        },
-        "HistoryPoint": {
-            "type": "object",
-            "properties": {
-                "ts": {"type": "string", "format": "date-time"},
-                "grid_w": _NUM,
-                "pv_w": _NUM,
-                "charge_w": _NUM,
-            },
-        },
-        "Driver": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string"},
-                "kind": {"type": "string", "enum": ["evse", "meter"]},
-                "title": {"type": "string"},
-                "testable": {"type": "boolean"},
-                "schema": {"type": "object", "description": "JSON schema of the driver fields"},
-            },
-        },
-        "TestResult": {
-            "type": "object",
-            "properties": {
-                "ok": {"type": "boolean"},
-                "values": {"type": "object"},
-                "error": {"type": "string"},
-            },
-            "required": ["ok"],
-        },
-        "PemPair": {
-            "type": "object",
-            "properties": {"cert_pem": {"type": "string"}, "key_pem": {"type": "string"}},
-            "required": ["cert_pem", "key_pem"],
-        },
-        "PasswordChange": {
-            "type": "object",
-            "properties": {
-                "old_password": {"type": "string"},
-                "new_password": {"type": "string", "minLength": 4},
-            },
-            "required": ["old_password", "new_password"],
-        },
-        "Ok": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+#: configuration models as the API takes and answers them
+CONFIG: tuple[type[BaseModel], ...] = (CircuitConfig, EvseConfig, MeterConfig, Settings, UserConfig)
+
+
+def _as_answered(schema: dict[str, Any]) -> None:
+    """A stored object as the API answers it: `id` is given by the server, secrets are
+    write-only and answered as `<name>_set`."""
+    props = schema.get("properties", {})
+    if "id" in props:
+        props["id"]["readOnly"] = True
+        schema["required"] = [k for k in schema.get("required", []) if k != "id"]
+    for name in [k for k in props if is_secret(k, props[k])]:
+        props[name]["writeOnly"] = True
+        props[f"{name}_set"] = {"type": "boolean", "readOnly": True}
+
+
+def config_schemas() -> dict[str, Any]:
+    """The configuration's schemas, generated from the models the store validates with."""
+    _, top = models_json_schema(
+        [(model, "validation") for model in CONFIG], ref_template=REF + "{model}"
+    )
+    defs: dict[str, Any] = top["$defs"]
+    for schema in defs.values():
+        _as_answered(schema)
+    # the grid connection `main` is answered as a circuit without a parent
+    parent = defs["CircuitConfig"]["properties"]["parent"]
+    defs["CircuitConfig"]["properties"]["parent"] = {"anyOf": [parent, {"type": "null"}]}
+    aliases = {"Circuit": _ref("CircuitConfig"), "User": _ref("UserConfig")}
+    aliases["Device"] = {
+        "description": (
+            "Common fields plus the driver's own fields (see /api/drivers). "
+            "Secrets are write-only: responses carry `<name>_set` instead."
+        ),
+        "anyOf": [_ref("EvseConfig"), _ref("MeterConfig")],
     }
+    return {**defs, **aliases}
+
+
+def _schemas() -> dict[str, Any]:
+    shapes = {}
+    for model in SHAPES:
+        schema = model.model_json_schema(ref_template=REF + "{model}")
+        shapes.update(schema.pop("$defs", {}))
+        shapes[model.__name__] = schema
+    return {**state_schemas(), **config_schemas(), **shapes}
 
 
 def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, Any]:
