@@ -44,6 +44,15 @@ class InvalidInput(ValueError):
         return cls(errors)
 
 
+class NotFound(KeyError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
 SECRET_WORDS = ("password", "secret", "token")
 
 
@@ -58,6 +67,28 @@ def is_secret(key: str, schema: Mapping[str, Any] | None = None) -> bool:
     return schema is not None and (
         bool(schema.get("writeOnly")) or schema.get("format") == "password"
     )
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored object as the API shows it: secrets replaced by `<name>_set` flags."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if is_secret(key):
+            out[f"{key}_set"] = bool(value)
+        else:
+            out[key] = value
+    return out
+
+
+def merge_secrets(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Write-only secrets: absent or "" keeps the stored value, null clears it."""
+    merged = {**old, **patch}
+    for key in list(merged):
+        if is_secret(key) and key in patch and patch[key] == "" and key in old:
+            merged[key] = old[key]
+        if key.endswith("_set") and is_secret(key[:-4]):
+            merged.pop(key)
+    return merged
 
 
 class _Strict(BaseModel):
@@ -204,6 +235,18 @@ def slug(name: str, taken: Iterable[str]) -> str:
 
 def valid_id(value: str) -> bool:
     return bool(_ID_RE.match(value))
+
+
+def new_id(data: Mapping[str, Any], taken: set[str]) -> str:
+    """The id given in `data` (checked), or one made from its name, unique among `taken`."""
+    given = data.get("id")
+    if given is None:
+        return slug(str(data.get("name") or data.get("kind") or "device"), taken)
+    if not isinstance(given, str) or not valid_id(given):
+        raise InvalidInput.one("id", "use 1-40 lower-case letters, digits, - or _")
+    if given in taken:
+        raise InvalidInput.one("id", f"{given!r} is taken")
+    return given
 
 
 def root_circuit(site: SiteSettings, meter: str | None) -> dict[str, Any]:
