@@ -259,9 +259,9 @@ class ControlLoop:
         timeout = self.settings.site.meter_timeout_s
         reason = safe_mode_reason(self.grid_meter(), now, timeout)
         if reason and not self.safe_mode:
+            share = self.settings.site.safe_current_a
             self.events(
-                "safe_mode",
-                f"safe mode ({reason}); wallboxes share {self.settings.site.safe_current_a:g} A",
+                "safe_mode", f"safe mode: {_event_words(reason)}; wallboxes share {share:g} A"
             )
         elif not reason and self.safe_mode:
             self.events("safe_mode_end", "grid meter readings are back; safe mode ended")
@@ -281,3 +281,11 @@ class ControlLoop:
                 yield await queue.get()
         finally:
             self._subs.queues.discard(queue)
+
+
+def _event_words(reason: Reason) -> str:
+    """The event log's (English) words for why safe mode began; the page words the reason."""
+    meter = reason.params.get("meter", "?")
+    if reason.code == "meter_silent":
+        return f"grid meter {meter} silent for {reason.params.get('seconds', '?')} s"
+    return f"no valid reading from grid meter {meter} yet"
