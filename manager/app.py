@@ -5,13 +5,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
-import secrets
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,12 +19,13 @@ from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import BusPool
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
+from devices.ocpp.station import StationDesk
+from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager.audit import AuditLog
 from manager.config import (
     COMMON_FIELDS,
-    ROOT_CIRCUIT,
-    CircuitConfig,
     InvalidInput,
     Settings,
 )
@@ -38,13 +36,22 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.startup import (  # noqa: F401  (the CLI and tests take them from here)
+    ADMIN_ENV,
+    Options,
+    default_data_dir,
+    ensure_admin_password,
+    seed_demo,
+)
 from manager.state import State
+from manager.station_display import ReasonDisplay
+from manager.stations import Stations
+from manager.transfers import Transfers
 from manager.webserver import listen_socket, serve
 from web.app import create_app
+from web.wording import word
 
 log = logging.getLogger("ampshare")
-
-ADMIN_ENV = "AMPSHARE_ADMIN_PASSWORD"
 
 
 class DriverTable:
@@ -141,22 +148,40 @@ class OcppSessions:
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None:
-        return self.sessions.stop(transaction_id, stopped_at, meter_stop_wh, reason, signed_data)
+        return self.sessions.stop(
+            transaction_id,
+            stopped_at,
+            meter_stop_wh,
+            reason,
+            signed_data,
+            meter_start_wh=meter_start_wh,
+        )
 
     def find(self, key: str) -> int | None:
         return self.sessions.find(key)
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        return self.sessions.open_sessions()
+
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        self.sessions.annotate(transaction_id, fields)
 
 
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
-    def __init__(self, store: ConfigStore, sessions: SessionStore, events: EventLog) -> None:
+    def __init__(
+        self, store: ConfigStore, sessions: SessionStore, events: EventLog, local_ca: LocalCA
+    ) -> None:
         self.store = store
         self.sessions = OcppSessions(sessions, store)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
+        self.local_ca = local_ca
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
@@ -184,8 +209,26 @@ class OcppBridge:
     def server_settings(self, settings: Settings) -> OcppSettings:
         o = settings.ocpp
         return OcppSettings(
-            host=self.host, port=o.port, tls=o.tls, password=o.password, unknown_tags=o.unknown_tags
+            host=self.host,
+            port=o.port,
+            tls=o.tls,
+            password=o.password,
+            unknown_tags=o.unknown_tags,
+            ca_pem=self.trusted_ca(o),
         )
+
+    def trusted_ca(self, o: Any) -> str | None:
+        """The CA client certificates must chain to: the configured one and, with the local CA
+        on, ampshare's own (security profile 3 without an outside PKI)."""
+        parts = [o.ca_pem or "", self.local_ca.certificate_pem() if o.local_ca else ""]
+        return "".join(p for p in parts if p) or None
+
+    def use_local_ca(self, settings: Settings) -> None:
+        """Station settings the server reads live: the local CA (CSRs of boxes are signed
+        only with it on) and the tariff for the running cost on 2.0.1 boxes."""
+        if self.server is not None:
+            self.server.station.signer = self.local_ca.sign if settings.ocpp.local_ca else None
+            self.server.station.tariff_per_kwh = settings.ocpp.tariff_per_kwh
 
     def charge_points(self) -> list[dict[str, Any]]:
         return self.server.charge_points() if self.server else []
@@ -193,6 +236,7 @@ class OcppBridge:
     async def apply_settings(self, settings: Settings) -> None:
         if self.server is not None:
             await self.server.apply_settings(self.server_settings(settings))
+            self.use_local_ca(settings)
 
     def certificate_pem(self) -> str:
         assert self.server is not None
@@ -201,55 +245,6 @@ class OcppBridge:
     def import_certificate(self, cert_pem: str, key_pem: str) -> None:
         assert self.server is not None
         self.server.import_certificate(cert_pem, key_pem)
-
-
-@dataclass
-class Options:
-    data_dir: Path
-    host: str = "0.0.0.0"
-    http_port: int = 8080
-    ocpp_port: int | None = None
-    demo: bool = False
-    admin_password: str | None = None
-
-
-def ensure_admin_password(service: Service, given: str | None) -> str | None:
-    """Sets the admin password on first start; returns a generated one to show, if any."""
-    if given:
-        if not service.has_admin_password():
-            service.set_admin_password_now(given)
-        return None
-    if service.has_admin_password():
-        return None
-    generated = secrets.token_urlsafe(9)
-    service.set_admin_password_now(generated)
-    return generated
-
-
-def seed_demo(store: ConfigStore) -> None:
-    """A 3x32 A house with PV, a grid meter and three wallboxes, one behind a 16 A board."""
-    settings = Settings()
-    settings.site.max_current_a = 32.0
-    store.save_settings(settings)
-    store.put_circuit(
-        CircuitConfig(id="garage", name="Garage board", parent=ROOT_CIRCUIT, max_current_a=16.0)
-    )
-    common_evse = {"kind": "evse", "driver": "sim-evse", "enabled": True, "address": ""}
-    devices: list[dict[str, Any]] = [
-        {"id": "grid", "name": "Grid meter", "kind": "meter", "driver": "sim-meter",
-         "role": "grid", "enabled": True, "address": "", "offline": False},
-        {"id": "pv", "name": "PV inverter", "kind": "meter", "driver": "sim-meter",
-         "role": "pv", "enabled": True, "address": "", "offline": False},
-        {**common_evse, "id": "carport", "name": "Carport", "circuit": ROOT_CIRCUIT,
-         "max_current_a": 32.0, "car": "3p32", "arrive_after_s": 0.0, "priority": 1},
-        {**common_evse, "id": "garage-left", "name": "Garage left", "circuit": "garage",
-         "max_current_a": 16.0, "car": "auto", "arrive_after_s": 3.0, "priority": 1},
-        {**common_evse, "id": "garage-right", "name": "Garage right", "circuit": "garage",
-         "max_current_a": 16.0, "phase_rotation": "L2L3L1", "car": "auto",
-         "arrive_after_s": 12.0, "priority": 1},
-    ]  # fmt: skip
-    for device in devices:
-        store.put_device(device)
 
 
 @dataclass
@@ -263,6 +258,7 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
+    audit: AuditLog
 
     async def start(self) -> None:
         try:
@@ -277,6 +273,7 @@ class Manager:
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
+        self.audit.close()
         self.store.close()
 
 
@@ -292,16 +289,29 @@ def build_manager(opts: Options) -> Manager:
 
     events = EventLog()
     sessions = SessionStore(opts.data_dir)
-    bridge = OcppBridge(store, sessions, events)
+    bridge = OcppBridge(store, sessions, events, LocalCA(opts.data_dir / "ocpp" / "ca"))
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
+    bridge.use_local_ca(store.settings())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    ocpp.station.on_reservation_end = control.reservations.cancel
     history = History(opts.data_dir / "history.json")
+    audit = AuditLog(opts.data_dir)
+    desk = StationDesk(ocpp)
+    stations = Stations(
+        desk,
+        audit,
+        events,
+        store.devices,
+        control.reservations,
+        Transfers(opts.data_dir),
+        http_port=opts.http_port,
+    )
     service = Service(
         store=store,
         control=control,
@@ -310,10 +320,19 @@ def build_manager(opts: Options) -> Manager:
         history=history,
         sessions=sessions,
         ocpp=bridge,
+        stations=stations,
     )
     control.on_cycle.append(history.add)
+    control.on_cycle.append(
+        ReasonDisplay(
+            desk,
+            store.devices,
+            lambda: control.settings.ocpp.show_reasons,
+            words=lambda reason: word(reason, "en"),
+        )
+    )
     control.charge_points = service.charge_points
-    return Manager(store, sessions, events, ocpp, ctx, control, service)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, audit)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
@@ -366,8 +385,3 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             started_at=t0,
             ready=ready,
         )
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ampshare"

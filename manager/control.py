@@ -35,6 +35,7 @@ from manager.observe import (
     SessionLog,
 )
 from manager.readings import STALE_CYCLES, STALE_MIN_S, Reader, grid_meter, safe_mode_reason
+from manager.reservations import Reservations
 from manager.runtime import (
     FOLLOW_S,
     OVERDRAW_TOLERANCE_A,
@@ -100,6 +101,8 @@ class ControlLoop:
         #: OCPP charge points seen, for the snapshot (set by the composition root)
         self.charge_points: ChargePoints = list
         self.on_cycle: list[Callable[[State], None]] = []
+        #: reserved boxes are kept free (demand 0) until their user comes
+        self.reservations = Reservations()
 
     @property
     def safe_mode(self) -> bool:
@@ -220,7 +223,14 @@ class ControlLoop:
             self._observer.observe(now, evses)
             grid = self.grid_meter()
             model = build_model(
-                now, self.settings, self.circuits, evses, self.meters, grid, self.safe_mode
+                now,
+                self.settings,
+                self.circuits,
+                evses,
+                self.meters,
+                grid,
+                self.safe_mode,
+                self.reservations,
             )
             allocation = allocate(model.site, model.loads)
             reasons = {**allocation.reasons, **model.overrides}

@@ -19,9 +19,9 @@ from manager.model import (
     Reason,
     Site,
     Triple,
-    resolution_of,
 )
-from manager.runtime import EvseRuntime, MeterRuntime, phase_currents
+from manager.reservations import Reservations
+from manager.runtime import EvseRuntime, MeterRuntime, phase_currents, resolution_of
 
 Acc = dict[str, list[float]]
 
@@ -44,16 +44,27 @@ def wait_key(now: float, st: EvseRuntime, rotation_s: float) -> tuple[int, float
     return (1, st.waiting_since if st.waiting_since is not None else now, st.id)
 
 
-def hold_back(now: float, st: EvseRuntime, resume_delay_s: float) -> Reason | None:
+def hold_back(
+    now: float, st: EvseRuntime, resume_delay_s: float, reservations: Reservations
+) -> Reason | None:
     """Why the box must not charge this cycle at all, if it must not."""
     r = st.reading
+    held = reservations.holding(st.id, r.user if r is not None else None)
+    if held is not None:
+        return held
     if r is None or r.status is ChargeStatus.NO_CAR:
         return Reason("no_car")
     if r.status is ChargeStatus.ERROR:
-        return Reason("box_error", {"detail": r.detail} if r.detail else {})
+        return _box_error(r.detail)
     if st.paused_at is not None and now - st.paused_at < resume_delay_s:
         return Reason("resume_wait", {"seconds": round(resume_delay_s - (now - st.paused_at))})
     return None
+
+
+def _box_error(detail: Reason | str | None) -> Reason:
+    if isinstance(detail, Reason):
+        return Reason("box_error", cause=detail)
+    return Reason("box_error", {"detail": detail} if detail else {})
 
 
 def build_model(
@@ -64,6 +75,7 @@ def build_model(
     meters: Mapping[str, MeterRuntime],
     grid: MeterRuntime | None,
     safe_mode: bool,
+    reservations: Reservations,
 ) -> Model:
     site_cfg = settings.site
     loads: list[EvseLoad] = []
@@ -74,7 +86,7 @@ def build_model(
     )
     for rank, st in enumerate(ranked):
         demand: float | None = st.cap_a
-        held = hold_back(now, st, site_cfg.resume_delay_s)
+        held = hold_back(now, st, site_cfg.resume_delay_s, reservations)
         if held is not None:
             demand, overrides[st.id] = 0.0, held
         loads.append(

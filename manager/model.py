@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 PHASES = 3
 Triple = tuple[float, float, float]
@@ -116,19 +116,8 @@ class Reason:
       breaks that limit, so the boxes below it are paused.
     `cause` nests a reason (for example safe mode around the allocator's reason).
 
-    Codes the control loop adds for a wallbox:
-    - `starting`, `disabled`, `driver_not_running`, `driver_failed` [error];
-    - `offline` [amps]: assumed to draw its last offer; `no_car`; `box_error` [detail, optional];
-    - `resume_wait` [seconds]: paused, may resume after that (no on/off flapping);
-    - `car_takes_less` [amps]: the offer is capped at what the car takes;
-    - `safe_mode` [why, plus the params of that site code], cause = the allocator's reason;
-    - `waiting_for_reduce` [names], `ramping_up` [amps]: each with the decided reason as cause.
-    The site's safe mode: `meter_no_reading` [meter], `meter_silent` [meter, seconds].
-    Deactivation results (what `Deactivatable.deactivate` returns): `profiles_cleared`,
-    `box_answered` [status], `box_not_connected`, `box_no_answer`, `box_not_running`,
-    `device_error` [error], `released_failsafe` [amps], `current_set` [amps],
-    `charging_enabled` [amps, phases (optional)], `watchdog_off` [amps],
-    `refresh_stopped` [amps, safe_a (optional)].
+    The control loop, the site's safe mode, deactivation and a box's detail add their own codes,
+    listed with their params in docs/architecture.md (Reasons are data).
     Names (`meter`, `names`, `circuit_name`) are as the user typed them.
     """
 
@@ -219,8 +208,9 @@ class EvseReading:
     session_wh: float = 0.0
     energy_wh: float | None = None
     user: str | None = None
-    #: what the box reports that an operator should see (e.g. "profile rejected: ...")
-    detail: str | None = None
+    #: what the box reports that an operator should see: a Reason (`not_under_control`,
+    #: `profile_rejected`, `box_reports`...), worded at the web edge, or the box's own words
+    detail: Reason | str | None = None
 
 
 @runtime_checkable
@@ -275,13 +265,6 @@ class RecordsSessions(Protocol):
     """
 
     records_sessions: bool
-
-
-def resolution_of(device: object) -> float:
-    """A wallbox's setpoint step (A); 0.1 A when it does not say."""
-    if isinstance(device, Stepped) and device.resolution_a > 0:
-        return float(device.resolution_a)
-    return 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,10 +324,20 @@ class SessionRecorder(Protocol):
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None: ...
 
     def find(self, key: str) -> int | None:
         """Id of the session started with `key`, if any (e.g. a 2.0.1 transaction id)."""
+        ...
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        """Sessions started and not stopped (a restarted manager resumes them)."""
+        ...
+
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        """Store more about a session (e.g. its `cost`); unknown ids are ignored."""
         ...
 
 
@@ -369,3 +362,38 @@ class OcppHooks(Protocol):
         Comes from the configuration, so it holds across restarts of ampshare.
         """
         ...
+
+
+# --------------------------------------------------------------------------------------------
+# Station management: admin actions on a charge point (implemented by devices/ocpp/station)
+# --------------------------------------------------------------------------------------------
+
+
+class StationOffline(Exception):
+    """The charge point is not connected (or went away before it answered)."""
+
+
+class StationTimeout(Exception):
+    """The charge point did not answer in time."""
+
+
+class StationInputError(ValueError):
+    """Parameters of a station action are wrong: every mistake as `{"field", "message"}`."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class StationActions(Protocol):
+    """Admin actions on connected charge points, configured as devices or not.
+
+    `run` answers `{"status": <the box's status>, "payload": <the box's answer>}`; it raises
+    KeyError for an unknown action, StationInputError, StationOffline or StationTimeout.
+    """
+
+    actions: tuple[str, ...]
+
+    async def run(self, charge_box_id: str, action: str, params: Any) -> dict[str, Any]: ...
+
+    def identity(self, charge_box_id: str) -> dict[str, Any] | None: ...

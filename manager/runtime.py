@@ -22,6 +22,7 @@ from manager.model import (
     Meter,
     MeterReading,
     Reason,
+    Stepped,
     Triple,
 )
 
@@ -124,6 +125,13 @@ class EvseRuntime(DeviceRuntime):
 
     def site_phases(self) -> tuple[int, ...]:
         return self.load().site_phases()
+
+
+def resolution_of(device: object) -> float:
+    """A wallbox's setpoint step (A); 0.1 A when it does not say."""
+    if isinstance(device, Stepped) and device.resolution_a > 0:
+        return float(device.resolution_a)
+    return 0.1
 
 
 def phase_currents(reading: MeterReading | None) -> Triple | None:

@@ -41,6 +41,9 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.state import ChargePoint, EvseState, MeterState, State
+from manager.stations import Stations, UnknownStationAction
+from manager.transfers import TransferError, Transfers
+from manager.user_edits import UserEdits
 
 log = logging.getLogger("ampshare.service")
 
@@ -59,6 +62,7 @@ __all__ = [
     "Settings",
     "State",
     "Throttled",
+    "TransferError",
     "UserConfig",
     "is_secret",
 ]
@@ -100,7 +104,7 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-class Service(CircuitEdits):
+class Service(CircuitEdits, UserEdits):
     """The one entry point of the web (and the CLI) into the running manager."""
 
     def __init__(
@@ -114,6 +118,7 @@ class Service(CircuitEdits):
         sessions: SessionQuery | None = None,
         ocpp: OcppControl | None = None,
         throttle: LoginThrottle | None = None,
+        stations: Stations | None = None,
     ) -> None:
         self.store = store
         self.control = control
@@ -123,6 +128,7 @@ class Service(CircuitEdits):
         self.sessions = sessions
         self.ocpp = ocpp
         self.throttle = throttle or LoginThrottle()
+        self.stations = stations
         self._lock = asyncio.Lock()
         self._password_lock = asyncio.Lock()
         self._admin_hash = store.admin_hash()
@@ -275,30 +281,6 @@ class Service(CircuitEdits):
             self.control.set_settings(settings)
         return self.get_settings()
 
-    # -- users ---------------------------------------------------------------------------
-    def list_users(self) -> list[dict[str, Any]]:
-        return [u.model_dump(mode="json") for u in self.store.users()]
-
-    async def create_user(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise InvalidInput.one("body", "expected a JSON object")
-        async with self._lock:
-            users = self.store.users()
-            taken = {u.id for u in users}
-            try:
-                user = UserConfig.model_validate({**data, "id": new_id(data, taken)})
-            except ValidationError as exc:
-                raise InvalidInput.from_pydantic(exc) from None
-            if self.store.user_by_tag(user.id_tag) is not None:
-                raise InvalidInput.one("id_tag", "this tag belongs to another user")
-            self.store.put_user(user)
-        return user.model_dump(mode="json")
-
-    async def delete_user(self, user_id: str) -> None:
-        async with self._lock:
-            if not self.store.delete_user(user_id):
-                raise NotFound(f"no user {user_id!r}")
-
     # -- sessions ------------------------------------------------------------------------
     def list_sessions(
         self,
@@ -316,6 +298,34 @@ class Service(CircuitEdits):
         if self.sessions is None:
             return ""
         return self.sessions.to_csv(rows)
+
+    # -- station management (admin actions on charge points) -----------------------------
+    async def station_action(
+        self, charge_box_id: str, action: str, params: Any, who: str
+    ) -> dict[str, Any]:
+        """The box's answer `{"status", "payload"}`, audited; raises NotFound, InvalidInput,
+        manager.model.StationOffline (not connected) or StationTimeout (no answer)."""
+        if self.stations is None:
+            raise NotFound("the OCPP server is not running")
+        try:
+            return await self.stations.run(charge_box_id, action, params, who)
+        except UnknownStationAction as exc:
+            raise NotFound(str(exc.args[0])) from None
+
+    def station(self, charge_box_id: str) -> dict[str, Any]:
+        found = self.stations.station(charge_box_id) if self.stations else None
+        if found is None:
+            raise NotFound(f"no charge point {charge_box_id!r} seen since start")
+        return found
+
+    def audit_log(self, limit: int = 200, box: str | None = None) -> list[dict[str, Any]]:
+        return self.stations.audit.recent(limit, box) if self.stations else []
+
+    def transfers(self) -> Transfers:
+        """Firmware and log files, and the one-time URLs boxes use (see manager.transfers)."""
+        if self.stations is None:
+            raise NotFound("the OCPP server is not running")
+        return self.stations.transfers
 
     # -- OCPP certificates ---------------------------------------------------------------
     def certificate_pem(self) -> str:

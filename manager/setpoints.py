@@ -12,8 +12,8 @@ import logging
 import math
 from collections.abc import Iterable, Mapping
 
-from manager.model import ChargeStatus, DeviceError, Reason, resolution_of
-from manager.runtime import FOLLOW_S, OVERDRAW_TOLERANCE_A, EvseRuntime
+from manager.model import ChargeStatus, DeviceError, Reason
+from manager.runtime import FOLLOW_S, OVERDRAW_TOLERANCE_A, EvseRuntime, resolution_of
 
 log = logging.getLogger("ampshare.control")
 

@@ -59,6 +59,15 @@ def _rounded(values: Triple | None, digits: int = 2) -> tuple[float | None, ...]
     return tuple(round(x, digits) for x in values)
 
 
+def _detail(said: Reason | str | None, error: str | None) -> ReasonState | None:
+    """What the box reports (as data, or its own words), else the driver's error."""
+    if isinstance(said, Reason):
+        return ReasonState.of(said)
+    if said:
+        return ReasonState(code="box_says", params={"text": said})
+    return ReasonState(code="device_error", params={"error": error}) if error else None
+
+
 def evse_state(st: EvseRuntime) -> EvseState:
     r = st.reading if st.online else None
     cfg = st.spec
@@ -77,7 +86,7 @@ def evse_state(st: EvseRuntime) -> EvseState:
         power_w=r.power_w if r else 0.0,
         session_wh=r.session_wh if r else 0.0,
         user=r.user if r else None,
-        detail=(r.detail if r else None) or st.error,
+        detail=_detail(r.detail if r else None, st.error),
         circuit=cfg.circuit,
         phases=cfg.phases,
         phases_used=sorted(st.site_phases()) if st.car_phases else None,

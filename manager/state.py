@@ -98,7 +98,7 @@ class EvseState(_Model):
     power_w: Num = None
     session_wh: Num = None
     user: str | None = None
-    detail: str | None = Field(None, description="what the box or its driver reports")
+    detail: ReasonState | None = Field(None, description="what the box or its driver reports")
     circuit: str | None = None
     phases: int = 3
     phases_used: list[int] | None = Field(

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import socket
 import time
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -51,7 +52,7 @@ async def serve(
         # open dashboards hold an endless SSE stream: do not wait for them on shutdown
         timeout_graceful_shutdown=2,
     )
-    server = uvicorn.Server(config)
+    server = _Uvicorn(config)
     serve_task = asyncio.create_task(server.serve(sockets=[sock]))
     # uvicorn offers no start event; it ends when serve() starts or fails
     while not server.started and not serve_task.done():  # noqa: ASYNC110
@@ -66,3 +67,13 @@ async def serve(
         await serve_task
     finally:
         server.should_exit = True
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn raises SIGTERM/SIGINT again once it stopped serving, which ends the process
+    before the manager is closed: OCPP boxes then lose their sockets without a close frame.
+    Here the signal only ends serving; `run` returns and closes everything in order."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()

@@ -23,6 +23,7 @@ from manager.service import (
     UserConfig,
     is_secret,
 )
+from web.openapi_stations import station_paths
 from web.shapes import SHAPES
 
 JSON = "application/json"
@@ -344,6 +345,7 @@ def document() -> dict[str, Any]:
             )
         },
     }
+    paths.update(station_paths())
     return {
         "openapi": "3.1.0",
         "info": {

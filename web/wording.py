@@ -11,6 +11,7 @@ reads in its "full" form ("circuit Garage L1 full").
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from manager.model import Reason
@@ -50,6 +51,8 @@ EN: Mapping[str, str] = {
     "no_car": "no car",
     "box_error": "error: box reports a fault",
     "box_error/detail": "error: {detail}",
+    "box_error/cause": "error: {cause}",
+    "reserved": "reserved until {until} (reservation {reservation_id})",
     "resume_wait": "paused: may resume in {seconds} s (no on/off flapping)",
     "car_takes_less": "car takes less: offer capped at {amps} A",
     "safe_mode": "safe mode ({why}): {cause}",
@@ -75,6 +78,15 @@ EN: Mapping[str, str] = {
     "refresh_stopped/safe_a": (
         "set to {amps} A; with no more refreshes the box returns to {safe_a} A in 60 s"
     ),
+    # what a box reports (its detail)
+    "not_under_control": (
+        "not under control: the box refuses charging profiles, charging is refused"
+    ),
+    "profile_rejected": "profile rejected: box answered {status}",
+    "profile_rejected/reason": "profile rejected: box answered {status} ({reason})",
+    "box_reports": "box reports {code}",
+    "box_reports/info": "box reports {code}: {info}",
+    "box_says": "{text}",
     # names ampshare gives (not typed by a user)
     "Grid connection": "Grid connection",
 }
@@ -113,6 +125,8 @@ DE: Mapping[str, str] = {
     "no_car": "kein Auto",
     "box_error": "Fehler: Box meldet eine Störung",
     "box_error/detail": "Fehler: {detail}",
+    "box_error/cause": "Fehler: {cause}",
+    "reserved": "reserviert bis {until} (Reservierung {reservation_id})",
     "resume_wait": "pausiert: frühestens in {seconds} s wieder (kein Ein-Aus-Takten)",
     "car_takes_less": "Auto nimmt weniger: Angebot auf {amps} A begrenzt",
     "safe_mode": "Sicherheitsmodus ({why}): {cause}",
@@ -138,6 +152,14 @@ DE: Mapping[str, str] = {
     "refresh_stopped/safe_a": (
         "auf {amps} A gesetzt; ohne Auffrischung kehrt die Box in 60 s zu {safe_a} A zurück"
     ),
+    "not_under_control": (
+        "nicht unter Kontrolle: Die Box lehnt Ladeprofile ab, Laden wird verweigert"
+    ),
+    "profile_rejected": "Ladeprofil abgelehnt: Box antwortete {status}",
+    "profile_rejected/reason": "Ladeprofil abgelehnt: Box antwortete {status} ({reason})",
+    "box_reports": "Box meldet {code}",
+    "box_reports/info": "Box meldet {code}: {info}",
+    "box_says": "{text}",
     "Grid connection": "Netzanschluss",
 }
 
@@ -162,12 +184,16 @@ def amount(value: Any, lang: str) -> str:
 def _param(key: str, value: Any, lang: str) -> str:
     if key in _AMOUNTS:
         return amount(value, lang)
+    if key == "until" and isinstance(value, int | float):  # epoch seconds, local time
+        return datetime.fromtimestamp(value).strftime("%H:%M")
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
 
 
-def _template(table: Mapping[str, str], code: str, params: Mapping[str, Any]) -> str:
+def _template(table: Mapping[str, str], code: str, params: Mapping[str, Any], cause: object) -> str:
+    if cause and f"{code}/cause" in table:
+        return table[f"{code}/cause"]
     for key in params:
         variant = table.get(f"{code}/{key}")
         if variant is not None:
@@ -191,7 +217,7 @@ def word(reason: Mapping[str, Any] | None, lang: str = "en", *, full: bool = Fal
     cause = reason.get("cause")
     values["cause"] = word(cause, lang, full=code in _FULL_UNDER) if cause else ""
     key = f"{code}.full" if full and f"{code}.full" in table else code
-    return _template(table, key, params).format_map(_Blank(values))
+    return _template(table, key, params, cause).format_map(_Blank(values))
 
 
 class _Blank(dict[str, str]):
@@ -230,6 +256,7 @@ def localize(state: Mapping[str, Any], lang: str) -> dict[str, Any]:
             **e,
             "reason": worded(e.get("reason"), lang),
             "deactivation": worded(e.get("deactivation"), lang),
+            "detail": worded(e.get("detail"), lang),
         }
         for e in state.get("evses") or []
     ]
