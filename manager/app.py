@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from devices import registry
 from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import BusPool
+from devices.ocpp.gateway_hub import GatewayHub
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.station import StationDesk
@@ -259,6 +260,7 @@ class Manager:
     control: ControlLoop
     service: Service
     audit: AuditLog
+    gateways: GatewayHub
 
     async def start(self) -> None:
         try:
@@ -270,6 +272,7 @@ class Manager:
 
     async def close(self) -> None:
         await self.control.close()
+        await self.gateways.close()
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
@@ -300,6 +303,9 @@ def build_manager(opts: Options) -> Manager:
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
     ocpp.station.on_reservation_end = control.reservations.cancel
+    gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
+    control.gateways = gateways
+    ocpp.observer = gateways
     history = History(opts.data_dir / "history.json")
     audit = AuditLog(opts.data_dir)
     desk = StationDesk(ocpp)
@@ -332,7 +338,7 @@ def build_manager(opts: Options) -> Manager:
         )
     )
     control.charge_points = service.charge_points
-    return Manager(store, sessions, events, ocpp, ctx, control, service, audit)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:

@@ -19,11 +19,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
-from manager import setpoints
+from manager import backend, setpoints
 from manager.allocator import allocate
 from manager.config import CircuitConfig, Settings
 from manager.loads import build_model
-from manager.model import Deactivatable, DeviceError, EventSink, Evse, Meter, Reason
+from manager.model import (
+    BillingGateways,
+    Deactivatable,
+    DeviceError,
+    EventSink,
+    Evse,
+    Meter,
+    Reason,
+)
 from manager.observe import (
     OVERDRAW_MEMORY_S,
     PHASE_MIN_A,
@@ -103,6 +111,8 @@ class ControlLoop:
         self.on_cycle: list[Callable[[State], None]] = []
         #: reserved boxes are kept free (demand 0) until their user comes
         self.reservations = Reservations()
+        #: the gateways to billing backends (wired by the composition root; None: none)
+        self.gateways: BillingGateways | None = None
 
     @property
     def safe_mode(self) -> bool:
@@ -123,6 +133,8 @@ class ControlLoop:
             for dev_id, cfg in wanted.items():
                 if dev_id not in self.meters and dev_id not in self.evses:
                     self._add(cfg, previous.get(dev_id))
+            if self.gateways is not None:
+                await self.gateways.configure(list(wanted.values()))
 
     async def _drop_changed(self, wanted: dict[str, dict[str, Any]]) -> dict[str, Runtime]:
         """Close devices removed or edited; returns the edited ones to learn from."""
@@ -221,6 +233,7 @@ class ControlLoop:
             self._update_safe_mode(now)
             evses = list(self.evses.values())
             self._observer.observe(now, evses)
+            backend.feed(self.gateways, evses)
             grid = self.grid_meter()
             model = build_model(
                 now,
@@ -231,10 +244,12 @@ class ControlLoop:
                 grid,
                 self.safe_mode,
                 self.reservations,
+                self.gateways,
             )
             allocation = allocate(model.site, model.loads)
             reasons = {**allocation.reasons, **model.overrides}
-            setpoints.decide(now, evses, allocation.setpoints, reasons, self.safe_reason)
+            capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
+            setpoints.decide(now, evses, allocation.setpoints, reasons, self.safe_reason, capped)
             await setpoints.apply_all(now, evses, self._timeout())
             self.cycles += 1
             snapshot = self._publish(model.site, grid)
@@ -256,6 +271,7 @@ class ControlLoop:
             grid=grid,
             safe_reason=self.safe_reason,
             charge_points=self.charge_points(),
+            gateways=self.gateways,
         )
         return build_state(inputs)
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from manager.backend import capped
 from manager.config import ROOT_CIRCUIT, CircuitConfig, Settings, to_circuits
 from manager.model import (
     PHASES,
     ROTATIONS,
+    BillingGateways,
     ChargeStatus,
     EvseLoad,
     Reason,
@@ -76,6 +78,7 @@ def build_model(
     grid: MeterRuntime | None,
     safe_mode: bool,
     reservations: Reservations,
+    gateways: BillingGateways | None = None,
 ) -> Model:
     site_cfg = settings.site
     loads: list[EvseLoad] = []
@@ -89,6 +92,7 @@ def build_model(
         held = hold_back(now, st, site_cfg.resume_delay_s, reservations)
         if held is not None:
             demand, overrides[st.id] = 0.0, held
+        demand = capped(gateways, st, demand)
         loads.append(
             st.load(demand_a=demand, resolution_a=resolution_of(st.device), wait_rank=rank)
         )

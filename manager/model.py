@@ -1,7 +1,8 @@
 """Domain model shared by the allocator, the control loop and the device drivers.
 
-Pure data and small interfaces: no I/O, nothing of the project imported, so the allocator can be
-tested in microseconds and drivers depend on nothing but this file.
+Pure data and small interfaces: no I/O, nothing of the project imported but its second file
+manager/model_ocpp.py, so the allocator can be tested in microseconds and drivers depend on
+nothing but the model.
 
 Phases are indexed 0, 1, 2 (L1, L2, L3). "Box phases" are the terminals of a wallbox; "site
 phases" are the phases of the house. A phase rotation maps the one onto the other.
@@ -13,6 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+
+# the gateways' and the station management's contracts live beside (re-exported here)
+from manager.model_ocpp import BackendCap as BackendCap
+from manager.model_ocpp import BillingGateways as BillingGateways
+from manager.model_ocpp import BoxObservation as BoxObservation
+from manager.model_ocpp import StationActions as StationActions
+from manager.model_ocpp import StationInputError as StationInputError
+from manager.model_ocpp import StationOffline as StationOffline
+from manager.model_ocpp import StationTimeout as StationTimeout
 
 PHASES = 3
 Triple = tuple[float, float, float]
@@ -362,38 +372,3 @@ class OcppHooks(Protocol):
         Comes from the configuration, so it holds across restarts of ampshare.
         """
         ...
-
-
-# --------------------------------------------------------------------------------------------
-# Station management: admin actions on a charge point (implemented by devices/ocpp/station)
-# --------------------------------------------------------------------------------------------
-
-
-class StationOffline(Exception):
-    """The charge point is not connected (or went away before it answered)."""
-
-
-class StationTimeout(Exception):
-    """The charge point did not answer in time."""
-
-
-class StationInputError(ValueError):
-    """Parameters of a station action are wrong: every mistake as `{"field", "message"}`."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
-
-
-class StationActions(Protocol):
-    """Admin actions on connected charge points, configured as devices or not.
-
-    `run` answers `{"status": <the box's status>, "payload": <the box's answer>}`; it raises
-    KeyError for an unknown action, StationInputError, StationOffline or StationTimeout.
-    """
-
-    actions: tuple[str, ...]
-
-    async def run(self, charge_box_id: str, action: str, params: Any) -> dict[str, Any]: ...
-
-    def identity(self, charge_box_id: str) -> dict[str, Any] | None: ...

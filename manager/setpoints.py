@@ -48,8 +48,10 @@ def decide(
     setpoints: Mapping[str, float],
     reasons: Mapping[str, Reason],
     safe_reason: Reason | None,
+    backend: Mapping[str, Reason],
 ) -> None:
-    """Set each box's target and reason from the allocation (`safe_reason`: safe mode is on)."""
+    """Set each box's target and reason from the allocation (`safe_reason`: safe mode is on;
+    `backend`: boxes a billing backend's cap limits)."""
     for st in evses:
         held = unmanaged(st)
         if held is not None:
@@ -61,6 +63,8 @@ def decide(
         if safe_reason is not None:
             why = {"why": safe_reason.code, **safe_reason.params}
             reason = Reason("safe_mode", why, cause=reason)
+        elif st.id in backend:
+            reason = backend[st.id]
         elif st.cap_a is not None and target >= st.cap_a - 1e-9:
             reason = Reason("car_takes_less", {"amps": st.cap_a})
         plugged = st.reading is not None and st.reading.status in PLUGGED

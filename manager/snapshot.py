@@ -10,6 +10,7 @@ from typing import Any
 from manager.config import Settings
 from manager.model import (
     PHASES,
+    BillingGateways,
     ChargeStatus,
     EventSink,
     MeterRole,
@@ -24,6 +25,7 @@ from manager.state import (
     CircuitState,
     EvseState,
     EvseStatus,
+    GatewayState,
     MeterState,
     ReasonState,
     SiteState,
@@ -68,7 +70,7 @@ def _detail(said: Reason | str | None, error: str | None) -> ReasonState | None:
     return ReasonState(code="device_error", params={"error": error}) if error else None
 
 
-def evse_state(st: EvseRuntime) -> EvseState:
+def evse_state(st: EvseRuntime, gateways: BillingGateways | None = None) -> EvseState:
     r = st.reading if st.online else None
     cfg = st.spec
     return EvseState(
@@ -93,7 +95,13 @@ def evse_state(st: EvseRuntime) -> EvseState:
         priority=cfg.priority,
         max_current_a=cfg.max_current_a,
         deactivation=ReasonState.of(st.deactivation),
+        gateway=_gateway(gateways, st.id),
     )
+
+
+def _gateway(gateways: BillingGateways | None, evse_id: str) -> GatewayState | None:
+    status = gateways.status(evse_id) if gateways is not None else None
+    return GatewayState.model_validate(status) if status is not None else None
 
 
 def meter_state(m: MeterRuntime) -> MeterState:
@@ -132,11 +140,12 @@ class Inputs:
     grid: MeterRuntime | None
     safe_reason: Reason | None
     charge_points: list[dict[str, Any]]
+    gateways: BillingGateways | None = None
 
 
 def build_state(x: Inputs) -> State:
     by_name = lambda s: s.name  # noqa: E731
-    evses = [evse_state(st) for st in sorted(x.evses, key=by_name)]
+    evses = [evse_state(st, x.gateways) for st in sorted(x.evses, key=by_name)]
     meters = sorted(x.meters, key=by_name)
     grid_reading = x.grid.reading if x.grid and x.grid.online else None
     cfg = x.settings.site

@@ -84,6 +84,23 @@ class SiteState(_Model):
     safe_current_a: Num = Field(None, description="what all wallboxes share in safe mode (A)")
 
 
+class GatewayState(_Model):
+    """A wallbox's gateway to a billing backend (devices/ocpp/gateway*)."""
+
+    connected: bool = Field(False, description="booted at the backend")
+    since: Num = Field(None, description="connected since (epoch s)")
+    error: str | None = Field(
+        None,
+        description="last failure as a code: http_401, http_<status>, certificate_untrusted, "
+        "tls_failed, unreachable, unknown_host, protocol, closed, other",
+    )
+    detail: str | None = Field(None, description="the failure in detail")
+    queued: int = Field(0, description="transaction messages waiting")
+    limit_a: Num = Field(None, description="the backend's cap (A)")
+    insecure: bool = Field(False, description="certificate not checked")
+    protocol: Literal["ocpp1.6", "ocpp2.0.1"] = "ocpp1.6"
+
+
 class EvseState(_Model):
     id: str = ""
     name: str = ""
@@ -108,6 +125,9 @@ class EvseState(_Model):
     max_current_a: Num = None
     deactivation: ReasonState | None = Field(
         None, description="result of the last deactivation (profiles cleared, ...)"
+    )
+    gateway: GatewayState | None = Field(
+        None, description="the gateway to a billing backend; null: none configured"
     )
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("manager", "devices", "web")
-#: leaf modules: they import nothing of the project, so everyone may import them
-LEAVES = {"manager.model", "manager.files"}
+#: leaf modules: they import nothing of the project but each other, so everyone may import them
+#: (manager.model_ocpp is part of the model, re-exported by it)
+LEAVES = {"manager.model", "manager.model_ocpp", "manager.files"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -71,7 +72,7 @@ def test_only_the_composition_root_wires_devices_and_web() -> None:
         assert not wired, (module, wired)
 
 
-def test_leaves_import_nothing_of_the_project() -> None:
+def test_leaves_import_nothing_of_the_project_but_each_other() -> None:
     modules = _modules("manager")
     for leaf in LEAVES:
-        assert modules[leaf] == set(), leaf
+        assert {_top(i) for i in modules[leaf]} <= LEAVES, leaf
