@@ -67,14 +67,19 @@ def decide(
             reason = backend[st.id]
         elif st.cap_a is not None and target >= st.cap_a - 1e-9:
             reason = Reason("car_takes_less", {"amps": st.cap_a})
-        plugged = st.reading is not None and st.reading.status in PLUGGED
-        if plugged and target == 0 and st.waiting_since is None:
-            st.waiting_since = now
-        if target > 0:
-            st.waiting_since = None
+        _track_waiting(now, st, target)
         if target != st.target_a or _steady(reason) != _steady(st.reason):
             log.info("%s: %.1f A (%s)", st.id, target, reason)
         st.target_a, st.reason = target, reason
+
+
+def _track_waiting(now: float, st: EvseRuntime, target: float) -> None:
+    """Since when a plugged-in car has waited for current (the slot rotation's order)."""
+    plugged = st.reading is not None and st.reading.status in PLUGGED
+    if plugged and target == 0 and st.waiting_since is None:
+        st.waiting_since = now
+    if target > 0:
+        st.waiting_since = None
 
 
 def _steady(reason: Reason | None) -> tuple[object, ...]:
