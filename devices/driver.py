@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from manager.model import DeviceSpec, Evse, Meter
+
+if TYPE_CHECKING:
+    from devices.modbus.bus import BusPool
+    from devices.ocpp.server import OcppServer
+    from devices.sim import SimWorld
 
 
 class DriverOptions(BaseModel):
@@ -25,14 +30,13 @@ class DriverOptions(BaseModel):
 class DeviceContext:
     """Shared resources drivers need, built once by the composition root.
 
-    `sim` is the simulated world (devices.sim.SimWorld), `ocpp` the OCPP server
-    (devices.ocpp.server.OcppServer), `buses` the Modbus connection pool
-    (devices.modbus.bus.BusPool). A driver whose resource is None raises DeviceError.
+    A driver whose resource is None raises DeviceError. The types are imported for the type
+    checker only: those modules import this one, and drivers need no more than the names.
     """
 
-    sim: Any = None
-    ocpp: Any = None
-    buses: Any = None
+    sim: SimWorld | None = None
+    ocpp: OcppServer | None = None
+    buses: BusPool | None = None
 
 
 Factory = Callable[[DeviceSpec, Any, DeviceContext], Meter | Evse]

@@ -25,6 +25,7 @@ from manager.model import (
     DeviceSpec,
     EvseReading,
     MeterReading,
+    Reason,
     Triple,
 )
 
@@ -315,9 +316,9 @@ class SimEvse:
         self.offer_a = max(0.0, setpoint_a)
         self.offer_phases = phases
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         self.offer_a = self.opts.failsafe_current_a
-        return f"released to its own failsafe current {self.opts.failsafe_current_a:g} A"
+        return Reason("released_failsafe", {"amps": self.opts.failsafe_current_a})
 
     async def close(self) -> None:
         # the box stays on the site a little, so a reconfigured driver finds its car again

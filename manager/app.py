@@ -5,18 +5,12 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from pathlib import Path
-from types import FrameType
 from typing import Any
 
-import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 
@@ -33,8 +27,6 @@ from devices.sim import SimWorld
 from manager.audit import AuditLog
 from manager.config import (
     COMMON_FIELDS,
-    ROOT_CIRCUIT,
-    CircuitConfig,
     InvalidInput,
     Settings,
 )
@@ -45,14 +37,22 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.startup import (  # noqa: F401  (the CLI and tests take them from here)
+    ADMIN_ENV,
+    Options,
+    default_data_dir,
+    ensure_admin_password,
+    seed_demo,
+)
+from manager.state import State
 from manager.station_display import ReasonDisplay
 from manager.stations import Stations
 from manager.transfers import Transfers
+from manager.webserver import listen_socket, serve
 from web.app import create_app
+from web.wording import word
 
 log = logging.getLogger("ampshare")
-
-ADMIN_ENV = "AMPSHARE_ADMIN_PASSWORD"
 
 
 class DriverTable:
@@ -249,55 +249,6 @@ class OcppBridge:
 
 
 @dataclass
-class Options:
-    data_dir: Path
-    host: str = "0.0.0.0"
-    http_port: int = 8080
-    ocpp_port: int | None = None
-    demo: bool = False
-    admin_password: str | None = None
-
-
-def ensure_admin_password(service: Service, given: str | None) -> str | None:
-    """Sets the admin password on first start; returns a generated one to show, if any."""
-    if given:
-        if not service.has_admin_password():
-            service.set_admin_password_now(given)
-        return None
-    if service.has_admin_password():
-        return None
-    generated = secrets.token_urlsafe(9)
-    service.set_admin_password_now(generated)
-    return generated
-
-
-def seed_demo(store: ConfigStore) -> None:
-    """A 3x32 A house with PV, a grid meter and three wallboxes, one behind a 16 A board."""
-    settings = Settings()
-    settings.site.max_current_a = 32.0
-    store.save_settings(settings)
-    store.put_circuit(
-        CircuitConfig(id="garage", name="Garage board", parent=ROOT_CIRCUIT, max_current_a=16.0)
-    )
-    common_evse = {"kind": "evse", "driver": "sim-evse", "enabled": True, "address": ""}
-    devices: list[dict[str, Any]] = [
-        {"id": "grid", "name": "Grid meter", "kind": "meter", "driver": "sim-meter",
-         "role": "grid", "enabled": True, "address": "", "offline": False},
-        {"id": "pv", "name": "PV inverter", "kind": "meter", "driver": "sim-meter",
-         "role": "pv", "enabled": True, "address": "", "offline": False},
-        {**common_evse, "id": "carport", "name": "Carport", "circuit": ROOT_CIRCUIT,
-         "max_current_a": 32.0, "car": "3p32", "arrive_after_s": 0.0, "priority": 1},
-        {**common_evse, "id": "garage-left", "name": "Garage left", "circuit": "garage",
-         "max_current_a": 16.0, "car": "auto", "arrive_after_s": 3.0, "priority": 1},
-        {**common_evse, "id": "garage-right", "name": "Garage right", "circuit": "garage",
-         "max_current_a": 16.0, "phase_rotation": "L2L3L1", "car": "auto",
-         "arrive_after_s": 12.0, "priority": 1},
-    ]  # fmt: skip
-    for device in devices:
-        store.put_device(device)
-
-
-@dataclass
 class Manager:
     """Everything one running manager consists of, wired; `start`/`close` bracket its life."""
 
@@ -379,9 +330,14 @@ def build_manager(opts: Options) -> Manager:
     )
     control.on_cycle.append(history.add)
     control.on_cycle.append(
-        ReasonDisplay(desk, store.devices, lambda: control.settings.ocpp.show_reasons)
+        ReasonDisplay(
+            desk,
+            store.devices,
+            lambda: control.settings.ocpp.show_reasons,
+            words=lambda reason: word(reason, "en"),
+        )
     )
-    control.extra_state = lambda: {"charge_points": service.charge_points()}
+    control.charge_points = service.charge_points
     return Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
 
 
@@ -406,7 +362,7 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
         scheduler = AsyncIOScheduler()
         interval = store.settings().site.control_interval_s
 
-        def follow_interval(_: dict[str, Any]) -> None:
+        def follow_interval(_: State) -> None:
             nonlocal interval
             wanted = control.settings.site.control_interval_s
             if wanted != interval:
@@ -427,63 +383,11 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
 
-        web = create_app(service)
-        config = uvicorn.Config(
-            web,
-            host=opts.host,
-            port=opts.http_port,
-            log_level="warning",
-            lifespan="on",
-            ws="none",  # the web needs no WebSocket; OCPP has its own server
-            # open dashboards hold an endless SSE stream: do not wait for them on shutdown
-            timeout_graceful_shutdown=2,
-        )
-        server = _Uvicorn(config)
-        serve_task = asyncio.create_task(server.serve(sockets=[sock]))
-        # uvicorn offers no start event; it ends when serve() starts or fails
-        while not server.started and not serve_task.done():  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        if serve_task.done():
-            await serve_task  # raises why it could not start
-            return
-        log.info(
-            "ampshare up in %.2f s: http://%s:%d/",
-            time.monotonic() - t0,
+        await serve(
+            create_app(service),
+            sock,
             opts.host,
             opts.http_port,
+            started_at=t0,
+            ready=ready,
         )
-        if ready is not None:
-            ready.set()
-        try:
-            await serve_task
-        finally:
-            server.should_exit = True
-
-
-class _Uvicorn(uvicorn.Server):
-    """uvicorn raises SIGTERM/SIGINT again once it stopped serving, which ends the process
-    before the manager is closed: OCPP boxes then lose their sockets without a close frame.
-    Here the signal only ends serving; `run` returns and closes everything in order."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-
-
-def listen_socket(host: str, port: int) -> socket.socket:
-    """The web server's socket; raises OSError with a sentence an operator understands."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(f"web server cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
-    return sock
-
-
-def default_data_dir() -> Path:
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ampshare"

@@ -47,9 +47,51 @@ class InvalidInput(ValueError):
         return cls(errors)
 
 
-def is_secret(key: str) -> bool:
-    """Fields that are write-only: stored, never shown or sent back."""
-    return "password" in key or key.endswith("_key")
+class NotFound(KeyError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+SECRET_WORDS = ("password", "secret", "token")
+
+
+def is_secret(key: str, schema: Mapping[str, Any] | None = None) -> bool:
+    """Fields that are write-only: stored, never shown or sent back, never pre-filled in a form.
+
+    By name (a password, secret or token, or a `..._key`), or because the field's JSON schema
+    says so (`writeOnly`, `format: password`). The API, the store and the forms use this one rule.
+    """
+    if any(w in key for w in SECRET_WORDS) or key.endswith("_key"):
+        return True
+    return schema is not None and (
+        bool(schema.get("writeOnly")) or schema.get("format") == "password"
+    )
+
+
+def public(item: dict[str, Any]) -> dict[str, Any]:
+    """A stored object as the API shows it: secrets replaced by `<name>_set` flags."""
+    out: dict[str, Any] = {}
+    for key, value in item.items():
+        if is_secret(key):
+            out[f"{key}_set"] = bool(value)
+        else:
+            out[key] = value
+    return out
+
+
+def merge_secrets(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Write-only secrets: absent or "" keeps the stored value, null clears it."""
+    merged = {**old, **patch}
+    for key in list(merged):
+        if is_secret(key) and key in patch and patch[key] == "" and key in old:
+            merged[key] = old[key]
+        if key.endswith("_set") and is_secret(key[:-4]):
+            merged.pop(key)
+    return merged
 
 
 class _Strict(BaseModel):
@@ -246,6 +288,18 @@ def slug(name: str, taken: Iterable[str]) -> str:
 
 def valid_id(value: str) -> bool:
     return bool(_ID_RE.match(value))
+
+
+def new_id(data: Mapping[str, Any], taken: set[str]) -> str:
+    """The id given in `data` (checked), or one made from its name, unique among `taken`."""
+    given = data.get("id")
+    if given is None:
+        return slug(str(data.get("name") or data.get("kind") or "device"), taken)
+    if not isinstance(given, str) or not valid_id(given):
+        raise InvalidInput.one("id", "use 1-40 lower-case letters, digits, - or _")
+    if given in taken:
+        raise InvalidInput.one("id", f"{given!r} is taken")
+    return given
 
 
 def root_circuit(site: SiteSettings, meter: str | None) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from manager.state import State
 from manager.store import AtomicJSONStorage, CorruptDataError
 
 log = logging.getLogger("ampshare.history")
@@ -42,15 +43,15 @@ class History:
                 data = {}
             self.points.extend(data.get("points", [])[-POINTS:])
 
-    def add(self, snapshot: dict[str, Any]) -> None:
-        site = snapshot.get("site", {})
+    def add(self, snapshot: State) -> None:
+        site = snapshot.site
         now = self.clock()
         bucket = int(now // self.bucket_s)
         if self._bucket is not None and bucket != self._bucket and self._n:
             self._flush()
         self._bucket = bucket
         for key in ("grid_w", "pv_w", "charge_w"):
-            value = site.get(key)
+            value = getattr(site, key)
             self._acc[key] = self._acc.get(key, 0.0) + float(value or 0.0)
         self._n += 1
 

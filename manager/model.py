@@ -1,7 +1,8 @@
 """Domain model shared by the allocator, the control loop and the device drivers.
 
-Pure data and small interfaces: no I/O, nothing of the project imported, so the allocator can be
-tested in microseconds and drivers depend on nothing but this file.
+Pure data and small interfaces: no I/O, nothing of the project imported but its second file
+manager/model_ocpp.py, so the allocator can be tested in microseconds and drivers depend on
+nothing but the model.
 
 Phases are indexed 0, 1, 2 (L1, L2, L3). "Box phases" are the terminals of a wallbox; "site
 phases" are the phases of the house. A phase rotation maps the one onto the other.
@@ -13,6 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+
+# the gateways' and the station management's contracts live beside (re-exported here)
+from manager.model_ocpp import BackendCap as BackendCap
+from manager.model_ocpp import BillingGateways as BillingGateways
+from manager.model_ocpp import BoxObservation as BoxObservation
+from manager.model_ocpp import StationActions as StationActions
+from manager.model_ocpp import StationInputError as StationInputError
+from manager.model_ocpp import StationOffline as StationOffline
+from manager.model_ocpp import StationTimeout as StationTimeout
 
 PHASES = 3
 Triple = tuple[float, float, float]
@@ -115,6 +125,10 @@ class Reason:
       `base_unbalance` [circuit, circuit_name]: the load ampshare does not control already
       breaks that limit, so the boxes below it are paused.
     `cause` nests a reason (for example safe mode around the allocator's reason).
+
+    The control loop, the site's safe mode, deactivation and a box's detail add their own codes,
+    listed with their params in docs/architecture.md (Reasons are data).
+    Names (`meter`, `names`, `circuit_name`) are as the user typed them.
     """
 
     code: str
@@ -123,6 +137,21 @@ class Reason:
 
     def __hash__(self) -> int:
         return hash((self.code, tuple(sorted(self.params.items())), self.cause))
+
+    def data(self) -> dict[str, object]:
+        """The JSON form: `code`, `params` and, if there is one, the nested `cause`."""
+        out: dict[str, object] = {"code": self.code, "params": dict(self.params)}
+        if self.cause is not None:
+            out["cause"] = self.cause.data()
+        return out
+
+    def __str__(self) -> str:
+        """For logs and events only (`code(k=v) <- cause`); people read the web's wording."""
+        args = ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.params.items()
+        )
+        head = f"{self.code}({args})" if args else self.code
+        return f"{head} <- {self.cause}" if self.cause is not None else head
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,8 +218,9 @@ class EvseReading:
     session_wh: float = 0.0
     energy_wh: float | None = None
     user: str | None = None
-    #: what the box reports that an operator should see (e.g. "profile rejected: ...")
-    detail: str | None = None
+    #: what the box reports that an operator should see: a Reason (`not_under_control`,
+    #: `profile_rejected`, `box_reports`...), worded at the web edge, or the box's own words
+    detail: Reason | str | None = None
 
 
 @runtime_checkable
@@ -202,20 +232,49 @@ class Meter(Protocol):
 
 @runtime_checkable
 class Evse(Protocol):
-    #: smallest step of a setpoint the box accepts (0.1 A for OCPP, 1 A for many Modbus boxes)
-    resolution_a: float
+    """A wallbox: what every driver offers. Optional capabilities are the protocols below,
+    checked with isinstance (in the style of evcc's api.PhaseSwitcher), never by getattr."""
 
     async def read(self) -> EvseReading: ...
 
     async def apply(self, setpoint_a: float, phases: int) -> None:
-        """Offer `setpoint_a` (0 = pause) on `phases` phases; raises DeviceError."""
-        ...
+        """Offer `setpoint_a` (0 = pause) on `phases` phases; raises DeviceError.
 
-    async def deactivate(self) -> str:
-        """Give the box back to its own control (clear profiles, safe current); says how it went."""
+        A box that can switch between 1 and 3 phases does so itself when `phases` differs from
+        what it is switched to; the others charge on their wiring.
+        """
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Stepped(Protocol):
+    """Accepts setpoints only in steps: 0.1 A for OCPP, 1 A for many Modbus boxes.
+
+    A wallbox without it is taken to accept 0.1 A steps.
+    """
+
+    resolution_a: float
+
+
+@runtime_checkable
+class Deactivatable(Protocol):
+    """Can be handed back to its own control before ampshare lets go of it."""
+
+    async def deactivate(self) -> Reason:
+        """Clear profiles, set a safe current...; says how it went (codes at `Reason`)."""
+        ...
+
+
+@runtime_checkable
+class RecordsSessions(Protocol):
+    """Records its charging sessions itself, with the RFID tag (OCPP transactions).
+
+    The control loop records sessions only for wallboxes without it.
+    """
+
+    records_sessions: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,81 +372,3 @@ class OcppHooks(Protocol):
         Comes from the configuration, so it holds across restarts of ampshare.
         """
         ...
-
-
-# --------------------------------------------------------------------------------------------
-# Gateway to an external billing backend (implemented in devices/ocpp/gateway*, wired by app)
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BoxObservation:
-    """One wallbox as the control loop saw it this cycle: what a gateway reports upstream."""
-
-    online: bool
-    enabled: bool
-    reading: EvseReading | None
-    offered_a: float
-    phases: int = 3
-
-
-@dataclass(frozen=True, slots=True)
-class BackendCap:
-    """A cap the billing backend puts on one box (A); `stopped` = it may not charge at all
-    (Inoperative, remote stop or a refused tag), else a charging profile's limit."""
-
-    limit_a: float
-    stopped: bool = False
-
-
-class BillingGateways(Protocol):
-    """The gateways of all wallboxes, as the control loop drives them."""
-
-    async def configure(self, devices: list[Mapping[str, object]]) -> None:
-        """Take the wallbox configurations; start, restart or stop gateways as they changed."""
-        ...
-
-    def observe(self, evse_id: str, seen: BoxObservation) -> None: ...
-
-    def cap(self, evse_id: str) -> BackendCap | None: ...
-
-    def status(self, evse_id: str) -> Mapping[str, object] | None:
-        """`{"connected", "since", "error", "queued", ...}` for the snapshot; None: no gateway."""
-        ...
-
-    async def close(self) -> None: ...
-
-
-# --------------------------------------------------------------------------------------------
-# Station management: admin actions on a charge point (implemented by devices/ocpp/station)
-# --------------------------------------------------------------------------------------------
-
-
-class StationOffline(Exception):
-    """The charge point is not connected (or went away before it answered)."""
-
-
-class StationTimeout(Exception):
-    """The charge point did not answer in time."""
-
-
-class StationInputError(ValueError):
-    """Parameters of a station action are wrong: every mistake as `{"field", "message"}`."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
-
-
-class StationActions(Protocol):
-    """Admin actions on connected charge points, configured as devices or not.
-
-    `run` answers `{"status": <the box's status>, "payload": <the box's answer>}`; it raises
-    KeyError for an unknown action, StationInputError, StationOffline or StationTimeout.
-    """
-
-    actions: tuple[str, ...]
-
-    async def run(self, charge_box_id: str, action: str, params: Any) -> dict[str, Any]: ...
-
-    def identity(self, charge_box_id: str) -> dict[str, Any] | None: ...

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from manager.model import Reason
 
@@ -49,9 +48,3 @@ class Reservations:
             "reserved",
             {"reservation_id": held.reservation_id, "until": held.until, "tag": held.id_tag},
         )
-
-
-def reserved_words(reason: Reason) -> str:
-    """Interim English for the control loop's reason strings (see manager.reason_words)."""
-    until = datetime.fromtimestamp(float(reason.params["until"])).strftime("%H:%M")
-    return f"reserved until {until} (reservation {reason.params['reservation_id']})"

@@ -20,40 +20,52 @@ from manager.auth import (
     hash_password,
     verify_password,
 )
+from manager.circuit_edits import CircuitEdits
 from manager.config import (
     ROOT_CIRCUIT,
     CircuitConfig,
     EvseConfig,
     InvalidInput,
     MeterConfig,
+    NotFound,
     Settings,
     UserConfig,
-    check_tree,
     is_secret,
-    root_circuit,
-    slug,
-    valid_id,
+    merge_secrets,
+    new_id,
+    public,
     validate_device,
 )
 from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
+from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.transfers import TransferError, Transfers
+from manager.user_edits import UserEdits
 
 log = logging.getLogger("ampshare.service")
 
-__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled", "TransferError"]
-
-
-class NotFound(KeyError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
+#: the live state's models, for the web edge (which imports only this facade and the model)
+__all__ = [
+    "ROOT_CIRCUIT",
+    "ChargePoint",
+    "CircuitConfig",
+    "EvseConfig",
+    "EvseState",
+    "InvalidInput",
+    "MeterConfig",
+    "MeterState",
+    "NotFound",
+    "Service",
+    "Settings",
+    "State",
+    "Throttled",
+    "TransferError",
+    "UserConfig",
+    "is_secret",
+]
 
 
 class DriverCatalog(Protocol):
@@ -92,29 +104,9 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-def public(item: dict[str, Any]) -> dict[str, Any]:
-    """A stored object as the API shows it: secrets replaced by `<name>_set` flags."""
-    out: dict[str, Any] = {}
-    for key, value in item.items():
-        if is_secret(key):
-            out[f"{key}_set"] = bool(value)
-        else:
-            out[key] = value
-    return out
+class Service(CircuitEdits, UserEdits):
+    """The one entry point of the web (and the CLI) into the running manager."""
 
-
-def _merge_secrets(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """Write-only secrets: absent or "" keeps the stored value, null clears it."""
-    merged = {**old, **patch}
-    for key in list(merged):
-        if is_secret(key) and key in patch and patch[key] == "" and key in old:
-            merged[key] = old[key]
-        if key.endswith("_set") and is_secret(key[:-4]):
-            merged.pop(key)
-    return merged
-
-
-class Service:
     def __init__(
         self,
         *,
@@ -149,10 +141,10 @@ class Service:
         await self.control.set_devices(self.store.devices())
 
     # -- live state ----------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state(self) -> State:
         return self.control.snapshot()
 
-    def subscribe(self) -> AsyncIterator[dict[str, Any]]:
+    def subscribe(self) -> AsyncIterator[State]:
         return self.control.subscribe()
 
     def history(self, hours: float = 24.0) -> list[dict[str, Any]]:
@@ -202,22 +194,12 @@ class Service:
             raise InvalidInput.one("circuit", f"unknown circuit {device['circuit']!r}")
         return device
 
-    def _new_id(self, data: dict[str, Any], taken: set[str]) -> str:
-        given = data.get("id")
-        if given is None:
-            return slug(str(data.get("name") or data.get("kind") or "device"), taken)
-        if not isinstance(given, str) or not valid_id(given):
-            raise InvalidInput.one("id", "use 1-40 lower-case letters, digits, - or _")
-        if given in taken:
-            raise InvalidInput.one("id", f"{given!r} is taken")
-        return given
-
     async def create_device(self, data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InvalidInput.one("body", "expected a JSON object")
         async with self._lock:
             taken = {d["id"] for d in self.store.devices()}
-            device = self._validate_device({**data, "id": self._new_id(data, taken)})
+            device = self._validate_device({**data, "id": new_id(data, taken)})
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
         log.info("device %s added (%s, %s)", device["id"], device["kind"], device["driver"])
@@ -231,7 +213,7 @@ class Service:
             for key in ("id", "kind"):
                 if key in patch and patch[key] != old[key]:
                     raise InvalidInput.one(key, "cannot be changed; delete and add instead")
-            device = self._validate_device(_merge_secrets(old, patch))
+            device = self._validate_device(merge_secrets(old, patch))
             if old.get("enabled", True) and not device.get("enabled", True):
                 await self._release(old)
             self.store.put_device(device)
@@ -262,99 +244,9 @@ class Service:
             raise InvalidInput.one("body", "expected a JSON object")
         base = {"name": "test", **data, "id": data.get("id") or "probe"}
         if base.get("id") in {d["id"] for d in self.store.devices()}:
-            base = _merge_secrets(self._device(base["id"]), data)
+            base = merge_secrets(self._device(base["id"]), data)
         device = self._validate_device(base)
         return await self.catalog.probe(device, timeout_s)
-
-    # -- circuits ------------------------------------------------------------------------
-    def circuit_schema(self) -> dict[str, Any]:
-        """JSON schema of a sub-board as a form edits it (its id is made from the name)."""
-        schema = CircuitConfig.model_json_schema()
-        schema["properties"].pop("id", None)
-        schema["required"] = [f for f in schema.get("required", []) if f != "id"]
-        return schema
-
-    def _grid_meter_id(self) -> str | None:
-        grids = sorted(
-            d["id"]
-            for d in self.store.devices()
-            if d["kind"] == "meter" and d.get("role") == "grid" and d.get("enabled", True)
-        )
-        return grids[0] if grids else None
-
-    def list_circuits(self) -> list[dict[str, Any]]:
-        root = root_circuit(self.store.settings().site, self._grid_meter_id())
-        return [root, *(c.model_dump(mode="json") for c in self.store.circuits())]
-
-    def get_circuit(self, circuit_id: str) -> dict[str, Any]:
-        for c in self.list_circuits():
-            if c["id"] == circuit_id:
-                return c
-        raise NotFound(f"no circuit {circuit_id!r}")
-
-    def _check_circuit(self, circuit: CircuitConfig, others: list[CircuitConfig]) -> None:
-        check_tree([*others, circuit])
-        if circuit.meter is not None:
-            meters = {d["id"] for d in self.store.devices() if d["kind"] == "meter"}
-            if circuit.meter not in meters:
-                raise InvalidInput.one("meter", f"unknown meter {circuit.meter!r}")
-
-    async def create_circuit(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise InvalidInput.one("body", "expected a JSON object")
-        async with self._lock:
-            others = self.store.circuits()
-            taken = {c.id for c in others} | {ROOT_CIRCUIT}
-            try:
-                circuit = CircuitConfig.model_validate({**data, "id": self._new_id(data, taken)})
-            except ValidationError as exc:
-                raise InvalidInput.from_pydantic(exc) from None
-            self._check_circuit(circuit, others)
-            self.store.put_circuit(circuit)
-            self.control.set_circuits(self.store.circuits())
-        return circuit.model_dump(mode="json")
-
-    async def update_circuit(self, circuit_id: str, patch: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(patch, dict):
-            raise InvalidInput.one("body", "expected a JSON object")
-        if circuit_id == ROOT_CIRCUIT:
-            return await self._update_root(patch)
-        async with self._lock:
-            others = [c for c in self.store.circuits() if c.id != circuit_id]
-            old = self.get_circuit(circuit_id)
-            if "id" in patch and patch["id"] != circuit_id:
-                raise InvalidInput.one("id", "cannot be changed")
-            try:
-                circuit = CircuitConfig.model_validate({**old, **patch})
-            except ValidationError as exc:
-                raise InvalidInput.from_pydantic(exc) from None
-            self._check_circuit(circuit, others)
-            self.store.put_circuit(circuit)
-            self.control.set_circuits(self.store.circuits())
-        return circuit.model_dump(mode="json")
-
-    async def _update_root(self, patch: dict[str, Any]) -> dict[str, Any]:
-        allowed = {"max_current_a", "max_power_w", "max_unbalance_a", "reserve_a"}
-        site_patch = {k: v for k, v in patch.items() if k in allowed}
-        for key in patch.keys() - allowed:
-            if patch[key] != self.get_circuit(ROOT_CIRCUIT).get(key):
-                raise InvalidInput.one(key, "the grid connection takes this from elsewhere")
-        await self.update_settings({"site": site_patch})
-        return self.get_circuit(ROOT_CIRCUIT)
-
-    async def delete_circuit(self, circuit_id: str) -> None:
-        if circuit_id == ROOT_CIRCUIT:
-            raise InvalidInput.one("id", "the grid connection cannot be deleted")
-        async with self._lock:
-            self.get_circuit(circuit_id)
-            users = [d["name"] for d in self.store.devices() if d.get("circuit") == circuit_id]
-            users += [c.name for c in self.store.circuits() if c.parent == circuit_id]
-            if users:
-                raise InvalidInput.one(
-                    "id", f"circuit still has {', '.join(sorted(users))}; move them first"
-                )
-            self.store.delete_circuit(circuit_id)
-            self.control.set_circuits(self.store.circuits())
 
     # -- settings ------------------------------------------------------------------------
     def get_settings(self) -> dict[str, Any]:
@@ -375,7 +267,7 @@ class Service:
                     raise InvalidInput.one(section, "unknown section")
                 if not isinstance(values, dict):
                     raise InvalidInput.one(section, "expected an object")
-                data[section] = _merge_secrets(data[section], values)
+                data[section] = merge_secrets(data[section], values)
             try:
                 settings = Settings.model_validate(data)
             except ValidationError as exc:
@@ -388,30 +280,6 @@ class Service:
             self.store.save_settings(settings)
             self.control.set_settings(settings)
         return self.get_settings()
-
-    # -- users ---------------------------------------------------------------------------
-    def list_users(self) -> list[dict[str, Any]]:
-        return [u.model_dump(mode="json") for u in self.store.users()]
-
-    async def create_user(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise InvalidInput.one("body", "expected a JSON object")
-        async with self._lock:
-            users = self.store.users()
-            taken = {u.id for u in users}
-            try:
-                user = UserConfig.model_validate({**data, "id": self._new_id(data, taken)})
-            except ValidationError as exc:
-                raise InvalidInput.from_pydantic(exc) from None
-            if self.store.user_by_tag(user.id_tag) is not None:
-                raise InvalidInput.one("id_tag", "this tag belongs to another user")
-            self.store.put_user(user)
-        return user.model_dump(mode="json")
-
-    async def delete_user(self, user_id: str) -> None:
-        async with self._lock:
-            if not self.store.delete_user(user_id):
-                raise NotFound(f"no user {user_id!r}")
 
     # -- sessions ------------------------------------------------------------------------
     def list_sessions(

@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -260,25 +261,12 @@ class SessionStore:
         """Sessions that started in [since, until), oldest first; `user` matches user or tag."""
         lo = parse_time(since) if since is not None else None
         hi = parse_time(until) if until is not None else None
+        wanted = _Filter(lo, hi, evse, user)
         rows: list[dict[str, Any]] = []
         with self._lock:
             for month in self._months():
-                if lo is not None and month < _month(lo):
-                    continue
-                if hi is not None and month > _month(hi):
-                    continue
-                for doc in self._db(month).all():
-                    rec = dict(doc)
-                    started = parse_time(rec["started_at"])
-                    if lo is not None and started < lo:
-                        continue
-                    if hi is not None and started >= hi:
-                        continue
-                    if evse is not None and evse not in (rec.get("evse"), rec.get("box")):
-                        continue
-                    if user is not None and user not in (rec.get("user"), rec.get("id_tag")):
-                        continue
-                    rows.append(rec)
+                if wanted.month(month):
+                    rows.extend(r for r in map(dict, self._db(month).all()) if wanted.row(r))
         rows.sort(key=lambda r: (r["started_at"], r["id"]))
         return rows
 
@@ -331,3 +319,28 @@ def _cell(value: object) -> str:
     if text[:1] in ("=", "+", "-", "@"):
         return "'" + text
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Filter:
+    """Which sessions `SessionStore.list` returns: started in [lo, hi), on a box, of a user."""
+
+    lo: datetime | None
+    hi: datetime | None
+    evse: str | None
+    user: str | None
+
+    def month(self, month: str) -> bool:
+        if self.lo is not None and month < _month(self.lo):
+            return False
+        return self.hi is None or month <= _month(self.hi)
+
+    def row(self, rec: Mapping[str, Any]) -> bool:
+        started = parse_time(rec["started_at"])
+        if (self.lo is not None and started < self.lo) or (
+            self.hi is not None and started >= self.hi
+        ):
+            return False
+        if self.evse is not None and self.evse not in (rec.get("evse"), rec.get("box")):
+            return False
+        return self.user is None or self.user in (rec.get("user"), rec.get("id_tag"))

@@ -10,23 +10,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from manager.model import StationActions, StationInputError, StationOffline, StationTimeout
+from manager.state import State
 
 log = logging.getLogger(__name__)
 
 #: message ids ampshare uses on a box's display (+ connector)
 MESSAGE_ID = 19520
 MIN_INTERVAL_S = 30.0
-
-
-def _words(reason: Any) -> str | None:
-    """The reason as a sentence (a reason given as data shows its text or its code)."""
-    if isinstance(reason, dict):
-        reason = reason.get("text") or reason.get("code")
-    return str(reason) if reason else None
 
 
 class ReasonDisplay:
@@ -36,15 +30,20 @@ class ReasonDisplay:
         devices: Callable[[], list[dict[str, Any]]],
         enabled: Callable[[], bool],
         clock: Callable[[], float] = time.monotonic,
+        *,
+        words: Callable[[Mapping[str, Any]], str],
     ) -> None:
+        """`words` turns a reason (its JSON form) into the sentence shown; the composition root
+        hands in the web's catalogue, as the manager words nothing itself."""
         self.actions = actions
+        self.words = words
         self.devices = devices
         self.enabled = enabled
         self.clock = clock
         self._shown: dict[tuple[str, int], tuple[str, float]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def __call__(self, snapshot: dict[str, Any]) -> None:
+    def __call__(self, snapshot: State) -> None:
         """After each control cycle: send the reasons that changed."""
         if not self.enabled():
             return
@@ -53,16 +52,16 @@ class ReasonDisplay:
             for d in self.devices()
             if d.get("driver") == "ocpp" and d.get("kind") == "evse" and d.get("address")
         }
-        for evse in snapshot.get("evses") or []:
-            where = boxes.get(str(evse.get("id")))
-            reason = _words(evse.get("reason"))
+        for evse in snapshot.evses:
+            where = boxes.get(evse.id)
+            reason = self.words(evse.reason.model_dump()) if evse.reason else None
             if where is None or not reason or not self._due(where, str(reason)):
                 continue
             info = self.actions.identity(where[0])
             if info is None or not info.get("connected") or info.get("protocol") != "2.0.1":
                 continue
             self._shown[where] = (str(reason), self.clock())
-            text = f"{evse.get('name') or evse.get('id')}: {reason}"[:512]
+            text = f"{evse.name or evse.id}: {reason}"[:512]
             task = asyncio.get_running_loop().create_task(self._send(where, text))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -64,7 +64,9 @@
     const safe = k(tile, "safe");
     safe.hidden = !site.safe_mode;
     document.getElementById("safe-banner").hidden = !site.safe_mode;
-    set(k(tile, "safe-reason"), site.safe_reason ? `${t("Safe mode")}: ${site.safe_reason}` : t("Safe mode"));
+    // reasons arrive worded in the page language (`text`), names as the user typed them
+    const why = site.safe_reason?.text;
+    set(k(tile, "safe-reason"), why ? `${t("Safe mode")}: ${why}` : t("Safe mode"));
     phaseBars(tile, site.grid_a, siteScale(site), site.limit_a || [32, 32, 32]);
     const gw = site.grid_w;
     figure(tile, "grid", gw === null || gw === undefined ? null : Math.abs(gw));
@@ -87,10 +89,12 @@
     set(k(tile, "setpoint"), `${num(e.setpoint_a)} A`);
     set(k(tile, "session"), energy(e.session_wh));
     set(k(tile, "user"), e.user || "—");
-    // the reason in words, unless it only repeats the status ("no car")
-    show(k(tile, "reason"), e.reason && e.reason !== String(e.status).replace("_", " ") ? e.reason : "");
-    show(k(tile, "detail"), e.detail);
-    show(k(tile, "deactivation"), e.deactivation);
+    // the reason in words, unless it only repeats the status ("no car", "disabled")
+    const code = e.reason?.code;
+    const repeats = code === e.status && (code === "no_car" || code === "disabled");
+    show(k(tile, "reason"), repeats ? "" : e.reason?.text);
+    show(k(tile, "detail"), e.detail?.text);
+    show(k(tile, "deactivation"), e.deactivation?.text);
     const [gw, warn] = gatewayLines(e.gateway);
     show(k(tile, "gateway"), gw);
     show(k(tile, "gateway-warn"), warn);

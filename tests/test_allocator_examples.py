@@ -13,7 +13,7 @@ import pytest
 
 from manager.allocator import allocate
 from manager.model import Circuit, EvseLoad, Site
-from manager.reason_words import english
+from web.wording import english
 
 
 def house(limit: float = 35.0, base=(0.0, 0.0, 0.0), **extra) -> Circuit:

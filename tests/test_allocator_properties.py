@@ -1,8 +1,8 @@
 """Properties of the allocator, proven on random sites with hypothesis.
 
 Everything here judges an allocation with its own small, independent model of the site: loads are
-summed by walking each wallbox's way up the tree and checked against the limits as DESIGN.md
-states them. Nothing of the allocator's internals is used.
+summed by walking each wallbox's way up the tree and checked against the limits as
+docs/architecture.md and docs/allocator.md state them. Nothing of the allocator's internals is used.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from manager.allocator import allocate
 from manager.model import ROTATIONS, Circuit, EvseLoad, Site
-from manager.reason_words import english
+from web.wording import english
 
 EPS = 1e-6
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from manager_process import PASSWORD, ManagerProcess
 from ports import free_port
+
+from web.wording import word
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +63,24 @@ def test_demo_state_is_live(demo: ManagerProcess) -> None:
         timeout_s=15,
     )
     box = next(e for e in carport["evses"] if e["id"] == "carport")
-    assert box["reason"]  # every setpoint comes with a why
+    assert box["reason"]["code"] and box["reason"]["text"]  # every setpoint comes with a why
+
+
+def test_reasons_arrive_worded_in_the_readers_language(demo: ManagerProcess) -> None:
+    """The same codes in English and German, over the API and over SSE."""
+    en = demo.api.get("/api/state", headers={"accept-language": "en"}).json()
+    de = demo.api.get("/api/state", headers={"accept-language": "de-DE"}).json()
+    assert all(e["reason"]["text"] == word(e["reason"], "en") for e in en["evses"])
+    assert all(e["reason"]["text"] == word(e["reason"], "de") for e in de["evses"])
+    assert any(e["reason"]["text"] != word(e["reason"], "en") for e in de["evses"])
+    doc = demo.api.get("/api/openapi.json").json()  # a live site matches the generated schema
+    validator = Draft202012Validator({"$ref": "#/components/schemas/State", **doc})
+    assert [e.message for e in validator.iter_errors(de)] == []
+    with demo.api.stream("GET", "/api/events", headers={"accept-language": "de"}) as resp:
+        line = next(x for x in resp.iter_lines() if x.startswith("data: "))
+    streamed = json.loads(line[6:])
+    for e in streamed["evses"]:
+        assert e["reason"]["text"] == word(e["reason"], "de")
 
 
 def test_device_added_through_the_api_appears_in_the_state(demo: ManagerProcess) -> None:
@@ -98,10 +119,12 @@ def test_stale_grid_meter_gives_safe_mode(demo: ManagerProcess) -> None:
         t0 = time.monotonic()
         state = demo.wait_for(lambda s: s["site"]["safe_mode"], timeout_s=10)
         waited = time.monotonic() - t0
-        assert "grid" in state["site"]["safe_reason"]
+        assert state["site"]["safe_reason"]["code"] in ("meter_silent", "meter_no_reading")
+        assert "grid meter" in state["site"]["safe_reason"]["text"]
         assert waited < 10
         evses = [e for e in state["evses"] if e["online"]]
-        assert all("safe mode" in e["reason"] for e in evses)
+        assert all(e["reason"]["code"] == "safe_mode" for e in evses)
+        assert all(e["reason"]["text"].startswith("safe mode (") for e in evses)
     finally:
         demo.api.patch("/api/devices/grid", json={"offline": False})
         demo.api.patch("/api/settings", json={"site": {"meter_timeout_s": 10}})

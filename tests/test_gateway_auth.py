@@ -22,7 +22,7 @@ def box(backend: Backend, dev_id: str, client_id: str, user: str, fallback: str)
 
 def evse(state: dict[str, Any], dev_id: str) -> dict[str, Any]:
     found = [e for e in state["evses"] if e["id"] == dev_id]
-    return found[0] if found else {"reason": "", "setpoint_a": 0, "gateway": None}
+    return found[0] if found else {"reason": {"text": ""}, "setpoint_a": 0, "gateway": None}
 
 
 def test_rejected_tags_follow_the_fallback_and_accepted_tags_work_offline(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_rejected_tags_follow_the_fallback_and_accepted_tags_work_offline(tmp_pa
         backend.wait("call", method="StartTransaction", identity="GWGOOD")
         state = mgr.wait_for(
             lambda s: (
-                evse(s, "refused")["reason"] == "stopped by the billing backend"
+                evse(s, "refused")["reason"]["text"] == "stopped by the billing backend"
                 and evse(s, "staff")["setpoint_a"] > 0
                 and evse(s, "good")["setpoint_a"] > 0
             )
@@ -71,7 +71,7 @@ def test_rejected_tags_follow_the_fallback_and_accepted_tags_work_offline(tmp_pa
         assert mgr.api.patch("/api/devices/good", json={"car": "3p16"}).status_code == 200
         # the Start of the new session is queued: the cached tag was valid
         state = mgr.wait_for(lambda s: evse(s, "good")["gateway"]["queued"] >= 2)
-        assert "billing backend" not in evse(state, "good")["reason"]
+        assert "billing backend" not in evse(state, "good")["reason"]["text"]
         kinds = {(e["kind"], e.get("device")) for e in mgr.api.get("/api/events/log").json()}
         assert ("gateway_disconnected", "good") in kinds
     finally:

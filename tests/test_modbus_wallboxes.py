@@ -12,7 +12,7 @@ from devices.driver import DeviceContext
 from devices.modbus import codec, wallbox
 from devices.modbus.bus import BusPool
 from devices.registry import build, drivers
-from manager.model import ChargeStatus, DeviceError, DeviceSpec
+from manager.model import ChargeStatus, DeviceError, DeviceSpec, Reason
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ async def test_heidelberg_reads_and_follows_setpoints(ctx: DeviceContext) -> Non
         assert h[261] == 0  # below 6 A: paused
         msg = await b.deactivate()
         assert h[257] == 0 and h[261] == 160
-        assert "watchdog switched off" in msg and "16 A" in msg
+        assert msg == Reason("watchdog_off", {"amps": 16.0})
         await b.close()
 
 
@@ -113,7 +113,7 @@ async def test_cfos_reads_and_writes_current_and_enable(ctx: DeviceContext) -> N
         assert (h[8093], h[8094]) == (105, 1)
         await b.apply(0, 3)
         assert h[8094] == 0
-        assert "16 A" in await b.deactivate()
+        assert (await b.deactivate()).params["amps"] == 16.0
         assert (h[8093], h[8094]) == (160, 1)
         await b.close()
 
@@ -236,7 +236,8 @@ async def test_alfen_setpoint_both_words_and_safety_net(ctx: DeviceContext) -> N
         await b.read()
         assert [w.address for w in emu.writes()] == [1210]  # rewritten by the poll
         msg = await b.deactivate()
-        assert codec.f32(u.get("holding", 1210, 2)) == 16.0 and "8 A" in msg
+        assert codec.f32(u.get("holding", 1210, 2)) == 16.0
+        assert msg == Reason("refresh_stopped", {"amps": 16.0, "safe_a": 8.0})
         await b.close()
 
 

@@ -14,8 +14,8 @@ from test_ocpp_support import evse as support_evse
 
 from devices.ocpp.evse import NOT_UNDER_CONTROL, RELEASE_A, OcppEvse
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID, MAX_PROFILE_ID
-from manager.model import DeviceError
-from web.reasons import localize, localize_reason
+from manager.model import DeviceError, Reason
+from web.wording import localize, word
 
 START16 = {
     "connector_id": 1,
@@ -145,7 +145,7 @@ async def test_box_taking_only_charge_point_max_profile_is_limited(tmp_path: Pat
             assert (await wallbox.read()).detail is None
             start = await box.call(call16.StartTransaction(**START16))
             assert start.id_tag_info["status"] == "Accepted"  # under control: may charge
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             assert box.profiles == {}
         assert "not_under_control" not in hooks.kinds()
 
@@ -159,7 +159,7 @@ async def test_201_station_taking_only_the_station_max_profile_is_limited(tmp_pa
             assert cs.profiles[MAX_PROFILE_ID]["evse_id"] == 0
             await wallbox.apply(9, 3)
             assert cs.limit(MAX_PROFILE_ID) == 9.0
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             assert cs.profiles == {}
         assert "not_under_control" not in hooks.kinds()
 
@@ -215,7 +215,7 @@ async def test_deactivating_one_connector_of_two_releases_it(tmp_path: Path) -> 
             await ready(server, "BOX1")
             await one.apply(10, 3)
             await two.apply(12, 3)
-            assert await one.deactivate() == "profiles cleared"
+            assert (await one.deactivate()).code == "profiles_cleared"
             # the box-wide default-deny stays for connector 2 ...
             assert box.limit(DENY_PROFILE_ID) == 0
             assert box.limit(DEFAULT_PROFILE_BASE + 2) == 12.0
@@ -229,7 +229,7 @@ async def test_switching_on_again_reinstalls_the_box_wide_deny(tmp_path: Path) -
         async with connect(server.port, "BOX1") as box:
             await ready(server, "BOX1")
             await wallbox.apply(10, 3)
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             assert box.profiles == {}
             await wallbox.apply(8, 3)
             assert box.limit(DENY_PROFILE_ID) == 0
@@ -245,7 +245,7 @@ async def test_201_deactivation_clears_every_profile_of_ours(tmp_path: Path) -> 
             await cs.call(started201())
             await wallbox.apply(11, 3)  # a TxProfile for the running transaction
             assert len(cs.profiles) == 3
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             assert cs.profiles == {}
 
 
@@ -257,15 +257,16 @@ async def test_201_one_failed_clear_does_not_keep_the_other_profiles(tmp_path: P
             await ready(server, "CS1")
             await wallbox.apply(10, 3)
             assert set(cs.profiles) == {DENY_PROFILE_ID, DEFAULT_PROFILE_BASE + 1}
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             assert DENY_PROFILE_ID not in cs.profiles  # cleared although the first one failed
-            assert await wallbox.deactivate() == "profiles cleared"  # and again: all gone
+            assert (await wallbox.deactivate()).code == "profiles_cleared"  # and again: all gone
             assert cs.profiles == {}
 
 
 def test_tile_detail_reads_in_german() -> None:
-    assert localize_reason(NOT_UNDER_CONTROL, "de").startswith("nicht unter Kontrolle")
-    state = {"evses": [{"detail": "profile rejected: box answered Rejected"}]}
-    assert localize(state, "de")["evses"][0]["detail"] == (
+    assert word(NOT_UNDER_CONTROL.data(), "de").startswith("nicht unter Kontrolle")
+    rejected = Reason("profile_rejected", {"status": "Rejected"}).data()
+    state = {"evses": [{"detail": rejected}]}
+    assert localize(state, "de")["evses"][0]["detail"]["text"] == (
         "Ladeprofil abgelehnt: Box antwortete Rejected"
     )

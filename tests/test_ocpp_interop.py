@@ -71,7 +71,7 @@ async def test_ocpp_rpc_strict_client(tmp_path: Path, version: str) -> None:
                 1,
                 10,
             )
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             cleared = [(await next_event(proc, "cleared"))["id"] for _ in range(2)]
             assert cleared == [DEFAULT_PROFILE_BASE + 1, DENY_PROFILE_ID]
             async with asyncio.timeout(WAIT_S):

@@ -15,7 +15,7 @@ from test_ocpp_support import evse as support_evse
 from devices.ocpp.evse import NOT_UNDER_CONTROL, OcppEvse
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID, TX_PROFILE_BASE
-from manager.model import ChargeStatus, DeviceError
+from manager.model import ChargeStatus, DeviceError, Reason
 
 
 def evse(server: Any, cb_id: str = "BOX1", **opts: Any) -> OcppEvse:
@@ -153,7 +153,7 @@ async def test_tx_profile_quirk_limits_running_transaction(tmp_path: Path) -> No
             prof = box.profiles[TX_PROFILE_BASE + 1]
             assert prof["charging_profile_purpose"] == "TxProfile"
             assert prof["transaction_id"] == start.transaction_id
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             cleared = [p["id"] for a, p in box.log if a == "ClearChargingProfile"]
             assert TX_PROFILE_BASE + 1 in cleared
 
@@ -194,25 +194,25 @@ async def test_read_reports_status_and_lenient_meter_values(tmp_path: Path) -> N
             )
             reading = await wallbox.read()
             assert reading.status == ChargeStatus.ERROR
-            assert reading.detail == "box reports GroundFailure"
+            assert reading.detail == Reason("box_reports", {"code": "GroundFailure"})
 
 
 async def test_deactivate_answers_in_words(tmp_path: Path) -> None:
     settings = {"response_timeout_s": 0.5}
     async with running_server(tmp_path, **settings) as (server, hooks):
         wallbox = evse(server)
-        assert await wallbox.deactivate() == "box not connected"
+        assert (await wallbox.deactivate()).code == "box_not_connected"
         async with connect(server.port, "BOX1") as box:
             await ready(server, "BOX1")
             await wallbox.apply(16, 3)
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             assert box.profiles == {}
-            assert (await wallbox.read()).detail == "profiles cleared"
+            assert (await wallbox.read()).detail == Reason("profiles_cleared")
             assert "profiles_cleared" in hooks.kinds()
             # the box forgot them: Unknown
-            assert await wallbox.deactivate() == "box answered Unknown"
+            assert await wallbox.deactivate() == Reason("box_answered", {"status": "Unknown"})
             box.silent.add("ClearChargingProfile")
-            assert await wallbox.deactivate() == "box did not answer"
+            assert (await wallbox.deactivate()).code == "box_no_answer"
 
 
 async def test_deactivated_box_gets_no_default_deny_on_reconnect(tmp_path: Path) -> None:
@@ -220,7 +220,7 @@ async def test_deactivated_box_gets_no_default_deny_on_reconnect(tmp_path: Path)
         wallbox = evse(server)
         async with connect(server.port, "BOX1"):
             await ready(server, "BOX1")
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
         async with connect(server.port, "BOX1") as box:
             await ready(server, "BOX1")
             assert not [a for a, _ in box.log if a == "SetChargingProfile"]

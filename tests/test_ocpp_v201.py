@@ -89,7 +89,7 @@ async def test_setpoint_and_deactivate(tmp_path: Path) -> None:
             assert cs.limit(DEFAULT_PROFILE_BASE + 1) == 13.4
             await wallbox.apply(13.4, 3)
             assert len([a for a, _ in cs.log if a == "SetChargingProfile"]) == 2
-            assert await wallbox.deactivate() == "profiles cleared"
+            assert (await wallbox.deactivate()).code == "profiles_cleared"
             assert cs.profiles == {}
 
 

@@ -79,17 +79,18 @@ async def test_changes_take_effect_without_restart(manager: Manager) -> None:
     assert manager.control.settings.site.max_current_a == 25
     added = await svc.create_device({"kind": "evse", "driver": "sim-evse", "name": "New",
                                      "car": "3p16"})  # fmt: skip
-    state = await manager.control.cycle()
+    state = (await manager.control.cycle()).model_dump(mode="json")
     assert any(e["id"] == added["id"] and e["online"] for e in state["evses"])
 
 
 async def test_deactivating_a_box_hands_it_back_and_shows_the_result(manager: Manager) -> None:
     svc = manager.service
     await svc.update_device("carport", {"enabled": False})
-    state = await manager.control.cycle()
+    state = (await manager.control.cycle()).model_dump(mode="json")
     box = next(e for e in state["evses"] if e["id"] == "carport")
     assert box["status"] == "disabled" and box["setpoint_a"] == 0
-    assert "failsafe" in box["deactivation"]
+    assert box["deactivation"]["code"] == "released_failsafe"
+    assert box["deactivation"]["params"] == {"amps": 6.0}
     assert any(e["kind"] == "deactivated" for e in svc.recent_events())
 
 

@@ -16,6 +16,7 @@ from test_ocpp_support import until
 from manager.app import Manager, Options, build_manager
 from manager.audit import AuditLog
 from web.app import create_app
+from web.wording import word
 
 PASSWORD = "station-admin-pw"
 
@@ -120,7 +121,8 @@ async def test_reserved_box_is_kept_free_in_the_allocation(
         assert held is not None and held.code == "reserved"
         await manager.control.cycle()
         st = manager.control.evses[device]
-        assert st.target_a == 0 and st.reason.startswith("reserved until")
+        assert st.target_a == 0 and st.reason.code == "reserved"
+        assert word(st.reason.data(), "en").startswith("reserved until")
         cancel = await api.post(
             "/api/stations/RES1/cancel_reservation", json={"reservation_id": rid}
         )

@@ -11,7 +11,9 @@ from station_support import node_station
 from test_ocpp_support import evse, running_server, until
 
 from devices.ocpp.station import StationDesk
+from manager.state import EvseState, ReasonState, State
 from manager.station_display import MESSAGE_ID, ReasonDisplay
+from web.wording import word
 
 
 def event(kind: str, seq: int, wh: float) -> dict[str, Any]:
@@ -78,13 +80,16 @@ async def test_reason_shown_on_201_displays_only(tmp_path: Path) -> None:
             {"id": "wb2", "driver": "ocpp", "kind": "evse", "address": "OLD16"},
         ]
         enabled = [False]
-        show = ReasonDisplay(desk, lambda: devices, lambda: enabled[0])
-        snapshot = {
-            "evses": [
-                {"id": "wb1", "name": "Garage", "reason": "Solar surplus: 8 A"},
-                {"id": "wb2", "name": "Old", "reason": "no car"},
+        show = ReasonDisplay(
+            desk, lambda: devices, lambda: enabled[0], words=lambda r: word(r, "en")
+        )
+        at_max = ReasonState(code="at_max", params={"amps": 8.0})
+        snapshot = State(
+            evses=[
+                EvseState(id="wb1", name="Garage", reason=at_max),
+                EvseState(id="wb2", name="Old", reason=ReasonState(code="no_car")),
             ]
-        }
+        )
         async with (
             node_station(server.port, "SHOW", "2.0.1") as box,
             node_station(server.port, "OLD16", "1.6") as old,
@@ -96,7 +101,7 @@ async def test_reason_shown_on_201_displays_only(tmp_path: Path) -> None:
             show(snapshot)
             sent = await box.request("SetDisplayMessage")
             assert sent["message"]["id"] == MESSAGE_ID + 1
-            assert sent["message"]["message"]["content"] == "Garage: Solar surplus: 8 A"
+            assert sent["message"]["message"]["content"] == "Garage: at its max 8 A"
             show(snapshot)  # unchanged: not sent again
             await asyncio.sleep(0.2)
             assert len(box.requests("SetDisplayMessage")) == 1

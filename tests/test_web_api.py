@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 from manager_process import PASSWORD, ManagerProcess
 from ports import free_port
 
@@ -269,10 +270,53 @@ def test_login_form_rejects_missing_token_and_wrong_password(serve: ManagerProce
         assert resp.status_code == 303 and resp.headers["location"] == "/"
 
 
+def test_state_matches_its_generated_schema(serve: ManagerProcess) -> None:
+    doc = serve.api.get("/api/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    for model, fields in {
+        "EvseState": ("target_a", "phases_used", "max_current_a", "reason", "deactivation"),
+        "MeterState": ("voltage_v",),
+        "SiteState": ("safe_current_a", "safe_reason"),
+        "ReasonState": ("code", "params", "cause", "text"),
+    }.items():
+        assert set(fields) <= set(schemas[model]["properties"]), model
+    validator = Draft202012Validator({"$ref": "#/components/schemas/State", **doc})
+    en = serve.api.get("/api/state", headers={"accept-language": "en"}).json()
+    de = serve.api.get("/api/state", headers={"accept-language": "de"}).json()
+    for state in (en, de):
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(state)]
+        assert errors == []
+
+
+def test_every_json_answer_matches_its_generated_schema(serve: ManagerProcess) -> None:
+    """Each GET without a path parameter, answered as the document says (schemas from models)."""
+    user = serve.api.post("/api/users", json={"name": "Anna", "id_tag": "04AB"}).json()
+    box = {"kind": "evse", "driver": "ocpp", "name": "Schema box", "address": "SCHEMA1"}
+    device = serve.api.post("/api/devices", json={**box, "password": "s3cret-pw"}).json()
+    assert device["password_set"] is True
+    doc = serve.api.get("/api/openapi.json").json()
+    checked = []
+    for path, item in doc["paths"].items():
+        content = item.get("get", {}).get("responses", {}).get("200", {}).get("content", {})
+        if "{" in path or "application/json" not in content:
+            continue
+        schema = content["application/json"]["schema"]
+        validator = Draft202012Validator({**schema, "components": doc["components"]})
+        body = serve.api.get(path).json()
+        errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(body)]
+        assert errors == [], path
+        checked.append(path)
+    assert {"/api/circuits", "/api/settings", "/api/users", "/api/devices"} <= set(checked)
+    assert serve.api.delete(f"/api/devices/{device['id']}").status_code == 204
+    assert serve.api.delete(f"/api/users/{user['id']}").status_code == 204
+
+
 def test_sse_streams_snapshots(serve: ManagerProcess) -> None:
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + 15
-    with serve.api.stream("GET", "/api/events", timeout=15.0) as resp:
+    with serve.api.stream(
+        "GET", "/api/events", timeout=15.0, headers={"accept-language": "de"}
+    ) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
         for line in resp.iter_lines():

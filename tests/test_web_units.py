@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from starlette.requests import HTTPConnection
 
 from manager.config import CircuitConfig, EvseConfig, MeterConfig, Settings
+from manager.service import public
+from manager.state import EvseState, MeterState, ReasonState, State
 from web import chart
 from web.auth import SESSION_COOKIE, SESSION_LIFETIME_S, Authenticator, Identity, Signer
 from web.forms import fields_from_schema, object_sections
 from web.i18n import DE, DE_FIELDS, JS_STRINGS, parse_accept_language, translator
 from web.render import num, power_parts
-from web.snapshot import normalize
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 
@@ -219,12 +222,19 @@ def test_chart_downsample_averages() -> None:
     assert out[0]["grid_w"] == 0.5 and out[0]["pv_w"] is None
 
 
-@pytest.mark.parametrize("state", [None, {}, {"site": None, "evses": [{"id": "x"}]}])
-def test_snapshot_normalize_fills_blanks(state) -> None:
-    out = normalize(state)
+def test_blank_state_has_every_field_the_tiles_read() -> None:
+    out = State(evses=[EvseState(id="x")]).model_dump(mode="json")
     assert out["site"]["limit_a"] == [None, None, None]
     for e in out["evses"]:
-        assert e["status"] == "offline" and len(e["current_a"]) == 3
+        assert e["status"] == "offline" and len(e["current_a"]) == 3 and e["reason"] is None
+
+
+def test_numbers_sent_are_finite() -> None:
+    """A device's NaN or infinity is sent as null; a reason cannot carry one at all."""
+    meter = MeterState(power_w=math.nan, current_a=(1.0, math.inf, -math.inf))
+    assert meter.power_w is None and meter.current_a == (1.0, None, None)
+    with pytest.raises(ValidationError):
+        ReasonState(code="at_max", params={"amps": math.nan})
 
 
 def test_every_template_text_has_a_german_translation() -> None:
@@ -247,3 +257,25 @@ def test_revoking_ends_earlier_sessions_only() -> None:
     new, sid = auth.new_session()
     assert auth.session_id(old) is None
     assert auth.session_id(new) == sid
+
+
+def test_one_secret_rule_for_the_api_and_the_forms() -> None:
+    """A driver's `api_token` is hidden by the API and shown as a password field, alike."""
+    stored = {"name": "Box", "api_token": "t0k3n", "tls_key": "k", "password": None}
+    assert public(stored) == {
+        "name": "Box",
+        "api_token_set": True,
+        "tls_key_set": True,
+        "password_set": False,
+    }
+    schema = {
+        "properties": {
+            "api_token": {"type": "string"},
+            "pin": {"type": "string", "writeOnly": True},
+            "host": {"type": "string"},
+        }
+    }
+    fields = {f.name: f for f in fields_from_schema(schema, {"api_token_set": True, "host": "h"})}
+    assert fields["api_token"].widget == "password" and fields["api_token"].secret_set
+    assert fields["pin"].widget == "password"
+    assert fields["host"].widget != "password"

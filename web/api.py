@@ -21,7 +21,7 @@ from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
 from web.i18n import choose_language
 from web.openapi import document
-from web.reasons import localize
+from web.wording import shown
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,8 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
         if snapshot is last:
             continue  # the same snapshot can arrive twice right after subscribing
         last = snapshot
-        shown = localize(snapshot, lang)
-        yield f"data: {json.dumps(shown, separators=(',', ':'), default=str)}\n\n"
+        data = shown(snapshot, lang)
+        yield f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
 
 
 def who(request: Request) -> str:
@@ -145,7 +145,7 @@ class Api:
         ]
 
     async def state(self, request: Request) -> Response:
-        return jsonable(self.service.state())
+        return jsonable(shown(self.service.state(), choose_language(request)))
 
     async def devices(self, request: Request) -> Response:
         if request.method == "POST":

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from manager.service import is_secret
 from web.i18n import FIELD_LABELS
 
 #: keys that are never edited in a form (identity, bookkeeping)
 SKIP_KEYS = frozenset({"id", "kind", "driver"})
-SECRET_WORDS = ("password", "secret", "token", "private_key")
 OPTION_WORDS = {"pv": "PV", "evse": "Wallbox", "accept": "Accept", "known": "Known"}
 
 
@@ -84,15 +84,6 @@ def _unwrap_nullable(
         inner["type"] = rest[0] if rest else "string"
         return inner, True
     return schema, False
-
-
-def is_secret(key: str, schema: Mapping[str, Any]) -> bool:
-    return (
-        schema.get("format") == "password"
-        or bool(schema.get("writeOnly"))
-        or any(w in key for w in SECRET_WORDS)
-        or key.endswith("_key")
-    )
 
 
 UNIT_SUFFIXES = ((" a", " (A)"), (" w", " (W)"), (" s", " (s)"), (" wh", " (Wh)"), (" v", " (V)"))

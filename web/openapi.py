@@ -1,20 +1,39 @@
-"""The OpenAPI 3.1 description of /api, written by hand so it documents the contract, not code.
+"""The OpenAPI 3.1 description of /api.
 
-Device and settings fields depend on the installed drivers; their full JSON schemas are served
-at /api/schemas and /api/drivers, and this document points there.
+The live state (`/api/state`, `/api/events`) is described by schemas generated from its models
+(manager/state.py), the same objects the control loop builds, so the document cannot drift from
+what is sent. The paths are listed here by hand. Device and settings fields depend on the
+installed drivers; their full JSON schemas are served at /api/schemas and /api/drivers, and this
+document points there.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from manager.service import (
+    CircuitConfig,
+    EvseConfig,
+    MeterConfig,
+    Settings,
+    State,
+    UserConfig,
+    is_secret,
+)
 from web.openapi_stations import station_paths
+from web.shapes import SHAPES
 
 JSON = "application/json"
 
 
+REF = "#/components/schemas/"
+
+
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": REF + name}
 
 
 def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -67,277 +86,61 @@ def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dic
 
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
-_TRIPLE = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 3, "maxItems": 3}
 _NUM = {"type": ["number", "null"]}
 
 
-def _schemas() -> dict[str, Any]:
-    return {
-        "Error": {
-            "type": "object",
-            "properties": {"error": {"type": "string"}},
-            "required": ["error"],
-        },
-        "Invalid": {
-            "type": "object",
-            "properties": {
-                "errors": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "field": {"type": "string", "description": "dotted path"},
-                            "message": {"type": "string"},
-                        },
-                        "required": ["field", "message"],
-                    },
-                }
-            },
-            "required": ["errors"],
-        },
-        "State": {
-            "type": "object",
-            "description": "Live snapshot, published about once per control cycle.",
-            "properties": {
-                "ts": {"type": "string", "format": "date-time"},
-                "site": {
-                    "type": "object",
-                    "properties": {
-                        "limit_a": _TRIPLE,
-                        "grid_a": _TRIPLE,
-                        "grid_w": _NUM,
-                        "pv_w": _NUM,
-                        "charge_w": _NUM,
-                        "reserve_a": _NUM,
-                        "safe_mode": {"type": "boolean"},
-                        "safe_reason": {"type": ["string", "null"]},
-                    },
-                },
-                "evses": {"type": "array", "items": _ref("EvseState")},
-                "meters": {"type": "array", "items": _ref("MeterState")},
-                "charge_points": {"type": "array", "items": _ref("ChargePoint")},
-                "circuits": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-        "EvseState": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "driver": {"type": "string"},
-                "enabled": {"type": "boolean"},
-                "online": {"type": "boolean"},
-                "status": {
-                    "type": "string",
-                    "enum": [
-                        "no_car",
-                        "connected",
-                        "charging",
-                        "paused",
-                        "error",
-                        "offline",
-                        "disabled",
-                    ],
-                },
-                "current_a": _TRIPLE,
-                "setpoint_a": _NUM,
-                "reason": {"type": ["string", "null"], "description": "why, in words"},
-                "power_w": _NUM,
-                "session_wh": _NUM,
-                "user": {"type": ["string", "null"]},
-                "detail": {"type": ["string", "null"]},
-                "circuit": {"type": ["string", "null"]},
-                "phases": {"type": "integer"},
-                "priority": {"type": "integer"},
-                "deactivation": {
-                    "type": ["string", "null"],
-                    "description": "result of the last deactivation (profiles cleared...)",
-                },
-                "gateway": {
-                    "oneOf": [_ref("GatewayState"), {"type": "null"}],
-                    "description": "the gateway to a billing backend; null: none configured",
-                },
-            },
-        },
-        "GatewayState": {
-            "type": "object",
-            "properties": {
-                "connected": {"type": "boolean", "description": "booted at the backend"},
-                "since": {"type": ["number", "null"], "description": "connected since (epoch s)"},
-                "error": {
-                    "type": ["string", "null"],
-                    "description": "last failure as a code: http_401, http_<status>, "
-                    "certificate_untrusted, tls_failed, unreachable, unknown_host, protocol, "
-                    "closed, other",
-                },
-                "detail": {"type": ["string", "null"], "description": "the failure in detail"},
-                "queued": {"type": "integer", "description": "transaction messages waiting"},
-                "limit_a": {"type": ["number", "null"], "description": "the backend's cap (A)"},
-                "insecure": {"type": "boolean", "description": "certificate not checked"},
-                "protocol": {"type": "string", "enum": ["ocpp1.6", "ocpp2.0.1"]},
-            },
-        },
-        "MeterState": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string"},
-                "name": {"type": "string"},
-                "role": {"type": "string", "enum": ["grid", "pv", "battery", "consumer", "evse"]},
-                "online": {"type": "boolean"},
-                "current_a": _TRIPLE,
-                "power_w": _NUM,
-                "energy_wh": _NUM,
-                "error": {"type": ["string", "null"]},
-            },
-        },
-        "ChargePoint": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "description": "ChargeBox ID"},
-                "vendor": {"type": ["string", "null"]},
-                "model": {"type": ["string", "null"]},
-                "connected": {"type": "boolean"},
-                "configured": {"type": "boolean"},
-            },
-        },
-        "Device": {
-            "type": "object",
-            "description": (
-                "Common fields below plus the driver's own fields (see /api/drivers). "
-                "Secrets are write-only: responses carry `<name>_set` instead."
-            ),
-            "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "kind": {"type": "string", "enum": ["evse", "meter"]},
-                "driver": {"type": "string"},
-                "enabled": {"type": "boolean"},
-                "address": {"type": "string"},
-                "circuit": {"type": "string"},
-                "min_current_a": {"type": "number"},
-                "max_current_a": {"type": "number"},
-                "phases": {"type": "integer", "enum": [1, 3]},
-                "phase_rotation": {"type": "string"},
-                "priority": {"type": "integer"},
-                "role": {"type": "string"},
-                "gateway_url": {"type": "string", "description": "ws:// or wss://; empty: none"},
-                "gateway_client_id": {"type": "string"},
-                "gateway_password": {"type": ["string", "null"], "writeOnly": True},
-                "gateway_protocol": {"type": "string", "enum": ["ocpp1.6", "ocpp2.0.1"]},
-                "gateway_ca_pem": {"type": "string"},
-                "gateway_client_cert_pem": {"type": "string"},
-                "gateway_client_key": {"type": ["string", "null"], "writeOnly": True},
-                "gateway_verify_tls": {"type": "boolean"},
-                "gateway_auth_fallback": {"type": "string", "enum": ["refuse", "local", "anyone"]},
-            },
-            "additionalProperties": True,
-        },
-        "Circuit": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "parent": {"type": ["string", "null"]},
-                "max_current_a": {"type": "number"},
-                "max_power_w": _NUM,
-                "max_unbalance_a": _NUM,
-                "reserve_a": {"type": "number"},
-                "meter": {"type": ["string", "null"]},
-            },
-        },
-        "Settings": {
-            "type": "object",
-            "description": "Sections `site` and `ocpp`; full schema at /api/schemas.",
-            "properties": {
-                "site": {"type": "object"},
-                "ocpp": {
-                    "type": "object",
-                    "properties": {
-                        "port": {"type": "integer"},
-                        "tls": {"type": "string", "enum": ["off", "detect", "on"]},
-                        "password": {"type": ["string", "null"], "writeOnly": True},
-                        "password_set": {"type": "boolean", "readOnly": True},
-                        "clear_profiles_on_deactivate": {"type": "boolean"},
-                    },
-                },
-            },
-        },
-        "User": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "id_tag": {"type": "string"},
-            },
-            "required": ["name", "id_tag"],
-        },
-        "Session": {
-            "type": "object",
-            "properties": {
-                "id": {"type": "integer"},
-                "evse": {"type": ["string", "null"]},
-                "box": {"type": ["string", "null"]},
-                "connector": {"type": ["integer", "null"]},
-                "id_tag": {"type": ["string", "null"]},
-                "user": {"type": ["string", "null"]},
-                "started_at": {"type": "string", "format": "date-time"},
-                "stopped_at": {"type": ["string", "null"], "format": "date-time"},
-                "energy_wh": _NUM,
-                "stop_reason": {"type": ["string", "null"]},
-            },
-        },
-        "Event": {
-            "type": "object",
-            "properties": {
-                "ts": {"type": "string", "format": "date-time"},
-                "kind": {"type": "string"},
-                "message": {"type": "string"},
-                "device": {"type": ["string", "null"]},
-            },
-        },
-        "HistoryPoint": {
-            "type": "object",
-            "properties": {
-                "ts": {"type": "string", "format": "date-time"},
-                "grid_w": _NUM,
-                "pv_w": _NUM,
-                "charge_w": _NUM,
-            },
-        },
-        "Driver": {
-            "type": "object",
-            "properties": {
-                "name": {"type": "string"},
-                "kind": {"type": "string", "enum": ["evse", "meter"]},
-                "title": {"type": "string"},
-                "testable": {"type": "boolean"},
-                "schema": {"type": "object", "description": "JSON schema of the driver fields"},
-            },
-        },
-        "TestResult": {
-            "type": "object",
-            "properties": {
-                "ok": {"type": "boolean"},
-                "values": {"type": "object"},
-                "error": {"type": "string"},
-            },
-            "required": ["ok"],
-        },
-        "PemPair": {
-            "type": "object",
-            "properties": {"cert_pem": {"type": "string"}, "key_pem": {"type": "string"}},
-            "required": ["cert_pem", "key_pem"],
-        },
-        "PasswordChange": {
-            "type": "object",
-            "properties": {
-                "old_password": {"type": "string"},
-                "new_password": {"type": "string", "minLength": 4},
-            },
-            "required": ["old_password", "new_password"],
-        },
-        "Ok": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
+def state_schemas() -> dict[str, Any]:
+    """The live state's schemas, generated from its models (State, EvseState, ReasonState...)."""
+    schema = State.model_json_schema(ref_template=REF + "{model}", mode="serialization")
+    defs = schema.pop("$defs", {})
+    return {**defs, "State": schema}
+
+
+#: configuration models as the API takes and answers them
+CONFIG: tuple[type[BaseModel], ...] = (CircuitConfig, EvseConfig, MeterConfig, Settings, UserConfig)
+
+
+def _as_answered(schema: dict[str, Any]) -> None:
+    """A stored object as the API answers it: `id` is given by the server, secrets are
+    write-only and answered as `<name>_set`."""
+    props = schema.get("properties", {})
+    if "id" in props:
+        props["id"]["readOnly"] = True
+        schema["required"] = [k for k in schema.get("required", []) if k != "id"]
+    for name in [k for k in props if is_secret(k, props[k])]:
+        props[name]["writeOnly"] = True
+        props[f"{name}_set"] = {"type": "boolean", "readOnly": True}
+
+
+def config_schemas() -> dict[str, Any]:
+    """The configuration's schemas, generated from the models the store validates with."""
+    _, top = models_json_schema(
+        [(model, "validation") for model in CONFIG], ref_template=REF + "{model}"
+    )
+    defs: dict[str, Any] = top["$defs"]
+    for schema in defs.values():
+        _as_answered(schema)
+    # the grid connection `main` is answered as a circuit without a parent
+    parent = defs["CircuitConfig"]["properties"]["parent"]
+    defs["CircuitConfig"]["properties"]["parent"] = {"anyOf": [parent, {"type": "null"}]}
+    aliases = {"Circuit": _ref("CircuitConfig"), "User": _ref("UserConfig")}
+    aliases["Device"] = {
+        "description": (
+            "Common fields plus the driver's own fields (see /api/drivers). "
+            "Secrets are write-only: responses carry `<name>_set` instead."
+        ),
+        "anyOf": [_ref("EvseConfig"), _ref("MeterConfig")],
     }
+    return {**defs, **aliases}
+
+
+def _schemas() -> dict[str, Any]:
+    shapes = {}
+    for model in SHAPES:
+        schema = model.model_json_schema(ref_template=REF + "{model}")
+        shapes.update(schema.pop("$defs", {}))
+        shapes[model.__name__] = schema
+    return {**state_schemas(), **config_schemas(), **shapes}
 
 
 def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, Any]:

@@ -16,7 +16,16 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from manager.model import ROTATIONS
-from manager.service import ROOT_CIRCUIT, InvalidInput, NotFound, Service, Throttled
+from manager.service import (
+    ROOT_CIRCUIT,
+    ChargePoint,
+    EvseState,
+    InvalidInput,
+    MeterState,
+    NotFound,
+    Service,
+    Throttled,
+)
 from web import chart
 from web.api import session_filters
 from web.auth import (
@@ -28,9 +37,8 @@ from web.auth import (
 )
 from web.forms import FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
-from web.reasons import localize
-from web.render import Renderer, energy
-from web.snapshot import BLANK_CP, BLANK_EVSE, BLANK_METER, evse_scale, normalize, site_scale
+from web.render import Renderer, energy, evse_scale, site_scale
+from web.wording import shown
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +237,7 @@ class Pages:
         )
 
     async def dashboard(self, request: Request) -> Response:
-        state = normalize(localize(self.service.state(), choose_language(request)))
+        state = shown(self.service.state(), choose_language(request))
         return self.r.page(
             request,
             "dashboard.html",
@@ -238,9 +246,9 @@ class Pages:
             site_scale=site_scale(state["site"]),
             evse_scale=evse_scale,
             chart=self._chart(request),
-            blank_evse=BLANK_EVSE,
-            blank_meter=BLANK_METER,
-            blank_cp=BLANK_CP,
+            blank_evse=EvseState().model_dump(mode="json"),
+            blank_meter=MeterState().model_dump(mode="json"),
+            blank_cp=ChargePoint().model_dump(mode="json"),
         )
 
     async def chart_fragment(self, request: Request) -> Response:

@@ -72,6 +72,16 @@ def pct(value: Any, scale: Any) -> float:
     return round(max(0.0, min(100.0, 100.0 * v / s)), 1)
 
 
+def evse_scale(evse: dict[str, Any]) -> float:
+    """Full scale of a wallbox's phase bars: its max current, else 16 A."""
+    return float(evse.get("max_current_a") or 16.0)
+
+
+def site_scale(site: dict[str, Any]) -> float:
+    limits = [x for x in site.get("limit_a") or [] if isinstance(x, int | float)]
+    return float(max(limits)) if limits else 32.0
+
+
 def status_word(status: str | None) -> str:
     return (status or "offline").replace("_", " ")
 

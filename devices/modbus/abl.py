@@ -14,7 +14,7 @@ from __future__ import annotations
 from devices.driver import DeviceContext, Driver
 from devices.modbus.address import SerialSettings
 from devices.modbus.wallbox import ModbusWallbox, WallboxOptions
-from manager.model import ChargeStatus, DeviceSpec, EvseReading
+from manager.model import ChargeStatus, DeviceSpec, EvseReading, Reason
 
 REG_STATE, REG_DUTY, REG_CURRENTS = 0x04, 0x14, 0x2E
 DUTY_OFF = 1000
@@ -79,11 +79,11 @@ class Abl(ModbusWallbox):
         amps = self._clamp(setpoint_a, 6.0, 32.0)
         await self._u().write_registers(REG_DUTY, [duty(amps)])
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         amps = self.wopts.release_current_a
         await self._u().write_registers(REG_DUTY, [duty(amps)])
         self._setup_at = None
-        return f"current set to {amps:g} A"
+        return Reason("current_set", {"amps": amps})
 
 
 def _build(spec: DeviceSpec, opts: WallboxOptions, ctx: DeviceContext) -> Abl:

@@ -18,7 +18,7 @@ from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import ModbusReplyError
 from devices.modbus.codec import enc_f32, f32, f64, text, u32
 from devices.modbus.wallbox import FailsafeOptions, ModbusWallbox
-from manager.model import ChargeStatus, DeviceSpec, EvseReading
+from manager.model import ChargeStatus, DeviceSpec, EvseReading, Reason, ReasonParam
 
 METER_FIRST, METER_COUNT = 306, 72  # 306..377: voltages .. energy
 REG_STATE, REG_APPLIED, REG_VALID, REG_SETPOINT, REG_SAFE, REG_PHASES = (
@@ -122,15 +122,15 @@ class Alfen(ModbusWallbox):
             return
         await self._write_setpoint(self._clamp(setpoint_a, 6.0, 32.0))
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         amps = self.aopts.release_current_a
         await self._write_setpoint(amps)
         self.setpoint_a = None  # stop refreshing: the box returns to its safe current
         self._setup_at = None
-        safe = (
-            f"{self.safe_current_a:g} A" if self.safe_current_a is not None else "its safe current"
-        )
-        return f"set to {amps:g} A; with no more refreshes the box returns to {safe} in 60 s"
+        params: dict[str, ReasonParam] = {"amps": amps}
+        if self.safe_current_a is not None:
+            params["safe_a"] = self.safe_current_a
+        return Reason("refresh_stopped", params)
 
 
 def _build(spec: DeviceSpec, opts: AlfenOptions, ctx: DeviceContext) -> Alfen:

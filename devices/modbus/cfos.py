@@ -13,7 +13,7 @@ from pydantic import Field
 from devices.driver import DeviceContext, Driver
 from devices.modbus.codec import i32, u32, u64
 from devices.modbus.wallbox import ModbusWallbox, WallboxOptions
-from manager.model import ChargeStatus, DeviceSpec, EvseReading
+from manager.model import ChargeStatus, DeviceSpec, EvseReading, Reason, ReasonParam
 
 REG_METER, REG_STATE, REG_LIMIT, REG_ENABLE, REG_PHASES = 8058, 8092, 8093, 8094, 8087
 STATES = {
@@ -81,18 +81,18 @@ class Cfos(ModbusWallbox):
         await unit.write_register(REG_LIMIT, round(amps * 10))
         await unit.write_register(REG_ENABLE, 1)
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         unit = self._u()
         amps = self.wopts.release_current_a
         await unit.write_register(REG_LIMIT, round(amps * 10))
         await unit.write_register(REG_ENABLE, 1)
-        text = f"charging enabled at {amps:g} A"
+        params: dict[str, ReasonParam] = {"amps": amps}
         if self.switching:
             await unit.write_register(REG_PHASES, 0)
             self.active_phases = 3
-            text += ", 3 phases"
+            params["phases"] = 3
         self._setup_at = None
-        return text
+        return Reason("charging_enabled", params)
 
 
 def _build(spec: DeviceSpec, opts: CfosOptions, ctx: DeviceContext) -> Cfos:

@@ -13,7 +13,7 @@ from devices.driver import DeviceContext, Driver
 from devices.modbus.address import SerialSettings
 from devices.modbus.codec import u32
 from devices.modbus.wallbox import FailsafeOptions, ModbusWallbox
-from manager.model import ChargeStatus, DeviceSpec, EvseReading
+from manager.model import ChargeStatus, DeviceSpec, EvseReading, Reason
 
 REG_FIRST, REG_COUNT = 4, 15  # input registers 4..18 in one read
 REG_HW_MAX, REG_HW_MIN = 100, 101
@@ -108,13 +108,13 @@ class Heidelberg(ModbusWallbox):
         amps = self._clamp(setpoint_a, self.hw_min_a, self.hw_max_a)
         await self._u().write_register(REG_MAX_CURRENT, _tenth(amps))
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         unit = self._u()
         amps = min(self.wopts.release_current_a, self.hw_max_a)
         await unit.write_register(REG_WATCHDOG, 0)
         await unit.write_register(REG_MAX_CURRENT, _tenth(amps))
         self._setup_at = None
-        return f"watchdog switched off, max current set to {_tenth(amps) / 10:g} A"
+        return Reason("watchdog_off", {"amps": _tenth(amps) / 10})
 
 
 def _build(spec: DeviceSpec, opts: HeidelbergOptions, ctx: DeviceContext) -> Heidelberg:

@@ -14,7 +14,7 @@ from pydantic import Field
 from devices.driver import DeviceContext, Driver
 from devices.modbus.codec import i32, u32, u64
 from devices.modbus.wallbox import ModbusWallbox, WallboxOptions
-from manager.model import ChargeStatus, DeviceSpec, EvseReading
+from manager.model import ChargeStatus, DeviceSpec, EvseReading, Reason
 
 IR_STATUS, IR_VOLT, IR_AMP, IR_POWER = 100, 108, 114, 120
 COIL_ENABLE, HR_CURRENT, HR_ENERGY, HR_ENERGY_WALLBE = 400, 528, 904, 2980
@@ -90,13 +90,13 @@ class Phoenix(ModbusWallbox):
         await unit.write_register(HR_CURRENT, self._register(amps))
         await unit.write_coil(COIL_ENABLE, True)
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         unit = self._u()
         amps = self.wopts.release_current_a
         await unit.write_register(HR_CURRENT, self._register(amps))
         await unit.write_coil(COIL_ENABLE, True)
         self._setup_at = None
-        return f"charging enabled at {amps:g} A"
+        return Reason("charging_enabled", {"amps": amps})
 
 
 def _factory(wallbe: bool):

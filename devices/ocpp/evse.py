@@ -22,7 +22,7 @@ from devices.ocpp.state import (
     TX_PROFILE_BASE,
     ConnectorState,
 )
-from manager.model import ChargeStatus, DeviceError, DeviceSpec, EvseReading, Triple
+from manager.model import ChargeStatus, DeviceError, DeviceSpec, EvseReading, Reason, Triple
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ REFRESH_S = 300.0
 #: the limit of a released connector whose box keeps the box-wide default-deny for others (A)
 RELEASE_A = 80.0
 
-NOT_UNDER_CONTROL = "not under control: the box refuses charging profiles, charging is refused"
+#: the detail of a box that refuses charging profiles (worded at the web edge)
+NOT_UNDER_CONTROL = Reason("not_under_control")
 
 _STATUS = {
     "Available": ChargeStatus.NO_CAR,
@@ -94,6 +95,8 @@ class OcppEvseOptions(DriverOptions):
 
 class OcppEvse:
     resolution_a = 0.1
+    #: sessions come from the box's transactions (with the RFID tag), not from the control loop
+    records_sessions = True
 
     def __init__(self, spec: DeviceSpec, opts: OcppEvseOptions, server: Any) -> None:
         if not spec.address:
@@ -113,7 +116,7 @@ class OcppEvse:
         self.server = server
         self._sent: tuple[Any, ...] | None = None
         self._sent_at = 0.0
-        self._detail: str | None = None
+        self._detail: Reason | None = None
         self._rejected: str | None = None
         self._want: tuple[float, int] | None = None
         server.attach(self.cb_id, self.connector, self)
@@ -150,12 +153,13 @@ class OcppEvse:
             detail=self._detail_of(state),
         )
 
-    def _detail_of(self, state: ConnectorState) -> str | None:
+    def _detail_of(self, state: ConnectorState) -> Reason | None:
         rec = self.server.record(self.cb_id)
         if rec is not None and rec.uncontrolled is not None:
             return NOT_UNDER_CONTROL
         if self._detail is None and state.error_code:
-            return f"box reports {state.error_code}" + (f": {state.info}" if state.info else "")
+            info = {"info": state.info} if state.info else {}
+            return Reason("box_reports", {"code": state.error_code, **info})
         return self._detail
 
     # ------------------------------------------------------------------ writing
@@ -235,13 +239,15 @@ class OcppEvse:
                 await conn.install_deny()
             return
         text = f"profile rejected: box answered {status}" + (f" ({reason})" if reason else "")
-        self._detail = text
+        self._detail = Reason(
+            "profile_rejected", {"status": status, **({"reason": reason} if reason else {})}
+        )
         if text != self._rejected:
             self._rejected = text
             log.warning("%s: %s (limit %s)", self.cb_id, text, what)
             self._event("profile_rejected", f"{self.cb_id}: {text}")
 
-    async def deactivate(self) -> str:
+    async def deactivate(self) -> Reason:
         """Clear ampshare's profiles so the box works without the manager; says how it went.
 
         With other connectors of the box still managed, the box-wide default-deny stays, so this
@@ -250,7 +256,7 @@ class OcppEvse:
         self._sent = self._want = None
         conn = self.server.connection(self.cb_id)
         if conn is None:
-            self._detail = "box not connected"
+            self._detail = Reason("box_not_connected")
             return self._detail
         rec = conn.record
         others = [c for c in self.server.attached(self.cb_id) if c != self.connector]
@@ -258,23 +264,24 @@ class OcppEvse:
         try:
             answers = await self._release(conn, others)
         except CallTimeout:
-            text = "box did not answer"
+            text, result = "box did not answer", Reason("box_no_answer")
         except NotConnected:
-            text = "box not connected"
+            text, result = "box not connected", Reason("box_not_connected")
         except OcppCallError as exc:
-            text = f"box answered {exc.code}"
+            text, result = f"box answered {exc.code}", Reason("box_answered", {"status": exc.code})
         else:
             if "Accepted" in answers:
-                text = "profiles cleared"
+                text, result = "profiles cleared", Reason("profiles_cleared")
                 if not others:
                     rec.released = True
                     conn.deny_status = None
                 self._event("profiles_cleared", f"{self.cb_id}: charging profiles cleared")
             else:
-                text = f"box answered {answers[0] if answers else 'nothing'}"
+                status = answers[0] if answers else "nothing"
+                text, result = f"box answered {status}", Reason("box_answered", {"status": status})
         log.info("%s: deactivated: %s", self.cb_id, text)
-        self._detail = text
-        return text
+        self._detail = result
+        return result
 
     async def _release(self, conn: Any, others: list[int]) -> list[str]:
         """Every profile of ampshare's for this connector (and the box-wide ones when no other

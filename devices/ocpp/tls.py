@@ -26,6 +26,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from websockets.asyncio.server import ServerConnection
 
+from manager.files import atomic_write
+
 log = logging.getLogger(__name__)
 
 OCPP_CIPHERS = ":".join(
@@ -40,20 +42,6 @@ OCPP_CIPHERS = ":".join(
 )
 TLS_HANDSHAKE = 0x16
 DETECT_TIMEOUT_S = 10.0
-
-
-def _atomic_write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class CertificateStore:
@@ -93,8 +81,8 @@ class CertificateStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        _atomic_write(self.key_path, key_pem, 0o600)
-        _atomic_write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        atomic_write(self.key_path, key_pem, 0o600)
+        atomic_write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
         log.info("generated a self-signed OCPP server certificate for %s", host)
 
     def certificate_pem(self) -> str:
@@ -105,8 +93,8 @@ class CertificateStore:
         """Check a certificate (chain) and its key, then store them. Raises ValueError."""
         check_certificate(cert_pem, key_pem)
         self.folder.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.key_path, key_pem.strip().encode() + b"\n", 0o600)
-        _atomic_write(self.cert_path, cert_pem.strip().encode() + b"\n", 0o644)
+        atomic_write(self.key_path, key_pem.strip().encode() + b"\n", 0o600)
+        atomic_write(self.cert_path, cert_pem.strip().encode() + b"\n", 0o644)
         log.info("imported an OCPP server certificate")
 
     def server_context(self, ca_pem: str | None) -> ssl.SSLContext:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -262,6 +263,16 @@ def test_language_switch(desktop: Page, demo: ManagerProcess) -> None:
     page.click(".langs >> text=DE")
     expect(page.locator("h1")).to_have_text("Übersicht")
     expect(page.locator('[data-evse="carport"] .switch')).to_contain_text("Aktiv")
+    # reasons stay German after live updates: the script shows the text the server worded
+    first = page.locator("#site [data-k=a0]").text_content()
+    page.wait_for_function(
+        "t => document.querySelector('#site [data-k=a0]').textContent !== t",
+        arg=first,
+        timeout=WAIT_MS,
+    )
+    german = r"^(begrenzt|am eigenen|wartet|Priorität|steigt|Auto nimmt|pausiert|Sicherheits)"
+    reason = page.locator('[data-evse="carport"] [data-k=reason]')
+    expect(reason).to_have_text(re.compile(german), timeout=WAIT_MS)
     page.goto(base + "/settings")
     expect(page.locator("#ocpp h2")).to_have_text("OCPP-Server")
     page.click(".langs >> text=EN")

@@ -1,0 +1,123 @@
+"""Learning from what the cars do: phases used, overdraw, taking less than offered, sessions.
+
+Each rule here changes only the wallbox's own runtime record; the model building reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any, Protocol
+
+from manager.model import (
+    PHASES,
+    ChargeStatus,
+    EventSink,
+    EvseReading,
+    RecordsSessions,
+    SessionRecorder,
+)
+from manager.runtime import FOLLOW_S, OVERDRAW_TOLERANCE_A, EvseRuntime, now_iso
+
+log = logging.getLogger("ampshare.control")
+
+#: how long an observed overdraw is remembered (s); cFos uses 5 min
+OVERDRAW_MEMORY_S = 300.0
+#: a car drawing this much less than offered for RECLAIM_AFTER_S takes less (A)
+RECLAIM_MARGIN_A = 2.0
+RECLAIM_AFTER_S = 30.0
+#: after that long with a reduced cap, offer more again to see whether the car takes it (s)
+PROBE_AFTER_S = 120.0
+#: a measured phase above this share of the highest phase counts as used by the car
+PHASE_SHARE = 0.4
+PHASE_MIN_A = 1.5
+
+PLUGGED = (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)
+
+
+class SessionLog(SessionRecorder, Protocol):
+    """The session store as the loop uses it: record, and find sessions left open."""
+
+    def open_sessions(self) -> list[dict[str, Any]]: ...
+
+    def get(self, transaction_id: int) -> dict[str, Any] | None: ...
+
+
+class Observer:
+    def __init__(self, events: EventSink, sessions: SessionLog | None) -> None:
+        self.events = events
+        self.sessions = sessions
+
+    def observe(self, now: float, evses: list[EvseRuntime]) -> None:
+        for st in evses:
+            r = st.reading
+            if not st.online or r is None:
+                continue
+            st.last_measured = r.current_a
+            plugged = r.status in PLUGGED
+            self.track_session(st, plugged, r)
+            if not plugged:
+                st.car_phases, st.cap_a, st.less_since = None, None, None
+                st.charging_since, st.waiting_since, st.paused_at = None, None, None
+                continue
+            top = max(r.current_a)
+            if r.status is ChargeStatus.CHARGING and top >= PHASE_MIN_A:
+                st.car_phases = _phases_used(r, top)
+            self._overdraw(now, st, top)
+            reclaim(now, st, top)
+
+    def _overdraw(self, now: float, st: EvseRuntime, top: float) -> None:
+        """Remember a car that draws more than offered, once settled, for OVERDRAW_MEMORY_S."""
+        over = top - st.commanded_a
+        settled = now - st.decreased_at >= FOLLOW_S
+        if settled and st.commanded_a > 0 and over > OVERDRAW_TOLERANCE_A:
+            if now > st.overdraw_until:  # once per episode, not at every wobble
+                self.events(
+                    "overdraw",
+                    f"{st.name} draws {top:.1f} A, offered {st.commanded_a:.1f} A",
+                    device=st.id,
+                )
+            st.overdraw_a = max(over, st.overdraw_a if now < st.overdraw_until else 0.0)
+            st.overdraw_until = now + OVERDRAW_MEMORY_S
+        elif now >= st.overdraw_until:
+            st.overdraw_a = 0.0
+
+    def track_session(self, st: EvseRuntime, plugged: bool, r: EvseReading) -> None:
+        """Sessions of boxes whose driver does not record them itself (all but OCPP)."""
+        if self.sessions is None:
+            return
+        if isinstance(st.device, RecordsSessions) and st.device.records_sessions:
+            return
+        if plugged and st.session_id is None:
+            open_ = [s for s in self.sessions.open_sessions() if s.get("evse") == st.id]
+            if open_:  # the manager restarted while the car stayed plugged in
+                st.session_id = int(open_[-1]["id"])
+                return
+            st.session_id = self.sessions.start(
+                st.id, 1, r.user, now_iso(), r.energy_wh, user=r.user, box=st.name
+            )
+        elif not plugged and st.session_id is not None:
+            self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
+            st.session_id = None
+
+
+def _phases_used(r: EvseReading, top: float) -> frozenset[int]:
+    floor = max(PHASE_MIN_A, PHASE_SHARE * top)
+    return frozenset(p for p in range(PHASES) if r.current_a[p] >= floor)
+
+
+def reclaim(now: float, st: EvseRuntime, top: float) -> None:
+    """Cap the offer at what a car takes when it takes clearly less for a while; probe later."""
+    min_a = st.spec.min_current_a
+    if st.cap_a is not None and now >= st.cap_until:
+        st.cap_a, st.less_since = None, None  # probe: offer everything again
+        return
+    if st.commanded_a >= min_a and top < st.commanded_a - RECLAIM_MARGIN_A:
+        if st.less_since is None:
+            st.less_since = now
+        elif now - st.less_since >= RECLAIM_AFTER_S and st.cap_a is None:
+            st.cap_a = max(min_a, math.ceil(top + 1.0))
+            st.cap_until = now + PROBE_AFTER_S
+            log.info("%s takes only %.1f A: offer capped at %.0f A", st.id, top, st.cap_a)
+    else:
+        st.less_since = None

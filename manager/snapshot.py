@@ -1,0 +1,217 @@
+"""Publishing a cycle: the typed `State` (manager/state.py), overload events, the fan-out to SSE."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from manager.config import Settings
+from manager.model import (
+    PHASES,
+    BillingGateways,
+    ChargeStatus,
+    EventSink,
+    MeterRole,
+    Reason,
+    Site,
+    Triple,
+    phase_name,
+)
+from manager.runtime import FOLLOW_S, EvseRuntime, MeterRuntime, now_iso, phase_currents
+from manager.state import (
+    ChargePoint,
+    CircuitState,
+    EvseState,
+    EvseStatus,
+    GatewayState,
+    MeterState,
+    ReasonState,
+    SiteState,
+    State,
+)
+
+#: what the composition root adds to every snapshot: OCPP charge points seen
+ChargePoints = Callable[[], list[dict[str, Any]]]
+
+_STATUS: Mapping[ChargeStatus, EvseStatus] = {
+    ChargeStatus.ERROR: "error",
+    ChargeStatus.NO_CAR: "no_car",
+    ChargeStatus.CHARGING: "charging",
+}
+
+
+def status_word(st: EvseRuntime) -> EvseStatus:
+    if not st.enabled:
+        return "disabled"
+    r = st.reading
+    if st.device is None or not st.online or r is None:
+        return "offline"
+    if r.status in _STATUS:
+        return _STATUS[r.status]
+    if st.commanded_a == 0 and st.target_a == 0:
+        return "paused"
+    return "connected"
+
+
+def _rounded(values: Triple | None, digits: int = 2) -> tuple[float | None, ...]:
+    if values is None:
+        return (None, None, None)
+    return tuple(round(x, digits) for x in values)
+
+
+def _detail(said: Reason | str | None, error: str | None) -> ReasonState | None:
+    """What the box reports (as data, or its own words), else the driver's error."""
+    if isinstance(said, Reason):
+        return ReasonState.of(said)
+    if said:
+        return ReasonState(code="box_says", params={"text": said})
+    return ReasonState(code="device_error", params={"error": error}) if error else None
+
+
+def evse_state(st: EvseRuntime, gateways: BillingGateways | None = None) -> EvseState:
+    r = st.reading if st.online else None
+    cfg = st.spec
+    return EvseState(
+        id=st.id,
+        name=cfg.name,
+        driver=cfg.driver,
+        enabled=st.enabled,
+        online=st.online,
+        status=status_word(st),
+        current_a=r.current_a if r else (0.0, 0.0, 0.0),
+        # a disabled box is not ours to command: no setpoint to show
+        setpoint_a=round(st.commanded_a, 2) if st.enabled else 0.0,
+        target_a=round(st.target_a, 2),
+        reason=ReasonState.of(st.reason),
+        power_w=r.power_w if r else 0.0,
+        session_wh=r.session_wh if r else 0.0,
+        user=r.user if r else None,
+        detail=_detail(r.detail if r else None, st.error),
+        circuit=cfg.circuit,
+        phases=cfg.phases,
+        phases_used=sorted(st.site_phases()) if st.car_phases else None,
+        priority=cfg.priority,
+        max_current_a=cfg.max_current_a,
+        deactivation=ReasonState.of(st.deactivation),
+        gateway=_gateway(gateways, st.id),
+    )
+
+
+def _gateway(gateways: BillingGateways | None, evse_id: str) -> GatewayState | None:
+    status = gateways.status(evse_id) if gateways is not None else None
+    return GatewayState.model_validate(status) if status is not None else None
+
+
+def meter_state(m: MeterRuntime) -> MeterState:
+    r = m.reading if m.online else None
+    return MeterState(
+        id=m.id,
+        name=m.spec.name,
+        driver=m.spec.driver,
+        role=m.spec.role.value,
+        enabled=m.spec.enabled,
+        online=m.online,
+        current_a=_rounded(phase_currents(r)),
+        voltage_v=r.voltage_v if r else (None, None, None),
+        power_w=r.total_power_w if r else None,
+        energy_wh=r.energy_import_wh if r else None,
+        error=m.error,
+    )
+
+
+def pv_power(meters: Iterable[MeterRuntime]) -> float:
+    return sum(
+        abs(m.reading.total_power_w or 0.0)
+        for m in meters
+        if m.spec.role is MeterRole.PV and m.online and m.reading is not None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What one snapshot is made of."""
+
+    settings: Settings
+    site: Site
+    evses: Iterable[EvseRuntime]
+    meters: Iterable[MeterRuntime]
+    grid: MeterRuntime | None
+    safe_reason: Reason | None
+    charge_points: list[dict[str, Any]]
+    gateways: BillingGateways | None = None
+
+
+def build_state(x: Inputs) -> State:
+    by_name = lambda s: s.name  # noqa: E731
+    evses = [evse_state(st, x.gateways) for st in sorted(x.evses, key=by_name)]
+    meters = sorted(x.meters, key=by_name)
+    grid_reading = x.grid.reading if x.grid and x.grid.online else None
+    cfg = x.settings.site
+    site = SiteState(
+        limit_a=(cfg.max_current_a,) * PHASES,
+        grid_a=_rounded(phase_currents(grid_reading) if grid_reading else None),
+        grid_w=grid_reading.total_power_w if grid_reading else None,
+        pv_w=round(pv_power(meters), 1),
+        charge_w=round(sum(e.power_w or 0.0 for e in evses), 1),
+        reserve_a=cfg.reserve_a,
+        safe_mode=x.safe_reason is not None,
+        safe_reason=ReasonState.of(x.safe_reason),
+        safe_current_a=cfg.safe_current_a,
+    )
+    circuits = [
+        CircuitState(
+            id=c.id,
+            name=c.name,
+            parent=c.parent,
+            max_current_a=c.max_current_a,
+            base_load_a=_rounded(c.base_load_a),
+        )
+        for c in x.site.circuits
+    ]
+    return State(
+        ts=now_iso(),
+        site=site,
+        evses=evses,
+        meters=[meter_state(m) for m in meters],
+        charge_points=[ChargePoint.model_validate(cp) for cp in x.charge_points],
+        circuits=circuits,
+    )
+
+
+@dataclass
+class OverloadWatch:
+    """An event when a phase stays above the fuse longer than cars need to follow a cut."""
+
+    events: EventSink
+    since: dict[str, float | None] = field(default_factory=dict)
+
+    def check(self, now: float, limit: float, grid_a: Triple | None) -> None:
+        if grid_a is None:
+            return
+        for p in range(PHASES):
+            key = phase_name(p)
+            if grid_a[p] <= limit + 0.5:
+                self.since.pop(key, None)
+                continue
+            since = self.since.setdefault(key, now)
+            if since is not None and now - since >= FOLLOW_S:
+                self.since[key] = None  # reported; once per episode
+                self.events(
+                    "overload",
+                    f"grid {key} at {grid_a[p]:.1f} A > {limit:g} A for {now - since:.0f} s",
+                )
+
+
+@dataclass
+class Subscribers:
+    """Fan-out of snapshots to SSE clients; a slow client only ever misses old snapshots."""
+
+    queues: set[asyncio.Queue[State]] = field(default_factory=set)
+
+    def publish(self, snapshot: State) -> None:
+        for q in self.queues:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(snapshot)

@@ -1,0 +1,100 @@
+"""The API's own request and response shapes that no manager model describes, as pydantic models.
+
+`/api/openapi.json` takes every schema from a model: the live state and the configuration from
+the manager's models (through the facade), these for errors, sessions, events and the like.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Shape(BaseModel):
+    """Open to extra keys, as the stores may hold more than the API promises."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Error(_Shape):
+    error: str
+
+
+class FieldError(_Shape):
+    field: str = Field(description="dotted path")
+    message: str
+
+
+class Invalid(_Shape):
+    errors: list[FieldError]
+
+
+class Ok(_Shape):
+    ok: bool
+
+
+class PemPair(_Shape):
+    cert_pem: str
+    key_pem: str
+
+
+class PasswordChange(_Shape):
+    old_password: str
+    new_password: str = Field(min_length=4)
+
+
+class TestResult(_Shape):
+    ok: bool
+    values: dict[str, Any] | None = Field(None, description="what the device answered")
+    error: str | None = None
+
+
+class Driver(_Shape):
+    name: str
+    kind: Literal["evse", "meter"]
+    title: str
+    testable: bool
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON schema of its fields")
+
+
+class HistoryPoint(_Shape):
+    ts: datetime
+    grid_w: float | None = None
+    pv_w: float | None = None
+    charge_w: float | None = None
+
+
+class Event(_Shape):
+    ts: datetime
+    kind: str
+    message: str
+    device: str | None = None
+
+
+class Session(_Shape):
+    id: int
+    evse: str | None = None
+    box: str | None = None
+    connector: int | None = None
+    id_tag: str | None = None
+    user: str | None = None
+    started_at: datetime
+    stopped_at: datetime | None = None
+    energy_wh: float | None = None
+    stop_reason: str | None = None
+
+
+SHAPES: tuple[type[BaseModel], ...] = (
+    Error,
+    Invalid,
+    Ok,
+    PemPair,
+    PasswordChange,
+    TestResult,
+    Driver,
+    HistoryPoint,
+    Event,
+    Session,
+)
