@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from manager.allocator import allocate
+from manager.allocation import allocate
 from manager.config import ROOT_CIRCUIT, CircuitConfig, Settings, to_circuits
 from manager.model import (
     PHASES,

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from manager.allocator import allocate
+from manager.allocation import allocate
 from manager.model import Circuit, EvseLoad, Site
 from manager.reason_words import english
 

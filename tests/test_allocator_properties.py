@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from manager.allocator import allocate
+from manager.allocation import allocate
 from manager.model import ROTATIONS, Circuit, EvseLoad, Site
 from manager.reason_words import english
 

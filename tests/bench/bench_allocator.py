@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from manager.allocator import allocate
+from manager.allocation import allocate
 from manager.model import ROTATIONS, Circuit, EvseLoad, Site
 
 ROTATION_NAMES = sorted(ROTATIONS)

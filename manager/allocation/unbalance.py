@@ -1,0 +1,83 @@
+"""Unbalanced-load limits: the rows whose coefficients are not all positive.
+
+An unbalance limit is a gap row per ordered phase pair (busy p, quiet q): current on p raises
+it, current on q lowers it. That is not monotone: as the quiet side rises, the busy side gets
+room back. Everything about that lives here:
+
+- the fill leaves the quiet side where it starts (safe); afterwards the busy side follows:
+  each gap that stopped a box and now has room (its quiet side rose) fills again from where
+  its boxes stopped, up to `FOLLOW_PASSES` times (`follow_quiet`);
+- rounding the quiet side down can narrow a gap below its busy side: the busy side then
+  gives back a step at a time, highest first (`repair_gaps`); the top-up hands out what fits;
+- a min an unbalance gap refused may fit once the other phases filled: such boxes get their
+  slot late, in slot order, and the levels top up again (`late_mins`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from manager.allocation.problem import Problem
+from manager.allocation.rows import EPS
+from manager.allocation.slots import try_min
+
+#: fills that let busy phases follow their quiet ones; each one only raises currents
+FOLLOW_PASSES = 6
+
+Values = dict[int, tuple[float, int | None]]
+Fill = Callable[[Problem, dict[int, float], list[float]], Values]
+
+
+def follow_quiet(p: Problem, values: Values, fill: Fill) -> Values:
+    """Fill again, from where they stopped, the boxes that a gap stopped while that gap has
+    room again."""
+    for _ in range(FOLLOW_PASSES):
+        load = _loads_at(p, values)
+        again = {
+            i: amps
+            for i, (amps, why) in values.items()
+            if why in p.gaps and load[why] < p.cap[why] - EPS
+        }
+        if not again:
+            break
+        values = {**values, **fill(p, again, load)}
+    return values
+
+
+def _loads_at(p: Problem, values: Values) -> list[float]:
+    """The loads with the filled boxes at their (continuous) currents."""
+    load = list(p.load)
+    for i, (amps, _) in values.items():
+        delta = amps - p.amps(i)
+        if delta:
+            for r, w in p.kinds[p.boxes[i].kind].terms:
+                load[r] += w * delta
+    return load
+
+
+def repair_gaps(p: Problem, members: list[int]) -> None:
+    """Lower the busy side of a gap that rounding broke, one step at a time, highest first."""
+    broken = p.broken()
+    while broken:
+        r = broken[0]
+        busy = [
+            i
+            for i in members
+            if p.boxes[i].n > p.boxes[i].lo and any(x == r for x, _ in p.kinds[p.boxes[i].kind].up)
+        ]
+        if not busy:
+            raise AssertionError(f"row {p.rows[r].label} broken and nothing to lower")
+        i = max(busy, key=lambda j: (p.amps(j), j))
+        p.boxes[i].n -= 1
+        p.add(i, -p.boxes[i].res)
+        p.boxes[i].why = r
+        broken = p.broken()
+
+
+def late_mins(p: Problem, order: list[int], top_up_all: Callable[[], None]) -> None:
+    """Grant mins that a gap refused but that fit now that the other phases filled."""
+    for _ in range(len(order) + 1):
+        late = [i for i in order if not p.boxes[i].granted and p.boxes[i].refused in p.gaps]
+        if not any([try_min(p, i) for i in late]):
+            return
+        top_up_all()
