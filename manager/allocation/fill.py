@@ -5,7 +5,13 @@ from __future__ import annotations
 from manager.allocation.problem import Problem
 from manager.allocation.rounding import round_down, top_up
 from manager.allocation.slots import grant_mins, slot_order
-from manager.allocation.unbalance import Values, follow_quiet, late_mins, repair_gaps
+from manager.allocation.unbalance import (
+    Values,
+    follow_quiet,
+    late_mins,
+    late_slots,
+    repair_gaps,
+)
 from manager.allocation.waterfill import water_fill
 
 
@@ -17,37 +23,45 @@ def run(p: Problem) -> None:
     grant_mins(p, order)
     levels: dict[int, list[int]] = {}
     for i in order:
-        if p.boxes[i].granted:
-            levels.setdefault(p.boxes[i].prio, []).append(i)
+        levels.setdefault(p.boxes[i].prio, []).append(i)
     for prio in sorted(levels, reverse=True):
         fill_level(p, levels[prio])
     if p.coupled:
 
         def top_up_all() -> None:
             for prio in sorted(levels, reverse=True):
-                top_up(p, levels[prio])
+                top_up(p, [i for i in levels[prio] if p.boxes[i].granted])
 
-        def granted_levels() -> None:
-            levels.clear()
-            for i in order:
-                if p.boxes[i].granted:
-                    levels.setdefault(p.boxes[i].prio, []).append(i)
-            top_up_all()
-
-        late_mins(p, order, granted_levels)
+        late_mins(p, order, top_up_all)
 
 
-def fill_level(p: Problem, members: list[int]) -> None:
-    rising = [i for i in members if p.boxes[i].n < p.boxes[i].hi]
-    if not rising:
+def fill_level(p: Problem, level: list[int]) -> None:
+    """Fill one priority level (its boxes in slot order), round, top up."""
+    rising = [i for i in level if p.boxes[i].granted and p.boxes[i].n < p.boxes[i].hi]
+    if not p.coupled:
+        if rising:
+            round_down(p, sweep(p, {i: p.amps(i) for i in rising}, p.load))
+            top_up(p, rising)
         return
-    values = sweep(p, {i: p.amps(i) for i in rising}, p.load)
-    if p.coupled:
-        values = follow_quiet(p, values, sweep)
+    saved = p.save()
+    values = coupled_fill(p, rising)
+    late = late_slots(p, [i for i in level if not p.boxes[i].granted], values)
+    if late:  # fill again with their mins; if the fill cannot balance them, they wait
+        more = rising + [i for i in late if p.boxes[i].n < p.boxes[i].hi]
+        round_down(p, coupled_fill(p, more))
+        if repair_gaps(p, more):
+            top_up(p, more)
+            return
+        p.restore(saved)
     round_down(p, values)
-    if p.coupled:
-        repair_gaps(p, rising)
+    if not repair_gaps(p, rising):
+        raise AssertionError("rounding broke an unbalance limit beyond repair")
     top_up(p, rising)
+
+
+def coupled_fill(p: Problem, rising: list[int]) -> Values:
+    """The fill where unbalance gaps couple phases: the busy side follows the quiet one."""
+    return follow_quiet(p, sweep(p, {i: p.amps(i) for i in rising}, p.load), sweep)
 
 
 def sweep(p: Problem, starts: dict[int, float], load: list[float]) -> Values:

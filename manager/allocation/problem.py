@@ -11,10 +11,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from manager.allocation.rows import EPS, Constraint, Members, base_breaks, build_rows
+from manager.allocation.rows import EPS, Constraint, base_breaks, build_rows
 from manager.allocation.validate import check_budget, check_evses, check_site
 from manager.model import Circuit, EvseLoad, Reason, Site
 
+Saved = tuple[list[tuple[int, bool, int | None, int | None]], list[float]]
 #: grid rounding tolerance relative to one step (6 / 0.1 is 59.99999999999999 in floats)
 GRID_EPS = 1e-9
 
@@ -57,25 +58,36 @@ class Problem:
         known = {e.id for e in evs}
         for b in site.budgets:
             check_budget(b, known)
-        self.boxes = [_box(e) for e in evs]
-        phases = [e.site_phases() for e in evs]
-        tree, dead = _tree(site, evs, phases)
+        self.boxes = _boxes(evs)
+        phases = _site_phases(evs)
+        tree, dead = _tree(site, evs)
         for box, e in zip(self.boxes, evs, strict=True):
-            if box.out is None and dead.get(e.circuit) is not None:
+            if box.out is None and dead[e.circuit] is not None:
                 box.out = dead[e.circuit]
         pos = {e.id: i for i, e in enumerate(evs)}
-        budgets = [
-            (b, [(pos[x], phases[pos[x]]) for x in sorted(set(b.boxes))]) for b in site.budgets
-        ]
-        live = [(c, [m for m in below if self.boxes[m[0]].out is None]) for c, below in tree]
-        live_budgets = [(b, [m for m in ms if self.boxes[m[0]].out is None]) for b, ms in budgets]
-        self.rows: list[Constraint] = build_rows(live, live_budgets, site.nominal_voltage_v)
+        budgets = [(b, sorted(pos[x] for x in set(b.boxes))) for b in site.budgets]
+        out = {i for i, box in enumerate(self.boxes) if box.out is not None}
+        if out:
+            tree = [(c, [i for i in below if i not in out]) for c, below in tree]
+            budgets = [(b, [i for i in ms if i not in out]) for b, ms in budgets]
+        self.rows: list[Constraint] = build_rows(tree, budgets, site.nominal_voltage_v)
         self.cap = [r.capacity for r in self.rows]
         self.load = [0.0] * len(self.rows)
-        self.kinds = _kinds(self.rows, self.boxes)
+        self.kinds = _kinds(self.rows, self.boxes, evs, phases, budgets)
         self.coupled = any(k.eases for k in self.kinds)  # some row is an unbalance gap
         #: rows some box makes room in (gaps): a box refused by one may fit later
         self.gaps = {r for k in self.kinds for r in k.eases}
+
+    def save(self) -> Saved:
+        """The setpoints and loads, to go back to when a try does not work out."""
+        state = [(b.n, b.granted, b.why, b.refused) for b in self.boxes]
+        return state, list(self.load)
+
+    def restore(self, saved: Saved) -> None:
+        state, load = saved
+        for b, (n, granted, why, refused) in zip(self.boxes, state, strict=True):
+            b.n, b.granted, b.why, b.refused = n, granted, why, refused
+        self.load = list(load)
 
     def eases_row(self, r: int | None) -> bool:
         return r in self.gaps
@@ -111,8 +123,42 @@ class Problem:
         return [r for r, (x, c) in enumerate(zip(self.load, self.cap, strict=True)) if x > c + EPS]
 
 
-def _box(e: EvseLoad) -> Box:
-    dm, mn, mx, res = e.demand_a, e.min_current_a, e.max_current_a, e.resolution_a
+def _boxes(evs: list[EvseLoad]) -> list[Box]:
+    """The boxes; their bounds and reasons worked out once per set of currents (few differ)."""
+    seen: dict[tuple, tuple[int, int, Reason, Reason | None]] = {}
+    boxes = []
+    for e in evs:
+        key = (e.min_current_a, e.max_current_a, e.demand_a, e.resolution_a)
+        bounds = seen.get(key)
+        if bounds is None:
+            bounds = seen[key] = _bounds(*key)
+        boxes.append(
+            Box(e.id, -1, e.resolution_a, *bounds[:2], e.priority, e.wait_rank, *bounds[2:])
+        )
+    return boxes
+
+
+def _site_phases(evs: list[EvseLoad]) -> list[tuple[int, ...]]:
+    seen: dict[tuple, tuple[int, ...]] = {}
+    out = []
+    for e in evs:
+        key = (e.phases, e.rotation, e.car_phases)
+        try:
+            ph = seen.get(key)
+        except TypeError:  # car phases as a set or a list
+            out.append(e.site_phases())
+            continue
+        if ph is None:
+            ph = seen[key] = e.site_phases()
+        out.append(ph)
+    return out
+
+
+def _bounds(
+    mn: float, mx: float, dm: float | None, res: float
+) -> tuple[int, int, Reason, Reason | None]:
+    """Steps at the min (rounded up) and at the cap (rounded down), the reason at the cap, and
+    why the box cannot charge at all (None: it can)."""
     if dm is None or dm >= mx:
         cap, at_cap = mx, Reason("at_max", {"amps": mx})
     else:
@@ -127,58 +173,83 @@ def _box(e: EvseLoad) -> Box:
             out = Reason("below_min", {"demand": dm, "min": mn})
         else:
             out = Reason("min_above_max", {"min": mn, "step": res, "max": cap})
-    return Box(e.id, -1, res, lo, hi, e.priority, e.wait_rank, at_cap, out)
+    return lo, hi, at_cap, out
 
 
 def _tree(
-    site: Site, evs: list[EvseLoad], phases: list[tuple[int, ...]]
-) -> tuple[list[tuple[Circuit, Members]], dict[str, Reason | None]]:
-    """The circuits deepest first, each with the boxes below it, and per circuit the reason
-    its boxes are paused (the base load breaks it or a circuit above it; nearest the grid)."""
+    site: Site, evs: list[EvseLoad]
+) -> tuple[list[tuple[Circuit, list[int]]], dict[str, Reason | None]]:
+    """The live circuits deepest first, each with the boxes below it, and per circuit the
+    reason its boxes are paused (its base load breaks it or a circuit above it: the one
+    nearest the grid)."""
     by_id = {c.id: c for c in site.circuits}
-    depth: dict[str, int] = {}
+    order = _top_down(by_id)
     dead: dict[str, Reason | None] = {}
-
-    def walk(cid: str) -> None:  # parents first, without recursion limits on deep trees
-        chain = []
-        while cid not in depth:
-            chain.append(cid)
-            parent = by_id[cid].parent
-            if parent is None:
-                break
-            cid = parent
-        for c in reversed(chain):
-            parent = by_id[c].parent
-            depth[c] = 0 if parent is None else depth[parent] + 1
-            up = None if parent is None else dead[parent]
-            dead[c] = up if up is not None else base_breaks(by_id[c], site.nominal_voltage_v)
-
-    below: dict[str, list[tuple[int, tuple[int, ...]]]] = {cid: [] for cid in sorted(by_id)}
-    for cid in below:
-        walk(cid)
+    for cid in order:
+        parent = by_id[cid].parent
+        up = None if parent is None else dead[parent]
+        dead[cid] = up if up is not None else base_breaks(by_id[cid], site.nominal_voltage_v)
+    below: dict[str, list[int]] = {cid: [] for cid in order}
     for i, e in enumerate(evs):
-        cid: str | None = e.circuit
-        while cid is not None:
-            below[cid].append((i, phases[i]))
-            cid = by_id[cid].parent
-    order = sorted(below, key=lambda cid: -depth[cid])  # stable: id order within a depth
-    return [(by_id[cid], below[cid]) for cid in order if dead[cid] is None], dead
+        below[e.circuit].append(i)
+    for cid in reversed(order):  # children before parents: each passes its boxes up
+        parent = by_id[cid].parent
+        if parent is not None:
+            below[parent].extend(below[cid])
+    rows_first = reversed(order)  # deepest first
+    return [(by_id[cid], below[cid]) for cid in rows_first if dead[cid] is None], dead
 
 
-def _kinds(rows: list[Constraint], boxes: list[Box]) -> list[Kind]:
-    terms: list[list[tuple[int, float]]] = [[] for _ in boxes]
-    for r, row in enumerate(rows):
-        for i, w in row.coefs.items():
-            terms[i].append((r, w))
-    found: dict[tuple[tuple[int, float], ...], int] = {}
+def _top_down(by_id: dict[str, Circuit]) -> list[str]:
+    """Circuit ids breadth first from the root, in id order within a level."""
+    children: dict[str | None, list[str]] = {}
+    for cid in sorted(by_id):
+        children.setdefault(by_id[cid].parent, []).append(cid)
+    order = list(children.get(None, []))
+    for cid in order:  # grows while it is read
+        order += children.get(cid, [])
+    return order
+
+
+def _kinds(
+    rows: list[Constraint],
+    boxes: list[Box],
+    evs: list[EvseLoad],
+    phases: list[tuple[int, ...]],
+    budgets: list[tuple[object, list[int]]],
+) -> list[Kind]:
+    """Group boxes that load the same rows alike: same circuit, site phases and budgets (every
+    builder gives such boxes the same coefficients); then each kind's (row, coefficient)."""
+    member_of: dict[int, tuple[int, ...]] = {}
+    for j, (_, ms) in enumerate(budgets):
+        for i in ms:
+            member_of[i] = (*member_of.get(i, ()), j)
+    found: dict[object, int] = {}
     kinds: list[Kind] = []
-    for i, box in enumerate(boxes):
-        key = tuple(terms[i])
+    for i, (box, e) in enumerate(zip(boxes, evs, strict=True)):
+        key = None if box.out is not None else (e.circuit, phases[i], member_of.get(i))
         k = found.get(key)
         if k is None:
             k = found[key] = len(kinds)
-            up = tuple(t for t in key if t[1] > 0)
-            kinds.append(Kind(key, up, tuple(r for r, w in key if w < 0)))
+            kinds.append(Kind((), (), ()))
         kinds[k].boxes.append(i)
         box.kind = k
+    terms: list[list[tuple[int, float]]] = [[] for _ in kinds]
+    in_list: dict[int, list[tuple[int, tuple[int, ...]]]] = {}  # members list -> its kinds
+    coefs: dict[tuple[tuple[float, ...], tuple[int, ...]], float] = {}
+    for r, row in enumerate(rows):
+        found_kinds = in_list.get(id(row.members))
+        if found_kinds is None:
+            ks = sorted({boxes[i].kind for i in row.members})
+            found_kinds = in_list[id(row.members)] = [(k, phases[kinds[k].boxes[0]]) for k in ks]
+        for k, ph in found_kinds:
+            w = coefs.get((row.weights, ph))
+            if w is None:
+                w = coefs[row.weights, ph] = row.coef(ph)
+            if w:
+                terms[k].append((r, w))
+    for kind, ts in zip(kinds, terms, strict=True):
+        kind.terms = tuple(ts)
+        kind.up = tuple(t for t in ts if t[1] > 0)
+        kind.eases = tuple(r for r, w in ts if w < 0)
     return kinds

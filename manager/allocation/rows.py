@@ -1,71 +1,85 @@
 """Constraint rows: every limit the allocator keeps is one linear inequality.
 
-    sum over boxes of coefs[box] * current[box] <= capacity
+    sum over member boxes of coef(box) * current(box) <= capacity
 
-A box's current is its setpoint in amperes; a coefficient says how much of the limit one ampere
-of that box uses, through its phase rotation and car phases. Each kind of rule is one small
-builder below that turns a piece of the input into rows; the allocator knows nothing else about
-rules. To add a kind of rule, write a builder that returns rows with a label (the Reason a box
-stopped by it shows) and call it in `build_rows`.
+A box's current is its setpoint in amperes. Its coefficient in a row is the sum of the row's
+`weights` over the site phases the box loads (through its phase rotation and its car's
+phases): a fuse on L2 weighs (0, 1, 0), so a box counts once if it loads L2; a power limit
+weighs (1, 1, 1), so a 3-phase box counts three times; the unbalance gap "L1 over L3" weighs
+(1, 0, -1). Each kind of rule is one small builder below that turns a piece of the input into
+rows with a label (the Reason a box stopped by the row shows); the allocator knows nothing
+else about rules. To add one: write a builder and call it in `build_rows`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from manager.model import PHASES, ZERO3, Budget, Circuit, Reason, phase_name
+from manager.model import PHASES, ZERO3, Budget, Circuit, Reason, Triple, phase_name
 
-#: (box index, site phases it loads) of the boxes a rule applies to
-Members = Sequence[tuple[int, tuple[int, ...]]]
 #: ordered phase pairs (busy, quiet) of an unbalance limit
 PAIRS = [(p, q) for p in range(PHASES) for q in range(PHASES) if p != q]
+UNIT: list[Triple] = [(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)]
+ALL: Triple = (1.0, 1.0, 1.0)
+#: weights of the gap "p over q" of an unbalance limit
+GAP: dict[tuple[int, int], Triple] = {
+    (p, q): tuple(float((x == p) - (x == q)) for x in range(PHASES))  # type: ignore[misc]
+    for p, q in PAIRS
+}
 EPS = 1e-9
 
 
 @dataclass(frozen=True, slots=True)
 class Constraint:
-    """One limit: the boxes' weighted currents stay within `capacity` (amperes).
+    """One limit: the member boxes' weighted currents stay within `capacity` (amperes).
 
-    `label` is what a box stopped by this row shows. Coefficients may be negative (current on
-    the quiet phase of an unbalance limit makes room on the busy one)."""
+    `members` are box indices (rows of one circuit share one list); `weights` per site phase
+    give each member's coefficient, which may be negative (current on the quiet phase of an
+    unbalance limit makes room on the busy one). `label` is what a box stopped by it shows."""
 
     label: Reason
     capacity: float
-    coefs: Mapping[int, float]
+    members: Sequence[int]
+    weights: Triple
+
+    def coef(self, phases: tuple[int, ...]) -> float:
+        """The coefficient of a box that loads these site phases."""
+        return sum(self.weights[p] for p in phases)
 
 
 def circuit_reason(code: str, c: Circuit, **more: str) -> Reason:
     return Reason(code, {"circuit": c.id, "circuit_name": c.name or c.id, **more})
 
 
-def current_rows(c: Circuit, below: Members) -> list[Constraint]:
+def current_rows(c: Circuit, below: Sequence[int]) -> list[Constraint]:
     """The fuse of circuit c: per site phase, base load + reserve + boxes <= max_current_a."""
     free = c.max_current_a - c.reserve_a
     return [
         Constraint(
             circuit_reason("circuit_limit", c, phase=phase_name(p)),
             free - c.base_load_a[p],
-            {i: 1.0 for i, ph in below if p in ph},
+            below,
+            UNIT[p],
         )
         for p in range(PHASES)
     ]
 
 
-def power_rows(c: Circuit, below: Members, volt: float) -> list[Constraint]:
+def power_rows(c: Circuit, below: Sequence[int], volt: float) -> list[Constraint]:
     """The power limit of circuit c at the nominal voltage; the reserve counts on all phases."""
     if c.max_power_w is None or c.max_power_w == math.inf:
         return []
     room = c.max_power_w / volt - PHASES * c.reserve_a - sum(c.base_load_a)
-    return [Constraint(circuit_reason("power_limit", c), room, {i: len(ph) for i, ph in below})]
+    return [Constraint(circuit_reason("power_limit", c), room, below, ALL)]
 
 
 def unbalance_base(c: Circuit) -> tuple[float, ...]:
     return tuple(c.base_load_a) if c.unbalance_counts_base else ZERO3
 
 
-def unbalance_rows(c: Circuit, below: Members) -> list[Constraint]:
+def unbalance_rows(c: Circuit, below: Sequence[int]) -> list[Constraint]:
     """An unbalanced-load limit: per ordered phase pair (p, q), load_p - load_q <= limit.
 
     Boxes on p but not q count +1, boxes on q but not p count -1; 3-phase loads cancel."""
@@ -74,24 +88,16 @@ def unbalance_rows(c: Circuit, below: Members) -> list[Constraint]:
         return []
     base = unbalance_base(c)
     label = circuit_reason("unbalance_limit", c)
-    rows = []
-    for p, q in PAIRS:
-        coefs = {i: w for i, ph in below if (w := (p in ph) - (q in ph))}
-        rows.append(Constraint(label, u - (base[p] - base[q]), coefs))
-    return rows
+    return [Constraint(label, u - (base[p] - base[q]), below, GAP[p, q]) for p, q in PAIRS]
 
 
-def budget_rows(b: Budget, members: Members, volt: float) -> list[Constraint]:
+def budget_rows(b: Budget, members: Sequence[int], volt: float) -> list[Constraint]:
     """A budget over some boxes: per site phase in amperes, and/or in watts over all phases."""
     rows = []
     if b.max_current_a is not None and b.max_current_a < math.inf:
-        for p in range(PHASES):
-            coefs = {i: 1.0 for i, ph in members if p in ph}
-            if coefs:
-                rows.append(Constraint(b.reason, b.max_current_a, coefs))
+        rows += [Constraint(b.reason, b.max_current_a, members, UNIT[p]) for p in range(PHASES)]
     if b.max_power_w is not None and b.max_power_w < math.inf:
-        coefs = {i: float(len(ph)) for i, ph in members}
-        rows.append(Constraint(b.reason, b.max_power_w / volt, coefs))
+        rows.append(Constraint(b.reason, b.max_power_w / volt, members, ALL))
     return rows
 
 
@@ -111,8 +117,8 @@ def base_breaks(c: Circuit, volt: float) -> Reason | None:
 
 
 def build_rows(
-    tree: Sequence[tuple[Circuit, Members]],
-    budgets: Sequence[tuple[Budget, Members]],
+    tree: Sequence[tuple[Circuit, Sequence[int]]],
+    budgets: Sequence[tuple[Budget, Sequence[int]]],
     volt: float,
 ) -> list[Constraint]:
     """All rows of a site, in the order that names a limit when several stop a box at once:
@@ -128,4 +134,4 @@ def build_rows(
         rows += unbalance_rows(c, below)
     for b, members in budgets:
         rows += budget_rows(b, members, volt)
-    return [r for r in rows if r.coefs]
+    return [r for r in rows if r.members]

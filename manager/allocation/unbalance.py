@@ -55,23 +55,51 @@ def _loads_at(p: Problem, values: Values) -> list[float]:
     return load
 
 
-def repair_gaps(p: Problem, members: list[int]) -> None:
-    """Lower the busy side of a gap that rounding broke, one step at a time, highest first."""
+def repair_gaps(p: Problem, members: list[int]) -> bool:
+    """Lower the busy side of a gap that rounding broke, one step at a time, highest first;
+    False if that cannot mend it (the members are all at their mins)."""
     broken = p.broken()
     while broken:
         r = broken[0]
-        busy = [
-            i
-            for i in members
-            if p.boxes[i].n > p.boxes[i].lo and any(x == r for x, _ in p.kinds[p.boxes[i].kind].up)
-        ]
+        busy = [i for i in members if p.boxes[i].n > p.boxes[i].lo and _loads(p, i, r)]
         if not busy:
-            raise AssertionError(f"row {p.rows[r].label} broken and nothing to lower")
+            return False
         i = max(busy, key=lambda j: (p.amps(j), j))
         p.boxes[i].n -= 1
         p.add(i, -p.boxes[i].res)
         p.boxes[i].why = r
         broken = p.broken()
+    return True
+
+
+def _loads(p: Problem, i: int, r: int) -> bool:
+    return any(x == r for x, _ in p.kinds[p.boxes[i].kind].up)
+
+
+def late_slots(p: Problem, waiting: list[int], values: Values) -> list[int]:
+    """Grant, in slot order, the mins a gap refused that fit once the fill has raised the
+    gaps' quiet sides (the busy sides still at their starts)."""
+    waiting = [i for i in waiting if p.boxes[i].refused in p.gaps]
+    if not waiting:
+        return []
+    load = list(p.load)
+    for i, (amps, _) in values.items():
+        delta = amps - p.amps(i)
+        for r, w in p.kinds[p.boxes[i].kind].terms:
+            if w < 0:
+                load[r] += w * delta
+    late = []
+    for i in waiting:
+        box = p.boxes[i]
+        v = box.lo * box.res
+        up = p.kinds[box.kind].up
+        if all(load[r] + w * v <= p.cap[r] + EPS for r, w in up):
+            for r, w in up:
+                load[r] += w * v
+            box.granted, box.refused, box.n = True, None, box.lo
+            p.add(i, v)
+            late.append(i)
+    return late
 
 
 def late_mins(p: Problem, order: list[int], top_up_all: Callable[[], None]) -> None:

@@ -81,13 +81,29 @@ def find_cycle(parent: dict[str, str | None]) -> str:
 
 
 def check_evses(evses: Sequence[EvseLoad], circuits: dict[str, object]) -> list[EvseLoad]:
-    """Validate the wallboxes; them sorted by id, car phases as frozensets."""
+    """Validate the wallboxes; them sorted by id. Each wiring and each set of currents is
+    checked once (boxes share few), in id order, so the first bad box is the one named."""
     boxes = sorted(evses, key=lambda e: e.id)
     for a, b in pairwise(boxes):
         if a.id == b.id:
             raise ValueError(f"duplicate wallbox id {a.id!r}")
+    good: set[tuple] = set()
     for e in boxes:
+        if e.circuit not in circuits:
+            raise ValueError(f"wallbox {e.id!r}: unknown circuit {e.circuit!r}")
+        keys = (
+            (e.phases, e.rotation, e.car_phases),
+            (e.min_current_a, e.max_current_a, e.demand_a, e.resolution_a),
+            (type(e.priority), type(e.wait_rank)),
+        )
+        try:
+            if all(k in good for k in keys):
+                continue
+        except TypeError:  # car phases as a set or list: checked below, not cached
+            check_evse(e, circuits)
+            continue
         check_evse(e, circuits)
+        good.update(keys)
     return boxes
 
 
