@@ -44,7 +44,7 @@ def fill_level(p: Problem, level: list[int]) -> None:
             top_up(p, rising)
         return
     saved = p.save()
-    values = coupled_fill(p, rising)
+    values = sweep(p, {i: p.amps(i) for i in rising}, p.load)
     late = late_slots(p, [i for i in level if not p.boxes[i].granted], values)
     if late:  # fill again with their mins; if the fill cannot balance them, they wait
         more = rising + [i for i in late if p.boxes[i].n < p.boxes[i].hi]
@@ -53,7 +53,7 @@ def fill_level(p: Problem, level: list[int]) -> None:
             top_up(p, more)
             return
         p.restore(saved)
-    round_down(p, values)
+    round_down(p, follow_quiet(p, values, sweep))
     if not repair_gaps(p, rising):
         raise AssertionError("rounding broke an unbalance limit beyond repair")
     top_up(p, rising)

@@ -12,6 +12,7 @@ import heapq
 import math
 
 from manager.allocation.problem import GRID_EPS, Problem
+from manager.allocation.rows import EPS
 
 
 def round_down(p: Problem, values: dict[int, tuple[float, int | None]]) -> None:
@@ -42,29 +43,73 @@ def _coarse_floor(amps: float, grids: set[float]) -> float:
     return amps - coarse
 
 
+Heap = list[tuple[float, int, int]]
+
+
 def top_up(p: Problem, members: list[int]) -> None:
     """Raise the lowest box one step while it fits; a box that does not fit names the row that
     refuses it. A box refused by an unbalance gap is asked again when a box on the gap's quiet
-    side rises (that makes room)."""
-    boxes, kinds = p.boxes, p.kinds
-    heap = [(p.amps(i), boxes[i].wait, i) for i in members if boxes[i].n < boxes[i].hi]
+    side rises (that makes room).
+
+    The boxes at one current take their steps as a round, in tie order. Where every row has
+    room for several whole rounds of them before any other box is due, they take those at
+    once: the same setpoints as single steps, without the queue."""
+    boxes = p.boxes
+    heap: Heap = [(p.amps(i), boxes[i].wait, i) for i in members if boxes[i].n < boxes[i].hi]
     heapq.heapify(heap)
     parked: dict[int, list[int]] = {}
     while heap:
-        _, wait, i = heapq.heappop(heap)
-        box = boxes[i]
-        r = p.blocker(i, box.res)
-        if r is not None:
-            box.why = r
-            if r in p.gaps:
-                parked.setdefault(r, []).append(i)
+        level = heap[0][0]
+        turn = []
+        while heap and heap[0][0] <= level + EPS:
+            turn.append(heapq.heappop(heap)[2])
+        rounds = _whole_rounds(p, turn, heap[0][0] if heap else math.inf)
+        if rounds:
+            for i in turn:
+                _raise(p, i, rounds, heap)
             continue
-        p.add(i, box.res)
-        box.n += 1
-        if box.n < box.hi:
-            heapq.heappush(heap, (p.amps(i), wait, i))
-        else:
-            box.why = None
-        for g in kinds[box.kind].eases:
-            for j in parked.pop(g, ()):
-                heapq.heappush(heap, (p.amps(j), boxes[j].wait, j))
+        for i in turn:
+            r = p.blocker(i, boxes[i].res)
+            if r is None:
+                _raise(p, i, 1, heap)
+                for g in p.kinds[boxes[i].kind].eases:  # room on the gap's busy side
+                    for j in parked.pop(g, ()):
+                        heapq.heappush(heap, (p.amps(j), boxes[j].wait, j))
+            else:
+                boxes[i].why = r
+                if r in p.gaps:
+                    parked.setdefault(r, []).append(i)
+
+
+def _raise(p: Problem, i: int, steps: int, heap: Heap) -> None:
+    box = p.boxes[i]
+    p.add(i, steps * box.res)
+    box.n += steps
+    if box.n < box.hi:
+        heapq.heappush(heap, (p.amps(i), box.wait, i))
+    else:
+        box.why = None
+
+
+def _whole_rounds(p: Problem, turn: list[int], due: float) -> int:
+    """How many whole rounds the boxes of `turn` (one current, one grid, none on a gap's quiet
+    side) may take at once: every row has room for all of them, and no other box (at `due`)
+    would have its turn in between. 0 or 1 mean: single steps."""
+    boxes, kinds = p.boxes, p.kinds
+    step = boxes[turn[0]].res
+    if len(turn) < 2 or any(boxes[i].res != step or kinds[boxes[i].kind].eases for i in turn):
+        return 0
+    level = p.amps(turn[0])
+    most = min(boxes[i].hi - boxes[i].n for i in turn)
+    if due < math.inf:
+        most = min(most, math.floor((due - level) / step - GRID_EPS) + 1)
+    need: dict[int, float] = {}
+    cap, load = p.cap, p.load
+    for i in turn:
+        for r, w in kinds[boxes[i].kind].up:
+            x = need[r] = need.get(r, 0.0) + w * step
+            if 2 * x > cap[r] - load[r] + EPS:  # not even two rounds: single steps
+                return 0
+    for r, x in need.items():
+        most = min(most, math.floor((cap[r] - load[r] + EPS) / x))
+    return most if most > 1 else 0

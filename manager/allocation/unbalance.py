@@ -15,6 +15,7 @@ room back. Everything about that lives here:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from manager.allocation.problem import Problem
@@ -30,25 +31,33 @@ Fill = Callable[[Problem, dict[int, float], list[float]], Values]
 
 def follow_quiet(p: Problem, values: Values, fill: Fill) -> Values:
     """Fill again, from where they stopped, the boxes that a gap stopped while that gap has
-    room again."""
+    room again for a step of one of them."""
+    load = _loads_at(p, values, list(p.load), lambda i: p.amps(i))
     for _ in range(FOLLOW_PASSES):
-        load = _loads_at(p, values)
+        step: dict[int, float] = {}  # gap -> the smallest step of a box it stopped
+        for i, (_, why) in values.items():
+            if why in p.gaps:
+                step[why] = min(step.get(why, math.inf), p.boxes[i].res)
         again = {
             i: amps
             for i, (amps, why) in values.items()
-            if why in p.gaps and load[why] < p.cap[why] - EPS
+            if why in step and load[why] + step[why] <= p.cap[why] + EPS
         }
         if not again:
             break
-        values = {**values, **fill(p, again, load)}
+        more = fill(p, again, load)
+        load = _loads_at(p, more, load, again.__getitem__)
+        values = {**values, **more}
     return values
 
 
-def _loads_at(p: Problem, values: Values) -> list[float]:
-    """The loads with the filled boxes at their (continuous) currents."""
-    load = list(p.load)
+def _loads_at(
+    p: Problem, values: Values, load: list[float], before: Callable[[int], float]
+) -> list[float]:
+    """`load` with the filled boxes moved from `before` to their (continuous) currents."""
+    load = list(load)
     for i, (amps, _) in values.items():
-        delta = amps - p.amps(i)
+        delta = amps - before(i)
         if delta:
             for r, w in p.kinds[p.boxes[i].kind].terms:
                 load[r] += w * delta
@@ -103,9 +112,10 @@ def late_slots(p: Problem, waiting: list[int], values: Values) -> list[int]:
 
 
 def late_mins(p: Problem, order: list[int], top_up_all: Callable[[], None]) -> None:
-    """Grant mins that a gap refused but that fit now that the other phases filled."""
+    """After every level: lower levels' fills may have made room in gaps for higher levels'
+    steps and for mins a gap refused; top up again and grant those mins until none fits."""
     for _ in range(len(order) + 1):
+        top_up_all()
         late = [i for i in order if not p.boxes[i].granted and p.boxes[i].refused in p.gaps]
         if not any([try_min(p, i) for i in late]):
             return
-        top_up_all()

@@ -8,14 +8,16 @@ equally, and a box stopped elsewhere (its cap, another row) leaves its share to 
 Between events each row's load grows linearly in t, so only starts, caps and full rows are
 events; a heap finds the next full row. Rows that could not fill even with every box at its cap
 are left out. Cost: (boxes + kinds x rows per kind) x log.
-Negative coefficients (the quiet side of an unbalance gap) are left out here: the quiet side
-stays where it started, which is safe; unbalance.py lets the busy side follow it afterwards.
+Negative coefficients (the quiet side of an unbalance gap) count too: while the quiet side
+rises, the gap fills more slowly, and the busy side rises with it. A full gap stops its busy
+side only; when its quiet side rises on, unbalance.py lets the busy side follow afterwards.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+from itertools import groupby
 
 from manager.allocation.problem import Kind
 from manager.allocation.rows import EPS
@@ -39,16 +41,16 @@ class _Rows:
         self.version = [0] * n
         self.heap: list[tuple[float, int, int]] = []
 
-    def change(self, t: float, terms: tuple[tuple[int, float], ...], count: int) -> None:
-        """`count` more boxes of a kind with these terms rise from level t on."""
-        used, rate, since, version = self.used, self.rate, self.since, self.version
-        for r, w in terms:
+    def change(self, t: float, deltas: dict[int, float]) -> None:
+        """From level t on, each row's load grows faster by its delta (boxes start or stop)."""
+        used, rate, since, version, room = self.used, self.rate, self.since, self.version, self.room
+        for r, d in deltas.items():
             u = used[r] = used[r] + rate[r] * (t - since[r])
             since[r] = t
-            x = rate[r] = rate[r] + w * count
+            x = rate[r] = rate[r] + d
             v = version[r] = version[r] + 1
             if x > 1e-12:
-                heapq.heappush(self.heap, (t + max(0.0, self.room[r] - u) / x, r, v))
+                heapq.heappush(self.heap, (t + max(0.0, room[r] - u) / x, r, v))
 
     def next_full(self) -> tuple[float, int]:
         heap, version = self.heap, self.version
@@ -65,7 +67,7 @@ def tight_terms(kinds: list[Kind], members: Members, room: list[float]) -> dict[
         for r, w in kinds[k].up:
             reach[r] = reach.get(r, 0.0) + w * rise
     tight = {r for r, x in reach.items() if x > room[r] + EPS}
-    return {k: tuple(t for t in kinds[k].up if t[0] in tight) for k in members}
+    return {k: tuple(t for t in kinds[k].terms if t[0] in tight) for k in members}
 
 
 def water_fill(kinds: list[Kind], members: Members, room: list[float]) -> Result:
@@ -75,63 +77,97 @@ def water_fill(kinds: list[Kind], members: Members, room: list[float]) -> Result
     out: Result = {}
     events: dict[tuple[float, int, int], list[int]] = {}
     loaders: dict[int, list[int]] = {}  # row -> the kinds a full row stops
+    pending: dict[int, dict[int, float]] = {}  # kind -> its boxes not rising yet: start
     for k, ms in members.items():
         if not terms[k]:  # nothing can stop them but their caps
             out.update((box, (c, None)) for _, c, box in ms)
             continue
-        for r, _ in terms[k]:
-            loaders.setdefault(r, []).append(k)
+        for r, w in terms[k]:
+            if w > 0:
+                loaders.setdefault(r, []).append(k)
+        pending[k] = {}
         for s, c, box in ms:
             if s >= c:
                 out[box] = (c, None)
             else:
+                pending[k][box] = s
                 events.setdefault((s, _START, k), []).append(box)
                 events.setdefault((c, _CAP, k), []).append(box)
-    _sweep(sorted(events.items()), terms, loaders, _Rows(room), out)
+    sweep = _Sweep(terms, loaders, _Rows(room), pending, out)
+    for (t, what), group in groupby(sorted(events.items()), key=lambda e: e[0][:2]):
+        if not sweep.live:  # every box decided: the caps still ahead lie above the level
+            break
+        sweep.until(t, what == _START)
+        deltas: dict[int, float] = {}
+        for (_, _, k), boxes in group:
+            if k not in sweep.stopped:
+                (sweep.start if what == _START else sweep.cap)(t, k, boxes, deltas)
+        sweep.rows.change(t, deltas)
     return out
 
 
-def _sweep(
-    events: list[tuple[tuple[float, int, int], list[int]]],
-    terms: dict[int, tuple],
-    loaders: dict[int, list[int]],
-    rows: _Rows,
-    out: Result,
-) -> None:
-    rising: dict[int, set[int]] = {k: set() for k in terms}
-    stopped: dict[int, int] = {}  # kind -> the row that stopped it
-    for (t, what, k), boxes in events:
-        t_full, r = rows.next_full()
-        while t_full < t or (t_full == t and what == _START):
-            _stop_row(t_full, r, loaders, rising, stopped, rows, terms, out)
-            t_full, r = rows.next_full()
-        if k in stopped:
-            if what == _START:
-                out.update((box, (t, stopped[k])) for box in boxes)
-        elif what == _START:
-            rising[k].update(boxes)
-            rows.change(t, terms[k], len(boxes))
-        else:
-            rising[k].difference_update(boxes)
-            rows.change(t, terms[k], -len(boxes))
-            out.update((box, (t, None)) for box in boxes)
+def _add(deltas: dict[int, float], terms: tuple, count: int) -> None:
+    for r, w in terms:
+        deltas[r] = deltas.get(r, 0.0) + w * count
 
 
-def _stop_row(
-    t: float,
-    r: int,
-    loaders: dict[int, list[int]],
-    rising: dict[int, set[int]],
-    stopped: dict[int, int],
-    rows: _Rows,
-    terms: dict[int, tuple],
-    out: Result,
-) -> None:
-    """Row r is full at level t: every kind in it stops, its rising boxes at t."""
-    for k in loaders[r]:
-        if k not in stopped:
-            stopped[k] = r
-            out.update((box, (t, r)) for box in rising[k])
-            rows.change(t, terms[k], -len(rising[k]))
-            rising[k] = set()
-    rows.version[r] += 1  # full: no more events from it
+class _Sweep:
+    """The kinds as the level rises: rising boxes, boxes yet to start, kinds a row stopped."""
+
+    def __init__(
+        self,
+        terms: dict[int, tuple],
+        loaders: dict[int, list[int]],
+        rows: _Rows,
+        pending: dict[int, dict[int, float]],
+        out: Result,
+    ) -> None:
+        self.terms, self.loaders, self.rows, self.pending, self.out = (
+            terms,
+            loaders,
+            rows,
+            pending,
+            out,
+        )
+        self.rising: dict[int, set[int]] = {k: set() for k in pending}
+        self.stopped: dict[int, int] = {}  # kind -> the row that stopped it
+        self.live = set(pending)  # kinds with boxes still to decide
+
+    def until(self, t: float, starting: bool) -> None:
+        """Stop the kinds of every row that is full before level t (at t, before starts)."""
+        t_full, r = self.rows.next_full()
+        while t_full < t or (t_full == t and starting):
+            self._stop(t_full, r)
+            t_full, r = self.rows.next_full()
+
+    def start(self, t: float, k: int, boxes: list[int], deltas: dict[int, float]) -> None:
+        pending = self.pending[k]
+        for box in boxes:
+            del pending[box]
+        self.rising[k].update(boxes)
+        _add(deltas, self.terms[k], len(boxes))
+
+    def cap(self, t: float, k: int, boxes: list[int], deltas: dict[int, float]) -> None:
+        rising = self.rising[k]
+        rising.difference_update(boxes)
+        _add(deltas, self.terms[k], -len(boxes))
+        self.out.update((box, (t, None)) for box in boxes)
+        if not rising and not self.pending[k]:
+            self.live.discard(k)
+
+    def _stop(self, t: float, r: int) -> None:
+        """Row r is full at level t: every kind in it stops, its rising boxes at t, its boxes
+        yet to start where they start."""
+        out = self.out
+        deltas: dict[int, float] = {}
+        for k in self.loaders[r]:
+            if k in self.stopped:
+                continue
+            self.stopped[k] = r
+            self.live.discard(k)
+            out.update((box, (t, r)) for box in self.rising[k])
+            out.update((box, (s, r)) for box, s in self.pending[k].items())
+            _add(deltas, self.terms[k], -len(self.rising[k]))
+            self.rising[k] = set()
+        self.rows.change(t, deltas)
+        self.rows.version[r] += 1  # full: no more events from it
