@@ -19,18 +19,20 @@ def round_down(p: Problem, values: dict[int, tuple[float, int | None]]) -> None:
     """Set each filled box to its current rounded down to its grid, and the row that stopped
     it; then sum the loads afresh.
 
-    Where one row stopped boxes on different grids, they all start lower, at the last point
-    of the coarsest grid below the level (or one coarse step lower when the grids do not
-    divide it): from there the top-up's single steps bring them together fairly, where plain
-    rounding would leave the coarse box up to a whole step behind."""
-    grids: dict[int, set[float]] = {}
-    for i, (_, why) in values.items():
-        if why is not None:
-            grids.setdefault(why, set()).add(p.boxes[i].res)
+    Where a box shares a row with boxes on other grids, it starts lower, at the last point of
+    the coarsest of those grids below its level (or one coarse step lower when the grids do
+    not divide it): from there the top-up's single steps bring them together fairly, where
+    plain rounding would leave a coarse box up to a whole step behind."""
+    grids: dict[int, set[float]] = {}  # row -> the grids of the filled boxes in it
+    for i in values:
+        for r, _ in p.kinds[p.boxes[i].kind].up:
+            grids.setdefault(r, set()).add(p.boxes[i].res)
     for i, (amps, why) in values.items():
         box = p.boxes[i]
-        if why is not None and len(grids[why]) > 1:
-            amps = _coarse_floor(amps, grids[why])
+        if why is not None:
+            near = set().union(*(grids[r] for r, _ in p.kinds[box.kind].up))
+            if len(near) > 1:
+                amps = _coarse_floor(amps, near)
         box.n = max(box.lo, min(box.hi, math.floor(amps / box.res + GRID_EPS)))
         box.why = why
     p.recount()
