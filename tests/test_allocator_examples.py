@@ -6,7 +6,6 @@ reads on the dashboard.
 
 from __future__ import annotations
 
-import gc
 import math
 
 import pytest
@@ -379,18 +378,3 @@ def test_an_empty_site_is_not_an_error():
 def test_no_boxes_no_setpoints():
     result = allocate(Site((house(),)), [])
     assert result.setpoints == {} and result.reasons == {}
-
-
-@pytest.mark.parametrize("collecting", [True, False])
-def test_the_garbage_collector_is_left_as_it_was_even_on_bad_input(collecting):
-    """allocate() pauses the cyclic collector while it works; the caller's choice stands."""
-    was = gc.isenabled()
-    (gc.enable if collecting else gc.disable)()
-    try:
-        allocate(Site((house(),)), [box("a"), box("b")])
-        assert gc.isenabled() is collecting
-        with pytest.raises(ValueError):
-            allocate(Site((house(),)), [box("a", min_current_a=-1.0)])
-        assert gc.isenabled() is collecting
-    finally:
-        (gc.enable if was else gc.disable)()

@@ -28,9 +28,11 @@ def run(p: Problem) -> None:
         fill_level(p, levels[prio])
     if p.coupled:
 
-        def top_up_all() -> None:
+        def top_up_all() -> bool:
+            moved = False
             for prio in sorted(levels, reverse=True):
-                top_up(p, [i for i in levels[prio] if p.boxes[i].granted])
+                moved |= top_up(p, [i for i in levels[prio] if p.boxes[i].granted]) > 0
+            return moved
 
         late_mins(p, order, top_up_all)
 

@@ -48,10 +48,10 @@ def _coarse_floor(amps: float, grids: set[float]) -> float:
 Heap = list[tuple[float, int, int]]
 
 
-def top_up(p: Problem, members: list[int]) -> None:
+def top_up(p: Problem, members: list[int]) -> int:
     """Raise the lowest box one step while it fits; a box that does not fit names the row that
     refuses it. A box refused by an unbalance gap is asked again when a box on the gap's quiet
-    side rises (that makes room).
+    side rises (that makes room). Returns the number of steps handed out.
 
     The boxes at one current take their steps as a round, in tie order. Where every row has
     room for several whole rounds of them before any other box is due, they take those at
@@ -60,6 +60,7 @@ def top_up(p: Problem, members: list[int]) -> None:
     heap: Heap = [(p.amps(i), boxes[i].wait, i) for i in members if boxes[i].n < boxes[i].hi]
     heapq.heapify(heap)
     parked: dict[int, list[int]] = {}
+    steps = 0
     while heap:
         level = heap[0][0]
         turn = []
@@ -69,11 +70,13 @@ def top_up(p: Problem, members: list[int]) -> None:
         if rounds:
             for i in turn:
                 _raise(p, i, rounds, heap)
+            steps += rounds * len(turn)
             continue
         for i in turn:
             r = p.blocker(i, boxes[i].res)
             if r is None:
                 _raise(p, i, 1, heap)
+                steps += 1
                 for g in p.kinds[boxes[i].kind].eases:  # room on the gap's busy side
                     for j in parked.pop(g, ()):
                         heapq.heappush(heap, (p.amps(j), boxes[j].wait, j))
@@ -81,6 +84,7 @@ def top_up(p: Problem, members: list[int]) -> None:
                 boxes[i].why = r
                 if r in p.gaps:
                     parked.setdefault(r, []).append(i)
+    return steps
 
 
 def _raise(p: Problem, i: int, steps: int, heap: Heap) -> None:

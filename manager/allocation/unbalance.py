@@ -111,11 +111,11 @@ def late_slots(p: Problem, waiting: list[int], values: Values) -> list[int]:
     return late
 
 
-def late_mins(p: Problem, order: list[int], top_up_all: Callable[[], None]) -> None:
+def late_mins(p: Problem, order: list[int], top_up_all: Callable[[], bool]) -> None:
     """After every level: lower levels' fills may have made room in gaps for higher levels'
-    steps and for mins a gap refused; top up again and grant those mins until none fits."""
-    for _ in range(len(order) + 1):
-        top_up_all()
+    steps and for mins a gap refused. Top up again and grant those mins while anything moves."""
+    for _ in range(len(order) + 2):
+        moved = top_up_all()
         late = [i for i in order if not p.boxes[i].granted and p.boxes[i].refused in p.gaps]
-        if not any([try_min(p, i) for i in late]):
+        if not any([try_min(p, i) for i in late]) and not moved:
             return
