@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from manager.allocation.rows import EPS, Constraint, base_breaks, build_rows
 from manager.allocation.validate import check_budget, check_evses, check_site
-from manager.model import Circuit, EvseLoad, Reason, Site
+from manager.model import Budget, Circuit, EvseLoad, Reason, Site
 
 Saved = tuple[list[tuple[int, bool, int | None, int | None]], list[float]]
 #: grid rounding tolerance relative to one step (6 / 0.1 is 59.99999999999999 in floats)
@@ -53,8 +53,7 @@ class Problem:
     """Rows, boxes and kinds of one allocation, and the loads the setpoints put on the rows."""
 
     def __init__(self, site: Site, evses: Sequence[EvseLoad]) -> None:
-        index = check_site(site)
-        evs = check_evses(evses, index)
+        evs = check_evses(evses, check_site(site))
         known = {e.id for e in evs}
         for b in site.budgets:
             check_budget(b, known)
@@ -62,21 +61,18 @@ class Problem:
         phases = _site_phases(evs)
         tree, dead = _tree(site, evs)
         for box, e in zip(self.boxes, evs, strict=True):
-            if box.out is None and dead[e.circuit] is not None:
-                box.out = dead[e.circuit]
+            box.out = box.out or dead[e.circuit]
         pos = {e.id: i for i, e in enumerate(evs)}
         budgets = [(b, sorted(pos[x] for x in set(b.boxes))) for b in site.budgets]
-        out = {i for i, box in enumerate(self.boxes) if box.out is not None}
-        if out:
-            tree = [(c, [i for i in below if i not in out]) for c, below in tree]
-            budgets = [(b, [i for i in ms if i not in out]) for b, ms in budgets]
+        tree, budgets = _live(self.boxes, tree, budgets)
         self.rows: list[Constraint] = build_rows(tree, budgets, site.nominal_voltage_v)
         self.cap = [r.capacity for r in self.rows]
         self.load = [0.0] * len(self.rows)
-        self.kinds = _kinds(self.rows, self.boxes, evs, phases, budgets)
-        self.coupled = any(k.eases for k in self.kinds)  # some row is an unbalance gap
-        #: rows some box makes room in (gaps): a box refused by one may fit later
+        self.kinds = _group(self.boxes, evs, phases, budgets)
+        _terms(self.kinds, self.rows, self.boxes, phases)
+        #: rows some box makes room in (unbalance gaps): a box refused by one may fit later
         self.gaps = {r for k in self.kinds for r in k.eases}
+        self.coupled = bool(self.gaps)
 
     def save(self) -> Saved:
         """The setpoints and loads, to go back to when a try does not work out."""
@@ -211,15 +207,28 @@ def _top_down(by_id: dict[str, Circuit]) -> list[str]:
     return order
 
 
-def _kinds(
-    rows: list[Constraint],
+def _live(
+    boxes: list[Box], tree: list[tuple[Circuit, list[int]]], budgets: list[tuple[Budget, list[int]]]
+) -> tuple[list[tuple[Circuit, list[int]]], list[tuple[Budget, list[int]]]]:
+    """The circuits and budgets with only the boxes that may charge."""
+    out = {i for i, box in enumerate(boxes) if box.out is not None}
+    if not out:
+        return tree, budgets
+    return (
+        [(c, [i for i in below if i not in out]) for c, below in tree],
+        [(b, [i for i in ms if i not in out]) for b, ms in budgets],
+    )
+
+
+def _group(
     boxes: list[Box],
     evs: list[EvseLoad],
     phases: list[tuple[int, ...]],
-    budgets: list[tuple[object, list[int]]],
+    budgets: list[tuple[Budget, list[int]]],
 ) -> list[Kind]:
     """Group boxes that load the same rows alike: same circuit, site phases and budgets (every
-    builder gives such boxes the same coefficients); then each kind's (row, coefficient)."""
+    builder gives such boxes the same coefficients). Boxes that cannot charge form a kind of
+    their own without rows."""
     member_of: dict[int, tuple[int, ...]] = {}
     for j, (_, ms) in enumerate(budgets):
         for i in ms:
@@ -234,15 +243,23 @@ def _kinds(
             kinds.append(Kind((), (), ()))
         kinds[k].boxes.append(i)
         box.kind = k
+    return kinds
+
+
+def _terms(
+    kinds: list[Kind], rows: list[Constraint], boxes: list[Box], phases: list[tuple[int, ...]]
+) -> None:
+    """Each kind's (row, coefficient) pairs, rows in order; worked out once per list of members
+    (a circuit's rows share one) and once per set of weights and site phases."""
     terms: list[list[tuple[int, float]]] = [[] for _ in kinds]
     in_list: dict[int, list[tuple[int, tuple[int, ...]]]] = {}  # members list -> its kinds
     coefs: dict[tuple[tuple[float, ...], tuple[int, ...]], float] = {}
     for r, row in enumerate(rows):
-        found_kinds = in_list.get(id(row.members))
-        if found_kinds is None:
+        found = in_list.get(id(row.members))
+        if found is None:
             ks = sorted({boxes[i].kind for i in row.members})
-            found_kinds = in_list[id(row.members)] = [(k, phases[kinds[k].boxes[0]]) for k in ks]
-        for k, ph in found_kinds:
+            found = in_list[id(row.members)] = [(k, phases[kinds[k].boxes[0]]) for k in ks]
+        for k, ph in found:
             w = coefs.get((row.weights, ph))
             if w is None:
                 w = coefs[row.weights, ph] = row.coef(ph)
@@ -252,4 +269,3 @@ def _kinds(
         kind.terms = tuple(ts)
         kind.up = tuple(t for t in ts if t[1] > 0)
         kind.eases = tuple(r for r, w in ts if w < 0)
-    return kinds

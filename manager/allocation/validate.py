@@ -30,6 +30,11 @@ def check_site(site: Site) -> dict[str, int | None]:
             raise ValueError(f"duplicate circuit id {c.id!r}")
         seen.add(c.id)
         check_circuit(c)
+    return _check_tree(circuits)
+
+
+def _check_tree(circuits: list[Circuit]) -> dict[str, int | None]:
+    """One root, known parents, no cycle."""
     roots = [c.id for c in circuits if c.parent is None]
     if circuits and not roots:
         raise ValueError("circuits: no root (one circuit must have no parent: the grid)")
@@ -54,15 +59,19 @@ def check_circuit(c: Circuit) -> None:
     if _bad(c.reserve_a) or not 0 <= c.reserve_a < math.inf:
         raise ValueError(f"{who}: reserve_a must be a number >= 0, got {c.reserve_a!r}")
     base = c.base_load_a
-    if (
-        not isinstance(base, tuple | list)
-        or len(base) != PHASES
-        or any(_bad(b) or not -math.inf < b < math.inf for b in base)
-    ):
+    if not _three_finite(base):
         raise ValueError(f"{who}: base_load_a must be three finite numbers, got {base!r}")
     u = c.max_unbalance_a
     if u is not None and (_bad(u) or u < 0):
         raise ValueError(f"{who}: max_unbalance_a must be a number >= 0, got {u!r}")
+
+
+def _three_finite(base: object) -> bool:
+    return (
+        isinstance(base, tuple | list)
+        and len(base) == PHASES
+        and not any(_bad(b) or not -math.inf < b < math.inf for b in base)
+    )
 
 
 def find_cycle(parent: dict[str, str | None]) -> str:
