@@ -412,9 +412,12 @@ def test_a_pv_budget_counts_a_three_phase_box_three_times():
 def test_a_backend_cap_on_one_box_leaves_the_rest_to_the_others():
     cap = Reason("backend_cap", {"box": "a"})
     site = Site((house(32.0),), budgets=(Budget(cap, ("a",), max_current_a=10.0),))
+    result = allocate(site, [box("a", max_current_a=32.0), box("b", max_current_a=16.0)])
+    assert dict(result.setpoints) == {"a": 10.0, "b": 16.0}
+    assert result.reasons["a"] == cap
+    # with a bigger b the fuse is full too: a names the first full limit, the fuse
     result = allocate(site, [box("a", max_current_a=32.0), box("b", max_current_a=32.0)])
     assert dict(result.setpoints) == {"a": 10.0, "b": 22.0}
-    assert result.reasons["a"] == cap
 
 
 def test_an_external_power_cap_over_a_circuit():
