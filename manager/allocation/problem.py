@@ -207,6 +207,13 @@ def _top_down(by_id: dict[str, Circuit]) -> list[str]:
     return order
 
 
+_PHASES_OF = [tuple(p for p in range(3) if m >> p & 1) for m in range(8)]
+
+
+def _mask(phases: tuple[int, ...]) -> int:
+    return sum(1 << p for p in phases)
+
+
 def _live(
     boxes: list[Box], tree: list[tuple[Circuit, list[int]]], budgets: list[tuple[Budget, list[int]]]
 ) -> tuple[list[tuple[Circuit, list[int]]], list[tuple[Budget, list[int]]]]:
@@ -252,17 +259,18 @@ def _terms(
     """Each kind's (row, coefficient) pairs, rows in order; worked out once per list of members
     (a circuit's rows share one) and once per set of weights and site phases."""
     terms: list[list[tuple[int, float]]] = [[] for _ in kinds]
-    in_list: dict[int, list[tuple[int, tuple[int, ...]]]] = {}  # members list -> its kinds
-    coefs: dict[tuple[tuple[float, ...], tuple[int, ...]], float] = {}
+    in_list: dict[int, list[tuple[int, int]]] = {}  # members list -> its kinds, phase masks
+    coefs: dict[int, list[float]] = {}  # weights -> coefficient per mask of site phases
     for r, row in enumerate(rows):
         found = in_list.get(id(row.members))
         if found is None:
             ks = sorted({boxes[i].kind for i in row.members})
-            found = in_list[id(row.members)] = [(k, phases[kinds[k].boxes[0]]) for k in ks]
-        for k, ph in found:
-            w = coefs.get((row.weights, ph))
-            if w is None:
-                w = coefs[row.weights, ph] = row.coef(ph)
+            found = in_list[id(row.members)] = [(k, _mask(phases[kinds[k].boxes[0]])) for k in ks]
+        table = coefs.get(id(row.weights))
+        if table is None:
+            table = coefs[id(row.weights)] = [row.coef(_PHASES_OF[m]) for m in range(8)]
+        for k, mask in found:
+            w = table[mask]
             if w:
                 terms[k].append((r, w))
     for kind, ts in zip(kinds, terms, strict=True):

@@ -24,12 +24,13 @@ def round_down(p: Problem, values: dict[int, tuple[float, int | None]]) -> None:
     not divide it): from there the top-up's single steps bring them together fairly, where
     plain rounding would leave a coarse box up to a whole step behind."""
     grids: dict[int, set[float]] = {}  # row -> the grids of the filled boxes in it
-    for i in values:
-        for r, _ in p.kinds[p.boxes[i].kind].up:
-            grids.setdefault(r, set()).add(p.boxes[i].res)
+    if len({p.boxes[i].res for i in values}) > 1:
+        for i in values:
+            for r, _ in p.kinds[p.boxes[i].kind].up:
+                grids.setdefault(r, set()).add(p.boxes[i].res)
     for i, (amps, why) in values.items():
         box = p.boxes[i]
-        if why is not None:
+        if why is not None and grids:
             near = set().union(*(grids[r] for r, _ in p.kinds[box.kind].up))
             if len(near) > 1:
                 amps = _coarse_floor(amps, near)

@@ -100,19 +100,16 @@ def check_evses(evses: Sequence[EvseLoad], circuits: dict[str, object]) -> list[
     for e in boxes:
         if e.circuit not in circuits:
             raise ValueError(f"wallbox {e.id!r}: unknown circuit {e.circuit!r}")
-        keys = (
-            (e.phases, e.rotation, e.car_phases),
-            (e.min_current_a, e.max_current_a, e.demand_a, e.resolution_a),
-            (type(e.priority), type(e.wait_rank)),
-        )
+        key = (e.phases, e.rotation, e.car_phases, e.min_current_a, e.max_current_a)
+        key += (e.demand_a, e.resolution_a, type(e.priority), type(e.wait_rank))
         try:
-            if all(k in good for k in keys):
+            if key in good:
                 continue
-        except TypeError:  # car phases as a set or list: checked below, not cached
+        except TypeError:  # car phases as a set or list: checked, not cached
             check_evse(e, circuits)
             continue
         check_evse(e, circuits)
-        good.update(keys)
+        good.add(key)
     return boxes
 
 
