@@ -7,6 +7,7 @@ from manager.allocation.rounding import round_down, top_up
 from manager.allocation.slots import grant_mins, slot_order
 from manager.allocation.unbalance import (
     Values,
+    drag_weights,
     follow_quiet,
     late_mins,
     late_slots,
@@ -46,7 +47,7 @@ def fill_level(p: Problem, level: list[int]) -> None:
             top_up(p, rising)
         return
     saved = p.save()
-    values = sweep(p, {i: p.amps(i) for i in rising}, p.load)
+    values = fair_sweep(p, rising)
     late = late_slots(p, [i for i in level if not p.boxes[i].granted], values)
     if late:  # fill again with their mins; if the fill cannot balance them, they wait
         more = rising + [i for i in late if p.boxes[i].n < p.boxes[i].hi]
@@ -63,14 +64,29 @@ def fill_level(p: Problem, level: list[int]) -> None:
 
 def coupled_fill(p: Problem, rising: list[int]) -> Values:
     """The fill where unbalance gaps couple phases: the busy side follows the quiet one."""
-    return follow_quiet(p, sweep(p, {i: p.amps(i) for i in rising}, p.load), sweep)
+    return follow_quiet(p, fair_sweep(p, rising), sweep)
 
 
-def sweep(p: Problem, starts: dict[int, float], load: list[float]) -> Values:
+def fair_sweep(p: Problem, rising: list[int]) -> Values:
+    """The sweep; where a gap stopped its busy side, also a sweep whose quiet sides rise
+    ahead so that the busy side can keep up: whichever leaves the lowest boxes higher."""
+    starts = {i: p.amps(i) for i in rising}
+    values = sweep(p, starts, p.load)
+    weights = drag_weights(p, values)
+    if weights:
+        other = sweep(p, starts, p.load, weights)
+        if sorted(v for v, _ in other.values()) > sorted(v for v, _ in values.values()):
+            return other
+    return values
+
+
+def sweep(
+    p: Problem, starts: dict[int, float], load: list[float], weights: dict[int, float] | None = None
+) -> Values:
     """Water-fill these boxes from these currents; `load` has them at those currents."""
     members: dict[int, list[tuple[float, float, int]]] = {}
     for i, amps in starts.items():
         box = p.boxes[i]
         members.setdefault(box.kind, []).append((amps, box.hi * box.res, i))
     room = [c - x for c, x in zip(p.cap, load, strict=True)]
-    return water_fill(p.kinds, members, room)
+    return water_fill(p.kinds, members, room, weights)

@@ -4,9 +4,13 @@ An unbalance limit is a gap row per ordered phase pair (busy p, quiet q): curren
 it, current on q lowers it. That is not monotone: as the quiet side rises, the busy side gets
 room back. Everything about that lives here:
 
-- the fill leaves the quiet side where it starts (safe); afterwards the busy side follows:
-  each gap that stopped a box and now has room (its quiet side rose) fills again from where
-  its boxes stopped, up to `FOLLOW_PASSES` times (`follow_quiet`);
+- the fill counts the quiet side's rise (a gap fills more slowly while its quiet side rises);
+  where a gap stopped its busy side, a second fill lets the quiet side rise ahead, as much
+  faster as the busy side outnumbers it, so both can keep up with the level (`drag_weights`);
+  the fill that leaves the lowest boxes higher is kept;
+- afterwards the busy side follows: each gap that stopped a box and now has room (its quiet
+  side rose) fills again from where its boxes stopped, up to `FOLLOW_PASSES` times
+  (`follow_quiet`);
 - rounding the quiet side down can narrow a gap below its busy side: the busy side then
   gives back a step at a time, highest first (`repair_gaps`); the top-up hands out what fits;
 - a min an unbalance gap refused may fit once the other phases filled: such boxes get their
@@ -49,6 +53,30 @@ def follow_quiet(p: Problem, values: Values, fill: Fill) -> Values:
         load = _loads_at(p, more, load, again.__getitem__)
         values = {**values, **more}
     return values
+
+
+def drag_weights(p: Problem, values: Values) -> dict[int, float]:
+    """Where a gap stopped boxes of this fill: how much faster its quiet side must rise for
+    the busy side to keep rising with the level (its busy boxes over its quiet ones, by
+    coefficient), per quiet kind; the largest where a kind is quiet in several gaps."""
+    gaps = {why for _, why in values.values() if why in p.gaps}
+    if not gaps:
+        return {}
+    count: dict[int, int] = {}
+    for i in values:
+        count[p.boxes[i].kind] = count.get(p.boxes[i].kind, 0) + 1
+    weights: dict[int, float] = {}
+    for r in gaps:
+        busy = quiet = 0.0
+        for k, n in count.items():
+            w = dict(p.kinds[k].terms).get(r, 0.0)
+            busy += max(w, 0.0) * n
+            quiet -= min(w, 0.0) * n
+        if busy > quiet > 0:
+            for k in count:
+                if dict(p.kinds[k].terms).get(r, 0.0) < 0:
+                    weights[k] = max(weights.get(k, 1.0), busy / quiet)
+    return weights
 
 
 def _loads_at(

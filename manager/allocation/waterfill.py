@@ -70,9 +70,13 @@ def tight_terms(kinds: list[Kind], members: Members, room: list[float]) -> dict[
     return {k: tuple(t for t in kinds[k].terms if t[0] in tight) for k in members}
 
 
-def water_fill(kinds: list[Kind], members: Members, room: list[float]) -> Result:
+def water_fill(
+    kinds: list[Kind], members: Members, room: list[float], weights: dict[int, float] | None = None
+) -> Result:
     """Fill `members` within `room` per row; per box its current and the row that stopped it
-    (None: its cap)."""
+    (None: its cap). A kind with a weight w rises w times as fast as the level (unbalance.py
+    uses that to raise a gap's quiet side ahead of its busy side)."""
+    weight = weights or {}
     terms = tight_terms(kinds, members, room)
     out: Result = {}
     events: dict[tuple[float, int, int], list[int]] = {}
@@ -86,14 +90,16 @@ def water_fill(kinds: list[Kind], members: Members, room: list[float]) -> Result
             if w > 0:
                 loaders.setdefault(r, []).append(k)
         pending[k] = {}
+        w = weight.get(k, 1.0)
         for s, c, box in ms:
             if s >= c:
                 out[box] = (c, None)
             else:
                 pending[k][box] = s
-                events.setdefault((s, _START, k), []).append(box)
-                events.setdefault((c, _CAP, k), []).append(box)
+                events.setdefault((s / w, _START, k), []).append(box)
+                events.setdefault((c / w, _CAP, k), []).append(box)
     sweep = _Sweep(terms, loaders, _Rows(room), pending, out)
+    sweep.weight = weight
     for (t, what), group in groupby(sorted(events.items()), key=lambda e: e[0][:2]):
         if not sweep.live:  # every box decided: the caps still ahead lie above the level
             break
@@ -106,7 +112,7 @@ def water_fill(kinds: list[Kind], members: Members, room: list[float]) -> Result
     return out
 
 
-def _add(deltas: dict[int, float], terms: tuple, count: int) -> None:
+def _add(deltas: dict[int, float], terms: tuple, count: float) -> None:
     for r, w in terms:
         deltas[r] = deltas.get(r, 0.0) + w * count
 
@@ -132,6 +138,7 @@ class _Sweep:
         self.rising: dict[int, set[int]] = {k: set() for k in pending}
         self.stopped: dict[int, int] = {}  # kind -> the row that stopped it
         self.live = set(pending)  # kinds with boxes still to decide
+        self.weight: dict[int, float] = {}  # kind -> how fast it rises with the level
 
     def until(self, t: float, starting: bool) -> None:
         """Stop the kinds of every row that is full before level t (at t, before starts)."""
@@ -145,13 +152,14 @@ class _Sweep:
         for box in boxes:
             del pending[box]
         self.rising[k].update(boxes)
-        _add(deltas, self.terms[k], len(boxes))
+        _add(deltas, self.terms[k], len(boxes) * self.weight.get(k, 1.0))
 
     def cap(self, t: float, k: int, boxes: list[int], deltas: dict[int, float]) -> None:
         rising = self.rising[k]
         rising.difference_update(boxes)
-        _add(deltas, self.terms[k], -len(boxes))
-        self.out.update((box, (t, None)) for box in boxes)
+        w = self.weight.get(k, 1.0)
+        _add(deltas, self.terms[k], -len(boxes) * w)
+        self.out.update((box, (t * w, None)) for box in boxes)
         if not rising and not self.pending[k]:
             self.live.discard(k)
 
@@ -165,9 +173,10 @@ class _Sweep:
                 continue
             self.stopped[k] = r
             self.live.discard(k)
-            out.update((box, (t, r)) for box in self.rising[k])
+            w = self.weight.get(k, 1.0)
+            out.update((box, (t * w, r)) for box in self.rising[k])
             out.update((box, (s, r)) for box, s in self.pending[k].items())
-            _add(deltas, self.terms[k], -len(self.rising[k]))
+            _add(deltas, self.terms[k], -len(self.rising[k]) * w)
             self.rising[k] = set()
         self.rows.change(t, deltas)
         self.rows.version[r] += 1  # full: no more events from it
