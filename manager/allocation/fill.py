@@ -7,6 +7,7 @@ from manager.allocation.rounding import round_down, top_up
 from manager.allocation.slots import grant_mins, slot_order
 from manager.allocation.unbalance import (
     Values,
+    balance_first,
     drag_weights,
     follow_quiet,
     late_mins,
@@ -70,11 +71,11 @@ def coupled_fill(p: Problem, rising: list[int]) -> Values:
 def fair_sweep(p: Problem, rising: list[int]) -> Values:
     """The sweep; where a gap stopped its busy side, also a sweep whose quiet sides rise
     ahead so that the busy side can keep up: whichever leaves the lowest boxes higher."""
-    starts = {i: p.amps(i) for i in rising}
-    values = sweep(p, starts, p.load)
+    starts, load = balance_first(p, {i: p.amps(i) for i in rising}, water_fill)
+    values = sweep(p, starts, load)
     weights = drag_weights(p, values)
     if weights:
-        other = sweep(p, starts, p.load, weights)
+        other = sweep(p, starts, load, weights)
         if sorted(v for v, _ in other.values()) > sorted(v for v, _ in values.values()):
             return other
     return values

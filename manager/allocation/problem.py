@@ -47,6 +47,7 @@ class Kind:
     up: tuple[tuple[int, float], ...]  # the terms with a positive coefficient
     eases: tuple[int, ...]  # rows its current makes room in (negative coefficient)
     boxes: list[int] = field(default_factory=list)
+    phases: tuple[int, ...] = ()  # the site phases its boxes load
 
 
 class Problem:
@@ -247,7 +248,7 @@ def _group(
         k = found.get(key)
         if k is None:
             k = found[key] = len(kinds)
-            kinds.append(Kind((), (), ()))
+            kinds.append(Kind((), (), (), phases=phases[i]))
         kinds[k].boxes.append(i)
         box.kind = k
     return kinds

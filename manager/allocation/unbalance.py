@@ -4,6 +4,8 @@ An unbalance limit is a gap row per ordered phase pair (busy p, quiet q): curren
 it, current on q lowers it. That is not monotone: as the quiet side rises, the busy side gets
 room back. Everything about that lives here:
 
+- where a min granted late (below) leaves a gap over its limit before the fill, the gap's
+  quiet side rises first, fairly, until the gap holds (`balance_first`);
 - the fill counts the quiet side's rise (a gap fills more slowly while its quiet side rises);
   where a gap stopped its busy side, a second fill lets the quiet side rise ahead, as much
   faster as the busy side outnumbers it, so both can keep up with the level (`drag_weights`);
@@ -22,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from manager.allocation.problem import Problem
+from manager.allocation.problem import Kind, Problem
 from manager.allocation.rows import EPS
 from manager.allocation.slots import try_min
 
@@ -55,28 +57,61 @@ def follow_quiet(p: Problem, values: Values, fill: Fill) -> Values:
     return values
 
 
+def balance_first(
+    p: Problem, starts: dict[int, float], fill: Callable[..., Values]
+) -> tuple[dict[int, float], list[float]]:
+    """Where a gap is over its limit before the fill (a min granted late counts on the quiet
+    side's rise), raise that gap's quiet side first, fairly, until the gap holds; the busy
+    side then rises with the level from there. The starts and the loads at them."""
+    over = [r for r in sorted(p.gaps) if p.load[r] > p.cap[r] + EPS]
+    if not over:
+        return starts, p.load
+    kinds = list(p.kinds)
+    extra: dict[int, list[tuple[int, float]]] = {}  # kind -> its terms in the "excess" rows
+    for j, r in enumerate(over):
+        for k in {p.boxes[i].kind for i in starts}:
+            w = dict(p.kinds[k].terms).get(r, 0.0)
+            if w < 0:
+                extra.setdefault(k, []).append((len(p.rows) + j, -w))
+    for k, terms in extra.items():  # the quiet side's rise fills the excess row
+        kinds[k] = Kind(
+            kinds[k].terms + tuple(terms), kinds[k].up + tuple(terms), (), [], kinds[k].phases
+        )
+    room = [c - x for c, x in zip(p.cap, p.load, strict=True)]
+    room += [p.load[r] - p.cap[r] for r in over]
+    members: dict[int, list[tuple[float, float, int]]] = {}
+    for i, amps in starts.items():
+        if p.boxes[i].kind in extra:
+            box = p.boxes[i]
+            members.setdefault(box.kind, []).append((amps, box.hi * box.res, i))
+    raised = {i: v for i, (v, _) in fill(kinds, members, room).items()}
+    load = _loads_at(p, {i: (v, None) for i, v in raised.items()}, p.load, starts.__getitem__)
+    return {**starts, **raised}, load
+
+
 def drag_weights(p: Problem, values: Values) -> dict[int, float]:
-    """Where a gap stopped boxes of this fill: how much faster its quiet side must rise for
-    the busy side to keep rising with the level (its busy boxes over its quiet ones, by
-    coefficient), per quiet kind; the largest where a kind is quiet in several gaps."""
-    gaps = {why for _, why in values.values() if why in p.gaps}
-    if not gaps:
+    """Where a gap stopped boxes of this fill: weights that let every phase's 1-phase boxes
+    below that unbalance limit add the same current per unit of level (a phase with fewer
+    boxes gives each more), so its gaps stay as they are while everybody rises."""
+    labels = {p.rows[why].label for _, why in values.values() if why in p.gaps}
+    if not labels:
         return {}
     count: dict[int, int] = {}
     for i in values:
         count[p.boxes[i].kind] = count.get(p.boxes[i].kind, 0) + 1
     weights: dict[int, float] = {}
-    for r in gaps:
-        busy = quiet = 0.0
-        for k, n in count.items():
-            w = dict(p.kinds[k].terms).get(r, 0.0)
-            busy += max(w, 0.0) * n
-            quiet -= min(w, 0.0) * n
-        if busy > quiet > 0:
-            for k in count:
-                if dict(p.kinds[k].terms).get(r, 0.0) < 0:
-                    weights[k] = max(weights.get(k, 1.0), busy / quiet)
-    return weights
+    for label in labels:
+        per_phase: dict[int, list[int]] = {}  # site phase -> its 1-phase kinds below the limit
+        for k in count:
+            kind = p.kinds[k]
+            if len(kind.phases) == 1 and any(p.rows[r].label == label for r in kind.eases):
+                per_phase.setdefault(kind.phases[0], []).append(k)
+        boxes = {ph: sum(count[k] for k in ks) for ph, ks in per_phase.items()}
+        most = max(boxes.values(), default=0)
+        for ph, ks in per_phase.items():
+            for k in ks:
+                weights[k] = max(weights.get(k, 1.0), most / boxes[ph])
+    return {k: w for k, w in weights.items() if w > 1.0}
 
 
 def _loads_at(
