@@ -49,7 +49,7 @@ class _Rows:
             since[r] = t
             x = rate[r] = rate[r] + d
             v = version[r] = version[r] + 1
-            if x > 1e-12:
+            if x > 1e-9:  # counts times weights: anything smaller is rounding
                 heapq.heappush(self.heap, (t + max(0.0, room[r] - u) / x, r, v))
 
     def next_full(self) -> tuple[float, int]:
