@@ -101,17 +101,22 @@ def drag_weights(p: Problem, values: Values) -> dict[int, float]:
         count[p.boxes[i].kind] = count.get(p.boxes[i].kind, 0) + 1
     weights: dict[int, float] = {}
     for label in labels:
-        per_phase: dict[int, list[int]] = {}  # site phase -> its 1-phase kinds below the limit
-        for k in count:
-            kind = p.kinds[k]
-            if len(kind.phases) == 1 and any(p.rows[r].label == label for r in kind.eases):
-                per_phase.setdefault(kind.phases[0], []).append(k)
-        boxes = {ph: sum(count[k] for k in ks) for ph, ks in per_phase.items()}
-        most = max(boxes.values(), default=0)
-        for ph, ks in per_phase.items():
-            for k in ks:
-                weights[k] = max(weights.get(k, 1.0), most / boxes[ph])
+        for k, w in _equal_rise(p, label, count).items():
+            weights[k] = max(weights.get(k, 1.0), w)
     return {k: w for k, w in weights.items() if w > 1.0}
+
+
+def _equal_rise(p: Problem, label: object, count: dict[int, int]) -> dict[int, float]:
+    """Per 1-phase kind below the unbalance limit `label`: the most boxes on one phase over
+    the boxes on its own phase."""
+    per_phase: dict[int, list[int]] = {}  # site phase -> its 1-phase kinds below the limit
+    for k in count:
+        kind = p.kinds[k]
+        if len(kind.phases) == 1 and any(p.rows[r].label == label for r in kind.eases):
+            per_phase.setdefault(kind.phases[0], []).append(k)
+    boxes = {ph: sum(count[k] for k in ks) for ph, ks in per_phase.items()}
+    most = max(boxes.values(), default=0)
+    return {k: most / boxes[ph] for ph, ks in per_phase.items() for k in ks}
 
 
 def _loads_at(
