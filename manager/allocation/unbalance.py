@@ -7,9 +7,10 @@ room back. Everything about that lives here:
 - where a min granted late (below) leaves a gap over its limit before the fill, the gap's
   quiet side rises first, fairly, until the gap holds (`balance_first`);
 - the fill counts the quiet side's rise (a gap fills more slowly while its quiet side rises);
-  where a gap stopped its busy side, a second fill lets the quiet side rise ahead, as much
-  faster as the busy side outnumbers it, so both can keep up with the level (`drag_weights`);
-  the fill that leaves the lowest boxes higher is kept;
+  where a gap stopped its busy side, a second fill weights the 1-phase boxes below that
+  limit so that every phase gains the same current per level (a phase with fewer boxes gives
+  each more), and the gaps stay as they are while all rise (`drag_weights`); the fill that
+  leaves the lowest boxes higher is kept;
 - afterwards the busy side follows: each gap that stopped a box and now has room (its quiet
   side rose) fills again from where its boxes stopped, up to `FOLLOW_PASSES` times
   (`follow_quiet`);
@@ -38,7 +39,7 @@ Fill = Callable[[Problem, dict[int, float], list[float]], Values]
 def follow_quiet(p: Problem, values: Values, fill: Fill) -> Values:
     """Fill again, from where they stopped, the boxes that a gap stopped while that gap has
     room again for a step of one of them."""
-    load = _loads_at(p, values, list(p.load), lambda i: p.amps(i))
+    load = _loads_at(p, values, list(p.load), p.amps)
     for _ in range(FOLLOW_PASSES):
         step: dict[int, float] = {}  # gap -> the smallest step of a box it stopped
         for i, (_, why) in values.items():
