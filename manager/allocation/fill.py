@@ -8,13 +8,13 @@ from manager.allocation.slots import grant_mins, slot_order
 from manager.allocation.unbalance import (
     Values,
     balance_first,
-    drag_weights,
+    drag,
     follow_quiet,
     late_mins,
     late_slots,
     repair_gaps,
 )
-from manager.allocation.waterfill import water_fill
+from manager.allocation.waterfill import Drag, water_fill
 
 
 def run(p: Problem) -> None:
@@ -73,7 +73,7 @@ def fair_sweep(p: Problem, rising: list[int]) -> Values:
     ahead so that the busy side can keep up: whichever leaves the lowest boxes higher."""
     starts, load = balance_first(p, {i: p.amps(i) for i in rising}, water_fill)
     values = sweep(p, starts, load)
-    weights = drag_weights(p, values)
+    weights = drag(p, values)
     if weights:
         other = sweep(p, starts, load, weights)
         if sorted(v for v, _ in other.values()) > sorted(v for v, _ in values.values()):
@@ -82,7 +82,7 @@ def fair_sweep(p: Problem, rising: list[int]) -> Values:
 
 
 def sweep(
-    p: Problem, starts: dict[int, float], load: list[float], weights: dict[int, float] | None = None
+    p: Problem, starts: dict[int, float], load: list[float], weights: Drag | None = None
 ) -> Values:
     """Water-fill these boxes from these currents; `load` has them at those currents."""
     members: dict[int, list[tuple[float, float, int]]] = {}

@@ -9,7 +9,8 @@ room back. Everything about that lives here:
 - the fill counts the quiet side's rise (a gap fills more slowly while its quiet side rises);
   where a gap stopped its busy side, a second fill weights the 1-phase boxes below that
   limit so that every phase gains the same current per level (a phase with fewer boxes gives
-  each more), and the gaps stay as they are while all rise (`drag_weights`); the fill that
+  each more), and the gaps stay as they are while all rise (`PhaseDrag`, recounted at every
+  event); the fill that
   leaves the lowest boxes higher is kept;
 - afterwards the busy side follows: each gap that stopped a box and now has room (its quiet
   side rose) fills again from where its boxes stopped, up to `FOLLOW_PASSES` times
@@ -22,12 +23,14 @@ room back. Everything about that lives here:
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable
 
 from manager.allocation.problem import Kind, Problem
 from manager.allocation.rows import EPS
 from manager.allocation.slots import try_min
+from manager.model import PHASES
 
 #: fills that let busy phases follow their quiet ones; each one only raises currents
 FOLLOW_PASSES = 6
@@ -90,34 +93,90 @@ def balance_first(
     return {**starts, **raised}, load
 
 
-def drag_weights(p: Problem, values: Values) -> dict[int, float]:
-    """Where a gap stopped boxes of this fill: weights that let every phase's 1-phase boxes
-    below that unbalance limit add the same current per unit of level (a phase with fewer
-    boxes gives each more), so its gaps stay as they are while everybody rises."""
-    labels = {p.rows[why].label for _, why in values.values() if why in p.gaps}
-    if not labels:
-        return {}
-    count: dict[int, int] = {}
-    for i in values:
-        count[p.boxes[i].kind] = count.get(p.boxes[i].kind, 0) + 1
-    weights: dict[int, float] = {}
-    for label in labels:
-        for k, w in _equal_rise(p, label, count).items():
-            weights[k] = max(weights.get(k, 1.0), w)
-    return {k: w for k, w in weights.items() if w > 1.0}
+class PhaseDrag:
+    """The weights of a fill where gaps stopped busy sides. While a gap (p over q) of an
+    unbalance limit is below its limit, every box rises as usual. When it fills, p and q are
+    linked instead of p stopping: from then on every linked phase's 1-phase boxes below that
+    limit that are still live (rising or yet to start) add the same current per unit of level
+    (a phase with fewer of them gives each more), so the gap stays at its limit while both
+    sides rise. Recounted at every event of the fill, as boxes reach their caps or stop."""
+
+    def __init__(
+        self, group: dict[int, int], limits: list[list[list[int]]], gaps: dict[int, tuple]
+    ) -> None:
+        self.group = group  # 1-phase kind -> its group (1, 2, ...)
+        self.limits = limits  # per limit, per site phase: the groups below it on that phase
+        self.gaps = gaps  # gap row -> (limit, busy phase, quiet phase)
+        self.linked: list[set[tuple[int, int]]] = [set() for _ in limits]
+        self.size = 1 + len(set(group.values()))
+
+    def link(self, r: int) -> bool:
+        """Gap row r is full: link its phases (False: not one of ours, or linked already)."""
+        if r not in self.gaps:
+            return False
+        j, busy, quiet = self.gaps[r]
+        if (busy, quiet) in self.linked[j]:
+            return False
+        self.linked[j].add((busy, quiet))
+        return True
+
+    def weights(self, live: list[int]) -> list[float]:
+        out = [1.0] * self.size
+        for per_phase, linked in zip(self.limits, self.linked, strict=True):
+            counts = [sum(live[g] for g in gs) for gs in per_phase]
+            for phases in _classes(linked):
+                most = max(counts[ph] for ph in phases)
+                for ph in phases:
+                    for g in per_phase[ph] if counts[ph] else ():
+                        out[g] = max(out[g], most / counts[ph])
+        return out
 
 
-def _equal_rise(p: Problem, label: object, count: dict[int, int]) -> dict[int, float]:
-    """Per 1-phase kind below the unbalance limit `label`: the most boxes on one phase over
-    the boxes on its own phase."""
-    per_phase: dict[int, list[int]] = {}  # site phase -> its 1-phase kinds below the limit
-    for k in count:
+def _classes(linked: set[tuple[int, int]]) -> list[set[int]]:
+    """The phases linked with each other, directly or through a third phase."""
+    classes: list[set[int]] = []
+    for pair in sorted(linked):
+        joined = set(pair).union(*(c for c in classes if c & set(pair)))
+        classes = [c for c in classes if not c & joined] + [joined]
+    return classes
+
+
+def drag(p: Problem, values: Values) -> PhaseDrag | None:
+    """The weights for a second fill, where a gap stopped boxes of this one (None: none did)."""
+    labels = sorted({p.rows[why].label for _, why in values.values() if why in p.gaps}, key=str)
+    group, limits = _phase_groups(p, {p.boxes[i].kind for i in values}, labels)
+    if not group:
+        return None
+    gaps = {}
+    for r in p.gaps:
+        row = p.rows[r]
+        if row.label in labels:
+            busy, quiet = row.weights.index(1.0), row.weights.index(-1.0)
+            gaps[r] = (labels.index(row.label), busy, quiet)
+    return PhaseDrag(group, limits, gaps)
+
+
+def _phase_groups(
+    p: Problem, kinds: set[int], labels: list
+) -> tuple[dict[int, int], list[list[list[int]]]]:
+    """1-phase kinds below the same of these limits on the same phase form one group: the
+    group of each kind, and per limit and site phase the groups below it there."""
+    group: dict[int, int] = {}
+    found: dict[tuple, int] = {}
+    limits: list[list[list[int]]] = [[[] for _ in range(PHASES)] for _ in labels]
+    for k in sorted(kinds):
         kind = p.kinds[k]
-        if len(kind.phases) == 1 and any(p.rows[r].label == label for r in kind.eases):
-            per_phase.setdefault(kind.phases[0], []).append(k)
-    boxes = {ph: sum(count[k] for k in ks) for ph, ks in per_phase.items()}
-    most = max(boxes.values(), default=0)
-    return {k: most / boxes[ph] for ph, ks in per_phase.items() for k in ks}
+        below = {p.rows[r].label for r in kind.eases}
+        mine = tuple(j for j, label in enumerate(labels) if label in below)
+        if len(kind.phases) != 1 or not mine:
+            continue
+        key = (kind.phases[0], mine)
+        if key not in found:
+            found[key] = len(found) + 1
+            for j in mine:
+                limits[j][kind.phases[0]].append(found[key])
+        group[k] = found[key]
+    return group, limits
 
 
 def _loads_at(
@@ -134,20 +193,46 @@ def _loads_at(
 
 
 def repair_gaps(p: Problem, members: list[int]) -> bool:
-    """Lower the busy side of a gap that rounding broke, one step at a time, highest first;
-    False if that cannot mend it (the members are all at their mins)."""
-    broken = p.broken()
+    """Lower the busy side of a gap that rounding broke, one step at a time, highest first
+    (ties: the higher index); False if that cannot mend it (the members are all at their
+    mins). A step changes only its box's rows: only those are checked again."""
+    broken = set(p.broken())
+    busy: dict[int, list[tuple[float, int]]] = {}  # row -> heap of (-amps, -box) loading it
     while broken:
-        r = broken[0]
-        busy = [i for i in members if p.boxes[i].n > p.boxes[i].lo and _loads(p, i, r)]
-        if not busy:
+        r = min(broken)
+        heap = busy.get(r)
+        if heap is None:
+            heap = busy[r] = [(-p.amps(i), -i) for i in members if _loads(p, i, r)]
+            heapq.heapify(heap)
+        i = _highest_above_min(p, heap)
+        if i is None:
             return False
-        i = max(busy, key=lambda j: (p.amps(j), j))
-        p.boxes[i].n -= 1
-        p.add(i, -p.boxes[i].res)
-        p.boxes[i].why = r
-        broken = p.broken()
+        box = p.boxes[i]
+        box.n -= 1
+        p.add(i, -box.res)
+        box.why = r
+        heapq.heappush(heap, (-p.amps(i), -i))
+        for q, _ in p.kinds[box.kind].terms:
+            if p.load[q] > p.cap[q] + EPS:
+                broken.add(q)
+            else:
+                broken.discard(q)
     return True
+
+
+def _highest_above_min(p: Problem, heap: list[tuple[float, int]]) -> int | None:
+    """The box of the heap with the highest current above its min (entries may be stale:
+    another gap may have lowered a box since)."""
+    while heap:
+        amps, i = heap[0]
+        box = p.boxes[-i]
+        if box.n <= box.lo:
+            heapq.heappop(heap)
+        elif -amps != p.amps(-i):
+            heapq.heapreplace(heap, (-p.amps(-i), i))
+        else:
+            return -i
+    return None
 
 
 def _loads(p: Problem, i: int, r: int) -> bool:

@@ -1,23 +1,26 @@
 """Max-min fair progressive filling (water-filling) over constraint rows, continuous in amperes.
 
-A common water level t rises from 0; every rising box's current is t. A box starts rising when
-t reaches its start current and stops at its cap, or when a row it loads becomes full: then
-every box of every kind in that row stops at t. So boxes that one full row stops share it
-equally, and a box stopped elsewhere (its cap, another row) leaves its share to the others.
+A water level t rises from 0. Kinds form groups; every rising box of a group has the group's
+level, which rises w times as fast as t (w = 1 unless a `Drag` says otherwise). A box starts
+rising when its group's level reaches its start current and stops at its cap, or when a row it
+loads becomes full: then every box of every kind in that row stops. So boxes that one full row
+stops share it equally, and a box stopped elsewhere (its cap, another row) leaves its share to
+the others.
 
-Between events each row's load grows linearly in t, so only starts, caps and full rows are
-events; a heap finds the next full row. Rows that could not fill even with every box at its cap
-are left out. Cost: (boxes + kinds x rows per kind) x log.
+Between events each row's load grows linearly in t, so only starts, caps, full rows and weight
+changes are events; heaps find the next ones. Rows that could not fill even with every box at
+its cap are left out. Cost: (boxes + kinds x rows per kind) x log.
 Negative coefficients (the quiet side of an unbalance gap) count too: while the quiet side
 rises, the gap fills more slowly, and the busy side rises with it. A full gap stops its busy
-side only; when its quiet side rises on, unbalance.py lets the busy side follow afterwards.
+side only; unbalance.py lets the busy side follow afterwards, and its `Drag` reweighs the
+groups at every event so that the quiet sides keep pace with the busy ones.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from itertools import groupby
+from typing import Protocol
 
 from manager.allocation.problem import Kind
 from manager.allocation.rows import EPS
@@ -26,7 +29,23 @@ INF = math.inf
 #: per kind: (start, cap, box) of the boxes to fill, amperes
 Members = dict[int, list[tuple[float, float, int]]]
 Result = dict[int, tuple[float, int | None]]
-_START, _CAP = 1, 0  # at one level caps come first, then full rows, then starts
+#: (level, _CAP or _START, kind, box): a group's events, sorted
+Event = tuple[float, int, int, int]
+_CAP, _START = 0, 1  # at one level caps come first, then full rows, then starts
+
+
+class Drag(Protocol):
+    """How fast each group rises: `group` maps kinds to groups 1, 2, ... (kinds not in it are
+    group 0, weight 1); `weights` gives each group's weight from its live boxes (rising or yet
+    to start) per group."""
+
+    group: dict[int, int]
+
+    def weights(self, live: list[int]) -> list[float]: ...
+
+    def link(self, r: int) -> bool:
+        """Row r is full: True if the drag takes it on (its sides rise together from now)."""
+        ...
 
 
 class _Rows:
@@ -71,17 +90,18 @@ def tight_terms(kinds: list[Kind], members: Members, room: list[float]) -> dict[
 
 
 def water_fill(
-    kinds: list[Kind], members: Members, room: list[float], weights: dict[int, float] | None = None
+    kinds: list[Kind], members: Members, room: list[float], drag: Drag | None = None
 ) -> Result:
     """Fill `members` within `room` per row; per box its current and the row that stopped it
-    (None: its cap). A kind with a weight w rises w times as fast as the level (unbalance.py
-    uses that to raise a gap's quiet side ahead of its busy side)."""
-    weight = weights or {}
+    (None: its cap). The boxes of a dragged kind all rise from their starts at once, each
+    from its own start (a quiet side above its busy side must rise for the busy side to)."""
     terms = tight_terms(kinds, members, room)
     out: Result = {}
-    events: dict[tuple[float, int, int], list[int]] = {}
+    group = drag.group if drag else {}
+    events: list[list[Event]] = [[] for _ in range(1 + len(set(group.values())))]
     loaders: dict[int, list[int]] = {}  # row -> the kinds a full row stops
     pending: dict[int, dict[int, float]] = {}  # kind -> its boxes not rising yet: start
+    offset: dict[int, float] = {}  # box of a dragged kind -> its start (it rises from there)
     for k, ms in members.items():
         if not terms[k]:  # nothing can stop them but their caps
             out.update((box, (c, None)) for _, c, box in ms)
@@ -90,31 +110,71 @@ def water_fill(
             if w > 0:
                 loaders.setdefault(r, []).append(k)
         pending[k] = {}
-        w = weight.get(k, 1.0)
+        g = group.get(k, 0)
         for s, c, box in ms:
             if s >= c:
                 out[box] = (c, None)
+            elif g:
+                pending[k][box] = offset[box] = s
+                events[g] += ((0.0, _START, k, box), (c - s, _CAP, k, box))
             else:
                 pending[k][box] = s
-                events.setdefault((s / w, _START, k), []).append(box)
-                events.setdefault((c / w, _CAP, k), []).append(box)
-    sweep = _Sweep(terms, loaders, _Rows(room), pending, out)
-    sweep.weight = weight
-    for (t, what), group in groupby(sorted(events.items()), key=lambda e: e[0][:2]):
-        if not sweep.live:  # every box decided: the caps still ahead lie above the level
-            break
-        sweep.until(t, what == _START)
-        deltas: dict[int, float] = {}
-        for (_, _, k), boxes in group:
-            if k not in sweep.stopped:
-                (sweep.start if what == _START else sweep.cap)(t, k, boxes, deltas)
-        sweep.rows.change(t, deltas)
+                events[0] += ((s, _START, k, box), (c, _CAP, k, box))
+    for ev in events:
+        ev.sort()
+    start = min((s for ms in members.values() for s, _, _ in ms), default=0.0)
+    _Sweep(terms, loaders, _Rows(room), pending, out, _Groups(events, start), offset, drag).run()
     return out
 
 
-def _add(deltas: dict[int, float], terms: tuple, count: float) -> None:
-    for r, w in terms:
-        deltas[r] = deltas.get(r, 0.0) + w * count
+class _Groups:
+    """Each group's level as a linear function of t, and where it is in its sorted events."""
+
+    def __init__(self, events: list[list[Event]], start: float) -> None:
+        n = len(events)
+        self.events = events
+        self.stopped: dict[int, int] = {}  # kind -> the row that stopped it
+        self.pos = [0] * n
+        self.level = [0.0] * n  # at `since`
+        self.since = [0.0] + [start] * (n - 1)  # dragged groups rise from where the fill starts
+        self.weight = [1.0] * n
+        self.rising = [0] * n  # boxes rising
+        self.live = [len(ev) // 2 for ev in events]  # boxes rising or yet to start
+        self.rows: list[dict[int, float]] = [{} for _ in range(n)]  # row -> coefficient x boxes
+        self.version = [0] * n
+        self.heap: list[tuple[float, int, int, int]] = []
+        for g in range(n):
+            self.push(g)
+
+    def at(self, g: int, t: float) -> float:
+        return self.level[g] + self.weight[g] * (t - self.since[g])
+
+    def push(self, g: int) -> None:
+        """Queue group g's next event (at the t its level reaches it)."""
+        self.version[g] += 1
+        ev, pos = self.events[g], self.pos[g]
+        while pos < len(ev) and ev[pos][2] in self.stopped:
+            pos += 1
+        self.pos[g] = pos
+        if pos < len(ev):
+            value, what = ev[pos][:2]
+            t = self.since[g] + (value - self.level[g]) / self.weight[g]
+            heapq.heappush(self.heap, (t, what, g, self.version[g]))
+
+    def next(self) -> tuple[float, int, int]:
+        heap, version = self.heap, self.version
+        while heap and heap[0][3] != version[heap[0][2]]:
+            heapq.heappop(heap)
+        return heap[0][:3] if heap else (INF, _CAP, -1)
+
+    def reweigh(self, t: float, weights: list[float], deltas: dict[int, float]) -> None:
+        for g, w in enumerate(weights):
+            if w != self.weight[g]:
+                self.level[g], self.since[g] = self.at(g, t), t
+                for r, x in self.rows[g].items():
+                    deltas[r] = deltas.get(r, 0.0) + x * (w - self.weight[g])
+                self.weight[g] = w
+                self.push(g)
 
 
 class _Sweep:
@@ -127,6 +187,9 @@ class _Sweep:
         rows: _Rows,
         pending: dict[int, dict[int, float]],
         out: Result,
+        groups: _Groups,
+        offset: dict[int, float],
+        drag: Drag | None,
     ) -> None:
         self.terms, self.loaders, self.rows, self.pending, self.out = (
             terms,
@@ -135,48 +198,91 @@ class _Sweep:
             pending,
             out,
         )
+        self.drag = drag
+        self.group: dict[int, int] = drag.group if drag else {}
+        self.groups, self.offset = groups, offset
+        self.stopped = groups.stopped
         self.rising: dict[int, set[int]] = {k: set() for k in pending}
-        self.stopped: dict[int, int] = {}  # kind -> the row that stopped it
-        self.live = set(pending)  # kinds with boxes still to decide
-        self.weight: dict[int, float] = {}  # kind -> how fast it rises with the level
 
-    def until(self, t: float, starting: bool) -> None:
-        """Stop the kinds of every row that is full before level t (at t, before starts)."""
-        t_full, r = self.rows.next_full()
-        while t_full < t or (t_full == t and starting):
-            self._stop(t_full, r)
-            t_full, r = self.rows.next_full()
+    def run(self) -> None:
+        """Events in order of t: caps, then rows full by then, then starts."""
+        groups, rows = self.groups, self.rows
+        while True:
+            t, what, g = groups.next()
+            if g < 0:
+                return
+            t_full, r = rows.next_full()
+            if t_full < t or (t_full == t and what == _START):
+                self._stop(t_full, r)
+                continue
+            deltas: dict[int, float] = {}
+            at = (t, what)
+            while (t, what) == at:  # every group's events at this t, then the rows
+                self._batch(what, g, deltas)
+                groups.push(g)
+                t, what, g = groups.next()
+            self._reweigh(at[0], deltas)
+            rows.change(at[0], deltas)
 
-    def start(self, t: float, k: int, boxes: list[int], deltas: dict[int, float]) -> None:
-        pending = self.pending[k]
-        for box in boxes:
-            del pending[box]
-        self.rising[k].update(boxes)
-        _add(deltas, self.terms[k], len(boxes) * self.weight.get(k, 1.0))
+    def _batch(self, what: int, g: int, deltas: dict[int, float]) -> None:
+        """Group g's events at its next value and of its next type: starts or caps."""
+        groups = self.groups
+        ev, pos = groups.events[g], groups.pos[g]
+        value = ev[pos][0]
+        moved: dict[int, int] = {}  # kind -> boxes that start or stop
+        while pos < len(ev) and ev[pos][0] == value and ev[pos][1] == what:
+            _, _, k, box = ev[pos]
+            pos += 1
+            if k in self.stopped:
+                continue
+            moved[k] = moved.get(k, 0) + 1
+            if what == _START:
+                del self.pending[k][box]
+                self.rising[k].add(box)
+            else:
+                self.rising[k].discard(box)
+                self.out[box] = (value + self.offset.get(box, 0.0), None)
+        groups.pos[g] = pos
+        sign = 1 if what == _START else -1
+        w, rows = groups.weight[g], groups.rows[g]
+        for k, n in moved.items():
+            groups.rising[g] += sign * n
+            groups.live[g] -= n if what == _CAP else 0
+            for r, c in self.terms[k]:
+                rows[r] = rows.get(r, 0.0) + sign * c * n
+                deltas[r] = deltas.get(r, 0.0) + sign * c * n * w
 
-    def cap(self, t: float, k: int, boxes: list[int], deltas: dict[int, float]) -> None:
-        rising = self.rising[k]
-        rising.difference_update(boxes)
-        w = self.weight.get(k, 1.0)
-        _add(deltas, self.terms[k], -len(boxes) * w)
-        self.out.update((box, (t * w, None)) for box in boxes)
-        if not rising and not self.pending[k]:
-            self.live.discard(k)
+    def _reweigh(self, t: float, deltas: dict[int, float]) -> None:
+        if self.drag is not None:
+            self.groups.reweigh(t, self.drag.weights(self.groups.live), deltas)
 
     def _stop(self, t: float, r: int) -> None:
-        """Row r is full at level t: every kind in it stops, its rising boxes at t, its boxes
-        yet to start where they start."""
-        out = self.out
+        """Row r is full at level t: every kind in it stops, its rising boxes at their level,
+        its boxes yet to start where they start."""
+        out, groups = self.out, self.groups
         deltas: dict[int, float] = {}
+        if self.drag is not None and self.drag.link(r):  # its quiet side is dragged along
+            self._reweigh(t, deltas)
+            self.rows.change(t, deltas)
+            self.rows.version[r] += 1
+            return
         for k in self.loaders[r]:
             if k in self.stopped:
                 continue
             self.stopped[k] = r
-            self.live.discard(k)
-            w = self.weight.get(k, 1.0)
-            out.update((box, (t * w, r)) for box in self.rising[k])
+            g = self.group.get(k, 0)
+            level, n = groups.at(g, t), len(self.rising[k])
+            groups.live[g] -= n + len(self.pending[k])
+            offset = self.offset
+            out.update((box, (level + offset.get(box, 0.0), r)) for box in self.rising[k])
             out.update((box, (s, r)) for box, s in self.pending[k].items())
-            _add(deltas, self.terms[k], -len(self.rising[k]) * w)
+            if n:
+                groups.rising[g] -= n
+                rows = groups.rows[g]
+                for q, c in self.terms[k]:
+                    rows[q] -= c * n
+                    deltas[q] = deltas.get(q, 0.0) - c * n * groups.weight[g]
             self.rising[k] = set()
+        self._reweigh(t, deltas)
         self.rows.change(t, deltas)
         self.rows.version[r] += 1  # full: no more events from it
