@@ -29,7 +29,7 @@ INF = math.inf
 #: per kind: (start, cap, box) of the boxes to fill, amperes
 Members = dict[int, list[tuple[float, float, int]]]
 Result = dict[int, tuple[float, int | None]]
-#: (level, _CAP or _START, kind, box): a group's events, sorted
+#: (level, _CAP or _START, kind, number of boxes): a group's events, sorted
 Event = tuple[float, int, int, int]
 _CAP, _START = 0, 1  # at one level caps come first, then full rows, then starts
 
@@ -100,31 +100,40 @@ def water_fill(
     group = drag.group if drag else {}
     events: list[list[Event]] = [[] for _ in range(1 + len(set(group.values())))]
     loaders: dict[int, list[int]] = {}  # row -> the kinds a full row stops
-    pending: dict[int, dict[int, float]] = {}  # kind -> its boxes not rising yet: start
-    offset: dict[int, float] = {}  # box of a dragged kind -> its start (it rises from there)
+    boxes: dict[int, list[tuple[float, float, int]]] = {}  # kind -> (cap, start, box) to fill
     for k, ms in members.items():
-        if not terms[k]:  # nothing can stop them but their caps
-            out.update((box, (c, None)) for _, c, box in ms)
+        for s, c, box in ms:
+            if s >= c or not terms[k]:  # nothing can stop them but their caps
+                out[box] = (c, None)
+        if not terms[k]:
             continue
         for r, w in terms[k]:
             if w > 0:
                 loaders.setdefault(r, []).append(k)
-        pending[k] = {}
         g = group.get(k, 0)
-        for s, c, box in ms:
-            if s >= c:
-                out[box] = (c, None)
-            elif g:
-                pending[k][box] = offset[box] = s
-                events[g] += ((0.0, _START, k, box), (c - s, _CAP, k, box))
-            else:
-                pending[k][box] = s
-                events[0] += ((s, _START, k, box), (c, _CAP, k, box))
+        boxes[k] = _kind_events(k, ms, g > 0, events[g])
     for ev in events:
         ev.sort()
     start = min((s for ms in members.values() for s, _, _ in ms), default=0.0)
-    _Sweep(terms, loaders, _Rows(room), pending, out, _Groups(events, start), offset, drag).run()
+    _Sweep(terms, loaders, _Rows(room), boxes, out, _Groups(events, start), drag).run()
     return out
+
+
+def _kind_events(
+    k: int, ms: list[tuple[float, float, int]], dragged: bool, events: list[Event]
+) -> list[tuple[float, float, int]]:
+    """Kind k's boxes that rise, in the order they reach their caps; their starts and caps as
+    events with the number of boxes at each (a dragged kind's in rises from its starts)."""
+    rise = [(c, s, box) for s, c, box in ms if s < c]
+    rise.sort(key=(lambda x: x[0] - x[1]) if dragged else None)
+    count: dict[tuple[float, int], int] = {}
+    for c, s, _ in rise:
+        at = (0.0, _START) if dragged else (s, _START)
+        count[at] = count.get(at, 0) + 1
+        at = (c - s, _CAP) if dragged else (c, _CAP)
+        count[at] = count.get(at, 0) + 1
+    events += ((v, what, k, n) for (v, what), n in count.items())
+    return rise
 
 
 class _Groups:
@@ -139,7 +148,7 @@ class _Groups:
         self.since = [0.0] + [start] * (n - 1)  # dragged groups rise from where the fill starts
         self.weight = [1.0] * n
         self.rising = [0] * n  # boxes rising
-        self.live = [len(ev) // 2 for ev in events]  # boxes rising or yet to start
+        self.live = [sum(e[3] for e in ev if e[1] == _START) for ev in events]  # not at cap
         self.rows: list[dict[int, float]] = [{} for _ in range(n)]  # row -> coefficient x boxes
         self.version = [0] * n
         self.heap: list[tuple[float, int, int, int]] = []
@@ -178,31 +187,32 @@ class _Groups:
 
 
 class _Sweep:
-    """The kinds as the level rises: rising boxes, boxes yet to start, kinds a row stopped."""
+    """The kinds as the level rises: how many of each kind's boxes have started and reached
+    their caps (boxes reach their caps in order), and the kinds a row stopped."""
 
     def __init__(
         self,
         terms: dict[int, tuple],
         loaders: dict[int, list[int]],
         rows: _Rows,
-        pending: dict[int, dict[int, float]],
+        boxes: dict[int, list[tuple[float, float, int]]],
         out: Result,
         groups: _Groups,
-        offset: dict[int, float],
         drag: Drag | None,
     ) -> None:
-        self.terms, self.loaders, self.rows, self.pending, self.out = (
+        self.terms, self.loaders, self.rows, self.boxes, self.out = (
             terms,
             loaders,
             rows,
-            pending,
+            boxes,
             out,
         )
         self.drag = drag
         self.group: dict[int, int] = drag.group if drag else {}
-        self.groups, self.offset = groups, offset
+        self.groups = groups
         self.stopped = groups.stopped
-        self.rising: dict[int, set[int]] = {k: set() for k in pending}
+        self.started = dict.fromkeys(boxes, 0)
+        self.capped = dict.fromkeys(boxes, 0)
 
     def run(self) -> None:
         """Events in order of t: caps, then rows full by then, then starts."""
@@ -229,28 +239,24 @@ class _Sweep:
         groups = self.groups
         ev, pos = groups.events[g], groups.pos[g]
         value = ev[pos][0]
-        moved: dict[int, int] = {}  # kind -> boxes that start or stop
+        sign = 1 if what == _START else -1
+        w, rows = groups.weight[g], groups.rows[g]
         while pos < len(ev) and ev[pos][0] == value and ev[pos][1] == what:
-            _, _, k, box = ev[pos]
+            _, _, k, n = ev[pos]
             pos += 1
             if k in self.stopped:
                 continue
-            moved[k] = moved.get(k, 0) + 1
             if what == _START:
-                del self.pending[k][box]
-                self.rising[k].add(box)
+                self.started[k] += n
             else:
-                self.rising[k].discard(box)
-                self.out[box] = (value + self.offset.get(box, 0.0), None)
-        groups.pos[g] = pos
-        sign = 1 if what == _START else -1
-        w, rows = groups.weight[g], groups.rows[g]
-        for k, n in moved.items():
+                i = self.capped[k] = self.capped[k] + n
+                self.out.update((box, (c, None)) for c, _, box in self.boxes[k][i - n : i])
+                groups.live[g] -= n
             groups.rising[g] += sign * n
-            groups.live[g] -= n if what == _CAP else 0
             for r, c in self.terms[k]:
                 rows[r] = rows.get(r, 0.0) + sign * c * n
                 deltas[r] = deltas.get(r, 0.0) + sign * c * n * w
+        groups.pos[g] = pos
 
     def _reweigh(self, t: float, deltas: dict[int, float]) -> None:
         if self.drag is not None:
@@ -258,7 +264,7 @@ class _Sweep:
 
     def _stop(self, t: float, r: int) -> None:
         """Row r is full at level t: every kind in it stops, its rising boxes at their level,
-        its boxes yet to start where they start."""
+        its boxes yet to start where they start (unless the drag takes the row on)."""
         out, groups = self.out, self.groups
         deltas: dict[int, float] = {}
         if self.drag is not None and self.drag.link(r):  # its quiet side is dragged along
@@ -267,22 +273,23 @@ class _Sweep:
             self.rows.version[r] += 1
             return
         for k in self.loaders[r]:
-            if k in self.stopped:
+            if k in self.stopped or k not in self.boxes:
                 continue
             self.stopped[k] = r
             g = self.group.get(k, 0)
-            level, n = groups.at(g, t), len(self.rising[k])
-            groups.live[g] -= n + len(self.pending[k])
-            offset = self.offset
-            out.update((box, (level + offset.get(box, 0.0), r)) for box in self.rising[k])
-            out.update((box, (s, r)) for box, s in self.pending[k].items())
+            level, rest = groups.at(g, t), self.boxes[k][self.capped[k] :]
+            groups.live[g] -= len(rest)
+            if g:  # every box rises from its start
+                out.update((box, (s + level, r)) for _, s, box in rest)
+            else:  # rising boxes are at the level, the others at their starts above it
+                out.update((box, (max(s, level), r)) for _, s, box in rest)
+            n = self.started[k] - self.capped[k]
             if n:
                 groups.rising[g] -= n
                 rows = groups.rows[g]
                 for q, c in self.terms[k]:
                     rows[q] -= c * n
                     deltas[q] = deltas.get(q, 0.0) - c * n * groups.weight[g]
-            self.rising[k] = set()
         self._reweigh(t, deltas)
         self.rows.change(t, deltas)
         self.rows.version[r] += 1  # full: no more events from it
