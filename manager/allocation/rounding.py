@@ -25,15 +25,19 @@ def round_down(p: Problem, values: dict[int, tuple[float, int | None]]) -> None:
     plain rounding would leave a coarse box up to a whole step behind."""
     grids: dict[int, set[float]] = {}  # row -> the grids of the filled boxes in it
     if len({p.boxes[i].res for i in values}) > 1:
-        for i in values:
-            for r, _ in p.kinds[p.boxes[i].kind].up:
-                grids.setdefault(r, set()).add(p.boxes[i].res)
+        of_kind = {(p.boxes[i].kind, p.boxes[i].res) for i in values}
+        for k, res in of_kind:
+            for r, _ in p.kinds[k].up:
+                grids.setdefault(r, set()).add(res)
+    near: dict[int, set[float]] = {}  # kind -> the grids in its rows
     for i, (amps, why) in values.items():
         box = p.boxes[i]
         if why is not None and grids:
-            near = set().union(*(grids[r] for r, _ in p.kinds[box.kind].up))
-            if len(near) > 1:
-                amps = _coarse_floor(amps, near)
+            k = box.kind
+            if k not in near:
+                near[k] = set().union(*(grids[r] for r, _ in p.kinds[k].up))
+            if len(near[k]) > 1:
+                amps = _coarse_floor(amps, near[k])
         box.n = max(box.lo, min(box.hi, math.floor(amps / box.res + GRID_EPS)))
         box.why = why
     p.recount()
@@ -110,11 +114,14 @@ def _whole_rounds(p: Problem, turn: list[int], due: float) -> int:
     most = min(boxes[i].hi - boxes[i].n for i in turn)
     if due < math.inf:
         most = min(most, math.floor((due - level) / step - GRID_EPS) + 1)
+    per_kind: dict[int, int] = {}
+    for i in turn:
+        per_kind[boxes[i].kind] = per_kind.get(boxes[i].kind, 0) + 1
     need: dict[int, float] = {}
     cap, load = p.cap, p.load
-    for i in turn:
-        for r, w in kinds[boxes[i].kind].up:
-            x = need[r] = need.get(r, 0.0) + w * step
+    for k, n in per_kind.items():
+        for r, w in kinds[k].up:
+            x = need[r] = need.get(r, 0.0) + w * step * n
             if 2 * x > cap[r] - load[r] + EPS:  # not even two rounds: single steps
                 return 0
     for r, x in need.items():
