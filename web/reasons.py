@@ -46,6 +46,9 @@ _DE: tuple[tuple[str, str], ...] = (
      "begrenzt"),
     (rf"offline: assumed to draw its last {_NUM} A", r"offline: zieht vermutlich weiter \1 A"),
     (rf"ramping up to {_NUM} A", r"steigt auf \1 A"),
+    (rf"limited by the billing backend to {_NUM} A", r"begrenzt durch das Abrechnungs-Backend "
+     r"auf \1 A"),
+    (r"stopped by the billing backend", "vom Abrechnungs-Backend gestoppt"),
     (r"waiting for (.+?) to reduce", r"wartet, bis \1 reduziert hat"),
     (r"no valid reading from grid meter (.+?) yet", r"noch kein gültiger Wert vom Netzzähler \1"),
     (rf"grid meter (.+?) silent for {_NUM} s", r"Netzzähler \1 seit \2 s stumm"),
@@ -58,6 +61,11 @@ _DE: tuple[tuple[str, str], ...] = (
     (r"\berror\b", "Fehler"),
     (r"box reports a fault", "Box meldet eine Störung"),
     (r"profiles cleared", "Ladeprofile gelöscht"),
+    (r"not under control: the box refuses charging profiles, charging is refused",
+     "nicht unter Kontrolle: Die Box lehnt Ladeprofile ab, Laden wird verweigert"),
+    (r"profile rejected: box answered", "Ladeprofil abgelehnt: Box antwortete"),
+    (r"\bbox answered\b", "Box antwortete"),
+    (r"\bbox reports\b", "Box meldet"),
     (r"box did not answer", "Box hat nicht geantwortet"),
     (r"box not connected", "Box nicht verbunden"),
     (r"box not running", "Box läuft nicht"),
@@ -88,7 +96,7 @@ def localize(state: dict[str, Any], lang: str) -> dict[str, Any]:
     evses = []
     for e in state.get("evses") or []:
         e = dict(e)
-        for key in ("reason", "deactivation"):
+        for key in ("reason", "deactivation", "detail"):
             if e.get(key):
                 e[key] = localize_reason(str(e[key]), lang)
         evses.append(e)
