@@ -203,7 +203,7 @@ def test_crowded_unbalance_site_one_and_three_phase_boxes_share_the_grid_fairly(
     gaps are at their limit when the fill starts: the quiet phases' boxes must rise with the
     busy ones all the way (weights recounted as boxes reach their caps), or the busy phases'
     1-phase boxes stay near their mins while 3-phase boxes take the fuse (a regression once:
-    6.7 A against 11.7 A). Every box the grid limits reaches the exact max-min level (HiGHS)
+    6.7 A against 11.5 A). Every box the grid limits reaches the exact max-min level (HiGHS)
     within its step and the documented bound, and the lowest 1-phase and the lowest 3-phase
     box end within 1 A of each other (1-phase boxes on a quiet phase may end higher: they
     rose faster to keep its gap at the limit)."""

@@ -7,11 +7,11 @@ room back. Everything about that lives here:
 - where a min granted late (below) leaves a gap over its limit before the fill, the gap's
   quiet side rises first, fairly, until the gap holds (`balance_first`);
 - the fill counts the quiet side's rise (a gap fills more slowly while its quiet side rises);
-  where a gap stopped its busy side, a second fill weights the 1-phase boxes below that
-  limit so that every phase gains the same current per level (a phase with fewer boxes gives
-  each more), and the gaps stay as they are while all rise (`PhaseDrag`, recounted at every
-  event); the fill that
-  leaves the lowest boxes higher is kept;
+  where a gap stopped its busy side, a second fill links a gap's two sides once the gap is
+  full: from then on every linked phase's 1-phase boxes below that limit gain the same current
+  per level (a phase with fewer boxes gives each more; recounted at every event as boxes reach
+  their caps or stop), so the gap stays at its limit while both sides rise (`PhaseDrag`); the
+  fill that leaves the lowest boxes higher is kept;
 - afterwards the busy side follows: each gap that stopped a box and now has room (its quiet
   side rose) fills again from where its boxes stopped, up to `FOLLOW_PASSES` times
   (`follow_quiet`);
