@@ -20,7 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from manager import backend, setpoints
-from manager.allocator import allocate
+from manager.allocation import allocate
 from manager.config import CircuitConfig, Settings
 from manager.loads import build_model
 from manager.model import (

@@ -69,9 +69,28 @@ class Circuit:
 
 
 @dataclass(frozen=True, slots=True)
+class Budget:
+    """An extra limit over a set of wallboxes that need not follow the circuit tree.
+
+    A PV surplus shared by some boxes, an external power cap over a circuit, a backend's cap on
+    one box: each is a Budget. `max_current_a` limits, per site phase, the summed current of the
+    listed boxes that load that phase; `max_power_w` limits their summed power at the site's
+    nominal voltage (a box counts its current once per site phase it loads). `reason` is what a
+    box stopped by this budget shows (its code names the kind of rule, e.g. `pv_budget`).
+    """
+
+    reason: Reason
+    boxes: tuple[str, ...]
+    max_current_a: float | None = None
+    max_power_w: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     circuits: tuple[Circuit, ...]
     nominal_voltage_v: float = 230.0
+    #: limits over sets of boxes beside the circuit tree (solar modes, external caps)
+    budgets: tuple[Budget, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +142,9 @@ class Reason:
     - `no_demand`; `below_min` [demand, min]; `min_above_max` [min, step, max];
     - `base_overload` [circuit, circuit_name, phase], `base_power` [circuit, circuit_name],
       `base_unbalance` [circuit, circuit_name]: the load ampshare does not control already
-      breaks that limit, so the boxes below it are paused.
+      breaks that limit, so the boxes below it are paused;
+    - a `Budget`'s own reason (its code chosen by the rule that sets it) where that budget
+      stops the box.
     `cause` nests a reason (for example safe mode around the allocator's reason).
 
     The control loop, the site's safe mode, deactivation and a box's detail add their own codes,

@@ -6,13 +6,12 @@ reads on the dashboard.
 
 from __future__ import annotations
 
-import gc
 import math
 
 import pytest
 
-from manager.allocator import allocate
-from manager.model import Circuit, EvseLoad, Site
+from manager.allocation import allocate
+from manager.model import Budget, Circuit, EvseLoad, Reason, Site
 from web.wording import english
 
 
@@ -381,16 +380,68 @@ def test_no_boxes_no_setpoints():
     assert result.setpoints == {} and result.reasons == {}
 
 
-@pytest.mark.parametrize("collecting", [True, False])
-def test_the_garbage_collector_is_left_as_it_was_even_on_bad_input(collecting):
-    """allocate() pauses the cyclic collector while it works; the caller's choice stands."""
-    was = gc.isenabled()
-    (gc.enable if collecting else gc.disable)()
-    try:
-        allocate(Site((house(),)), [box("a"), box("b")])
-        assert gc.isenabled() is collecting
-        with pytest.raises(ValueError):
-            allocate(Site((house(),)), [box("a", min_current_a=-1.0)])
-        assert gc.isenabled() is collecting
-    finally:
-        (gc.enable if was else gc.disable)()
+# --------------------------------------------------------------------------------------------
+# budgets: limits over some boxes beside the circuit tree (solar modes, external caps)
+# --------------------------------------------------------------------------------------------
+
+PV = Reason("pv_budget", {"name": "roof"})
+
+
+def test_a_pv_budget_is_shared_fairly_by_the_boxes_it_covers():
+    """4.6 kW of PV surplus for two 1-phase boxes is 20 A: 10 A each; a box outside the
+    budget takes what the fuse has left."""
+    site = Site((house(63.0),), budgets=(Budget(PV, ("a", "b"), max_power_w=4600.0),))
+    boxes = [box("a", phases=1), box("b", phases=1), box("c", phases=1, max_current_a=32.0)]
+    result = allocate(site, boxes)
+    assert dict(result.setpoints) == {"a": 10.0, "b": 10.0, "c": 32.0}
+    assert result.reasons["a"] == result.reasons["b"] == PV
+
+
+def test_a_pv_budget_counts_a_three_phase_box_three_times():
+    """20 A of PV (4.6 kW) cannot give a 3-phase box (18 A at 6 A) and a 1-phase box (6 A)
+    their mins together: the one that waited longer charges, the other waits for the sun."""
+    site = Site((house(63.0),), budgets=(Budget(PV, ("a", "b"), max_power_w=4600.0),))
+    result = allocate(site, [box("a", phases=1), box("b", phases=3, wait_rank=-1)])
+    assert dict(result.setpoints) == {"a": 0.0, "b": 6.6}  # 3 x 6.6 A <= 20 A
+    assert result.reasons["a"] == Reason("waiting_slot", cause=PV)
+    assert result.reasons["b"] == PV
+    result = allocate(site, [box("a", phases=1, wait_rank=-1), box("b", phases=3)])
+    assert dict(result.setpoints) == {"a": 16.0, "b": 0.0}
+
+
+def test_a_backend_cap_on_one_box_leaves_the_rest_to_the_others():
+    cap = Reason("backend_cap", {"box": "a"})
+    site = Site((house(32.0),), budgets=(Budget(cap, ("a",), max_current_a=10.0),))
+    result = allocate(site, [box("a", max_current_a=32.0), box("b", max_current_a=16.0)])
+    assert dict(result.setpoints) == {"a": 10.0, "b": 16.0}
+    assert result.reasons["a"] == cap
+    # with a bigger b the fuse is full too: a names the first full limit, the fuse
+    result = allocate(site, [box("a", max_current_a=32.0), box("b", max_current_a=32.0)])
+    assert dict(result.setpoints) == {"a": 10.0, "b": 22.0}
+
+
+def test_an_external_power_cap_over_a_circuit():
+    """A grid operator's 11 kW cap over the garage board, as a budget over its boxes."""
+    cap = Reason("external_limit", {"circuit": "garage"})
+    site = Site(
+        (house(63.0), Circuit(id="garage", name="Garage", parent="main", max_current_a=32.0)),
+        budgets=(Budget(cap, ("g1", "g2"), max_power_w=11040.0),),
+    )
+    boxes = [box("g1", "garage"), box("g2", "garage"), box("m", "main", max_current_a=32.0)]
+    result = allocate(site, boxes)
+    assert dict(result.setpoints) == {"g1": 8.0, "g2": 8.0, "m": 32.0}  # 48 A / 6
+    assert result.reasons["g1"] == cap
+
+
+@pytest.mark.parametrize(
+    ("budget", "message"),
+    [
+        (Budget(PV, ("ghost",), max_current_a=10.0), "budget 'pv_budget': unknown wallbox"),
+        (Budget(PV, ("a",)), "budget 'pv_budget': needs max_current_a or max_power_w"),
+        (Budget(PV, ("a",), max_power_w=-1.0), "budget 'pv_budget': max_power_w"),
+        (Budget(PV, ("a",), max_current_a=math.nan), "budget 'pv_budget': max_current_a"),
+    ],
+)
+def test_a_bad_budget_is_a_clear_value_error(budget, message):
+    with pytest.raises(ValueError, match=message):
+        allocate(Site((house(),), budgets=(budget,)), [box("a")])
