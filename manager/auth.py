@@ -62,9 +62,13 @@ class LoginThrottle:
     clock: Callable[[], float] = time.monotonic
     _fails: dict[str, tuple[int, float]] = field(default_factory=dict)
 
-    def check(self, client: str) -> None:
+    def wait(self, client: str) -> float:
+        """Seconds until `client` may try again freely; 0 when it is not throttled."""
         _, until = self._fails.get(client, (0, 0.0))
-        wait = until - self.clock()
+        return max(0.0, until - self.clock())
+
+    def check(self, client: str) -> None:
+        wait = self.wait(client)
         if wait > 0:
             raise Throttled(wait)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
@@ -39,10 +40,16 @@ from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
+from manager.store import WriteFailed
 
 log = logging.getLogger("ampshare.service")
 
-__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled"]
+__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled", "WriteFailed"]
+
+#: a throttled client's login is checked after this pause, one attempt at a time
+THROTTLED_CHECK_DELAY_S = 1.0
+#: logouts remembered one by one; beyond this, every session ends (bounded file)
+MAX_ENDED_SESSIONS = 256
 
 
 class NotFound(KeyError):
@@ -135,7 +142,9 @@ class Service:
         self.throttle = throttle or LoginThrottle()
         self._lock = asyncio.Lock()
         self._password_lock = asyncio.Lock()
+        self._checking_throttled: set[str] = set()
         self._admin_hash = store.admin_hash()
+        self._generation, self._revoked = store.session_ledger()
 
     # -- start-up ------------------------------------------------------------------------
     async def load(self) -> None:
@@ -243,14 +252,16 @@ class Service:
     async def delete_device(self, device_id: str) -> None:
         async with self._lock:
             device = self._device(device_id)
-            for c in self.store.circuits():
-                if c.meter == device_id:
-                    self.store.put_circuit(c.model_copy(update={"meter": None}))
-            if device.get("enabled", True):
-                await self._release(device)
-            self.store.delete_device(device_id)
-            self.control.set_circuits(self.store.circuits())
-            await self.control.set_devices(self.store.devices())
+            try:
+                for c in self.store.circuits():
+                    if c.meter == device_id:
+                        self.store.put_circuit(c.model_copy(update={"meter": None}))
+                if device.get("enabled", True):
+                    await self._release(device)
+                self.store.delete_device(device_id)
+            finally:  # also after a failed write: run exactly what is stored
+                self.control.set_circuits(self.store.circuits())
+                await self.control.set_devices(self.store.devices())
 
     async def test_device(self, data: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
         """Read a device once with the given settings, without saving it."""
@@ -376,12 +387,13 @@ class Service:
                 settings = Settings.model_validate(data)
             except ValidationError as exc:
                 raise InvalidInput.from_pydantic(exc) from None
+            self.store.save_settings(settings)  # a failed write changes nothing that runs
             if self.ocpp is not None and settings.ocpp != old.ocpp:
-                try:  # first, so a port that cannot be opened is refused, not stored
+                try:
                     await self.ocpp.apply_settings(settings)
-                except ValueError as exc:
+                except ValueError as exc:  # e.g. the port is taken: back to what runs
+                    self.store.save_settings(old)
                     raise InvalidInput.one("ocpp.port", str(exc)) from None
-            self.store.save_settings(settings)
             self.control.set_settings(settings)
         return self.get_settings()
 
@@ -447,21 +459,39 @@ class Service:
         return self._admin_hash is not None
 
     async def verify_admin(self, password: str, client: str) -> bool:
-        """Checks the admin password; raises Throttled after repeated failures from `client`.
+        """Checks the admin password; raises Throttled for a wrong one while `client` is throttled.
 
-        The scrypt check (~50 ms, 16 MB) runs in a worker thread, so the event loop and the
-        control loop on it go on; one check at a time, so parallel guesses neither slip past
-        the throttle nor take 16 MB each.
+        The right password is accepted even then, so a guesser on the same address cannot lock
+        the owner out; a throttled client gets one check at a time, each after a pause, which
+        keeps guessing slow. The scrypt check (~50 ms, 16 MB) runs in a worker thread, one at a
+        time, so the event loop goes on and parallel guesses do not take 16 MB each.
         """
         async with self._password_lock:
-            self.throttle.check(client)
-            stored = self._admin_hash
-            ok = stored is not None and await asyncio.to_thread(verify_password, password, stored)
-            if ok:
-                self.throttle.succeeded(client)
-            else:
-                self.throttle.failed(client)
-                log.warning("failed admin login from %s", client)
+            wait = self.throttle.wait(client)
+            if wait <= 0:
+                return await self._check_admin(password, client)
+        if client in self._checking_throttled:
+            raise Throttled(wait)
+        self._checking_throttled.add(client)
+        try:
+            await asyncio.sleep(min(wait, THROTTLED_CHECK_DELAY_S))
+            async with self._password_lock:
+                ok = await self._check_admin(password, client)
+        finally:
+            self._checking_throttled.discard(client)
+        if not ok:
+            raise Throttled(max(self.throttle.wait(client), THROTTLED_CHECK_DELAY_S))
+        return True
+
+    async def _check_admin(self, password: str, client: str) -> bool:
+        """One scrypt check, counted by the throttle; the caller holds the password lock."""
+        stored = self._admin_hash
+        ok = stored is not None and await asyncio.to_thread(verify_password, password, stored)
+        if ok:
+            self.throttle.succeeded(client)
+        else:
+            self.throttle.failed(client)
+            log.warning("failed admin login from %s", client)
         return ok
 
     def set_admin_password_now(self, new: str) -> None:
@@ -485,8 +515,32 @@ class Service:
         return new
 
     def _store_admin_hash(self, new_hash: str) -> None:
+        self.store.set_admin_hash(new_hash)  # first: memory follows only what is on disk
         self._admin_hash = new_hash
-        self.store.set_admin_hash(new_hash)
+        self._generation, self._revoked = self.store.session_ledger()
 
     def session_secret(self) -> bytes:
         return self.store.session_secret()
+
+    # -- login sessions (server-side revocation that survives a restart) ------------------
+    def session_generation(self) -> int:
+        """Cookies issued under an older generation are void (password changed)."""
+        return self._generation
+
+    def session_revoked(self, session_id: str) -> bool:
+        return session_id in self._revoked
+
+    async def end_session(self, session_id: str, expires: int) -> None:
+        """Logout: this session stays void until its cookie would have expired anyway."""
+        now = time.time()
+        revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
+        revoked[session_id] = int(expires)
+        if len(revoked) > MAX_ENDED_SESSIONS:
+            await self.end_all_sessions()
+            return
+        self.store.save_session_ledger(self._generation, revoked)
+        self._revoked = revoked
+
+    async def end_all_sessions(self) -> None:
+        self.store.save_session_ledger(self._generation + 1, {})
+        self._generation, self._revoked = self._generation + 1, {}
