@@ -278,6 +278,7 @@ class Manager:
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
+        self.events.close()
         self.store.close()
 
 
@@ -286,6 +287,8 @@ def build_manager(opts: Options) -> Manager:
     store = ConfigStore(opts.data_dir)  # reads and validates all but the devices
     drivers = DriverTable(DeviceContext())
     store.check_devices(lambda device: validate_device(device, drivers.check))
+    events = EventLog(opts.data_dir)
+    sessions = SessionStore(opts.data_dir)
     # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
@@ -294,8 +297,6 @@ def build_manager(opts: Options) -> Manager:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    events = EventLog()
-    sessions = SessionStore(opts.data_dir)
     bridge = OcppBridge(store, sessions, events)
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)

@@ -8,19 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from manager.auth import (
-    LoginThrottle,
-    Throttled,
-    check_new_password,
-    hash_password,
-    verify_password,
-)
+from manager.auth import AdminLogin, LoginThrottle, Throttled
 from manager.config import (
     ROOT_CIRCUIT,
     CircuitConfig,
@@ -45,11 +38,6 @@ from manager.store import WriteFailed
 log = logging.getLogger("ampshare.service")
 
 __all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled", "WriteFailed"]
-
-#: a throttled client's login is checked after this pause, one attempt at a time
-THROTTLED_CHECK_DELAY_S = 1.0
-#: logouts remembered one by one; beyond this, every session ends (bounded file)
-MAX_ENDED_SESSIONS = 256
 
 
 class NotFound(KeyError):
@@ -139,12 +127,8 @@ class Service:
         self._history = history
         self.sessions = sessions
         self.ocpp = ocpp
-        self.throttle = throttle or LoginThrottle()
+        self.login = AdminLogin(store, throttle or LoginThrottle())
         self._lock = asyncio.Lock()
-        self._password_lock = asyncio.Lock()
-        self._checking_throttled: set[str] = set()
-        self._admin_hash = store.admin_hash()
-        self._generation, self._revoked = store.session_ledger()
 
     # -- start-up ------------------------------------------------------------------------
     async def load(self) -> None:
@@ -267,8 +251,11 @@ class Service:
         """Read a device once with the given settings, without saving it."""
         if not isinstance(data, dict):
             raise InvalidInput.one("body", "expected a JSON object")
-        base = {"name": "test", **data, "id": data.get("id") or "probe"}
-        if base.get("id") in {d["id"] for d in self.store.devices()}:
+        given = data.get("id")
+        if given is not None and not isinstance(given, str):
+            raise InvalidInput.one("id", "expected text")
+        base = {"name": "test", **data, "id": given or "probe"}
+        if base["id"] in {d["id"] for d in self.store.devices()}:
             base = _merge_secrets(self._device(base["id"]), data)
         device = self._validate_device(base)
         return await self.catalog.probe(device, timeout_s)
@@ -454,93 +441,30 @@ class Service:
             raise InvalidInput.one("certificate", str(exc)) from None
         await self.ocpp.apply_settings(self.store.settings())
 
-    # -- admin login ---------------------------------------------------------------------
+    # -- admin login (manager.auth.AdminLogin does the work) ---------------------------------
     def has_admin_password(self) -> bool:
-        return self._admin_hash is not None
+        return self.login.has_password()
 
     async def verify_admin(self, password: str, client: str) -> bool:
-        """Checks the admin password; raises Throttled for a wrong one while `client` is throttled.
-
-        The right password is accepted even then, so a guesser on the same address cannot lock
-        the owner out; a throttled client gets one check at a time, each after a pause, which
-        keeps guessing slow. The scrypt check (~50 ms, 16 MB) runs in a worker thread, one at a
-        time, so the event loop goes on and parallel guesses do not take 16 MB each.
-        """
-        async with self._password_lock:
-            wait = self.throttle.wait(client)
-            if wait <= 0:
-                return await self._check_admin(password, client)
-        if client in self._checking_throttled:
-            raise Throttled(wait)
-        self._checking_throttled.add(client)
-        try:
-            await asyncio.sleep(min(wait, THROTTLED_CHECK_DELAY_S))
-            async with self._password_lock:
-                ok = await self._check_admin(password, client)
-        finally:
-            self._checking_throttled.discard(client)
-        if not ok:
-            raise Throttled(max(self.throttle.wait(client), THROTTLED_CHECK_DELAY_S))
-        return True
-
-    async def _check_admin(self, password: str, client: str) -> bool:
-        """One scrypt check, counted by the throttle; the caller holds the password lock."""
-        stored = self._admin_hash
-        ok = stored is not None and await asyncio.to_thread(verify_password, password, stored)
-        if ok:
-            self.throttle.succeeded(client)
-        else:
-            self.throttle.failed(client)
-            log.warning("failed admin login from %s", client)
-        return ok
+        return await self.login.verify(password, client)
 
     def set_admin_password_now(self, new: str) -> None:
-        """Sets the password without asking for the old one (first start, CLI)."""
-        self._store_admin_hash(hash_password(self._checked_new_password(new)))
+        self.login.set_now(new)
 
     async def set_admin_password(self, old: str, new: str) -> None:
-        async with self._password_lock:  # scrypt off the event loop, one at a time
-            stored = self._admin_hash
-            if stored is None or not await asyncio.to_thread(verify_password, old, stored):
-                raise InvalidInput.one("old_password", "is not the current password")
-            new_hash = await asyncio.to_thread(hash_password, self._checked_new_password(new))
-            self._store_admin_hash(new_hash)
-
-    @staticmethod
-    def _checked_new_password(new: str) -> str:
-        try:
-            check_new_password(new)
-        except ValueError as exc:
-            raise InvalidInput.one("new_password", str(exc)) from None
-        return new
-
-    def _store_admin_hash(self, new_hash: str) -> None:
-        self.store.set_admin_hash(new_hash)  # first: memory follows only what is on disk
-        self._admin_hash = new_hash
-        self._generation, self._revoked = self.store.session_ledger()
+        await self.login.change(old, new)
 
     def session_secret(self) -> bytes:
         return self.store.session_secret()
 
-    # -- login sessions (server-side revocation that survives a restart) ------------------
     def session_generation(self) -> int:
-        """Cookies issued under an older generation are void (password changed)."""
-        return self._generation
+        return self.login.session_generation()
 
     def session_revoked(self, session_id: str) -> bool:
-        return session_id in self._revoked
+        return self.login.session_revoked(session_id)
 
     async def end_session(self, session_id: str, expires: int) -> None:
-        """Logout: this session stays void until its cookie would have expired anyway."""
-        now = time.time()
-        revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
-        revoked[session_id] = int(expires)
-        if len(revoked) > MAX_ENDED_SESSIONS:
-            await self.end_all_sessions()
-            return
-        self.store.save_session_ledger(self._generation, revoked)
-        self._revoked = revoked
+        await self.login.end_session(session_id, expires)
 
     async def end_all_sessions(self) -> None:
-        self.store.save_session_ledger(self._generation + 1, {})
-        self._generation, self._revoked = self._generation + 1, {}
+        await self.login.end_all_sessions()
