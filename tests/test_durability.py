@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import signal
+import socket
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from manager_process import ManagerProcess
+from manager_process import PASSWORD, ManagerProcess
+from ports import free_port
 
 from manager.configstore import ConfigStore
 
@@ -94,3 +99,80 @@ def test_kill_9_of_the_server_keeps_every_acknowledged_api_change(tmp_path: Path
     finally:
         check.stop()
     assert acked and set(acked) <= stored
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def fill(path: Path) -> None:
+    """Writes `path` until the file system is full (a real ENOSPC, no monkeypatching)."""
+    chunk = b"\0" * 65536
+    with path.open("wb") as fh:
+        for _ in range(10_000):  # bounded: 640 MB at most, far above the tmpfs size
+            try:
+                fh.write(chunk)
+                fh.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                return
+    raise AssertionError("the file system never filled up")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MB tmpfs, so that a write can really fail with "no space left on device"."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_a_507_and_nothing_changes(small_disk: Path) -> None:
+    proc = ManagerProcess("serve", data_dir=small_disk / "data")
+    try:
+        proc.wait_ready()
+        api = proc.api
+        meter = {"kind": "meter", "driver": "sim-meter", "name": "Grid", "role": "grid"}
+        assert api.post("/api/devices", json=meter).status_code == 201
+        devices, settings = api.get("/api/devices").json(), api.get("/api/settings").json()
+        fill(small_disk / "filler")
+
+        resp = api.post("/api/devices", json={**meter, "name": "Another"})
+        assert resp.status_code == 507, resp.text
+        assert "disk is full" in resp.json()["error"]
+        new_port = free_port()
+        resp = api.patch("/api/settings", json={"ocpp": {"port": new_port}})
+        assert resp.status_code == 507, resp.text
+        assert not listening(new_port) and listening(proc.ocpp_port)
+        resp = api.patch("/api/settings", json={"site": {"max_current_a": 50}})
+        assert resp.status_code == 507
+        resp = api.post(
+            "/api/admin/password", json={"old_password": PASSWORD, "new_password": "other-pw"}
+        )
+        assert resp.status_code == 507
+        assert api.get("/api/devices").json() == devices
+        assert api.get("/api/settings").json() == settings
+        assert proc.state()["site"]["limit_a"][0] == settings["site"]["max_current_a"]
+        with httpx.Client(base_url=proc.url, auth=("admin", PASSWORD)) as fresh:
+            assert fresh.get("/api/state").status_code == 200  # the old password still holds
+
+        (small_disk / "filler").unlink()
+        assert api.post("/api/devices", json={**meter, "name": "Another"}).status_code == 201
+    finally:
+        proc.stop()
+    stored = ConfigStore(small_disk / "data")  # and what is on disk loads
+    assert sorted(d["name"] for d in stored.devices()) == ["Another", "Grid"]
+    stored.close()
