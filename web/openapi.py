@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from manager.model import ROTATIONS, MeterRole
+
 JSON = "application/json"
+#: as manager.config.ID_PATTERN and manager.auth.MIN_PASSWORD (web sees only the facade and
+#: manager.model); the contract test checks that they agree
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+MIN_PASSWORD = 4
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -35,6 +41,7 @@ def _op(
     params: list[dict[str, Any]] | None = None,
     tag: str,
     op_id: str,
+    changes: bool = False,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -48,7 +55,10 @@ def _op(
     }
     if body is not None:
         op["requestBody"] = body
+    if body is not None or changes:
         op["responses"]["403"] = {"$ref": "#/components/responses/Forbidden"}
+        op["responses"]["503"] = {"$ref": "#/components/responses/WriteFailed"}
+        op["responses"]["507"] = {"$ref": "#/components/responses/WriteFailed"}
     if params:
         op["parameters"] = params
     return op
@@ -67,6 +77,16 @@ def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dic
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _TRIPLE = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 3, "maxItems": 3}
 _NUM = {"type": ["number", "null"]}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 64}
+
+
+def _num(lo: float, hi: float | None = None, *, above: bool = False, null: bool = False) -> dict:
+    """A number schema with the limits the server enforces (`above`: lo itself is refused)."""
+    schema: dict[str, Any] = {"type": ["number", "null"] if null else "number"}
+    schema["exclusiveMinimum" if above else "minimum"] = lo
+    if hi is not None:
+        schema["maximum"] = hi
+    return schema
 
 
 def _schemas() -> dict[str, Any]:
@@ -183,32 +203,32 @@ def _schemas() -> dict[str, Any]:
                 "Secrets are write-only: responses carry `<name>_set` instead."
             ),
             "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "name": _NAME,
                 "kind": {"type": "string", "enum": ["evse", "meter"]},
-                "driver": {"type": "string"},
+                "driver": {"type": "string", "minLength": 1},
                 "enabled": {"type": "boolean"},
-                "address": {"type": "string"},
+                "address": {"type": "string", "maxLength": 256},
                 "circuit": {"type": "string"},
-                "min_current_a": {"type": "number"},
-                "max_current_a": {"type": "number"},
+                "min_current_a": _num(0, 80),
+                "max_current_a": _num(0, 80, above=True),
                 "phases": {"type": "integer", "enum": [1, 3]},
-                "phase_rotation": {"type": "string"},
-                "priority": {"type": "integer"},
-                "role": {"type": "string"},
+                "phase_rotation": {"type": "string", "enum": list(ROTATIONS)},
+                "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+                "role": {"type": "string", "enum": [r.value for r in MeterRole]},
             },
             "additionalProperties": True,
         },
         "Circuit": {
             "type": "object",
             "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "name": _NAME,
                 "parent": {"type": ["string", "null"]},
-                "max_current_a": {"type": "number"},
-                "max_power_w": _NUM,
-                "max_unbalance_a": _NUM,
-                "reserve_a": {"type": "number"},
+                "max_current_a": _num(0, 2000, above=True),
+                "max_power_w": _num(0, above=True, null=True),
+                "max_unbalance_a": _num(0, 200, above=True, null=True),
+                "reserve_a": _num(0, 100),
                 "meter": {"type": ["string", "null"]},
             },
         },
@@ -216,15 +236,35 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "description": "Sections `site` and `ocpp`; full schema at /api/schemas.",
             "properties": {
-                "site": {"type": "object"},
+                "site": {
+                    "type": "object",
+                    "properties": {
+                        "max_current_a": _num(0, 2000, above=True),
+                        "max_power_w": _num(0, above=True, null=True),
+                        "reserve_a": _num(0, 100),
+                        "max_unbalance_a": _num(0, 200, above=True, null=True),
+                        "unbalance_counts_base": {"type": "boolean"},
+                        "control_interval_s": _num(0.2, 60),
+                        "safe_current_a": _num(0, 2000),
+                        "meter_timeout_s": _num(1, 600),
+                        "nominal_voltage_v": _num(100, 300),
+                        "rotation_s": _num(60, 86400),
+                        "resume_delay_s": _num(0, 3600),
+                    },
+                },
                 "ocpp": {
                     "type": "object",
                     "properties": {
-                        "port": {"type": "integer"},
+                        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
                         "tls": {"type": "string", "enum": ["off", "detect", "on"]},
-                        "password": {"type": ["string", "null"], "writeOnly": True},
+                        "password": {
+                            "type": ["string", "null"],
+                            "maxLength": 64,
+                            "writeOnly": True,
+                        },
                         "password_set": {"type": "boolean", "readOnly": True},
                         "clear_profiles_on_deactivate": {"type": "boolean"},
+                        "unknown_tags": {"type": "string", "enum": ["accept", "known"]},
                     },
                 },
             },
@@ -232,9 +272,9 @@ def _schemas() -> dict[str, Any]:
         "User": {
             "type": "object",
             "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "id_tag": {"type": "string"},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "name": _NAME,
+                "id_tag": {**_NAME, "description": "RFID tag"},
             },
             "required": ["name", "id_tag"],
         },
@@ -299,7 +339,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "old_password": {"type": "string"},
-                "new_password": {"type": "string", "minLength": 4},
+                "new_password": {"type": "string", "minLength": MIN_PASSWORD},
             },
             "required": ["old_password", "new_password"],
         },
@@ -317,6 +357,7 @@ def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, 
             {"204": {"description": "deleted"}, "404": _E404, "422": _E422},
             tag=tag,
             op_id=f"delete{schema}",
+            changes=True,
         ),
     }
     if patch:
@@ -366,8 +407,16 @@ def document() -> dict[str, Any]:
                 "Server-Sent Events: one `data:` JSON state snapshot per control cycle",
                 {
                     "200": {
-                        "description": "event stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        "description": (
+                            "An endless text/event-stream: a `retry:` line, then one event per "
+                            "snapshot whose `data:` line is a JSON object of schema State"
+                        ),
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {"type": "string"},
+                                "x-event-data": _ref("State"),
+                            }
+                        },
                     }
                 },
                 tag="live",
@@ -378,7 +427,13 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Recent events, newest first",
                 {"200": _ok({"type": "array", "items": _ref("Event")}), "422": _E422},
-                params=[_q("limit", "1..1000, default 200", {"type": "integer"})],
+                params=[
+                    _q(
+                        "limit",
+                        "how many, newest first",
+                        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
+                    )
+                ],
                 tag="live",
                 op_id="eventLog",
             )
@@ -387,7 +442,13 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Grid, PV and charging power, one point per minute",
                 {"200": _ok({"type": "array", "items": _ref("HistoryPoint")}), "422": _E422},
-                params=[_q("hours", "1..168, default 24", {"type": "integer"})],
+                params=[
+                    _q(
+                        "hours",
+                        "how far back",
+                        {"type": "integer", "minimum": 1, "maximum": 168, "default": 24},
+                    )
+                ],
                 tag="live",
                 op_id="history",
             )
@@ -477,6 +538,7 @@ def document() -> dict[str, Any]:
                 {"204": {"description": "deleted"}, "404": _E404},
                 tag="users",
                 op_id="deleteUser",
+                changes=True,
             ),
         },
         "/api/sessions": {
@@ -545,6 +607,11 @@ def document() -> dict[str, Any]:
                 },
                 "Forbidden": {
                     "description": "missing CSRF token or cross-site request",
+                    "content": {JSON: {"schema": _ref("Error")}},
+                },
+                "WriteFailed": {
+                    "description": "the change could not be stored (507: disk full); "
+                    "nothing was changed",
                     "content": {JSON: {"schema": _ref("Error")}},
                 },
                 "Throttled": {
