@@ -25,6 +25,10 @@ def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
 
 
+def _answer(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
+
+
 def _body(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
     return {"required": True, "description": description, "content": {JSON: {"schema": schema}}}
 
@@ -78,6 +82,12 @@ _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"
 _TRIPLE = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 3, "maxItems": 3}
 _NUM = {"type": ["number", "null"]}
 _NAME = {"type": "string", "minLength": 1, "maxLength": 64}
+_STATUSES = ["no_car", "connected", "charging", "paused", "error", "offline", "disabled"]
+
+
+def _int(lo: int, hi: int, default: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": lo, "maximum": hi}
+    return schema if default is None else {**schema, "default": default}
 
 
 def _num(lo: float, hi: float | None = None, *, above: bool = False, null: bool = False) -> dict:
@@ -145,18 +155,7 @@ def _schemas() -> dict[str, Any]:
                 "driver": {"type": "string"},
                 "enabled": {"type": "boolean"},
                 "online": {"type": "boolean"},
-                "status": {
-                    "type": "string",
-                    "enum": [
-                        "no_car",
-                        "connected",
-                        "charging",
-                        "paused",
-                        "error",
-                        "offline",
-                        "disabled",
-                    ],
-                },
+                "status": {"type": "string", "enum": _STATUSES},
                 "current_a": _TRIPLE,
                 "setpoint_a": _NUM,
                 "reason": {"type": ["string", "null"], "description": "why, in words"},
@@ -214,7 +213,7 @@ def _schemas() -> dict[str, Any]:
                 "max_current_a": _num(0, 80, above=True),
                 "phases": {"type": "integer", "enum": [1, 3]},
                 "phase_rotation": {"type": "string", "enum": list(ROTATIONS)},
-                "priority": {"type": "integer", "minimum": 0, "maximum": 9},
+                "priority": _int(0, 9),
                 "role": {"type": "string", "enum": [r.value for r in MeterRole]},
             },
             "additionalProperties": True,
@@ -255,7 +254,7 @@ def _schemas() -> dict[str, Any]:
                 "ocpp": {
                     "type": "object",
                     "properties": {
-                        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                        "port": _int(1, 65535),
                         "tls": {"type": "string", "enum": ["off", "detect", "on"]},
                         "password": {
                             "type": ["string", "null"],
@@ -427,13 +426,7 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Recent events, newest first",
                 {"200": _ok({"type": "array", "items": _ref("Event")}), "422": _E422},
-                params=[
-                    _q(
-                        "limit",
-                        "how many, newest first",
-                        {"type": "integer", "minimum": 1, "maximum": 1000, "default": 200},
-                    )
-                ],
+                params=[_q("limit", "how many, newest first", _int(1, 1000, 200))],
                 tag="live",
                 op_id="eventLog",
             )
@@ -442,13 +435,7 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Grid, PV and charging power, one point per minute",
                 {"200": _ok({"type": "array", "items": _ref("HistoryPoint")}), "422": _E422},
-                params=[
-                    _q(
-                        "hours",
-                        "how far back",
-                        {"type": "integer", "minimum": 1, "maximum": 168, "default": 24},
-                    )
-                ],
+                params=[_q("hours", "how far back", _int(1, 168, 24))],
                 tag="live",
                 op_id="history",
             )
@@ -593,27 +580,13 @@ def document() -> dict[str, Any]:
             },
             "schemas": _schemas(),
             "responses": {
-                "Invalid": {
-                    "description": "invalid input; every bad field is named",
-                    "content": {JSON: {"schema": _ref("Invalid")}},
-                },
-                "NotFound": {
-                    "description": "unknown id",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
-                "Unauthorized": {
-                    "description": "login required",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
-                "Forbidden": {
-                    "description": "missing CSRF token or cross-site request",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
-                "WriteFailed": {
-                    "description": "the change could not be stored (507: disk full); "
-                    "nothing was changed",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
+                "Invalid": _answer("invalid input; every bad field is named", "Invalid"),
+                "NotFound": _answer("unknown id"),
+                "Unauthorized": _answer("login required"),
+                "Forbidden": _answer("missing CSRF token or cross-site request"),
+                "WriteFailed": _answer(
+                    "the change could not be stored (507: disk full); nothing was changed"
+                ),
                 "Throttled": {
                     "description": "too many failed logins; see Retry-After",
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
