@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -124,19 +125,40 @@ def fill(path: Path) -> None:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 4 MB tmpfs, so that a write can really fail with "no space left on device"."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; the file-size-limit test covers the rest")
     mount = tmp_path / "small"
     mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here (needs root)")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
     try:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def refused_and_nothing_changed(proc: ManagerProcess, status: int, why: str) -> None:
+    """Every kind of change fails with `status`; what runs and what is stored stay as they were."""
+    api = proc.api
+    meter = {"kind": "meter", "driver": "sim-meter", "name": "Another", "role": "grid"}
+    devices, settings = api.get("/api/devices").json(), api.get("/api/settings").json()
+    resp = api.post("/api/devices", json=meter)
+    assert resp.status_code == status, resp.text
+    assert why in resp.json()["error"]
+    new_port = free_port()
+    resp = api.patch("/api/settings", json={"ocpp": {"port": new_port}})
+    assert resp.status_code == status, resp.text
+    assert not listening(new_port) and listening(proc.ocpp_port)
+    assert api.patch("/api/settings", json={"site": {"max_current_a": 50}}).status_code == status
+    change = {"old_password": PASSWORD, "new_password": "other-pw"}
+    assert api.post("/api/admin/password", json=change).status_code == status
+    assert api.get("/api/devices").json() == devices
+    assert api.get("/api/settings").json() == settings
+    assert proc.state()["site"]["limit_a"][0] == settings["site"]["max_current_a"]
+    with httpx.Client(base_url=proc.url, auth=("admin", PASSWORD)) as fresh:
+        assert fresh.get("/api/state").status_code == 200  # the old password still holds
+
+
+GRID = {"kind": "meter", "driver": "sim-meter", "name": "Grid", "role": "grid"}
 
 
 @pytest.mark.slow
@@ -144,35 +166,28 @@ def test_a_full_disk_is_a_507_and_nothing_changes(small_disk: Path) -> None:
     proc = ManagerProcess("serve", data_dir=small_disk / "data")
     try:
         proc.wait_ready()
-        api = proc.api
-        meter = {"kind": "meter", "driver": "sim-meter", "name": "Grid", "role": "grid"}
-        assert api.post("/api/devices", json=meter).status_code == 201
-        devices, settings = api.get("/api/devices").json(), api.get("/api/settings").json()
+        assert proc.api.post("/api/devices", json=GRID).status_code == 201
         fill(small_disk / "filler")
-
-        resp = api.post("/api/devices", json={**meter, "name": "Another"})
-        assert resp.status_code == 507, resp.text
-        assert "disk is full" in resp.json()["error"]
-        new_port = free_port()
-        resp = api.patch("/api/settings", json={"ocpp": {"port": new_port}})
-        assert resp.status_code == 507, resp.text
-        assert not listening(new_port) and listening(proc.ocpp_port)
-        resp = api.patch("/api/settings", json={"site": {"max_current_a": 50}})
-        assert resp.status_code == 507
-        resp = api.post(
-            "/api/admin/password", json={"old_password": PASSWORD, "new_password": "other-pw"}
-        )
-        assert resp.status_code == 507
-        assert api.get("/api/devices").json() == devices
-        assert api.get("/api/settings").json() == settings
-        assert proc.state()["site"]["limit_a"][0] == settings["site"]["max_current_a"]
-        with httpx.Client(base_url=proc.url, auth=("admin", PASSWORD)) as fresh:
-            assert fresh.get("/api/state").status_code == 200  # the old password still holds
-
+        refused_and_nothing_changed(proc, 507, "disk is full")
         (small_disk / "filler").unlink()
-        assert api.post("/api/devices", json={**meter, "name": "Another"}).status_code == 201
+        resp = proc.api.post("/api/devices", json={**GRID, "name": "Another"})
+        assert resp.status_code == 201
     finally:
         proc.stop()
     stored = ConfigStore(small_disk / "data")  # and what is on disk loads
     assert sorted(d["name"] for d in stored.devices()) == ["Another", "Grid"]
     stored.close()
+
+
+@pytest.mark.slow
+def test_a_write_past_the_file_size_limit_is_a_503_and_nothing_changes(tmp_path: Path) -> None:
+    """Without root: the kernel refuses the write (EFBIG) once the file outgrows RLIMIT_FSIZE."""
+    proc = ManagerProcess("serve", data_dir=tmp_path / "data")
+    try:
+        proc.wait_ready()
+        assert proc.api.post("/api/devices", json=GRID).status_code == 201
+        limit = 64  # bytes: every data file is larger
+        resource.prlimit(proc.proc.pid, resource.RLIMIT_FSIZE, (limit, limit))
+        refused_and_nothing_changed(proc, 503, "too large")
+    finally:
+        proc.stop()
