@@ -51,7 +51,16 @@ from dataclasses import dataclass, replace
 from itertools import accumulate, chain, compress, groupby, islice, pairwise, repeat, tee
 from operator import add, attrgetter, eq, itemgetter, mul, sub
 
-from manager.model import PHASES, ROTATIONS, Allocation, Circuit, EvseLoad, Site, phase_name
+from manager.model import (
+    PHASES,
+    ROTATIONS,
+    Allocation,
+    Circuit,
+    EvseLoad,
+    Reason,
+    Site,
+    phase_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +179,8 @@ class _Net:
             if not ok:
                 _check_circuit(c)
         self.index = {c.id: i for i, c in enumerate(circuits)}
-        self.names = names = [c.name or c.id for c in circuits]
+        self.names = [c.name or c.id for c in circuits]
+        self.cids = [c.id for c in circuits]
         n = self.count = len(circuits)
         roots = [c.id for c in circuits if c.parent is None]
         if n and not roots:
@@ -190,7 +200,7 @@ class _Net:
         limited = [False] * n  # per circuit: has a power limit
         self.unb: list[float | None] = [None] * n
         self.ubase: list[tuple[float, float, float]] = [(0.0, 0.0, 0.0)] * n
-        own_dead: list[str | None] = [None] * n
+        own_dead: list[Reason | None] = [None] * n
         for i, c in enumerate(circuits):
             bl = c.base_load_a
             b0, b1, b2 = base = (float(bl[0]), float(bl[1]), float(bl[2]))
@@ -204,18 +214,16 @@ class _Net:
                 room[3 * n + i] = _INF
             if free - max(base) < -EPS:
                 worst = base.index(max(base))
-                own_dead[i] = f"base load alone overloads circuit {names[i]} {phase_name(worst)}"
+                own_dead[i] = self._about("base_overload", i, phase=phase_name(worst))
             elif room[3 * n + i] < -EPS:
-                own_dead[i] = f"base load alone exceeds the power limit of circuit {names[i]}"
+                own_dead[i] = self._about("base_power", i)
             u = c.max_unbalance_a
             if u is not None and u < _INF:
                 self.unb[i] = float(u)
                 if c.unbalance_counts_base:
                     self.ubase[i] = base  # type: ignore[assignment]
                     if own_dead[i] is None and max(base) - min(base) > u + EPS:
-                        own_dead[i] = (
-                            f"base load alone exceeds the unbalance limit of circuit {names[i]}"
-                        )
+                        own_dead[i] = self._about("base_unbalance", i)
         self.room = room
         self.load = [0.0] * (4 * n)
         self.asym = [0.0] * (3 * n)  # 1- and 2-phase wallbox current per circuit and phase
@@ -230,7 +238,7 @@ class _Net:
         self.bottom_up = order[::-1]  # children before their parents
         self.power_limited = [c for c in range(n) if limited[c]]
         # a circuit is dead when it or a circuit above it is broken by its base load alone
-        self.dead: list[str | None] = [None] * n
+        self.dead: list[Reason | None] = [None] * n
         path_phase, path_power, path_unb, dead, unb = (
             self.path_phase,
             self.path_power,
@@ -274,17 +282,17 @@ class _Net:
             raise ValueError(f"circuits: cycle {_cycle(parent, circuits)}")
         return paths, order
 
-    def constraint_text(self, k: int) -> str:
+    def _about(self, code: str, c: int, **more: str) -> Reason:
+        """A reason about circuit number `c`."""
+        return Reason(code, {"circuit": self.cids[c], "circuit_name": self.names[c], **more})
+
+    def constraint_reason(self, k: int) -> Reason:
         n = self.count
         if k < 3 * n:
-            return f"circuit {self.names[k // 3]} {phase_name(k % 3)}"
+            return self._about("circuit_limit", k // 3, phase=phase_name(k % 3))
         if k < 4 * n:
-            return f"power limit of circuit {self.names[k - 3 * n]}"
-        return f"unbalance limit of circuit {self.names[(k - 4 * n) // 6]}"
-
-    def full_text(self, k: int) -> str:
-        what = self.constraint_text(k)
-        return f"{what} full" if k < 3 * self.count else f"{what} reached"
+            return self._about("power_limit", k - 3 * n)
+        return self._about("unbalance_limit", (k - 4 * n) // 6)
 
 
 def _check_circuit(c: Circuit) -> None:
@@ -393,10 +401,6 @@ def _one_grid(r: list[float], boxes: Iterable[int], step: float) -> bool:
     return r.count(step) == len(r) or all(map(eq, map(r.__getitem__, boxes), repeat(step)))
 
 
-def _fmt(a: float) -> str:
-    return f"{a:.2f}".rstrip("0").rstrip(".")
-
-
 def _reachable(levels: list[float], rise: list[float], limit: float) -> bool:
     """Whether every phase could rise to within `limit` of the busiest one."""
     return max(levels) - limit <= min([levels[q] + rise[q] for q in range(PHASES)]) + EPS
@@ -484,9 +488,9 @@ class _Allocator:
         # box cannot charge at all (None: it can)
         lo_at: dict[int, int] = {}
         hi_at: dict[int, int] = {}
-        cap_at: dict[int, str] = {}
-        out_at: dict[int, str | None] = {}
-        texts: dict[object, str] = {}
+        cap_at: dict[int, Reason] = {}
+        out_at: dict[int, Reason | None] = {}
+        texts: dict[object, Reason] = {}
         ceil, floor = math.ceil, math.floor
         for (mn, mx, r, dm), j in first_alike.items():
             if dm is None or dm >= mx:
@@ -496,23 +500,20 @@ class _Allocator:
             t = texts.get(key)
             if t is None:
                 t = texts[key] = (
-                    f"at its max {_fmt(mx)} A"
+                    Reason("at_max", {"amps": mx})
                     if key[0] == "max"
-                    else f"capped by demand {_fmt(dm)} A"
+                    else Reason("demand_cap", {"amps": dm})
                 )
             cap_at[j] = t
             a = lo_at[j] = ceil(mn / r - GRID_EPS)
             b = hi_at[j] = floor(cap / r + GRID_EPS)
             if dm == 0:
-                out_at[j] = "must not charge (demand 0)"
+                out_at[j] = Reason("no_demand")
             elif a > b:
                 if dm is not None and dm < mn:
-                    out_at[j] = f"paused: demand {_fmt(dm)} A is below its min {_fmt(mn)} A"
+                    out_at[j] = Reason("below_min", {"demand": dm, "min": mn})
                 else:
-                    out_at[j] = (
-                        f"paused: its min {_fmt(mn)} A, rounded up to its {_fmt(r)} A steps, "
-                        f"is above its max {_fmt(cap)} A"
-                    )
+                    out_at[j] = Reason("min_above_max", {"min": mn, "step": r, "max": cap})
             else:
                 out_at[j] = None
         # kinds: circuit and site phases, numbered as they first occur in id order
@@ -533,7 +534,7 @@ class _Allocator:
         self.cap_text = list(map(cap_at.__getitem__, alike))
         self.n = [0] * m  # current setpoint in steps
         self.state = state = [_WAITING] * m
-        self.text: list[str | None] = [None] * m  # final reason, when already known
+        self.text: list[Reason | None] = [None] * m  # final reason, when already known
         self.why: list[int | None] = [None] * m  # constraint that stops the box (None: its cap)
         self.slot_fail: list[int | None] = [None] * m
         self.unb_refused: set[int] = set()  # refused a min by an unbalance limit at least once
@@ -548,7 +549,7 @@ class _Allocator:
             for i, kid in enumerate(kind):
                 d = dead[kinds[kid].circuit]
                 if d is not None and state[i] == _WAITING:
-                    state[i], text[i] = _OUT, f"paused: {d}"
+                    state[i], text[i] = _OUT, d
 
     def _make_kind(self, c: int, mask: int) -> _Kind:
         """A kind's constraints are its circuit's path tuples, shared; empty ones are one
@@ -2061,20 +2062,22 @@ class _Allocator:
             reasons=dict(zip(ids, reasons, strict=True)),
         )
 
-    def _reason(self, key: object) -> str:
-        """The reason of a granted box: `key` is the constraint that stops it, or the text of
-        its cap."""
+    def _reason(self, key: object) -> Reason:
+        """The reason of a granted box: `key` is the constraint that stops it, or the reason
+        of its cap."""
         if type(key) is int:
-            return f"limited by {self.net.constraint_text(key)}"
+            return self.net.constraint_reason(key)
         return key  # type: ignore[return-value]
 
-    def _priority_reasons(self, waiting: list[int], at_min: list[int], reasons: list[str]) -> None:
+    def _priority_reasons(
+        self, waiting: list[int], at_min: list[int], reasons: list[Reason]
+    ) -> None:
         """Reword the reasons of boxes waiting for a slot, and of granted boxes a limit holds
         at their min, where a higher priority took the room."""
         prio, why, slot_fail = self.prio, self.why, self.slot_fail
         slot_top, fill_top = self._priority_maps()
-        pkey, full_text = self._pkey, self.net.full_text
-        said: dict[tuple[int, int, bool], str] = {}  # (constraint, priority, granted) -> reason
+        pkey, limit = self._pkey, self.net.constraint_reason
+        said: dict[tuple[int, int, bool], Reason] = {}  # (constraint, priority, granted) -> reason
         for i in waiting:
             k = slot_fail[i]
             assert k is not None
@@ -2082,9 +2085,9 @@ class _Allocator:
             t = said.get(key)
             if t is None:
                 if slot_top.get(pkey(k), -_INF) > prio[i]:
-                    t = f"priority: higher-priority wallboxes first ({full_text(k)})"
+                    t = Reason("priority", cause=limit(k))
                 else:
-                    t = f"waiting for a slot ({full_text(k)})"
+                    t = Reason("waiting_slot", cause=limit(k))
                 said[key] = t
             reasons[i] = t
         for i in at_min:
@@ -2093,7 +2096,7 @@ class _Allocator:
             t = said.get(key)
             if t is None:
                 if fill_top.get(pkey(k), -_INF) > prio[i]:
-                    t = f"priority: higher-priority wallboxes first ({full_text(k)})"
+                    t = Reason("priority", cause=limit(k))
                 else:
                     t = reasons[i]
                 said[key] = t

@@ -37,6 +37,7 @@ from manager.model import (
     Triple,
     phase_name,
 )
+from manager.reason_words import english
 
 log = logging.getLogger("ampshare.control")
 
@@ -295,7 +296,8 @@ class ControlLoop:
             self._observe(now)
             site, loads, overrides = self._model(now)
             allocation = allocate(site, loads)
-            self._decide(now, allocation.setpoints, allocation.reasons, overrides, site)
+            words = {k: english(r) for k, r in allocation.reasons.items()}
+            self._decide(now, allocation.setpoints, words, overrides, site)
             await self._apply_all(now)
             self.cycles += 1
             snapshot = self._build_snapshot(site)

@@ -96,12 +96,41 @@ class EvseLoad:
         return tuple(sorted({rot[p] for p in box}))
 
 
+ReasonParam = str | int | float
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why a wallbox got its setpoint: a code plus parameters, worded only at the edge.
+
+    Codes the allocator gives (params in brackets; `circuit` is the circuit id, `circuit_name`
+    its name, `phase` a site phase name "L1".."L3", amounts in A):
+    - `at_max` [amps], `demand_cap` [amps]: the box is at its own cap;
+    - `circuit_limit` [circuit, circuit_name, phase], `power_limit` [circuit, circuit_name],
+      `unbalance_limit` [circuit, circuit_name]: that limit stops the box;
+    - `waiting_slot` and `priority`, each with the full limit as `cause`: no slot for its min,
+      or a higher priority took the room;
+    - `no_demand`; `below_min` [demand, min]; `min_above_max` [min, step, max];
+    - `base_overload` [circuit, circuit_name, phase], `base_power` [circuit, circuit_name],
+      `base_unbalance` [circuit, circuit_name]: the load ampshare does not control already
+      breaks that limit, so the boxes below it are paused.
+    `cause` nests a reason (for example safe mode around the allocator's reason).
+    """
+
+    code: str
+    params: Mapping[str, ReasonParam] = field(default_factory=dict)
+    cause: Reason | None = None
+
+    def __hash__(self) -> int:
+        return hash((self.code, tuple(sorted(self.params.items())), self.cause))
+
+
 @dataclass(frozen=True, slots=True)
 class Allocation:
-    """Setpoints in A (0 = paused) and, per wallbox, why it got that, in words."""
+    """Setpoints in A (0 = paused) and, per wallbox, why it got that."""
 
     setpoints: Mapping[str, float]
-    reasons: Mapping[str, str]
+    reasons: Mapping[str, Reason]
 
 
 # --------------------------------------------------------------------------------------------

@@ -40,9 +40,10 @@ class ManagerProcess:
             text=True,
         )
         self.url = f"http://127.0.0.1:{self.http_port}"
+        self._printed = ""
         self.api = httpx.Client(base_url=self.url, auth=("admin", PASSWORD), timeout=10.0)
 
-    def wait_ready(self, timeout_s: float = 20.0) -> float:
+    def wait_ready(self, timeout_s: float = 45.0) -> float:
         """Seconds until /api/state answered; raises with the process output if it never did."""
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout_s:
@@ -87,9 +88,17 @@ class ManagerProcess:
         return state
 
     def output(self) -> str:
+        """What the process printed; empty while it still runs (reading would block)."""
         if self.proc.stdout is None or self.proc.poll() is None:
-            return ""
-        return self.proc.stdout.read()
+            return self._printed
+        if not self.proc.stdout.closed:
+            self._printed += self.proc.stdout.read()
+        return self._printed
+
+    def _close_output(self) -> None:
+        self.output()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         self.api.close()
@@ -100,13 +109,11 @@ class ManagerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self._close_output()
 
     def kill(self) -> None:
         """SIGKILL, as a power cut would."""
         self.api.close()
         self.proc.kill()
         self.proc.wait(timeout=5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+        self._close_output()

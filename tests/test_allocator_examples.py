@@ -13,6 +13,7 @@ import pytest
 
 from manager.allocator import allocate
 from manager.model import Circuit, EvseLoad, Site
+from manager.reason_words import english
 
 
 def house(limit: float = 35.0, base=(0.0, 0.0, 0.0), **extra) -> Circuit:
@@ -27,7 +28,7 @@ def box(id: str, circuit: str = "main", **kw) -> EvseLoad:
 
 def run(site: Site, boxes: list[EvseLoad]) -> tuple[dict[str, float], dict[str, str]]:
     result = allocate(site, boxes)
-    return dict(result.setpoints), dict(result.reasons)
+    return dict(result.setpoints), {k: english(r) for k, r in result.reasons.items()}
 
 
 def test_house_3x35_with_cooking_on_l1_and_three_cars():

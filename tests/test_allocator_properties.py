@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from manager.allocator import allocate
 from manager.model import ROTATIONS, Circuit, EvseLoad, Site
+from manager.reason_words import english
 
 EPS = 1e-6
 SETTINGS = settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -236,7 +237,8 @@ def solve(site: Site, evses: list[EvseLoad]) -> tuple[Judge, dict[str, float], d
     result = allocate(site, evses)
     assert set(result.setpoints) == {e.id for e in evses}
     assert set(result.reasons) == {e.id for e in evses}
-    return Judge(site, evses), dict(result.setpoints), dict(result.reasons)
+    words = {k: english(r) for k, r in result.reasons.items()}
+    return Judge(site, evses), dict(result.setpoints), words
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,14 +17,7 @@ import pytest
 from manager_process import ManagerProcess
 from modbus_emu import Emulator
 
-APP = Path(__file__).resolve().parents[1] / "manager" / "app.py"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        "BusPool" not in APP.read_text(encoding="utf-8"),
-        reason="manager/app.py does not put a devices.modbus.bus.BusPool in DeviceContext yet",
-    ),
-]
+pytestmark = [pytest.mark.slow]
 
 
 class EmulatorThread:

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from test_ocpp_support import WAIT_S, running_server, until
+from tools import INTEROP, require_node
 
 from devices.ocpp.evse import OcppEvse, OcppEvseOptions
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID
 from manager.model import DeviceSpec
-
-INTEROP = Path(__file__).parent / "interop"
-NODE = shutil.which("node")
-
-pytestmark = pytest.mark.skipif(
-    NODE is None or not (INTEROP / "node_modules" / "ocpp-rpc").is_dir(),
-    reason="needs node and `npm ci` in tests/interop (make test does both)",
-)
 
 
 async def next_event(proc: asyncio.subprocess.Process, kind: str) -> dict[str, Any]:
@@ -41,11 +33,12 @@ async def next_event(proc: asyncio.subprocess.Process, kind: str) -> dict[str, A
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_ocpp_rpc_strict_client(tmp_path: Path, version: str) -> None:
+    node = require_node()
     async with running_server(tmp_path) as (server, _):
         spec = DeviceSpec("node", "Node box", "evse", "ocpp", "NODE")
         wallbox = OcppEvse(spec, OcppEvseOptions(), server)
         proc = await asyncio.create_subprocess_exec(
-            str(NODE),
+            node,
             "client.js",
             str(server.port),
             "NODE",

@@ -21,12 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
-from chromium import ARGS, CHROMIUM
+from chromium import ARGS
 from manager_process import PASSWORD, ManagerProcess
 from modbus_emu import Emulator
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from ports import free_port
 from test_modbus_meters import sdm
+from tools import require_chromium
 from websockets.sync.client import ClientConnection, connect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,10 +38,9 @@ WAIT_MS = 15_000
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (make sysdeps)")
+    executable = require_chromium()
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = pw.chromium.launch(executable_path=executable, args=ARGS)
         try:
             yield b
         finally:
