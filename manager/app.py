@@ -289,6 +289,7 @@ def build_manager(opts: Options) -> Manager:
     store.check_devices(lambda device: validate_device(device, drivers.check))
     events = EventLog(opts.data_dir)
     sessions = SessionStore(opts.data_dir)
+    history = History(opts.data_dir / "history.json")
     # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
@@ -306,7 +307,6 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
-    history = History(opts.data_dir / "history.json")
     service = Service(
         store=store,
         control=control,
