@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -24,8 +25,11 @@ from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import BusPool
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
+from devices.ocpp.station import StationDesk
+from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager.audit import AuditLog
 from manager.config import (
     COMMON_FIELDS,
     ROOT_CIRCUIT,
@@ -41,6 +45,9 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.station_display import ReasonDisplay
+from manager.stations import Stations
+from manager.transfers import Transfers
 from web.app import create_app
 
 log = logging.getLogger("ampshare")
@@ -142,22 +149,40 @@ class OcppSessions:
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None:
-        return self.sessions.stop(transaction_id, stopped_at, meter_stop_wh, reason, signed_data)
+        return self.sessions.stop(
+            transaction_id,
+            stopped_at,
+            meter_stop_wh,
+            reason,
+            signed_data,
+            meter_start_wh=meter_start_wh,
+        )
 
     def find(self, key: str) -> int | None:
         return self.sessions.find(key)
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        return self.sessions.open_sessions()
+
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        self.sessions.annotate(transaction_id, fields)
 
 
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
-    def __init__(self, store: ConfigStore, sessions: SessionStore, events: EventLog) -> None:
+    def __init__(
+        self, store: ConfigStore, sessions: SessionStore, events: EventLog, local_ca: LocalCA
+    ) -> None:
         self.store = store
         self.sessions = OcppSessions(sessions, store)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
+        self.local_ca = local_ca
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
@@ -185,8 +210,26 @@ class OcppBridge:
     def server_settings(self, settings: Settings) -> OcppSettings:
         o = settings.ocpp
         return OcppSettings(
-            host=self.host, port=o.port, tls=o.tls, password=o.password, unknown_tags=o.unknown_tags
+            host=self.host,
+            port=o.port,
+            tls=o.tls,
+            password=o.password,
+            unknown_tags=o.unknown_tags,
+            ca_pem=self.trusted_ca(o),
         )
+
+    def trusted_ca(self, o: Any) -> str | None:
+        """The CA client certificates must chain to: the configured one and, with the local CA
+        on, ampshare's own (security profile 3 without an outside PKI)."""
+        parts = [o.ca_pem or "", self.local_ca.certificate_pem() if o.local_ca else ""]
+        return "".join(p for p in parts if p) or None
+
+    def use_local_ca(self, settings: Settings) -> None:
+        """Station settings the server reads live: the local CA (CSRs of boxes are signed
+        only with it on) and the tariff for the running cost on 2.0.1 boxes."""
+        if self.server is not None:
+            self.server.station.signer = self.local_ca.sign if settings.ocpp.local_ca else None
+            self.server.station.tariff_per_kwh = settings.ocpp.tariff_per_kwh
 
     def charge_points(self) -> list[dict[str, Any]]:
         return self.server.charge_points() if self.server else []
@@ -194,6 +237,7 @@ class OcppBridge:
     async def apply_settings(self, settings: Settings) -> None:
         if self.server is not None:
             await self.server.apply_settings(self.server_settings(settings))
+            self.use_local_ca(settings)
 
     def certificate_pem(self) -> str:
         assert self.server is not None
@@ -264,6 +308,7 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
+    audit: AuditLog
 
     async def start(self) -> None:
         try:
@@ -279,6 +324,7 @@ class Manager:
         await self.ctx.buses.close()
         self.sessions.close()
         self.events.close()
+        self.audit.close()
         self.store.close()
 
 
@@ -290,6 +336,7 @@ def build_manager(opts: Options) -> Manager:
     events = EventLog(opts.data_dir)
     sessions = SessionStore(opts.data_dir)
     history = History(opts.data_dir / "history.json")
+    audit = AuditLog(opts.data_dir)
     # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
@@ -298,15 +345,27 @@ def build_manager(opts: Options) -> Manager:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    bridge = OcppBridge(store, sessions, events)
+    bridge = OcppBridge(store, sessions, events, LocalCA(opts.data_dir / "ocpp" / "ca"))
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
+    bridge.use_local_ca(store.settings())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    ocpp.station.on_reservation_end = control.reservations.cancel
+    desk = StationDesk(ocpp)
+    stations = Stations(
+        desk,
+        audit,
+        events,
+        store.devices,
+        control.reservations,
+        Transfers(opts.data_dir),
+        http_port=opts.http_port,
+    )
     service = Service(
         store=store,
         control=control,
@@ -315,10 +374,14 @@ def build_manager(opts: Options) -> Manager:
         history=history,
         sessions=sessions,
         ocpp=bridge,
+        stations=stations,
     )
     control.on_cycle.append(history.add)
+    control.on_cycle.append(
+        ReasonDisplay(desk, store.devices, lambda: control.settings.ocpp.show_reasons)
+    )
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    return Manager(store, sessions, events, ocpp, ctx, control, service)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, audit)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
@@ -376,7 +439,7 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             # open dashboards hold an endless SSE stream: do not wait for them on shutdown
             timeout_graceful_shutdown=2,
         )
-        server = uvicorn.Server(config)
+        server = _Uvicorn(config)
         serve_task = asyncio.create_task(server.serve(sockets=[sock]))
         # uvicorn offers no start event; it ends when serve() starts or fails
         while not server.started and not serve_task.done():  # noqa: ASYNC110
@@ -396,6 +459,16 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             await serve_task
         finally:
             server.should_exit = True
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn raises SIGTERM/SIGINT again once it stopped serving, which ends the process
+    before the manager is closed: OCPP boxes then lose their sockets without a close frame.
+    Here the signal only ends serving; `run` returns and closes everything in order."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

@@ -25,10 +25,12 @@ from web import api, pages
 from web.auth import CSRF_HEADER, Authenticator
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
+from web.station_page import StationPages
+from web.transfers_web import TransferRoutes
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PREFIXES = ("/static/", "/lang/")
+PUBLIC_PREFIXES = ("/static/", "/lang/", "/transfer/")  # transfer: one-time box URLs
 PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -208,6 +210,8 @@ def create_app(service: Service) -> Starlette:
     routes = [
         *ui.routes(),
         *json_api.routes(),
+        *StationPages(service, renderer).routes(),
+        *TransferRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

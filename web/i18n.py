@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
+from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
+
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
 
@@ -128,6 +130,20 @@ DE: Mapping[str, str] = {
     # settings
     "Charging manager": "Lademanager",
     "OCPP server": "OCPP-Server",
+    "CA of the wallboxes' client certificates (PEM, security profile 3)": (
+        "CA der Client-Zertifikate der Wallboxen (PEM, Sicherheitsprofil 3)"
+    ),
+    "Limit with ChargePointMaxProfile on connector 0 (boxes without TxDefaultProfile); used "
+    "automatically when a box refuses TxDefaultProfile": (
+        "Mit ChargePointMaxProfile auf Anschluss 0 begrenzen (Boxen ohne TxDefaultProfile); "
+        "wird automatisch genutzt, wenn eine Box TxDefaultProfile ablehnt"
+    ),
+    "No OCPP password is set: any device on the network can connect to the OCPP server. "
+    "Unconfigured boxes are never allowed to charge, but set a password to keep them out.": (
+        "Kein OCPP-Passwort gesetzt: Jedes Gerät im Netzwerk kann sich mit dem OCPP-Server "
+        "verbinden. Nicht eingerichtete Boxen dürfen nie laden, aber ein Passwort hält sie "
+        "ganz fern."
+    ),
     "Certificate": "Zertifikat",
     "Download certificate": "Zertifikat herunterladen",
     "Upload certificate": "Zertifikat hochladen",
@@ -160,6 +176,7 @@ DE: Mapping[str, str] = {
     "No events yet.": "Noch keine Ereignisse.",
     "Refresh": "Aktualisieren",
     "running": "läuft",
+    **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -180,6 +197,8 @@ FIELD_LABELS: Mapping[str, str] = {
     "ocpp.password": "Password",
     "ocpp.clear_profiles_on_deactivate": "Cancel charging current limit on deactivation",
     "ocpp.unknown_tags": "Unknown RFID tags",
+    "ocpp.ca_pem": "CA of the client certificates (PEM)",
+    "max_profile": "ChargePointMaxProfile only",
     "max_current_a": "Max current (A)",
     "min_current_a": "Min current (A)",
     "phase_rotation": "Phase rotation",
@@ -191,6 +210,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "max_power_w": "Max power (W)",
     "max_unbalance_a": "Unbalanced-load limit (A)",
     "reserve_a": "Reserve per phase (A)",
+    **FIELD_LABELS_STATIONS,
 }
 
 DE_FIELDS: Mapping[str, str] = {
@@ -211,6 +231,8 @@ DE_FIELDS: Mapping[str, str] = {
         "Ladestrombegrenzung bei Deaktivierung aufheben"
     ),
     "Unknown RFID tags": "Unbekannte RFID-Tags",
+    "CA of the client certificates (PEM)": "CA der Client-Zertifikate (PEM)",
+    "ChargePointMaxProfile only": "Nur ChargePointMaxProfile",
     "Max current (A)": "Max. Strom (A)",
     "Min current (A)": "Min. Strom (A)",
     "Phases": "Phasen",
@@ -315,6 +337,7 @@ JS_STRINGS = (
     "Live",
     "Password changed.",
     "Certificate imported.",
+    "Clear stale profiles",
     "grid",
     "pv",
     "battery",

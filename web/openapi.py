@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from manager.model import ROTATIONS, MeterRole
+from web.openapi_stations import station_paths
 
 JSON = "application/json"
 #: as manager.config.ID_PATTERN and manager.auth.MIN_PASSWORD (web sees only the facade and
@@ -558,6 +559,7 @@ def document() -> dict[str, Any]:
             )
         },
     }
+    paths.update(station_paths())
     return {
         "openapi": "3.1.0",
         "info": {
