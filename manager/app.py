@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from devices import registry
 from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import BusPool
+from devices.ocpp.gateway_hub import GatewayHub
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.station import StationDesk
@@ -309,6 +310,7 @@ class Manager:
     control: ControlLoop
     service: Service
     audit: AuditLog
+    gateways: GatewayHub
 
     async def start(self) -> None:
         try:
@@ -320,6 +322,7 @@ class Manager:
 
     async def close(self) -> None:
         await self.control.close()
+        await self.gateways.close()
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
@@ -356,6 +359,9 @@ def build_manager(opts: Options) -> Manager:
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
     ocpp.station.on_reservation_end = control.reservations.cancel
+    gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
+    control.gateways = gateways
+    ocpp.observer = gateways
     desk = StationDesk(ocpp)
     stations = Stations(
         desk,
@@ -381,7 +387,7 @@ def build_manager(opts: Options) -> Manager:
         ReasonDisplay(desk, store.devices, lambda: control.settings.ocpp.show_reasons)
     )
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    return Manager(store, sessions, events, ocpp, ctx, control, service, audit)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:

@@ -71,6 +71,16 @@ class Host(Protocol):
 
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
+    def observe_call(self, conn: OcppConnection, action: str, payload: dict[str, Any]) -> None: ...
+
+    async def relay_data_transfer(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def relay_authorize(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
 
 class ComplaintLog:
     """Warnings about one connection's bad messages: the first `limit` are logged, then one line
@@ -161,6 +171,8 @@ class OcppConnection(Authority):
         self.complaints = ComplaintLog(self.id)
         self.wire_log = WireLog(self.complaints)
         self.handler = self._make_handler()
+        self._call_errored = False  # the library answered the routed request with a CALLERROR
+        self._watch_errors()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
             "StatusNotification": self._on_status,
@@ -311,14 +323,29 @@ class OcppConnection(Authority):
         if fast is not None:
             result = fast(payload)
             await self.ws.send(_dumps([3, uid, result]))
+            self.host.observe_call(self, action, payload)
             return
         self._raw_payload = payload
+        self._call_errored = False
         try:
             await self.handler.route_message(raw)
         finally:
             self._raw_payload = {}
+        if not self._call_errored and action != "DataTransfer":  # answered: pass it on
+            self.host.observe_call(self, action, payload)
         if action == "BootNotification" and self._followup is not None and self._followup.done():
             self.start_setup()  # the box rebooted: read it and install everything again
+
+    def _watch_errors(self) -> None:
+        """Note when the library answers a routed request with a CALLERROR."""
+        send = self.handler._send
+
+        async def _send(message: str) -> None:
+            if message.startswith("[4"):
+                self._call_errored = True
+            await send(message)
+
+        self.handler._send = _send
 
     def start_setup(self) -> None:
         """Set the box up now: capabilities, default-deny, setpoints, meter configuration.

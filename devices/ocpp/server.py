@@ -88,6 +88,18 @@ def _select_subprotocol(
     return None
 
 
+class BoxObserver(Protocol):
+    """The gateway's pass-through: sees what boxes sent, answers a box's DataTransfer."""
+
+    def box_call(self, cb_id: str, action: str, payload: dict[str, Any], record: Any) -> None: ...
+
+    async def box_data_transfer(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+    async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
 class OcppServer:
     def __init__(self, settings: OcppSettings, hooks: OcppHooks, data_dir: Path) -> None:
         self.settings = settings
@@ -101,6 +113,8 @@ class OcppServer:
         self._detecting: set[DetectingConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()
+        #: gets every request a box sent once it is answered (the gateway's pass-through)
+        self.observer: BoxObserver | None = None
         self._logins = LoginThrottle()
         self._event_limit = EventLimiter()
         self._stranger_limit = EventLimiter()
@@ -396,6 +410,28 @@ class OcppServer:
         """Deactivated just now (in memory) or disabled in the configuration (across restarts)."""
         rec = self._records.get(cb_id)
         return (rec is not None and rec.released) or self.hooks.is_released(cb_id)
+
+    def observe_call(self, conn: OcppConnection, action: str, payload: dict[str, Any]) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer.box_call(conn.id, action, payload, conn.record)
+        except Exception:
+            log.exception("%s: the gateway observer failed", conn.id)
+
+    async def relay_data_transfer(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The billing backend's answer to a box's DataTransfer (None: no gateway)."""
+        if self.observer is None:
+            return None
+        return await self.observer.box_data_transfer(cb_id, payload)
+
+    async def relay_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The billing backend's idTagInfo / idTokenInfo for a box's tag (None: no gateway)."""
+        if self.observer is None:
+            return None
+        return await self.observer.box_authorize(cb_id, payload)
 
     async def resend_setpoints(self, conn: OcppConnection) -> None:
         for att in list(self._attached.get(conn.id, {}).values()):

@@ -76,9 +76,14 @@ class _Routes(_ChargePoint16):
         return self.conn.on_boot(self.conn._raw_payload)
 
     @on(Action.authorize)
-    def _authorize(self, **_: Any) -> Any:
-        tag = self.conn._raw_payload.get("idTag")
-        return call_result.Authorize(id_tag_info={"status": self.conn.authorize_tag(tag)})
+    async def _authorize(self, **_: Any) -> Any:
+        p = self.conn._raw_payload
+        relayed = await self.conn.host.relay_authorize(self.id, p)  # a billing backend decides
+        if relayed is not None:
+            return call_result.Authorize(id_tag_info=relayed)
+        return call_result.Authorize(
+            id_tag_info={"status": self.conn.authorize_tag(p.get("idTag"))}
+        )
 
     @on(Action.start_transaction)
     async def _start(self, **_: Any) -> Any:
@@ -93,9 +98,12 @@ class _Routes(_ChargePoint16):
         return await self.conn.on_stop_transaction(self.conn._raw_payload)
 
     @on(Action.data_transfer)
-    def _data_transfer(self, **_: Any) -> Any:
+    async def _data_transfer(self, **_: Any) -> Any:
         p = self.conn._raw_payload
         log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))
+        reply = await self.conn.host.relay_data_transfer(self.id, p)  # to a billing backend
+        if reply is not None:
+            return call_result.DataTransfer(status=reply.get("status"), data=reply.get("data"))
         return call_result.DataTransfer(status="UnknownVendorId")
 
     @on(Action.firmware_status_notification)

@@ -60,8 +60,12 @@ class _Routes(_ChargePoint201):
         return self.conn.on_boot(self.conn._raw_payload)
 
     @on(Action.authorize)
-    def _authorize(self, **_: Any) -> Any:
-        token = (self.conn._raw_payload.get("idToken") or {}).get("idToken")
+    async def _authorize(self, **_: Any) -> Any:
+        p = self.conn._raw_payload
+        relayed = await self.conn.host.relay_authorize(self.id, p)  # a billing backend decides
+        if relayed is not None:
+            return call_result.Authorize(id_token_info=relayed)
+        token = (p.get("idToken") or {}).get("idToken")
         return call_result.Authorize(id_token_info={"status": self.conn.authorize_tag(token)})
 
     @on(Action.transaction_event)
@@ -91,9 +95,12 @@ class _Routes(_ChargePoint201):
         return call_result.NotifyEvent()
 
     @on(Action.data_transfer)
-    def _data_transfer(self, **_: Any) -> Any:
+    async def _data_transfer(self, **_: Any) -> Any:
         p = self.conn._raw_payload
         log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))
+        reply = await self.conn.host.relay_data_transfer(self.id, p)  # to a billing backend
+        if reply is not None:
+            return call_result.DataTransfer(status=reply.get("status"), data=reply.get("data"))
         return call_result.DataTransfer(status="UnknownVendorId")
 
     @on(Action.firmware_status_notification)
