@@ -29,6 +29,7 @@ from manager.config import (
     COMMON_FIELDS,
     InvalidInput,
     Settings,
+    validate_device,
 )
 from manager.configstore import ConfigStore
 from manager.control import ControlLoop
@@ -276,22 +277,28 @@ class Manager:
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
+        self.events.close()
         self.audit.close()
         self.store.close()
 
 
 def build_manager(opts: Options) -> Manager:
     """Opens the data directory and wires every part; raises CorruptDataError on a bad file."""
-    store = ConfigStore(opts.data_dir)
+    store = ConfigStore(opts.data_dir)  # reads and validates all but the devices
+    drivers = DriverTable(DeviceContext())
+    store.check_devices(lambda device: validate_device(device, drivers.check))
+    events = EventLog(opts.data_dir)
+    sessions = SessionStore(opts.data_dir)
+    history = History(opts.data_dir / "history.json")
+    audit = AuditLog(opts.data_dir)
+    # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
-    if opts.ocpp_port is not None:
-        settings = store.settings()
+    settings = store.settings()
+    if opts.ocpp_port is not None and opts.ocpp_port != settings.ocpp.port:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    events = EventLog()
-    sessions = SessionStore(opts.data_dir)
     bridge = OcppBridge(store, sessions, events, LocalCA(opts.data_dir / "ocpp" / "ca"))
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
@@ -306,8 +313,6 @@ def build_manager(opts: Options) -> Manager:
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways
     ocpp.observer = gateways
-    history = History(opts.data_dir / "history.json")
-    audit = AuditLog(opts.data_dir)
     desk = StationDesk(ocpp)
     stations = Stations(
         desk,

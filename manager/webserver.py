@@ -48,6 +48,8 @@ async def serve(
         port=port,
         log_level="warning",
         lifespan="on",
+        # the login throttle keys on the real peer: X-Forwarded-For is not trusted
+        proxy_headers=False,
         ws="none",  # the web needs no WebSocket; OCPP has its own server
         # open dashboards hold an endless SSE stream: do not wait for them on shutdown
         timeout_graceful_shutdown=2,

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from manager.model import StationOffline, StationTimeout
 from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
+from web.finite import FiniteJSONResponse as JSONResponse
+from web.finite import dumps
 from web.i18n import choose_language
 from web.openapi import document
 from web.wording import shown
@@ -26,6 +30,8 @@ from web.wording import shown
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+#: no stored object nests deeper; a deeper body is refused before it reaches any validation
+MAX_DEPTH = 32
 
 
 def jsonable(data: Any) -> JSONResponse:
@@ -38,10 +44,40 @@ async def read_json(request: Request) -> Any:
         raise InvalidInput.one("body", f"larger than {MAX_BODY // 1024} KB")
     if not body.strip():
         raise InvalidInput.one("body", "expected a JSON object")
+    too_deep = InvalidInput.one("body", f"nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(body)
+        data = json.loads(body, parse_constant=_not_a_number, parse_float=_finite_float)
+    except RecursionError:
+        raise too_deep from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput.one("body", f"not valid JSON: {exc}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise too_deep
+    return data
+
+
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and objects nest in `data` (without recursion)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            if level <= MAX_DEPTH:
+                todo.extend((v, level + 1) for v in children)
+    return deepest
 
 
 async def read_object(request: Request) -> dict[str, Any]:
@@ -102,8 +138,7 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
         if snapshot is last:
             continue  # the same snapshot can arrive twice right after subscribing
         last = snapshot
-        data = shown(snapshot, lang)
-        yield f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
+        yield f"data: {dumps(shown(snapshot, lang), separators=(',', ':'))}\n\n"
 
 
 def who(request: Request) -> str:
@@ -262,14 +297,7 @@ class Api:
     async def _pem_pair(self, request: Request) -> tuple[str, str]:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
-            async with request.form(max_files=2, max_fields=4) as form:
-                values: dict[str, Any] = {}
-                for field in ("cert_pem", "key_pem"):
-                    item = form.get(field)
-                    if item is not None and not isinstance(item, str):
-                        values[field] = (await item.read(MAX_BODY)).decode("utf-8", "replace")
-                    else:
-                        values[field] = item
+            values = await self._pem_form(request)
         else:
             values = await read_object(request)
         errors = [
@@ -281,6 +309,21 @@ class Api:
             raise InvalidInput(errors)
         return values["cert_pem"], values["key_pem"]
 
+    @staticmethod
+    async def _pem_form(request: Request) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        try:
+            async with request.form(max_files=2, max_fields=4) as form:
+                for field in ("cert_pem", "key_pem"):
+                    item = form.get(field)
+                    if item is not None and not isinstance(item, str):
+                        values[field] = (await item.read(MAX_BODY)).decode("utf-8", "replace")
+                    else:
+                        values[field] = item
+        except HTTPException as exc:  # a malformed form is bad input like any other
+            raise InvalidInput.one("body", str(exc.detail)) from None
+        return values
+
     async def admin_password(self, request: Request) -> Response:
         data = await read_object(request)
         old, new = data.get("old_password"), data.get("new_password")
@@ -291,9 +334,8 @@ class Api:
         ]
         if errors:
             raise InvalidInput(errors)
-        await self.service.set_admin_password(str(old), str(new))
+        await self.service.set_admin_password(str(old), str(new))  # ends every session
         self.auth.forget_credentials()
-        self.auth.revoke_sessions()
         log.info("admin password changed; other sessions ended")
         if request.scope["identity"].via != "cookie":
             return jsonable({"ok": True})

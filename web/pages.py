@@ -212,6 +212,7 @@ class Pages:
             token = str(form.get(CSRF_FIELD) or "")
         if not self.auth.check_csrf(request.scope["identity"], token):
             return self.error(request, 403, "CSRF token missing or wrong; reload the page.")
+        await self.auth.end_session(request.cookies.get(SESSION_COOKIE))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
