@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -141,11 +142,23 @@ class OcppSessions:
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None:
-        return self.sessions.stop(transaction_id, stopped_at, meter_stop_wh, reason, signed_data)
+        return self.sessions.stop(
+            transaction_id,
+            stopped_at,
+            meter_stop_wh,
+            reason,
+            signed_data,
+            meter_start_wh=meter_start_wh,
+        )
 
     def find(self, key: str) -> int | None:
         return self.sessions.find(key)
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        return self.sessions.open_sessions()
 
 
 class OcppBridge:
@@ -184,7 +197,12 @@ class OcppBridge:
     def server_settings(self, settings: Settings) -> OcppSettings:
         o = settings.ocpp
         return OcppSettings(
-            host=self.host, port=o.port, tls=o.tls, password=o.password, unknown_tags=o.unknown_tags
+            host=self.host,
+            port=o.port,
+            tls=o.tls,
+            password=o.password,
+            unknown_tags=o.unknown_tags,
+            ca_pem=o.ca_pem,
         )
 
     def charge_points(self) -> list[dict[str, Any]]:
@@ -369,7 +387,7 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             # open dashboards hold an endless SSE stream: do not wait for them on shutdown
             timeout_graceful_shutdown=2,
         )
-        server = uvicorn.Server(config)
+        server = _Uvicorn(config)
         serve_task = asyncio.create_task(server.serve(sockets=[sock]))
         # uvicorn offers no start event; it ends when serve() starts or fails
         while not server.started and not serve_task.done():  # noqa: ASYNC110
@@ -389,6 +407,16 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             await serve_task
         finally:
             server.should_exit = True
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn raises SIGTERM/SIGINT again once it stopped serving, which ends the process
+    before the manager is closed: OCPP boxes then lose their sockets without a close frame.
+    Here the signal only ends serving; `run` returns and closes everything in order."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

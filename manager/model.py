@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 PHASES = 3
 Triple = tuple[float, float, float]
@@ -275,10 +275,16 @@ class SessionRecorder(Protocol):
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None: ...
 
     def find(self, key: str) -> int | None:
         """Id of the session started with `key`, if any (e.g. a 2.0.1 transaction id)."""
+        ...
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        """Sessions started and not stopped (a restarted manager resumes them)."""
         ...
 
 

@@ -174,8 +174,14 @@ class SessionStore:
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> dict[str, Any] | None:
-        """Close a session; a repeated stop returns the stored session unchanged."""
+        """Close a session; a repeated stop returns the stored session unchanged.
+
+        `meter_start_wh` fills in a start that was not known when the session began (a 2.0.1
+        Started event without an energy register: the first reading counts).
+        """
         stopped = iso(parse_time(stopped_at))
         with self._lock:
             month = self._locate(int(transaction_id))
@@ -191,6 +197,8 @@ class SessionStore:
             record = dict(doc)  # type: ignore[arg-type]
             if record.get("stopped_at") is None:
                 start = record.get("meter_start_wh")
+                if start is None and meter_start_wh is not None:
+                    start = record["meter_start_wh"] = float(meter_start_wh)
                 stop = None if meter_stop_wh is None else float(meter_stop_wh)
                 energy = None
                 if start is not None and stop is not None and stop >= start:

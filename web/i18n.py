@@ -122,6 +122,20 @@ DE: Mapping[str, str] = {
     # settings
     "Charging manager": "Lademanager",
     "OCPP server": "OCPP-Server",
+    "CA of the wallboxes' client certificates (PEM, security profile 3)": (
+        "CA der Client-Zertifikate der Wallboxen (PEM, Sicherheitsprofil 3)"
+    ),
+    "Limit with ChargePointMaxProfile on connector 0 (boxes without TxDefaultProfile); used "
+    "automatically when a box refuses TxDefaultProfile": (
+        "Mit ChargePointMaxProfile auf Anschluss 0 begrenzen (Boxen ohne TxDefaultProfile); "
+        "wird automatisch genutzt, wenn eine Box TxDefaultProfile ablehnt"
+    ),
+    "No OCPP password is set: any device on the network can connect to the OCPP server. "
+    "Unconfigured boxes are never allowed to charge, but set a password to keep them out.": (
+        "Kein OCPP-Passwort gesetzt: Jedes Gerät im Netzwerk kann sich mit dem OCPP-Server "
+        "verbinden. Nicht eingerichtete Boxen dürfen nie laden, aber ein Passwort hält sie "
+        "ganz fern."
+    ),
     "Certificate": "Zertifikat",
     "Download certificate": "Zertifikat herunterladen",
     "Upload certificate": "Zertifikat hochladen",
@@ -174,6 +188,8 @@ FIELD_LABELS: Mapping[str, str] = {
     "ocpp.password": "Password",
     "ocpp.clear_profiles_on_deactivate": "Cancel charging current limit on deactivation",
     "ocpp.unknown_tags": "Unknown RFID tags",
+    "ocpp.ca_pem": "CA of the client certificates (PEM)",
+    "max_profile": "ChargePointMaxProfile only",
     "max_current_a": "Max current (A)",
     "min_current_a": "Min current (A)",
     "phase_rotation": "Phase rotation",
@@ -205,6 +221,8 @@ DE_FIELDS: Mapping[str, str] = {
         "Ladestrombegrenzung bei Deaktivierung aufheben"
     ),
     "Unknown RFID tags": "Unbekannte RFID-Tags",
+    "CA of the client certificates (PEM)": "CA der Client-Zertifikate (PEM)",
+    "ChargePointMaxProfile only": "Nur ChargePointMaxProfile",
     "Max current (A)": "Max. Strom (A)",
     "Min current (A)": "Min. Strom (A)",
     "Phases": "Phasen",

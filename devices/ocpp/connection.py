@@ -26,7 +26,13 @@ from websockets.exceptions import ConnectionClosed
 
 from devices.ocpp.meter import MeterFormatError, MeterSample, parse_meter_values
 from devices.ocpp.settings import OcppSettings
-from devices.ocpp.state import DENY_PROFILE_ID, ChargePointRecord, ConnectorState
+from devices.ocpp.state import (
+    DENY_PROFILE_ID,
+    MAX_PROFILE_ID,
+    ChargePointRecord,
+    ConnectorLimit,
+    ConnectorState,
+)
 from manager.model import OcppHooks
 
 log = logging.getLogger(__name__)
@@ -67,6 +73,7 @@ class ProfileStyle:
     stack_level: int | None = None  # None: the highest the box allows
     relative: bool = False
     watts: bool = False
+    max_profile: bool = False  # limit with ChargePointMaxProfile only
     voltage_v: float = 230.0
 
 
@@ -81,6 +88,8 @@ class Host(Protocol):
     def is_known(self, cb_id: str) -> bool: ...
 
     def is_released(self, cb_id: str) -> bool: ...
+
+    async def resend_setpoints(self, conn: OcppConnection) -> None: ...
 
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
@@ -102,6 +111,16 @@ wire_log = _WireLog(logging.getLogger("devices.ocpp.wire"), {})
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+_Taken = tuple[int | None, float | None, float | None, list[dict[str, Any]]]
+
+
+def _take_session(state: ConnectorState) -> _Taken:
+    """What closing a session needs; the connector is free again at once."""
+    taken = (state.session_id, state.energy_wh, state.meter_start_wh, list(state.signed))
+    state.end_transaction()
+    return taken
 
 
 def _dumps(msg: list[Any]) -> str:
@@ -134,6 +153,10 @@ class OcppConnection:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._followup: asyncio.Task[None] | None = None
         self._raw_payload: dict[str, Any] = {}
+        #: result of the last default-deny attempt on this connection (None: not tried)
+        self.deny_status: str | None = None
+        self._refused: set[tuple[str, str]] = set()
+        self._stop_next: int | str | None = None
         self.handler = self._make_handler()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
@@ -253,32 +276,53 @@ class OcppConnection:
             return
         action: str = msg[2]
         fast = self._fast.get(action)
-        if fast is not None:
-            try:
-                result = fast(msg[3])
-            except BadMessage as exc:
-                log.warning("%s: refused %s: %s", self.id, action, exc.description)
-                await self._send_error(uid, exc.code, exc.description)
-                return
-            await self.ws.send(_dumps([3, uid, result]))
-        elif action in self.handler.route_map:
-            self._raw_payload = msg[3]
-            try:
-                await self.handler.route_message(raw)
-            finally:
-                self._raw_payload = {}
-        else:
+        if fast is None and action not in self.handler.route_map:
             known = action in self._known_actions()
             code = "NotSupported" if known else "NotImplemented"
             text = f"{action} is not supported" if known else f"unknown action {action}"
             log.info("%s: %s", self.id, text)
             await self._send_error(uid, code, text)
             return
-        self.ready = True
-        if action == "BootNotification" or self._followup is None:
-            self._start_followup()
+        try:
+            await self._dispatch(raw, uid, action, msg[3], fast)
+        except BadMessage as exc:
+            log.warning("%s: refused %s: %s", self.id, action, exc.description)
+            await self._send_error(uid, exc.code, exc.description)
+        except ConnectorLimit as exc:
+            log.warning("%s: refused %s: %s", self.id, action, exc)
+            await self._send_error(uid, "PropertyConstraintViolation", str(exc))
+        except ConnectionClosed:
+            raise
+        except Exception as exc:  # a bug must cost one message, never the connection
+            log.warning("%s: %s failed: %r", self.id, action, exc)
+            await self._send_error(uid, "InternalError", "could not process the message")
 
-    def _start_followup(self) -> None:
+    async def _dispatch(
+        self,
+        raw: str,
+        uid: str,
+        action: str,
+        payload: dict[str, Any],
+        fast: Callable[[dict[str, Any]], dict[str, Any]] | None,
+    ) -> None:
+        if fast is not None:
+            result = fast(payload)
+            await self.ws.send(_dumps([3, uid, result]))
+            return
+        self._raw_payload = payload
+        try:
+            await self.handler.route_message(raw)
+        finally:
+            self._raw_payload = {}
+        if action == "BootNotification" and self._followup is not None and self._followup.done():
+            self.start_setup()  # the box rebooted: read it and install everything again
+
+    def start_setup(self) -> None:
+        """Set the box up now: capabilities, default-deny, setpoints, meter configuration.
+
+        Runs at once after the WebSocket handshake: the protocol version is known from the
+        subprotocol, so nothing waits for the box to speak first.
+        """
         if self._followup is not None and not self._followup.done():
             self._followup.cancel()
         self._followup = self.spawn(self._run_followup())
@@ -290,6 +334,8 @@ class OcppConnection:
             return
         except Exception:
             log.exception("%s: setting up the charge point failed", self.id)
+        finally:
+            self.ready = True
         if not self.closed:
             self.host.connection_ready(self)
 
@@ -355,8 +401,13 @@ class OcppConnection:
         self.closed = True
         await self.ws.close(code, reason)
 
-    def authorize_tag(self, id_tag: str | None) -> str:
-        """Accepted or Invalid, from the users table and the unknown-tags policy."""
+    def authorize_tag(self, id_tag: str | None, what: str = "Authorize") -> str:
+        """Accepted or Invalid: never for an unknown or uncontrolled box; else from the users
+        table and the unknown-tags policy."""
+        why = self.refusal()
+        if why is not None:
+            self.refuse(what, why)
+            return "Invalid"
         if not id_tag:
             return "Invalid"
         if self.host.settings.unknown_tags == "accept":
@@ -384,8 +435,48 @@ class OcppConnection:
         except MeterFormatError as exc:
             raise BadMessage(self.FORMAT_ERROR, str(exc)) from None
 
-    async def install_deny(self) -> tuple[str, str | None]:
-        """Default-deny: TxDefaultProfile 0 on connector/EVSE 0, so nothing charges unasked."""
+    # ------------------------------------------------------------------ control of the box
+
+    async def take_control(self) -> None:
+        """Default-deny, then the current setpoints; from then on setpoints go out directly."""
+        released = self.host.is_released(self.id)
+        if not released:
+            await self.install_deny()
+        self.ready = True
+        if not released:
+            await self.host.resend_setpoints(self)
+
+    async def install_deny(self) -> str:
+        """Default-deny: 0 A on connector/EVSE 0, so nothing charges unasked.
+
+        TxDefaultProfile first; a box that refuses it gets a ChargePointMaxProfile instead (and
+        from then on its limits go there). A known box that refuses both is not under control:
+        its transactions are refused, a running one is stopped and it is set Inoperative.
+        """
+        style = self.host.profile_style(self.id)
+        status, text = "NotTried", ""
+        if not style.max_profile:
+            status, text = await self._deny_with("TxDefaultProfile", DENY_PROFILE_ID)
+        if status not in ("Accepted", "Timeout"):
+            fallback, fallback_text = await self._deny_with("ChargePointMaxProfile", MAX_PROFILE_ID)
+            if fallback == "Accepted":
+                log.info("%s: takes ChargePointMaxProfile only: limits go there", self.id)
+                self.record.max_profile = True
+            text = text or fallback_text
+            status = fallback if fallback in ("Accepted", "Timeout") else status
+        elif status == "Accepted":
+            self.record.max_profile = False
+        self.deny_status = status
+        if status == "Accepted":
+            await self._regain_control()
+            return status
+        log.warning("%s: %s", self.id, text)
+        self.event("profile_rejected", text)
+        if status != "Timeout" and self.host.is_known(self.id):
+            await self._lose_control(text)
+        return status
+
+    async def _deny_with(self, purpose: str, profile_id: int) -> tuple[str, str]:
         style = self.host.profile_style(self.id)
         unit = "W" if style.watts or self.record.caps.watts_only else "A"
         try:
@@ -394,21 +485,130 @@ class OcppConnection:
                 0.0,
                 unit,
                 None,
-                profile_id=DENY_PROFILE_ID,
-                purpose="TxDefaultProfile",
+                profile_id=profile_id,
+                purpose=purpose,
                 stack_level=self.stack_level(),
-                relative=style.relative,
+                relative=style.relative and purpose != "ChargePointMaxProfile",
             )
-        except (CallTimeout, OcppCallError) as exc:
-            log.warning("%s: default-deny profile not installed: %s", self.id, exc)
-            return "Failed", str(exc)
-        if status != "Accepted":
-            text = f"default-deny profile rejected: box answered {status}"
-            if reason:
-                text += f" ({reason})"
-            log.warning("%s: %s", self.id, text)
-            self.event("profile_rejected", text)
-        return status, reason
+        except CallTimeout as exc:
+            return "Timeout", f"default-deny profile not installed: {exc}"
+        except OcppCallError as exc:
+            status, reason = exc.code, exc.description
+        text = f"default-deny profile rejected: box answered {status}"
+        return status, text + (f" ({reason})" if reason else "")
+
+    async def _lose_control(self, why: str) -> None:
+        rec = self.record
+        if rec.uncontrolled is None:
+            self.event(
+                "not_under_control",
+                f"{self.id}: not under control ({why}); its transactions are refused",
+            )
+        rec.uncontrolled = why
+        for _, state in rec.open_transactions():
+            await self.stop_remotely(state.transaction_id)
+        if await self.set_available(False) in ("Accepted", "Scheduled"):
+            rec.made_inoperative = True
+
+    async def _regain_control(self) -> None:
+        rec = self.record
+        if rec.uncontrolled is None and not rec.made_inoperative:
+            return
+        if rec.uncontrolled is not None:
+            log.info("%s: accepts ampshare's profiles again", self.id)
+            self.event("under_control", f"{self.id}: accepts charging profiles again")
+        rec.uncontrolled = None
+        if rec.made_inoperative and await self.set_available(True) in ("Accepted", "Scheduled"):
+            rec.made_inoperative = False
+
+    async def stop_remotely(self, transaction_id: int | str | None) -> str | None:
+        """RemoteStop (1.6) / RequestStop (2.0.1) of a transaction ampshare does not allow."""
+        if transaction_id is None:
+            return None
+        try:
+            status = await self._stop_request(transaction_id)
+        except (CallTimeout, OcppCallError, NotConnected) as exc:
+            log.warning("%s: stopping transaction %s failed: %s", self.id, transaction_id, exc)
+            return None
+        log.info("%s: asked to stop transaction %s: %s", self.id, transaction_id, status)
+        return status
+
+    async def set_available(self, operative: bool) -> str | None:
+        try:
+            return str(await self.change_availability(0, operative))
+        except (CallTimeout, OcppCallError, NotConnected) as exc:
+            log.warning("%s: ChangeAvailability failed: %s", self.id, exc)
+            return None
+
+    async def _stop_request(self, transaction_id: int | str) -> str:
+        raise NotImplementedError
+
+    async def change_availability(self, connector: int, operative: bool) -> str:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ sessions
+
+    async def end_session(self, state: ConnectorState, reason: str, at: str | None = None) -> None:
+        """Close the session of a transaction the box will never end itself (it rebooted, or
+        started another one on the same connector)."""
+        await self._store_stop(_take_session(state), reason, at)
+
+    def rebooted(self, reason: str) -> None:
+        """The box booted: transactions it had open are over (it reports none of them again)."""
+        for _, state in self.record.open_transactions():
+            self.spawn(self._store_stop(_take_session(state), reason, None))
+
+    async def _store_stop(self, taken: _Taken, reason: str, at: str | None) -> None:
+        sid, energy, start, signed = taken
+        if sid is None:
+            return
+        try:
+            await asyncio.to_thread(
+                self.host.hooks.sessions.stop,
+                sid,
+                at or now_iso(),
+                energy,
+                reason,
+                signed,
+                meter_start_wh=start,
+            )
+        except ValueError as exc:
+            log.warning("%s: closing session %s failed: %s", self.id, sid, exc)
+            return
+        log.info("%s: session %s closed (%s)", self.id, sid, reason)
+
+    # ------------------------------------------------------------------ who may charge
+
+    def stop_after_reply(self, transaction_id: int | str) -> None:
+        """A refused transaction of a box whose default-deny does not hold is stopped remotely,
+        once the refusal has gone out (see reply_sent)."""
+        if self.deny_status != "Accepted" or self.record.uncontrolled is not None:
+            self._stop_next = transaction_id
+
+    def reply_sent(self) -> None:
+        tx, self._stop_next = self._stop_next, None
+        if tx is not None:
+            self.spawn(self.stop_remotely(tx))
+
+    def configured(self) -> bool:
+        """Set up as a device: managed by ampshare, or given back to its own control."""
+        return self.host.is_known(self.id) or self.host.is_released(self.id)
+
+    def refusal(self) -> str | None:
+        """Why transactions of this box are refused (None: they may start)."""
+        if not self.configured():
+            return "not configured as an active device"
+        if self.record.uncontrolled is not None:
+            return "not under control"
+        return None
+
+    def refuse(self, what: str, why: str) -> None:
+        """Note a refused Authorize or transaction: one event per connection and reason."""
+        if (what, why) in self._refused:
+            return
+        self._refused.add((what, why))
+        log.warning("%s: %s refused: box %s", self.id, what, why)
+        self.event("transaction_refused", f"{self.id}: {what} refused: box {why}")
 
     def stack_level(self) -> int:
         style = self.host.profile_style(self.id)
