@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from devices import registry
 from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import BusPool
+from devices.ocpp.gateway_hub import GatewayHub
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
 from devices.probe import probe
@@ -281,6 +282,7 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
+    gateways: GatewayHub
 
     async def start(self) -> None:
         try:
@@ -292,6 +294,7 @@ class Manager:
 
     async def close(self) -> None:
         await self.control.close()
+        await self.gateways.close()
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
@@ -319,6 +322,9 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
+    control.gateways = gateways
+    ocpp.observer = gateways
     history = History(opts.data_dir / "history.json")
     service = Service(
         store=store,
@@ -331,7 +337,7 @@ def build_manager(opts: Options) -> Manager:
     )
     control.on_cycle.append(history.add)
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    return Manager(store, sessions, events, ocpp, ctx, control, service)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, gateways)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from manager.gatewayconfig import GatewayFields, gateway_errors
 from manager.model import ROTATIONS, Circuit, MeterRole
 
 SCHEMA_VERSION = 1
@@ -155,7 +156,7 @@ class DeviceBase(_Strict):
     address: str = Field("", max_length=256, description="Host:port, ChargeBox ID or serial port")
 
 
-class EvseConfig(DeviceBase):
+class EvseConfig(DeviceBase, GatewayFields):
     kind: Literal["evse"] = "evse"
     min_current_a: float = Field(6.0, ge=0, le=80, description="Lowest current the car accepts")
     max_current_a: float = Field(16.0, gt=0, le=80, description="Highest current of the box")
@@ -202,10 +203,13 @@ def validate_device(data: Mapping[str, Any], check_driver: DriverCheck) -> dict[
     model = {"evse": EvseConfig, "meter": MeterConfig}.get(str(kind))
     if model is None:
         raise InvalidInput.one("kind", "must be 'evse' or 'meter'")
+    extra_errors = gateway_errors(data) if model is EvseConfig else []
     try:
         common = model.model_validate(dict(data))
     except ValidationError as exc:
-        raise InvalidInput.from_pydantic(exc) from None
+        raise InvalidInput(InvalidInput.from_pydantic(exc).errors + extra_errors) from None
+    if extra_errors:
+        raise InvalidInput(extra_errors)
     if isinstance(common, EvseConfig) and common.min_current_a > common.max_current_a:
         raise InvalidInput.one("min_current_a", "must not be above max_current_a")
     extras = dict(common.model_extra or {})

@@ -23,6 +23,8 @@ from manager.model import (
     PHASES,
     ROTATIONS,
     ZERO3,
+    BillingGateways,
+    BoxObservation,
     ChargeStatus,
     DeviceError,
     EventSink,
@@ -189,6 +191,8 @@ class ControlLoop:
         self.cycles = 0
         self.extra_state: Callable[[], dict[str, Any]] = dict
         self.on_cycle: list[Callable[[dict[str, Any]], None]] = []
+        #: the gateways to billing backends (wired by the composition root; None: none)
+        self.gateways: BillingGateways | None = None
 
     # -- configuration -----------------------------------------------------------------
     def set_settings(self, settings: Settings) -> None:
@@ -239,6 +243,8 @@ class ControlLoop:
                         evse.sent_at = -math.inf  # tell the new driver instance at once
                     evse.device = self._build(cfg, evse)
                     self.evses[dev_id] = evse
+            if self.gateways is not None:
+                await self.gateways.configure(list(wanted.values()))
 
     def _build(self, cfg: dict[str, Any], state: MeterState | EvseState) -> Any:
         if not cfg.get("enabled", True):
@@ -287,6 +293,7 @@ class ControlLoop:
             await self._read_all(now)
             self._update_safe_mode(now)
             self._observe(now)
+            self._feed_gateways()
             site, loads, overrides = self._model(now)
             allocation = allocate(site, loads)
             words = {k: english(r) for k, r in allocation.reasons.items()}
@@ -481,6 +488,7 @@ class ControlLoop:
                 wait = site_cfg.resume_delay_s - (now - st.paused_at)
                 demand = 0.0
                 overrides[st.id] = f"paused: may resume in {wait:.0f} s (no on/off flapping)"
+            demand = self._backend_capped(st, demand)
             loads.append(
                 EvseLoad(
                     id=st.id,
@@ -604,6 +612,8 @@ class ControlLoop:
             reason = overrides.get(st.id) or reasons.get(st.id, "")
             if self.safe_mode:
                 reason = f"safe mode ({self.safe_reason}): {reason}"
+            elif st.id not in overrides and (backend := self._backend_reason(st, target)):
+                reason = backend
             elif st.cap_a is not None and target >= st.cap_a - 1e-9:
                 reason = f"car takes less: offer capped at {st.cap_a:g} A"
             wants = st.reading is not None and st.reading.status in (
@@ -617,6 +627,40 @@ class ControlLoop:
             if target != st.target_a or reason != st.reason:
                 log.info("%s: %.1f A (%s)", st.id, target, reason)
             st.target_a, st.reason = target, reason
+
+    # -- gateway to a billing backend: observe each box, take its cap -------------------
+    def _feed_gateways(self) -> None:
+        """Hand each box's state to its gateway (which reports it to the backend)."""
+        if self.gateways is None:
+            return
+        for st in self.evses.values():
+            seen = BoxObservation(
+                online=st.online and st.device is not None,
+                enabled=st.enabled,
+                reading=st.reading if st.online else None,
+                offered_a=st.commanded_a,
+                phases=int(st.config.get("phases", 3)),
+            )
+            try:
+                self.gateways.observe(st.id, seen)
+            except Exception:  # a gateway never stops load management
+                log.exception("%s: gateway failed to take the reading", st.id)
+
+    def _backend_capped(self, st: EvseState, demand: float | None) -> float | None:
+        """The billing backend's cap is one more cap on this box's demand."""
+        cap = self.gateways.cap(st.id) if self.gateways is not None else None
+        if cap is None:
+            return demand
+        return cap.limit_a if demand is None else min(demand, cap.limit_a)
+
+    def _backend_reason(self, st: EvseState, target: float) -> str | None:
+        """Reason `backend_cap` when the backend's cap is what limits this box now."""
+        cap = self.gateways.cap(st.id) if self.gateways is not None else None
+        if cap is None or target < cap.limit_a - 1e-9:
+            return None
+        if cap.stopped:
+            return "stopped by the billing backend"
+        return f"limited by the billing backend to {cap.limit_a:g} A"
 
     def _following(self, now: float) -> list[EvseState]:
         """Boxes whose car has not yet come down to a recent cut."""
@@ -726,6 +770,7 @@ class ControlLoop:
                     "priority": st.config.get("priority", 1),
                     "max_current_a": st.config.get("max_current_a"),
                     "deactivation": st.deactivation,
+                    "gateway": self.gateways.status(st.id) if self.gateways else None,
                 }
             )
         meters = []

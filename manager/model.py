@@ -309,3 +309,46 @@ class OcppHooks(Protocol):
         Comes from the configuration, so it holds across restarts of ampshare.
         """
         ...
+
+
+# --------------------------------------------------------------------------------------------
+# Gateway to an external billing backend (implemented in devices/ocpp/gateway*, wired by app)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoxObservation:
+    """One wallbox as the control loop saw it this cycle: what a gateway reports upstream."""
+
+    online: bool
+    enabled: bool
+    reading: EvseReading | None
+    offered_a: float
+    phases: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class BackendCap:
+    """A cap the billing backend puts on one box (A); `stopped` = it may not charge at all
+    (Inoperative, remote stop or a refused tag), else a charging profile's limit."""
+
+    limit_a: float
+    stopped: bool = False
+
+
+class BillingGateways(Protocol):
+    """The gateways of all wallboxes, as the control loop drives them."""
+
+    async def configure(self, devices: list[Mapping[str, object]]) -> None:
+        """Take the wallbox configurations; start, restart or stop gateways as they changed."""
+        ...
+
+    def observe(self, evse_id: str, seen: BoxObservation) -> None: ...
+
+    def cap(self, evse_id: str) -> BackendCap | None: ...
+
+    def status(self, evse_id: str) -> Mapping[str, object] | None:
+        """`{"connected", "since", "error", "queued", ...}` for the snapshot; None: no gateway."""
+        ...
+
+    async def close(self) -> None: ...

@@ -91,6 +91,31 @@
     show(k(tile, "reason"), e.reason && e.reason !== String(e.status).replace("_", " ") ? e.reason : "");
     show(k(tile, "detail"), e.detail);
     show(k(tile, "deactivation"), e.deactivation);
+    const [gw, warn] = gatewayLines(e.gateway);
+    show(k(tile, "gateway"), gw);
+    show(k(tile, "gateway-warn"), warn);
+  }
+
+  // the gateway to a billing backend in words (the same words as web/gateway_words.py)
+  function gatewayLines(g) {
+    if (!g) return ["", ""];
+    const fill = (s, key, v) => s.replace(`{${key}}`, v);
+    let line;
+    if (g.connected && g.since) {
+      const time = new Date(g.since * 1000).toTimeString().slice(0, 5);
+      line = fill(t("connected since {time}"), "time", time);
+    } else {
+      line = t("not connected");
+      if (g.error) {
+        const known = t("gw:" + g.error);
+        const text = known !== "gw:" + g.error ? known
+          : g.error.startsWith("http_") ? fill(t("backend answered HTTP {code}"), "code", g.error.slice(5))
+          : t("gw:other");
+        line += " — " + text;
+      }
+    }
+    if (g.queued) line += " · " + fill(t("{n} queued"), "n", g.queued);
+    return [`${t("Billing backend")}: ${line}`, g.insecure ? t("certificate is not checked") : ""];
   }
 
   function applyMeter(tile, m, scale) {

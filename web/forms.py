@@ -37,6 +37,7 @@ class FormField:
     step: str = "any"
     secret_set: bool = False
     unit: str = ""
+    multiline: bool = False  # PEM text: a textarea
 
 
 def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -210,6 +211,7 @@ def fields_from_schema(
             f.secret_set = bool(values.get(f"{key}_set"))
         else:
             f.value = _fmt(value)
+        f.multiline = key.endswith("_pem") or (f.widget == "password" and "key" in key)
         out.append(f)
     return out
 

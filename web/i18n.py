@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
+from web import gateway_words
+
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
 
@@ -168,6 +170,52 @@ DE: Mapping[str, str] = {
     "No events yet.": "Noch keine Ereignisse.",
     "Refresh": "Aktualisieren",
     "running": "läuft",
+    # the gateway to a billing backend
+    "Gateway to a billing backend": "Gateway zu einem Abrechnungs-Backend",
+    "Billing backend": "Abrechnungs-Backend",
+    "connected since {time}": "verbunden seit {time}",
+    "not connected": "nicht verbunden",
+    "{n} queued": "{n} in der Warteschlange",
+    "certificate is not checked": "Zertifikat wird nicht geprüft",
+    "backend answered HTTP {code}": "Backend antwortete HTTP {code}",
+    "wrong password (HTTP 401)": "falsches Passwort (HTTP 401)",
+    "access refused (HTTP 403)": "Zugriff verweigert (HTTP 403)",
+    "wrong URL or client id (HTTP 404)": "falsche URL oder Client-ID (HTTP 404)",
+    "certificate not trusted": "Zertifikat nicht vertrauenswürdig",
+    "TLS handshake failed": "TLS-Verbindungsaufbau fehlgeschlagen",
+    "host unreachable": "Host nicht erreichbar",
+    "host name not found": "Hostname nicht gefunden",
+    "backend speaks another protocol": "Backend spricht ein anderes Protokoll",
+    "backend closed the connection": "Backend hat die Verbindung geschlossen",
+    "invalid URL": "ungültige URL",
+    "connection failed": "Verbindung fehlgeschlagen",
+    "Refuse": "Ablehnen",
+    "Local": "Lokale Benutzer",
+    "Anyone": "Jeden",
+    "Billing backend, ws:// or wss://; the client id is appended. Empty: none": (
+        "Abrechnungs-Backend, ws:// oder wss://; die Client-ID wird angehängt. Leer: keins"
+    ),
+    "Identity the backend knows this wallbox by": (
+        "Kennung, unter der das Backend diese Wallbox kennt"
+    ),
+    "Basic Auth password at the backend (write-only)": (
+        "Basic-Auth-Passwort beim Backend (nur schreibbar)"
+    ),
+    "OCPP version to speak": "OCPP-Version",
+    "Trust only these CA certificates (PEM); empty: system": (
+        "Nur diesen CA-Zertifikaten vertrauen (PEM); leer: System"
+    ),
+    "Client certificate (PEM, security profile 3)": (
+        "Client-Zertifikat (PEM, Sicherheitsprofil 3)"
+    ),
+    "Private key of the client certificate (PEM, write-only)": (
+        "Privater Schlüssel des Client-Zertifikats (PEM, nur schreibbar)"
+    ),
+    "Check the backend's certificate": "Zertifikat des Backends prüfen",
+    "Tag refused or backend unreachable: refuse, local users (not billed), anyone": (
+        "Tag abgelehnt oder Backend nicht erreichbar: ablehnen, lokale Benutzer "
+        "(nicht abgerechnet), jeden"
+    ),
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -201,9 +249,26 @@ FIELD_LABELS: Mapping[str, str] = {
     "max_power_w": "Max power (W)",
     "max_unbalance_a": "Unbalanced-load limit (A)",
     "reserve_a": "Reserve per phase (A)",
+    "gateway_url": "Backend URL",
+    "gateway_client_id": "Client id at the backend",
+    "gateway_password": "Password at the backend",
+    "gateway_protocol": "OCPP version",
+    "gateway_ca_pem": "Trusted CA certificates (PEM)",
+    "gateway_client_cert_pem": "Client certificate (PEM)",
+    "gateway_client_key": "Client key (PEM)",
+    "gateway_verify_tls": "Check the backend's certificate",
+    "gateway_auth_fallback": "Tag refused or backend away",
 }
 
 DE_FIELDS: Mapping[str, str] = {
+    "Backend URL": "Backend-URL",
+    "Client id at the backend": "Client-ID beim Backend",
+    "Password at the backend": "Passwort beim Backend",
+    "OCPP version": "OCPP-Version",
+    "Trusted CA certificates (PEM)": "Vertrauenswürdige CA-Zertifikate (PEM)",
+    "Client certificate (PEM)": "Client-Zertifikat (PEM)",
+    "Client key (PEM)": "Client-Schlüssel (PEM)",
+    "Tag refused or backend away": "Tag abgelehnt oder Backend weg",
     "Main fuse per phase (A)": "Hauptsicherung je Phase (A)",
     "Max power of the connection (W)": "Max. Leistung des Anschlusses (W)",
     "Reserve per phase (A)": "Reserve je Phase (A)",
@@ -337,4 +402,4 @@ JS_STRINGS = (
 
 def js_strings(lang: str) -> dict[str, str]:
     _ = translator(lang)
-    return {s: _(s) for s in JS_STRINGS}
+    return {**{s: _(s) for s in JS_STRINGS}, **gateway_words.js_words(_)}

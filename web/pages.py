@@ -273,6 +273,12 @@ class Pages:
         )
         return common, specific
 
+    @staticmethod
+    def _split_gateway(common: list[FormField]) -> tuple[list[FormField], list[FormField]]:
+        """The gateway fields get their own section of the wallbox form."""
+        gateway = [f for f in common if f.key.startswith("gateway_")]
+        return [f for f in common if not f.key.startswith("gateway_")], gateway
+
     async def new_device(self, request: Request) -> Response:
         q = request.query_params
         drivers = self.service.drivers()
@@ -286,6 +292,7 @@ class Pages:
         if driver is not None:
             prefill = {k: v for k, v in q.items() if k not in ("kind", "driver")}
             common, specific = self._device_fields(request, kind, driver, prefill)
+        common, gateway = self._split_gateway(common)
         return self.r.page(
             request,
             "device.html",
@@ -296,6 +303,7 @@ class Pages:
             drivers=drivers,
             common=common,
             specific=specific,
+            gateway=gateway,
         )
 
     async def edit_device(self, request: Request) -> Response:
@@ -311,6 +319,7 @@ class Pages:
             "schema": {},
         }
         common, specific = self._device_fields(request, device["kind"], driver, device)
+        common, gateway = self._split_gateway(common)
         return self.r.page(
             request,
             "device.html",
@@ -321,6 +330,7 @@ class Pages:
             drivers=[],
             common=common,
             specific=specific,
+            gateway=gateway,
         )
 
     # -- circuits ----------------------------------------------------------------------------

@@ -46,6 +46,9 @@ _DE: tuple[tuple[str, str], ...] = (
      "begrenzt"),
     (rf"offline: assumed to draw its last {_NUM} A", r"offline: zieht vermutlich weiter \1 A"),
     (rf"ramping up to {_NUM} A", r"steigt auf \1 A"),
+    (rf"limited by the billing backend to {_NUM} A", r"begrenzt durch das Abrechnungs-Backend "
+     r"auf \1 A"),
+    (r"stopped by the billing backend", "vom Abrechnungs-Backend gestoppt"),
     (r"waiting for (.+?) to reduce", r"wartet, bis \1 reduziert hat"),
     (r"no valid reading from grid meter (.+?) yet", r"noch kein gültiger Wert vom Netzzähler \1"),
     (rf"grid meter (.+?) silent for {_NUM} s", r"Netzzähler \1 seit \2 s stumm"),

@@ -15,6 +15,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from web.gateway_words import gateway_lines
 from web.i18n import LANGUAGES, choose_language, js_strings, translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +101,7 @@ class Renderer:
             static=lambda name: f"/static/{name}?v={versions.get(name, '0')}",
             pct=pct,
             status_word=status_word,
+            gateway_lines=gateway_lines,
             languages=LANGUAGES,
         )
 

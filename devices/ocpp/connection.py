@@ -93,6 +93,12 @@ class Host(Protocol):
 
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
+    def observe_call(self, conn: OcppConnection, action: str, payload: dict[str, Any]) -> None: ...
+
+    async def relay_data_transfer(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
 
 class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it
@@ -158,6 +164,9 @@ class OcppConnection:
         self._refused: set[tuple[str, str]] = set()
         self._stop_next: int | str | None = None
         self.handler = self._make_handler()
+        #: set when the library answered the routed request with a CALLERROR
+        self._call_failed = False
+        self._watch_errors()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
             "StatusNotification": self._on_status,
@@ -308,14 +317,33 @@ class OcppConnection:
         if fast is not None:
             result = fast(payload)
             await self.ws.send(_dumps([3, uid, result]))
+            self._observe(action, payload)
             return
         self._raw_payload = payload
+        self._call_failed = False
         try:
             await self.handler.route_message(raw)
         finally:
             self._raw_payload = {}
+        if not self._call_failed:  # a CALLERROR answer: nothing to pass on
+            self._observe(action, payload)
         if action == "BootNotification" and self._followup is not None and self._followup.done():
             self.start_setup()  # the box rebooted: read it and install everything again
+
+    def _observe(self, action: str, payload: dict[str, Any]) -> None:
+        if action != "DataTransfer":
+            self.host.observe_call(self, action, payload)
+
+    def _watch_errors(self) -> None:
+        """Note when the library answers a routed request with a CALLERROR."""
+        send = self.handler._send
+
+        async def _send(message: str) -> None:
+            if message.startswith("[4"):
+                self._call_failed = True
+            await send(message)
+
+        self.handler._send = _send
 
     def start_setup(self) -> None:
         """Set the box up now: capabilities, default-deny, setpoints, meter configuration.

@@ -88,6 +88,16 @@ def _select_subprotocol(
     return None
 
 
+class BoxObserver(Protocol):
+    """The gateway's pass-through: sees what boxes sent, answers a box's DataTransfer."""
+
+    def box_call(self, cb_id: str, action: str, payload: dict[str, Any], record: Any) -> None: ...
+
+    async def box_data_transfer(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
+
 class OcppServer:
     def __init__(self, settings: OcppSettings, hooks: OcppHooks, data_dir: Path) -> None:
         self.settings = settings
@@ -103,6 +113,8 @@ class OcppServer:
         self._lock = asyncio.Lock()
         self._logins = LoginThrottle()
         self._event_limit = EventLimiter()
+        #: gets every request a box sent once it is answered (the gateway's pass-through)
+        self.observer: BoxObserver | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -396,6 +408,22 @@ class OcppServer:
             if conn.closed:
                 return
             await att.resend(conn)
+
+    def observe_call(self, conn: OcppConnection, action: str, payload: dict[str, Any]) -> None:
+        if self.observer is None:
+            return
+        try:
+            self.observer.box_call(conn.id, action, payload, conn.record)
+        except Exception:
+            log.exception("%s: the gateway observer failed", conn.id)
+
+    async def relay_data_transfer(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The billing backend's answer to a box's DataTransfer (None: no gateway)."""
+        if self.observer is None:
+            return None
+        return await self.observer.box_data_transfer(cb_id, payload)
 
     def connection_ready(self, conn: OcppConnection) -> None:
         caps = conn.record.caps

@@ -88,9 +88,12 @@ class _Routes(_ChargePoint16):
         return await self.conn.on_stop_transaction(self.conn._raw_payload)
 
     @on(Action.data_transfer)
-    def _data_transfer(self, **_: Any) -> Any:
+    async def _data_transfer(self, **_: Any) -> Any:
         p = self.conn._raw_payload
         log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))
+        reply = await self.conn.host.relay_data_transfer(self.id, p)  # to a billing backend
+        if reply is not None:
+            return call_result.DataTransfer(status=reply.get("status"), data=reply.get("data"))
         return call_result.DataTransfer(status="UnknownVendorId")
 
     @on(Action.firmware_status_notification)

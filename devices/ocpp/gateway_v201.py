@@ -1,0 +1,300 @@
+"""OCPP 2.0.1 as the gateway speaks it: TransactionEvent, variables, the backend's commands."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint
+from ocpp.v201 import call_result as res
+from ocpp.v201.enums import Action
+
+from devices.ocpp.gateway_profiles import iso
+
+if TYPE_CHECKING:
+    from devices.ocpp.gateway import Gateway
+    from devices.ocpp.gateway_queue import Entry, GatewayQueue
+
+SUBPROTOCOL = "ocpp2.0.1"
+FORMAT_ERROR = "FormatViolation"
+wire_log = logging.getLogger("devices.ocpp.gateway.wire")
+
+#: 1.6 connector status words -> 2.0.1 connector status
+CONNECTOR_STATUS = {
+    "Available": "Available",
+    "Unavailable": "Unavailable",
+    "Faulted": "Faulted",
+    "Reserved": "Reserved",
+}
+#: 1.6 stop reason -> (2.0.1 stoppedReason, triggerReason)
+STOP_REASONS = {
+    "EVDisconnected": ("EVDisconnected", "EVDeparted"),
+    "Remote": ("Remote", "RemoteStop"),
+    "PowerLoss": ("PowerLoss", "AbnormalCondition"),
+    "Reboot": ("Reboot", "AbnormalCondition"),
+    "SoftReset": ("ImmediateReset", "ResetCommand"),
+    "HardReset": ("ImmediateReset", "ResetCommand"),
+    "ImmediateReset": ("ImmediateReset", "ResetCommand"),
+    "OnIdleReset": ("ImmediateReset", "ResetCommand"),
+    "Local": ("Local", "StopAuthorized"),
+}
+#: 2.0.1 variables (component, variable) <-> the gateway's configuration keys
+VARIABLES = {
+    ("SampledDataCtrlr", "TxUpdatedMeasurands"): "MeterValuesSampledData",
+    ("SampledDataCtrlr", "TxUpdatedInterval"): "MeterValueSampleInterval",
+    ("AlignedDataCtrlr", "Measurands"): "MeterValuesSampledData",
+    ("OCPPCommCtrlr", "HeartbeatInterval"): "HeartbeatInterval",
+    ("OCPPCommCtrlr", "MessageAttempts"): "TransactionMessageAttempts",
+    ("OCPPCommCtrlr", "MessageAttemptInterval"): "TransactionMessageRetryInterval",
+    ("AuthCacheCtrlr", "Enabled"): "AuthorizationCacheEnabled",
+}
+TRIGGERS = {"BootNotification", "StatusNotification", "MeterValues", "Heartbeat",
+            "FirmwareStatusNotification", "LogStatusNotification", "TransactionEvent"}  # fmt: skip
+
+
+def _token(tag: str) -> dict[str, str]:
+    return {"idToken": tag[:36], "type": "ISO14443"}
+
+
+class Messages:
+    version = "2.0.1"
+    END_ACTIONS = frozenset({"TransactionEvent"})
+
+    @staticmethod
+    def boot(ident: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if ident.get("raw"):  # an OCPP box: exactly what it sent
+            return "BootNotification", ident["raw"]
+        station: dict[str, Any] = {
+            "vendorName": (ident.get("vendor") or "ampshare")[:50],
+            "model": (ident.get("model") or "ampshare gateway")[:20],
+        }
+        if ident.get("serial"):
+            station["serialNumber"] = str(ident["serial"])[:25]
+        if ident.get("firmware"):
+            station["firmwareVersion"] = str(ident["firmware"])[:50]
+        return "BootNotification", {"reason": "PowerUp", "chargingStation": station}
+
+    @staticmethod
+    def status(connector: int, word: str, info: str | None, ts: float) -> tuple[str, Any]:
+        return "StatusNotification", {
+            "timestamp": iso(ts),
+            "connectorStatus": CONNECTOR_STATUS.get(word, "Occupied"),
+            "evseId": 1,
+            "connectorId": 1,
+        }
+
+    @staticmethod
+    def authorize(tag: str) -> tuple[str, dict[str, Any]]:
+        return "Authorize", {"idToken": _token(tag)}
+
+    @staticmethod
+    def auth_result(reply: dict[str, Any]) -> tuple[str, str | None]:
+        info = reply.get("idTokenInfo") or {}
+        return str(info.get("status")), info.get("cacheExpiryDateTime")
+
+    @staticmethod
+    def sample(measurand: str, value: float, unit: str, phase: str | None) -> dict[str, Any]:
+        sv: dict[str, Any] = {
+            "value": round(value, 1),
+            "context": "Sample.Periodic",
+            "measurand": measurand,
+            "unitOfMeasure": {"unit": unit},
+        }
+        if phase:
+            sv["phase"] = phase
+        return sv
+
+    @staticmethod
+    def _event(kind: str, trigger: str, ts: float, **extra: Any) -> tuple[str, dict[str, Any]]:
+        p = {
+            "eventType": kind,
+            "timestamp": iso(ts),
+            "triggerReason": trigger,
+            "seqNo": 0,
+            "transactionInfo": {"transactionId": ""},
+            **extra,
+        }
+        return "TransactionEvent", p
+
+    @classmethod
+    def start(cls, connector: int, tag: str, meter_wh: float, ts: float) -> tuple[str, Any]:
+        begin = cls.sample("Energy.Active.Import.Register", meter_wh, "Wh", None)
+        begin["context"] = "Transaction.Begin"
+        return cls._event(
+            "Started",
+            "Authorized",
+            ts,
+            idToken=_token(tag),
+            evse={"id": 1, "connectorId": 1},
+            meterValue=[{"timestamp": iso(ts), "sampledValue": [begin]}],
+        )
+
+    @classmethod
+    def meter(cls, connector: int, sampled: list[dict[str, Any]], ts: float) -> tuple[str, Any]:
+        return cls._event(
+            "Updated", "MeterValuePeriodic", ts,
+            meterValue=[{"timestamp": iso(ts), "sampledValue": sampled}],
+        )  # fmt: skip
+
+    @classmethod
+    def stop(cls, tag: str | None, meter_wh: float, ts: float, reason: str) -> tuple[str, Any]:
+        stopped, trigger = STOP_REASONS.get(reason, ("Other", "AbnormalCondition"))
+        end = cls.sample("Energy.Active.Import.Register", meter_wh, "Wh", None)
+        end["context"] = "Transaction.End"
+        action, p = cls._event(
+            "Ended", trigger, ts, meterValue=[{"timestamp": iso(ts), "sampledValue": [end]}]
+        )
+        p["transactionInfo"]["stoppedReason"] = stopped
+        return action, p
+
+    @staticmethod
+    def stamp(payload: dict[str, Any], tx: dict[str, Any], *, offline: bool) -> dict[str, Any]:
+        """2.0.1: the station numbers its events and names the transaction itself."""
+        payload = {**payload, "seqNo": int(tx.get("seq", 0))}
+        tx["seq"] = payload["seqNo"] + 1
+        payload["transactionInfo"] = {**payload["transactionInfo"], "transactionId": tx["key"]}
+        if offline:
+            payload["offline"] = True
+        return payload
+
+    @staticmethod
+    def outgoing(entry: Entry, tx_ids: dict[str, Any]) -> dict[str, Any] | None:
+        return entry.payload
+
+    @staticmethod
+    def answered(entry: Entry, reply: dict[str, Any], queue: GatewayQueue) -> None:
+        return None
+
+    @staticmethod
+    def idle_status(message: str) -> tuple[str, dict[str, Any]]:
+        return message, {"status": "Idle"}
+
+
+class Router(ChargePoint):
+    """The backend's commands, routed and schema-checked by the `ocpp` library."""
+
+    def __init__(self, gw: Gateway, ws: Any) -> None:
+        super().__init__(gw.settings.client_id, ws, logger=wire_log)
+        self.gw = gw
+
+    def _raw(self, uid: str) -> dict[str, Any]:
+        return self.gw.link_raw(uid)
+
+    @on(Action.request_start_transaction)
+    async def _start(self, call_unique_id: str, **_: Any) -> Any:
+        p = self._raw(call_unique_id)
+        if p.get("evseId", 1) != 1:
+            return res.RequestStartTransaction(status="Rejected")
+        tag = str(p["idToken"]["idToken"])
+        return res.RequestStartTransaction(
+            status=await self.gw.remote_start(tag, p.get("chargingProfile"))
+        )
+
+    @on(Action.request_stop_transaction)
+    async def _stop(self, call_unique_id: str, **_: Any) -> Any:
+        tx = self._raw(call_unique_id)["transactionId"]
+        return res.RequestStopTransaction(status=await self.gw.remote_stop(tx))
+
+    @on(Action.set_charging_profile)
+    def _set_profile(self, call_unique_id: str, **_: Any) -> Any:
+        p = self._raw(call_unique_id)
+        status = self.gw.set_profile(int(p["evseId"]), p["chargingProfile"])
+        return res.SetChargingProfile(status=status)
+
+    @on(Action.clear_charging_profile)
+    def _clear_profile(self, call_unique_id: str, **_: Any) -> Any:
+        p = self._raw(call_unique_id)
+        crit = p.get("chargingProfileCriteria") or {}
+        criteria = {
+            "id": p.get("chargingProfileId"),
+            "connector": crit.get("evseId"),
+            "purpose": crit.get("chargingProfilePurpose"),
+            "stack": crit.get("stackLevel"),
+        }
+        return res.ClearChargingProfile(status=self.gw.clear_profiles(criteria))
+
+    @on(Action.get_composite_schedule)
+    def _composite(self, call_unique_id: str, **_: Any) -> Any:
+        p = self._raw(call_unique_id)
+        evse, duration = int(p["evseId"]), int(p["duration"])
+        if evse > 1:
+            return res.GetCompositeSchedule(status="Rejected")
+        start, periods = self.gw.composite(duration)
+        schedule = {
+            "evseId": evse,
+            "duration": duration,
+            "scheduleStart": iso(start),
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": periods,
+        }
+        return res.GetCompositeSchedule(status="Accepted", schedule=schedule)
+
+    @on(Action.get_variables)
+    def _get_variables(self, call_unique_id: str, **_: Any) -> Any:
+        results = []
+        for item in self._raw(call_unique_id)["getVariableData"]:
+            key = VARIABLES.get((item["component"]["name"], item["variable"]["name"]))
+            found = key is not None and key in self.gw.config.keys
+            result = {
+                "attributeStatus": "Accepted" if found else "UnknownVariable",
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+            if found and key is not None:
+                result["attributeValue"] = self.gw.config.keys[key]
+            results.append(result)
+        return res.GetVariables(get_variable_result=results)
+
+    @on(Action.set_variables)
+    def _set_variables(self, call_unique_id: str, **_: Any) -> Any:
+        results = []
+        for item in self._raw(call_unique_id)["setVariableData"]:
+            key = VARIABLES.get((item["component"]["name"], item["variable"]["name"]))
+            status = "UnknownVariable"
+            if key is not None:
+                status = self.gw.change_key(key, str(item["attributeValue"]))
+                status = "Accepted" if status == "Accepted" else "Rejected"
+            results.append(
+                {"attributeStatus": status, "component": item["component"],
+                 "variable": item["variable"]}
+            )  # fmt: skip
+        return res.SetVariables(set_variable_result=results)
+
+    @on(Action.trigger_message)
+    def _trigger(self, call_unique_id: str, **_: Any) -> Any:
+        msg = str(self._raw(call_unique_id)["requestedMessage"])
+        if msg not in TRIGGERS:
+            return res.TriggerMessage(status="NotImplemented")
+        self.gw.trigger(msg)
+        return res.TriggerMessage(status="Accepted")
+
+    @on(Action.change_availability)
+    def _availability(self, call_unique_id: str, **_: Any) -> Any:
+        p = self._raw(call_unique_id)
+        if int((p.get("evse") or {}).get("id", 0)) > 1:
+            return res.ChangeAvailability(status="Rejected")
+        operative = p["operationalStatus"] == "Operative"
+        return res.ChangeAvailability(status=self.gw.set_operative(operative))
+
+    @on(Action.reset)
+    def _reset(self, call_unique_id: str, **_: Any) -> Any:
+        self.gw.reset(f"{self._raw(call_unique_id)['type']}Reset")
+        return res.Reset(status="Accepted")
+
+    @on(Action.unlock_connector)
+    async def _unlock(self, call_unique_id: str, **_: Any) -> Any:
+        reply = await self.gw.relay_command("UnlockConnector", self._raw(call_unique_id))
+        return res.UnlockConnector(status=str((reply or {}).get("status") or "UnlockFailed"))
+
+    @on(Action.data_transfer)
+    async def _data_transfer(self, call_unique_id: str, **_: Any) -> Any:
+        reply = await self.gw.relay_command("DataTransfer", self._raw(call_unique_id))
+        if reply is None:
+            return res.DataTransfer(status="Rejected")
+        return res.DataTransfer(status=str(reply.get("status")), data=reply.get("data"))
+
+    @on(Action.clear_cache)
+    def _clear_cache(self, **_: Any) -> Any:
+        self.gw.clear_cache()
+        return res.ClearCache(status="Accepted")
