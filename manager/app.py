@@ -34,6 +34,7 @@ from manager.config import (
     CircuitConfig,
     InvalidInput,
     Settings,
+    validate_device,
 )
 from manager.configstore import ConfigStore
 from manager.control import ControlLoop
@@ -298,21 +299,25 @@ class Manager:
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
+        self.events.close()
         self.store.close()
 
 
 def build_manager(opts: Options) -> Manager:
     """Opens the data directory and wires every part; raises CorruptDataError on a bad file."""
-    store = ConfigStore(opts.data_dir)
+    store = ConfigStore(opts.data_dir)  # reads and validates all but the devices
+    drivers = DriverTable(DeviceContext())
+    store.check_devices(lambda device: validate_device(device, drivers.check))
+    events = EventLog(opts.data_dir)
+    sessions = SessionStore(opts.data_dir)
+    # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
-    if opts.ocpp_port is not None:
-        settings = store.settings()
+    settings = store.settings()
+    if opts.ocpp_port is not None and opts.ocpp_port != settings.ocpp.port:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    events = EventLog()
-    sessions = SessionStore(opts.data_dir)
     bridge = OcppBridge(store, sessions, events)
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
@@ -389,6 +394,8 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             port=opts.http_port,
             log_level="warning",
             lifespan="on",
+            # the login throttle keys on the real peer: X-Forwarded-For is not trusted
+            proxy_headers=False,
             ws="none",  # the web needs no WebSocket; OCPP has its own server
             # open dashboards hold an endless SSE stream: do not wait for them on shutdown
             timeout_graceful_shutdown=2,

@@ -3,15 +3,63 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from tinydb import Query
 
-from manager.config import SCHEMA_VERSION, CircuitConfig, Settings, UserConfig
+from manager.config import (
+    SCHEMA_VERSION,
+    CircuitConfig,
+    InvalidInput,
+    Settings,
+    UserConfig,
+    check_tree,
+    valid_id,
+)
 from manager.store import CorruptDataError, open_db
 
 CONFIG_FILE = "config.json"
+MIN_SECRET_BYTES = 16
+
+
+def _first_error(exc: ValidationError | InvalidInput) -> str:
+    """One short phrase for the operator: the first wrong field and why."""
+    if isinstance(exc, InvalidInput):
+        err = exc.errors[0]
+        return f"{err['field']}: {err['message']}"
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "value"
+    return f"{field}: {err['msg']}"
+
+
+def _check_meta(path: Path, row: dict[str, Any]) -> None:
+    version = row.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CorruptDataError(f"data file {path} has no valid schema version")
+    if version > SCHEMA_VERSION:
+        raise CorruptDataError(
+            f"data file {path} is from a newer ampshare (schema {version} > {SCHEMA_VERSION})"
+        )
+    secret = row.get("secret")
+    try:
+        ok = isinstance(secret, str) and len(bytes.fromhex(secret)) >= MIN_SECRET_BYTES
+    except ValueError:
+        ok = False
+    if not ok:
+        raise CorruptDataError(
+            f"data file {path}: the session secret is not {MIN_SECRET_BYTES}+ bytes of hex"
+        )
+    if not isinstance(row.get("admin_hash") or "", str):
+        raise CorruptDataError(f"data file {path}: the admin password hash is not text")
+    generation = row.get("session_generation", 0)
+    revoked = row.get("revoked_sessions") or {}
+    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
+        raise CorruptDataError(f"data file {path}: the session generation is not a number")
+    if not isinstance(revoked, dict) or not all(isinstance(v, int) for v in revoked.values()):
+        raise CorruptDataError(f"data file {path}: the ended sessions are not a table of times")
 
 
 class ConfigStore:
@@ -24,18 +72,49 @@ class ConfigStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / CONFIG_FILE
         self.db = open_db(self.path)
-        meta = self.db.table("meta")
-        row = meta.get(doc_id=1)
-        if row is None:
-            if len(self.db.tables() - {"meta"}) == 0:
-                meta.insert({"schema_version": SCHEMA_VERSION, "secret": secrets.token_hex(32)})
-            else:
-                raise CorruptDataError(f"data file {self.path} has no schema version")
-        elif int(row.get("schema_version", 0)) > SCHEMA_VERSION:
-            raise CorruptDataError(
-                f"data file {self.path} is from a newer ampshare "
-                f"(schema {row['schema_version']} > {SCHEMA_VERSION})"
-            )
+        row = self.db.table("meta").get(doc_id=1)
+        if row is None and self.db.tables() - {"meta"}:
+            raise CorruptDataError(f"data file {self.path} has no schema version")
+        if row is not None:
+            _check_meta(self.path, dict(row))
+            self._check_contents()
+        else:  # a new file: validated by construction
+            meta = {"schema_version": SCHEMA_VERSION, "secret": secrets.token_hex(32)}
+            self.db.table("meta").insert(meta)
+
+    def _check_contents(self) -> None:
+        """Everything stored loads, or CorruptDataError names the file and the first fault."""
+        rows: list[tuple[str, type[BaseModel], dict[str, Any]]] = [
+            ("settings", Settings, dict(row)) for row in self.db.table("settings").all()
+        ]
+        rows += [("circuits", CircuitConfig, row) for row in self._all("circuits")]
+        rows += [("users", UserConfig, row) for row in self._all("users")]
+        for table, model, row in rows:
+            try:
+                model.model_validate(row)
+            except ValidationError as exc:
+                raise CorruptDataError(
+                    f"data file {self.path}: {table} entry {row.get('id', '')!r} is invalid "
+                    f"({_first_error(exc)})"
+                ) from None
+        for device in self._all("devices"):
+            if not isinstance(device.get("id"), str) or not valid_id(device["id"]):
+                raise CorruptDataError(f"data file {self.path}: a device has no valid id")
+        try:
+            check_tree(self.circuits())
+        except InvalidInput as exc:
+            raise CorruptDataError(f"data file {self.path}: {_first_error(exc)}") from None
+
+    def check_devices(self, check: Callable[[dict[str, Any]], object]) -> None:
+        """Runs each stored device through `check` (the drivers' validation) before start-up."""
+        for device in self._all("devices"):
+            try:
+                check(device)
+            except InvalidInput as exc:
+                raise CorruptDataError(
+                    f"data file {self.path}: device {device['id']!r} is invalid "
+                    f"({_first_error(exc)})"
+                ) from None
 
     def close(self) -> None:
         self.db.close()
@@ -52,7 +131,19 @@ class ConfigStore:
         return str(value) if value else None
 
     def set_admin_hash(self, value: str) -> None:
-        self.db.table("meta").update({"admin_hash": value}, doc_ids=[1])
+        """A new password also ends every login session, in the same write."""
+        generation, _ = self.session_ledger()
+        change = {"admin_hash": value, "session_generation": generation + 1, "revoked_sessions": {}}
+        self.db.table("meta").update(change, doc_ids=[1])
+
+    def session_ledger(self) -> tuple[int, dict[str, int]]:
+        """The login session generation and the sessions ended early (id -> expiry)."""
+        meta = self._meta()
+        return int(meta.get("session_generation", 0)), dict(meta.get("revoked_sessions") or {})
+
+    def save_session_ledger(self, generation: int, revoked: dict[str, int]) -> None:
+        change = {"session_generation": generation, "revoked_sessions": revoked}
+        self.db.table("meta").update(change, doc_ids=[1])
 
     # -- settings ------------------------------------------------------------------------
     def settings(self) -> Settings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,12 @@ from manager.model import (
 from manager.reason_words import english
 
 log = logging.getLogger("ampshare.control")
+
+
+def _steady(reason: str) -> str:
+    """The reason without its figures, so a countdown is logged once, not every second."""
+    return re.sub(r"\d+(\.\d+)?", "#", reason)
+
 
 #: a car drawing this much more than offered is overdrawing (A)
 OVERDRAW_TOLERANCE_A = 1.0
@@ -624,7 +631,7 @@ class ControlLoop:
                 st.waiting_since = now
             if target > 0:
                 st.waiting_since = None
-            if target != st.target_a or reason != st.reason:
+            if target != st.target_a or _steady(reason) != _steady(st.reason):
                 log.info("%s: %.1f A (%s)", st.id, target, reason)
             st.target_a, st.reason = target, reason
 

@@ -318,3 +318,21 @@ async def test_overdraw_is_remembered_and_reported_once() -> None:
     assert len(overdraws) == 1 and "a draws" in overdraws[0]["message"]
     # the fuse holds: the extra 3 A are kept free by offering less
     assert max(snap["site"]["grid_a"]) <= 32.0 + 0.2
+
+
+async def test_pause_countdown_is_logged_once_not_every_second(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = Site(max_a=20.0, base=(0.0, 0.0, 0.0))
+    site.loop.settings.site.resume_delay_s = 60.0
+    site.add("a", car="3p16")
+    await site.run(20)
+    site.world.active.append((LoadEvent("dryer", (0.0, 17.0, 0.0), 1e9), float("inf")))
+    await site.run(2)
+    site.world.active.clear()
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ampshare"):
+        snap = await site.run(30)
+    assert "resume" in site.evse(snap, "a")["reason"]  # still counting down
+    lines = [r for r in caplog.records if r.getMessage().startswith("a: ")]
+    assert len(lines) <= 1, [r.getMessage() for r in lines]

@@ -159,7 +159,7 @@ async def test_password_check_leaves_the_event_loop_free(manager: Manager) -> No
 async def test_parallel_guesses_cannot_pass_the_throttle(manager: Manager) -> None:
     svc = manager.service
     svc.set_admin_password_now("right-pw")
-    svc.throttle = LoginThrottle(free=3, clock=lambda: 1000.0)  # time stands still
+    svc.login.throttle = LoginThrottle(free=3, clock=lambda: 1000.0)  # time stands still
     results = await asyncio.gather(
         *(svc.verify_admin(f"guess-{n}", "192.0.2.2") for n in range(6)), return_exceptions=True
     )

@@ -237,13 +237,23 @@ def test_every_template_text_has_a_german_translation() -> None:
     assert not missing
 
 
-def test_revoking_ends_earlier_sessions_only() -> None:
+async def test_revoking_ends_earlier_sessions_only() -> None:
     clock = Clock()
     auth, _ = make_auth(clock=clock)
     old, _ = auth.new_session()
     clock.t += 1
-    auth.revoke_sessions()
+    await auth.revoke_sessions()
     clock.t += 1
     new, sid = auth.new_session()
     assert auth.session_id(old) is None
     assert auth.session_id(new) == sid
+
+
+async def test_logout_ends_only_that_session() -> None:
+    auth, _ = make_auth()
+    mine, _ = auth.new_session()
+    other, other_sid = auth.new_session()
+    await auth.end_session(mine)
+    assert auth.session_id(mine) is None
+    assert auth.session_id(other) == other_sid
+    await auth.end_session("forged.cookie")  # nothing to end, no error

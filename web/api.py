@@ -13,11 +13,13 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
+from web.finite import FiniteJSONResponse as JSONResponse
+from web.finite import dumps
 from web.i18n import choose_language
 from web.openapi import document
 from web.reasons import localize
@@ -25,6 +27,8 @@ from web.reasons import localize
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+#: no stored object nests deeper; a deeper body is refused before it reaches any validation
+MAX_DEPTH = 32
 
 
 def jsonable(data: Any) -> JSONResponse:
@@ -37,10 +41,29 @@ async def read_json(request: Request) -> Any:
         raise InvalidInput.one("body", f"larger than {MAX_BODY // 1024} KB")
     if not body.strip():
         raise InvalidInput.one("body", "expected a JSON object")
+    too_deep = InvalidInput.one("body", f"nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(body)
+        data = json.loads(body)
+    except RecursionError:
+        raise too_deep from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput.one("body", f"not valid JSON: {exc}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise too_deep
+    return data
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and objects nest in `data` (without recursion)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            if level <= MAX_DEPTH:
+                todo.extend((v, level + 1) for v in children)
+    return deepest
 
 
 async def read_object(request: Request) -> dict[str, Any]:
@@ -102,7 +125,7 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
             continue  # the same snapshot can arrive twice right after subscribing
         last = snapshot
         shown = localize(snapshot, lang)
-        yield f"data: {json.dumps(shown, separators=(',', ':'), default=str)}\n\n"
+        yield f"data: {dumps(shown, separators=(',', ':'), default=str)}\n\n"
 
 
 class Api:
@@ -280,9 +303,8 @@ class Api:
         ]
         if errors:
             raise InvalidInput(errors)
-        await self.service.set_admin_password(str(old), str(new))
+        await self.service.set_admin_password(str(old), str(new))  # ends every session
         self.auth.forget_credentials()
-        self.auth.revoke_sessions()
         log.info("admin password changed; other sessions ended")
         if request.scope["identity"].via != "cookie":
             return jsonable({"ok": True})

@@ -20,9 +20,10 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from manager.service import InvalidInput, NotFound, Service, Throttled
+from manager.service import InvalidInput, NotFound, Service, Throttled, WriteFailed
 from web import api, pages
 from web.auth import CSRF_HEADER, Authenticator
+from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,7 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(service: Service) -> Starlette:
-    auth = Authenticator(service.session_secret(), service.verify_admin)
+    auth = Authenticator(service.session_secret(), service.verify_admin, ledger=service)
     renderer = Renderer()
     json_api = api.Api(service, auth)
     ui = pages.Pages(service, auth, renderer)
@@ -177,11 +178,26 @@ def create_app(service: Service) -> Starlette:
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         detail = getattr(exc, "detail", "")
+        headers = getattr(exc, "headers", None)  # e.g. Allow on a 405
         if _is_api(request):
-            return _json(status, {"error": detail or "error"})
+            return _json(status, {"error": detail or "error"}, headers)
         if status == 404:
             return ui.error(request, 404, "")
-        return Response(str(detail), status_code=status)
+        return Response(str(detail), status_code=status, headers=headers)
+
+    async def write_failed(request: Request, exc: Exception) -> Response:
+        """Nothing was changed, in memory or on disk; 507 when the disk is full."""
+        assert isinstance(exc, WriteFailed)
+        log.error("%s; the change was not made", exc)
+        status = 507 if exc.disk_full else 503
+        if _is_api(request):
+            return _json(status, {"error": f"{exc}; nothing was changed"})
+        _ = translator(choose_language(request))
+        if exc.disk_full:
+            message = _("Could not save: the disk is full. Nothing was changed.")
+        else:
+            message = _("Could not save: {why}. Nothing was changed.", why=str(exc))
+        return ui.error(request, status, message)
 
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("error in %s %s", request.method, request.url.path)
@@ -205,6 +221,7 @@ def create_app(service: Service) -> Starlette:
             InvalidInput: invalid,
             NotFound: not_found,
             Throttled: throttled,
+            WriteFailed: write_failed,
             HTTPException: http_error,
             Exception: crash,
         },

@@ -1,9 +1,11 @@
 """Admin login for the browser and the API: signed session cookies, HTTP Basic, CSRF tokens.
 
-The session cookie carries no secret of its own: it is a random session id plus expiry, signed
-with HMAC-SHA256 under the facade's persisted session secret, so it survives a restart and
-needs no server-side session table. The CSRF token is derived from the session id with the
-same secret, so the page can carry it and the server can check it without storage.
+The session cookie carries no secret of its own: it is a random session id, the session
+generation and the expiry, signed with HMAC-SHA256 under the facade's persisted session secret,
+so it survives a restart. Revocation is server-side and persisted too (the facade's session
+ledger): a logout voids that session id, a password change starts a new generation. The CSRF
+token is derived from the session id with the same secret, so the page can carry it and the
+server can check it without storage.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -82,6 +85,39 @@ class Signer:
         return _b64(hmac.new(self._csrf_key, f"{purpose}|{nonce}".encode(), "sha256").digest())
 
 
+class SessionLedger(Protocol):
+    """Where ended sessions are kept; the facade keeps it in the stored settings."""
+
+    def session_generation(self) -> int: ...
+
+    def session_revoked(self, session_id: str) -> bool: ...
+
+    async def end_session(self, session_id: str, expires: int) -> None: ...
+
+    async def end_all_sessions(self) -> None: ...
+
+
+@dataclass
+class MemoryLedger:
+    """A ledger that lives only as long as the process (for tests and tools)."""
+
+    generation: int = 0
+    revoked: set[str] = field(default_factory=set)
+
+    def session_generation(self) -> int:
+        return self.generation
+
+    def session_revoked(self, session_id: str) -> bool:
+        return session_id in self.revoked
+
+    async def end_session(self, session_id: str, expires: int) -> None:
+        self.revoked.add(session_id)
+
+    async def end_all_sessions(self) -> None:
+        self.generation += 1
+        self.revoked.clear()
+
+
 class Authenticator:
     """Decides who a request is. One per app; holds only the short Basic credential cache."""
 
@@ -90,12 +126,13 @@ class Authenticator:
         secret: bytes,
         verify: Callable[[str, str], Awaitable[bool]],
         clock: Callable[[], float] = time.time,
+        ledger: SessionLedger | None = None,
     ) -> None:
         self.signer = Signer(secret)
         self._verify = verify
         self._clock = clock
+        self._ledger: SessionLedger = ledger or MemoryLedger()
         self._basic_ok: dict[bytes, float] = {}
-        self._not_before = 0.0
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -103,25 +140,38 @@ class Authenticator:
         """A fresh signed cookie value and the session id it carries."""
         sid = secrets.token_urlsafe(18)
         now = self._clock()
-        payload = {"sid": sid, "iat": now, "exp": int(now) + SESSION_LIFETIME_S}
+        payload = {
+            "sid": sid,
+            "gen": self._ledger.session_generation(),
+            "exp": int(now) + SESSION_LIFETIME_S,
+        }
         return self.signer.sign(payload), sid
 
-    def session_id(self, cookie: str | None) -> str | None:
-        if not cookie:
-            return None
-        data = self.signer.unsign(cookie)
+    def _session(self, cookie: str | None) -> tuple[str, int] | None:
+        """The session id and expiry of a valid, unexpired, not revoked cookie."""
+        data = self.signer.unsign(cookie) if cookie else None
         if data is None:
             return None
-        sid, exp, iat = data.get("sid"), data.get("exp"), data.get("iat", 0)
+        sid, exp, gen = data.get("sid"), data.get("exp"), data.get("gen")
         if not isinstance(sid, str) or not isinstance(exp, int) or exp < self._clock():
             return None
-        if not isinstance(iat, int | float) or iat < self._not_before:
-            return None  # logged in before the password was changed
-        return sid
+        if gen != self._ledger.session_generation() or self._ledger.session_revoked(sid):
+            return None  # logged out, or issued before the password was changed
+        return sid, exp
 
-    def revoke_sessions(self) -> None:
-        """Ends every session issued until now (after a password change, in this process)."""
-        self._not_before = self._clock()
+    def session_id(self, cookie: str | None) -> str | None:
+        found = self._session(cookie)
+        return found[0] if found else None
+
+    async def end_session(self, cookie: str | None) -> None:
+        """Logout: the cookie stops working here and after a restart."""
+        found = self._session(cookie)
+        if found is not None:
+            await self._ledger.end_session(*found)
+
+    async def revoke_sessions(self) -> None:
+        """Ends every session issued until now."""
+        await self._ledger.end_all_sessions()
 
     def csrf_token(self, identity: Identity) -> str:
         return self.signer.csrf_for("session", identity.session_id) if identity.session_id else ""

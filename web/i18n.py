@@ -97,6 +97,12 @@ DE: Mapping[str, str] = {
     "Connection works.": "Verbindung funktioniert.",
     "Please correct the marked fields.": "Bitte die markierten Felder korrigieren.",
     "Something went wrong.": "Etwas ist schiefgelaufen.",
+    "Could not save: the disk is full. Nothing was changed.": (
+        "Speichern nicht möglich: Der Datenträger ist voll. Nichts wurde geändert."
+    ),
+    "Could not save: {why}. Nothing was changed.": (
+        "Speichern nicht möglich: {why}. Nichts wurde geändert."
+    ),
     "unchanged": "unverändert",
     "not set": "nicht gesetzt",
     "set": "gesetzt",

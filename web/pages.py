@@ -26,6 +26,7 @@ from web.auth import (
     Authenticator,
     set_session_cookie,
 )
+from web.finite import finite
 from web.forms import FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
 from web.reasons import localize
@@ -204,6 +205,7 @@ class Pages:
             token = str(form.get(CSRF_FIELD) or "")
         if not self.auth.check_csrf(request.scope["identity"], token):
             return self.error(request, 403, "CSRF token missing or wrong; reload the page.")
+        await self.auth.end_session(request.cookies.get(SESSION_COOKIE))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
@@ -229,7 +231,7 @@ class Pages:
         )
 
     async def dashboard(self, request: Request) -> Response:
-        state = normalize(localize(self.service.state(), choose_language(request)))
+        state = normalize(localize(finite(self.service.state()), choose_language(request)))
         return self.r.page(
             request,
             "dashboard.html",
