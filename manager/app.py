@@ -28,6 +28,7 @@ from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager.authorize import Authorizer
 from manager.config import (
     COMMON_FIELDS,
     ROOT_CIRCUIT,
@@ -43,6 +44,9 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.tagdesk import TagDesk
+from manager.teachin import TeachIn
+from manager.users import UserBook
 from web.app import create_app
 
 log = logging.getLogger("ampshare")
@@ -99,9 +103,10 @@ class OcppSessions:
     """The session recorder the OCPP server gets: files sessions under the configured device
     (not the ChargeBox ID) and names the user of the RFID tag, like every other session."""
 
-    def __init__(self, sessions: SessionStore, store: ConfigStore) -> None:
+    def __init__(self, sessions: SessionStore, store: ConfigStore, desk: TagDesk) -> None:
         self.sessions = sessions
         self.store = store
+        self.desk = desk
 
     def start(
         self,
@@ -128,14 +133,20 @@ class OcppSessions:
             ),
             None,
         )
-        if user is None and id_tag:
-            owner = self.store.user_by_tag(id_tag)
-            user = owner.name if owner else None
+        method, result = None, None
         if device is not None:
             evse, box = str(device["id"]), str(device["name"])
+            method, result = self.desk.method_of(evse, id_tag)
+            verdict = self.desk.recent.get((evse, id_tag or ""))
+            if user is None and verdict is not None and verdict.user is not None:
+                user = verdict.user.name
+        if user is None and id_tag:
+            owner = self.desk.auth.users.by_tag(id_tag)
+            user = owner.name if owner else None
         return self.sessions.start(
-            evse, connector, id_tag, started_at, meter_start_wh, key=key, user=user, box=box
-        )
+            evse, connector, id_tag, started_at, meter_start_wh, key=key, user=user, box=box,
+            method=method, result=result,
+        )  # fmt: skip
 
     def stop(
         self,
@@ -166,16 +177,26 @@ class OcppSessions:
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
-    def __init__(self, store: ConfigStore, sessions: SessionStore, events: EventLog) -> None:
+    def __init__(
+        self, store: ConfigStore, sessions: SessionStore, events: EventLog, desk: TagDesk
+    ) -> None:
         self.store = store
-        self.sessions = OcppSessions(sessions, store)
+        self.desk = desk
+        self.sessions = OcppSessions(sessions, store, desk)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
-        return self.store.user_by_tag(id_tag) is not None
+        """A local user who may charge somewhere (enabled, not expired)."""
+        user = self.desk.auth.users.by_tag(id_tag)
+        return self.desk.auth.check_user(user, user.evses if user else []).accepted
+
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        return await self.desk.check_ocpp(charge_box_id, connector, id_tag, protocol)
 
     def _device(self, charge_box_id: str) -> dict[str, Any] | None:
         for d in self.store.devices():
@@ -313,12 +334,21 @@ def build_manager(opts: Options) -> Manager:
     # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
+    store.migrate_users()
     settings = store.settings()
     if opts.ocpp_port is not None and opts.ocpp_port != settings.ocpp.port:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    bridge = OcppBridge(store, sessions, events)
+    users = UserBook(store)
+    control: ControlLoop | None = None
+
+    def wallboxes() -> list[dict[str, Any]]:  # the control loop's, in memory
+        return [st.config for st in control.evses.values()] if control is not None else []
+
+    authorizer = Authorizer(users, wallboxes)
+    desk = TagDesk(authorizer, TeachIn(users), authorizer.devices, events)
+    bridge = OcppBridge(store, sessions, events, desk)
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
@@ -329,6 +359,9 @@ def build_manager(opts: Options) -> Manager:
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways
+    control.authorizer = authorizer
+    control.tag_desk = desk
+    desk.gateways = gateways
     ocpp.observer = gateways
     history = History(opts.data_dir / "history.json")
     service = Service(
@@ -339,6 +372,8 @@ def build_manager(opts: Options) -> Manager:
         history=history,
         sessions=sessions,
         ocpp=bridge,
+        users=users,
+        teach=desk.teach,
     )
     control.on_cycle.append(history.add)
     control.extra_state = lambda: {"charge_points": service.charge_points()}

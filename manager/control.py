@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from manager.allocator import allocate
+from manager.authorize import Authorizer, box_rules
+from manager.authorize import english as auth_words
 from manager.config import ROOT_CIRCUIT, CircuitConfig, Settings, to_circuits
 from manager.model import (
     PHASES,
@@ -34,12 +36,14 @@ from manager.model import (
     EvseReading,
     Meter,
     MeterReading,
+    Reason,
     SessionRecorder,
     Site,
     Triple,
     phase_name,
 )
 from manager.reason_words import english
+from manager.tagdesk import TagDesk
 
 log = logging.getLogger("ampshare.control")
 
@@ -200,6 +204,10 @@ class ControlLoop:
         self.on_cycle: list[Callable[[dict[str, Any]], None]] = []
         #: the gateways to billing backends (wired by the composition root; None: none)
         self.gateways: BillingGateways | None = None
+        #: who may charge where (manager.authorize; wired by the composition root)
+        self.authorizer: Authorizer | None = None
+        self._user_caps: dict[str, Reason | None] = {}
+        self.tag_desk: TagDesk | None = None
 
     # -- configuration -----------------------------------------------------------------
     def set_settings(self, settings: Settings) -> None:
@@ -441,14 +449,15 @@ class ControlLoop:
             if open_:  # the manager restarted while the car stayed plugged in
                 st.session_id = int(open_[-1]["id"])
                 return
+            who = self.tag_desk.session_facts(st.id, r.user) if self.tag_desk else {}
             st.session_id = self.sessions.start(
                 st.id,
                 1,
                 r.user,
                 _now_iso(),
                 r.energy_wh,
-                user=r.user,
                 box=str(st.config.get("name", st.id)),
+                **({"user": r.user} | who),
             )
         elif not plugged and st.session_id is not None:
             self.sessions.stop(st.session_id, _now_iso(), r.energy_wh, "EVDisconnected")
@@ -496,6 +505,17 @@ class ControlLoop:
                 demand = 0.0
                 overrides[st.id] = f"paused: may resume in {wait:.0f} s (no on/off flapping)"
             demand = self._backend_capped(st, demand)
+            if (
+                self.tag_desk is not None
+                and r is not None
+                and not getattr(st.device, "records_sessions", False)
+            ):
+                self.tag_desk.seen(st.id, r.user)
+            rules = box_rules(self.authorizer, cfg, r.user if r else None, demand)
+            demand = rules.demand_a
+            if rules.hold is not None:
+                overrides[st.id] = auth_words(rules.hold)
+            self._user_caps[st.id] = rules.cap
             loads.append(
                 EvseLoad(
                     id=st.id,
@@ -506,7 +526,7 @@ class ControlLoop:
                     min_current_a=float(cfg.get("min_current_a", 6.0)),
                     max_current_a=float(cfg.get("max_current_a", 16.0)),
                     demand_a=demand,
-                    priority=int(cfg.get("priority", 1)),
+                    priority=rules.priority,
                     resolution_a=float(getattr(st.device, "resolution_a", 0.1) or 0.1),
                     wait_rank=rank,
                 )
@@ -621,6 +641,8 @@ class ControlLoop:
                 reason = f"safe mode ({self.safe_reason}): {reason}"
             elif st.id not in overrides and (backend := self._backend_reason(st, target)):
                 reason = backend
+            elif (cap := self._user_caps.get(st.id)) and target >= cap.params["amps"]:  # type: ignore[operator]
+                reason = auth_words(cap)
             elif st.cap_a is not None and target >= st.cap_a - 1e-9:
                 reason = f"car takes less: offer capped at {st.cap_a:g} A"
             wants = st.reading is not None and st.reading.status in (

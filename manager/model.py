@@ -266,6 +266,8 @@ class SessionRecorder(Protocol):
         key: str | None = None,
         user: str | None = None,
         box: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
     ) -> int: ...
 
     def stop(
@@ -300,6 +302,14 @@ class OcppHooks(Protocol):
     sessions: SessionRecorder
 
     def authorize(self, id_tag: str) -> bool: ...
+
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        """The OCPP status for this tag at the wallbox configured for this box and connector
+        (any of its connectors when None); None: no mode decides, use the `unknown_tags`
+        policy with `authorize`."""
+        ...
 
     def device_password(self, charge_box_id: str) -> str | None: ...
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from manager.auth import AdminLogin, LoginThrottle, Throttled
+from manager.authorize import authorization_errors
 from manager.config import (
     ROOT_CIRCUIT,
     CircuitConfig,
@@ -21,7 +22,6 @@ from manager.config import (
     InvalidInput,
     MeterConfig,
     Settings,
-    UserConfig,
     check_tree,
     is_secret,
     root_circuit,
@@ -34,6 +34,8 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.store import WriteFailed
+from manager.teachin import TeachIn
+from manager.users import UserBook, UserConfig, user_input
 
 log = logging.getLogger("ampshare.service")
 
@@ -119,6 +121,8 @@ class Service:
         sessions: SessionQuery | None = None,
         ocpp: OcppControl | None = None,
         throttle: LoginThrottle | None = None,
+        users: UserBook | None = None,
+        teach: TeachIn | None = None,
     ) -> None:
         self.store = store
         self.control = control
@@ -127,6 +131,8 @@ class Service:
         self._history = history
         self.sessions = sessions
         self.ocpp = ocpp
+        self.users = users or UserBook(store)
+        self.teach = teach or TeachIn(self.users)
         self.login = AdminLogin(store, throttle or LoginThrottle())
         self._lock = asyncio.Lock()
 
@@ -189,6 +195,10 @@ class Service:
         circuits = {c.id for c in self.store.circuits()} | {ROOT_CIRCUIT}
         if device["kind"] == "evse" and device["circuit"] not in circuits:
             raise InvalidInput.one("circuit", f"unknown circuit {device['circuit']!r}")
+        if device["kind"] == "evse":
+            errors = authorization_errors(device, self.users)
+            if errors:
+                raise InvalidInput(errors)
         return device
 
     def _new_id(self, data: dict[str, Any], taken: set[str]) -> str:
@@ -386,26 +396,48 @@ class Service:
 
     # -- users ---------------------------------------------------------------------------
     def list_users(self) -> list[dict[str, Any]]:
-        return [u.model_dump(mode="json") for u in self.store.users()]
+        return [u.public() for u in self.users.all()]
+
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        return self._user(user_id).public()
+
+    def _user(self, user_id: str) -> UserConfig:
+        user = self.users.get(user_id)
+        if user is None:
+            raise NotFound(f"no user {user_id!r}")
+        return user
+
+    def _evse_ids(self) -> list[str]:
+        return [d["id"] for d in self.store.devices() if d.get("kind") == "evse"]
 
     async def create_user(self, data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise InvalidInput.one("body", "expected a JSON object")
         async with self._lock:
-            users = self.store.users()
-            taken = {u.id for u in users}
-            try:
-                user = UserConfig.model_validate({**data, "id": self._new_id(data, taken)})
-            except ValidationError as exc:
-                raise InvalidInput.from_pydantic(exc) from None
-            if self.store.user_by_tag(user.id_tag) is not None:
-                raise InvalidInput.one("id_tag", "this tag belongs to another user")
-            self.store.put_user(user)
-        return user.model_dump(mode="json")
+            uid = self._new_id(data, {u.id for u in self.users.all()})
+            fields = user_input(data, None)
+            user = self.users.check(fields, user_id=uid, creating=True, devices=self._evse_ids())
+            self.users.put(user)
+        log.info("user %s added with %d tag(s)", user.id, len(user.tags))
+        return user.public()
+
+    async def update_user(self, user_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(patch, dict):
+            raise InvalidInput.one("body", "expected a JSON object")
+        async with self._lock:
+            old = self._user(user_id)
+            if "id" in patch and patch["id"] != user_id:
+                raise InvalidInput.one("id", "cannot be changed; delete and add instead")
+            fields = user_input(patch, old)
+            user = self.users.check(
+                fields, user_id=user_id, creating=False, devices=self._evse_ids()
+            )
+            self.users.put(user)
+        return user.public()
 
     async def delete_user(self, user_id: str) -> None:
         async with self._lock:
-            if not self.store.delete_user(user_id):
+            if not self.users.delete(user_id):
                 raise NotFound(f"no user {user_id!r}")
 
     # -- sessions ------------------------------------------------------------------------

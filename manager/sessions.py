@@ -37,6 +37,8 @@ CSV_COLUMNS = (
     "connector",
     "id_tag",
     "user",
+    "method",
+    "result",
     "started_at",
     "stopped_at",
     "meter_start_kwh",
@@ -128,8 +130,14 @@ class SessionStore:
         key: str | None = None,
         user: str | None = None,
         box: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
     ) -> int:
-        """Record a new session and return its id, or the id of the same session sent again."""
+        """Record a new session and return its id, or the id of the same session sent again.
+
+        `method` is how the tag was authorized (local, backend, free, remote, fallback),
+        `result` the status it got (Accepted, or why it was refused).
+        """
         start = parse_time(started_at)
         started = iso(start)
         meter = None if meter_start_wh is None else float(meter_start_wh)
@@ -155,6 +163,8 @@ class SessionStore:
                 "connector": int(connector),
                 "id_tag": id_tag,
                 "user": user,
+                "method": method,
+                "result": result,
                 "started_at": started,
                 "stopped_at": None,
                 "meter_start_wh": meter,

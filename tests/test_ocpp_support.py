@@ -47,6 +47,11 @@ class Hooks:
     def authorize(self, id_tag: str) -> bool:
         return id_tag in self.tags
 
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        return None
+
     def device_password(self, charge_box_id: str) -> str | None:
         return self.passwords.get(charge_box_id)
 

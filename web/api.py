@@ -146,7 +146,7 @@ class Api:
             Route("/api/sessions", self.sessions),
             Route("/api/sessions.csv", self.sessions_csv),
             Route("/api/users", self.users, methods=["GET", "POST"]),
-            Route("/api/users/{id}", self.user, methods=["DELETE"]),
+            Route("/api/users/{id}", self.user, methods=["GET", "PATCH", "DELETE"]),
             Route("/api/events", self.events),
             Route("/api/events/log", self.events_log),
             Route("/api/drivers", self.drivers),
@@ -239,7 +239,12 @@ class Api:
         return jsonable(self.service.list_users())
 
     async def user(self, request: Request) -> Response:
-        await self.service.delete_user(request.path_params["id"])
+        user_id = request.path_params["id"]
+        if request.method == "PATCH":
+            return jsonable(await self.service.update_user(user_id, await read_object(request)))
+        if request.method == "GET":
+            return jsonable(self.service.get_user(user_id))
+        await self.service.delete_user(user_id)
         return Response(status_code=204)
 
     async def events(self, request: Request) -> Response:

@@ -233,10 +233,35 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "id_tag": {"type": "string"},
+                "name": {"type": "string", "maxLength": 64},
+                "tags": {
+                    "type": "array",
+                    "items": {"type": "string", "maxLength": 36},
+                    "description": "RFID tags (printable ASCII; OCPP 1.6 boxes read at most 20)",
+                },
+                "id_tag": {
+                    "type": "string",
+                    "writeOnly": True,
+                    "deprecated": True,
+                    "description": "Old single tag; taken into tags",
+                },
+                "pin": {"type": ["string", "null"], "writeOnly": True, "pattern": "^\\d{4,8}$"},
+                "pin_set": {"type": "boolean", "readOnly": True},
+                "password": {"type": ["string", "null"], "writeOnly": True},
+                "password_set": {"type": "boolean", "readOnly": True},
+                "evses": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Wallboxes (device ids) this user may use; empty: all",
+                },
+                "max_current_a": {"type": ["number", "null"], "minimum": 6, "maximum": 80},
+                "phases": {"enum": [1, 3, None]},
+                "charge_mode": {"enum": ["off", "now", "minpv", "pv", "plan", None]},
+                "priority": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
+                "expires": {"type": ["string", "null"], "format": "date-time"},
+                "enabled": {"type": "boolean"},
             },
-            "required": ["name", "id_tag"],
+            "required": ["name"],
         },
         "Session": {
             "type": "object",
@@ -470,15 +495,7 @@ def document() -> dict[str, Any]:
             )
         },
         "/api/users": _collection("users", "RFID user", "User"),
-        "/api/users/{id}": {
-            "parameters": [_ID],
-            "delete": _op(
-                "Delete an RFID user",
-                {"204": {"description": "deleted"}, "404": _E404},
-                tag="users",
-                op_id="deleteUser",
-            ),
-        },
+        "/api/users/{id}": {"parameters": [_ID], **_crud("users", "RFID user", "User")},
         "/api/sessions": {
             "get": _op(
                 "Charging sessions, oldest first",

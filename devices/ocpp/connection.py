@@ -446,6 +446,22 @@ class OcppConnection:
             log.exception("%s: checking id tag failed", self.id)
             return "Invalid"
 
+    async def check_tag(
+        self, id_tag: str | None, what: str = "Authorize", connector: int | None = None
+    ) -> str:
+        """The status for a tag at this box: the configured wallbox's authorization mode
+        decides (users table, billing backend); without one, `authorize_tag`'s policy."""
+        if self.refusal() is not None:
+            return self.authorize_tag(id_tag, what)
+        try:
+            status = await self.host.hooks.check_tag(
+                self.id, connector, id_tag, self.record.protocol
+            )
+        except Exception:
+            log.exception("%s: checking id tag failed", self.id)
+            return "Invalid"
+        return self.authorize_tag(id_tag, what) if status is None else status
+
     def event(self, kind: str, message: str) -> None:
         try:
             self.host.hooks.events(kind, message, device=self.id)

@@ -223,28 +223,37 @@ class Gateway:
 
     async def _authorize(self, tag: str, *, remote: bool) -> None:
         """Backend first; the tag cache when it is away; then this box's fallback setting."""
-        if remote or self.config.cached(tag):
+        if remote:
             self.auth = "accepted"
             return
-        why = "unreachable"
+        status = await self.ask_backend(tag)
+        if status == "Accepted":
+            self.auth = "accepted"
+            return
+        self.auth = self._fallback(tag, status or "unreachable")
+
+    async def ask_backend(self, tag: str) -> str | None:
+        """The backend's status for `tag` (a cached acceptance while it is away counts);
+        None: it could not be asked."""
+        if self.config.cached(tag):
+            return "Accepted"
         try:
             action, payload = self.msgs.authorize(tag)
             reply = await self.link.request(action, payload, AUTH_TIMEOUT_S)
             status, expiry = self.msgs.auth_result(reply)
-            if status == "Accepted":
-                self.config.remember_tag(tag, parse_time(expiry))
-                self.auth = "accepted"
-                return
-            why = status
-            self.config.forget_tag(tag)
-            self.events(
-                "gateway_tag_rejected",
-                f"{self.name}: billing backend refused tag {tag} ({status})",
-                device=self.id,
-            )
         except (Offline, BackendError, TimeoutError) as exc:
             log.info("%s: tag %s not checked by the backend: %s", self.id, tag, exc)
-        self.auth = self._fallback(tag, why)
+            return None
+        if status == "Accepted":
+            self.config.remember_tag(tag, parse_time(expiry))
+            return status
+        self.config.forget_tag(tag)
+        self.events(
+            "gateway_tag_rejected",
+            f"{self.name}: billing backend refused tag {tag} ({status})",
+            device=self.id,
+        )
+        return str(status)
 
     def _fallback(self, tag: str, why: str) -> str:
         mode = self.settings.auth_fallback

@@ -111,6 +111,14 @@ class GatewayHub:
         self.gateways.clear()
         self._configs.clear()
 
+    async def check_tag(self, evse_id: str, tag: str) -> tuple[str | None, str]:
+        """The backend's status for a tag presented at this box (None: it could not be
+        asked) and the box's fallback setting (refuse, local, anyone)."""
+        gw = self.gateways.get(evse_id)
+        if gw is None:
+            return None, "refuse"
+        return await gw.ask_backend(tag), gw.settings.auth_fallback
+
     # ------------------------------------------------------------------ from the OCPP server
 
     def _relays(self, cb_id: str) -> list[Gateway]:

@@ -71,9 +71,9 @@ class _Routes(_ChargePoint16):
         return self.conn.on_boot(self.conn._raw_payload)
 
     @on(Action.authorize)
-    def _authorize(self, **_: Any) -> Any:
+    async def _authorize(self, **_: Any) -> Any:
         tag = self.conn._raw_payload.get("idTag")
-        return call_result.Authorize(id_tag_info={"status": self.conn.authorize_tag(tag)})
+        return call_result.Authorize(id_tag_info={"status": await self.conn.check_tag(tag)})
 
     @on(Action.start_transaction)
     async def _start(self, **_: Any) -> Any:
@@ -182,7 +182,7 @@ class V16Connection(OcppConnection):
 
     async def on_start_transaction(self, p: dict[str, Any]) -> Any:
         cid, tag = p["connectorId"], p["idTag"]
-        status = self.authorize_tag(tag, "StartTransaction")
+        status = await self.check_tag(tag, "StartTransaction", cid if type(cid) is int else None)
         if not self.configured():  # never stored: an unconfigured box stores nothing
             self.stop_after_reply(0)
             return call_result.StartTransaction(transaction_id=0, id_tag_info={"status": status})

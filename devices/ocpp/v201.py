@@ -58,9 +58,9 @@ class _Routes(_ChargePoint201):
         return self.conn.on_boot(self.conn._raw_payload)
 
     @on(Action.authorize)
-    def _authorize(self, **_: Any) -> Any:
+    async def _authorize(self, **_: Any) -> Any:
         token = (self.conn._raw_payload.get("idToken") or {}).get("idToken")
-        return call_result.Authorize(id_token_info={"status": self.conn.authorize_tag(token)})
+        return call_result.Authorize(id_token_info={"status": await self.conn.check_tag(token)})
 
     @on(Action.transaction_event)
     async def _transaction(self, **_: Any) -> Any:
@@ -221,7 +221,9 @@ class V201Connection(OcppConnection):
         except (ValueError, ConnectorLimit) as exc:
             raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
         if tag or self.refusal() is not None:
-            status = self.authorize_tag(tag, "TransactionEvent")
+            evse_no = (p.get("evse") or {}).get("id")
+            number = evse_no if type(evse_no) is int else None
+            status = await self.check_tag(tag, "TransactionEvent", number)
             if status != "Accepted" and p["eventType"] != "Ended":
                 self.stop_after_reply(tx)
             return call_result.TransactionEvent(id_token_info={"status": status})
