@@ -440,6 +440,19 @@ class Service:
             if not self.users.delete(user_id):
                 raise NotFound(f"no user {user_id!r}")
 
+    # -- teach-in: the next unknown card goes to one user ------------------------------------
+    def start_teach_in(self, user_id: object) -> dict[str, Any]:
+        if not isinstance(user_id, str) or self.users.get(user_id) is None:
+            raise InvalidInput.one("user", f"no user {user_id!r}")
+        return self.teach.start(user_id)
+
+    def teach_in_status(self) -> dict[str, Any]:
+        return self.teach.status()
+
+    def cancel_teach_in(self) -> dict[str, Any]:
+        self.teach.cancel()
+        return self.teach.status()
+
     # -- sessions ------------------------------------------------------------------------
     def list_sessions(
         self,

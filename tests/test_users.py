@@ -230,9 +230,9 @@ async def test_free_box_accepts_and_files_under_the_default_user(manager: Manage
 
 async def _target(manager: Manager, box_id: str, reason: str | None = None) -> float:
     """The box's setpoint after control cycles, once its reason is `reason` (bounded)."""
-    st = manager.control.evses[box_id]
     for _ in range(50):
         await manager.control.cycle()
+        st = manager.control.evses[box_id]  # replaced when its configuration changes
         if st.online and (reason is None or st.reason == reason):
             if reason is not None or st.target_a > 0:
                 return st.target_a
@@ -242,3 +242,47 @@ async def _target(manager: Manager, box_id: str, reason: str | None = None) -> f
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+async def test_reader_box_gets_no_current_until_its_tag_is_accepted(manager: Manager) -> None:
+    """A box that reads the tag itself (the simulated box reports one) is treated like OCPP."""
+    svc = manager.service
+    await svc.update_settings({"site": {"resume_delay_s": 0}})  # the car charged before
+    await svc.update_device(
+        "carport", {"authorization": "local", "user": "STRANGER", "car": "3p16"}
+    )  # a new car presents the card
+    assert await _target(manager, "carport", "RFID card STRANGER refused (Invalid)") == 0
+    await svc.create_user({"name": "Cara", "tags": ["stranger"], "max_current_a": 10})
+    assert await _target(manager, "carport", "limited by user Cara to 10 A") == 10
+    refused = [e for e in manager.events.recent(200) if e["kind"] == "tag_refused"]
+    assert len(refused) == 1 and refused[0]["params"]["box"] == "carport"  # once, not per cycle
+
+
+async def test_teach_in_within_and_after_the_window(manager: Manager) -> None:
+    svc = manager.service
+    now = [1000.0]
+    svc.teach.clock = lambda: now[0]
+    box_id = await _ocpp_box(manager, "TEACH16", authorization="local")
+    anna = await svc.create_user({"name": "Anna", "tags": []})
+    with pytest.raises(InvalidInput):
+        svc.start_teach_in("nobody")
+    assert svc.start_teach_in(anna["id"])["remaining_s"] == 60
+    async with connect(manager.ocpp.port, "TEACH16") as box:
+        now[0] += 59
+        assert svc.teach_in_status()["remaining_s"] == 1
+        res = await box.call(call16.Authorize(id_tag="NEWCARD"))
+        assert res.id_tag_info["status"] == "Accepted"  # taught, then known
+        st = svc.teach_in_status()
+        assert (st["result"], st["tag"], st["box"]) == ("assigned", "NEWCARD", box_id)
+        assert svc.get_user(anna["id"])["tags"] == ["NEWCARD"]
+        # a known tag is never moved, and a second card needs a new window
+        other = await box.call(call16.Authorize(id_tag="LATECARD"))
+        assert other.id_tag_info["status"] == "Invalid"
+        svc.start_teach_in(anna["id"])
+        now[0] += 61
+        late = await box.call(call16.Authorize(id_tag="LATECARD"))
+        assert late.id_tag_info["status"] == "Invalid"
+        assert svc.teach_in_status()["result"] == "timeout"
+        svc.start_teach_in(anna["id"])
+        assert svc.cancel_teach_in()["result"] == "cancelled"
+    assert svc.get_user(anna["id"])["tags"] == ["NEWCARD"]

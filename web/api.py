@@ -147,6 +147,7 @@ class Api:
             Route("/api/sessions.csv", self.sessions_csv),
             Route("/api/users", self.users, methods=["GET", "POST"]),
             Route("/api/users/{id}", self.user, methods=["GET", "PATCH", "DELETE"]),
+            Route("/api/teach-in", self.teach_in, methods=["GET", "POST", "DELETE"]),
             Route("/api/events", self.events),
             Route("/api/events/log", self.events_log),
             Route("/api/drivers", self.drivers),
@@ -246,6 +247,15 @@ class Api:
             return jsonable(self.service.get_user(user_id))
         await self.service.delete_user(user_id)
         return Response(status_code=204)
+
+    async def teach_in(self, request: Request) -> Response:
+        """POST {"user": id} opens the 60 s window, GET shows it, DELETE cancels it."""
+        if request.method == "POST":
+            body = await read_object(request)
+            return jsonable(self.service.start_teach_in(body.get("user")))
+        if request.method == "DELETE":
+            return jsonable(self.service.cancel_teach_in())
+        return jsonable(self.service.teach_in_status())
 
     async def events(self, request: Request) -> Response:
         return StreamingResponse(

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from manager.service import InvalidInput, NotFound, Service, Throttled, WriteFailed
-from web import api, pages
+from web import api, pages, users_page
 from web.auth import CSRF_HEADER, Authenticator
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
@@ -159,6 +159,7 @@ def create_app(service: Service) -> Starlette:
     renderer = Renderer()
     json_api = api.Api(service, auth)
     ui = pages.Pages(service, auth, renderer)
+    user_ui = users_page.UserPages(service, renderer)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)
@@ -207,6 +208,7 @@ def create_app(service: Service) -> Starlette:
 
     routes = [
         *ui.routes(),
+        *user_ui.routes(),
         *json_api.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

@@ -49,6 +49,9 @@ _DE: tuple[tuple[str, str], ...] = (
     (rf"limited by the billing backend to {_NUM} A", r"begrenzt durch das Abrechnungs-Backend "
      r"auf \1 A"),
     (r"stopped by the billing backend", "vom Abrechnungs-Backend gestoppt"),
+    (r"waiting for an RFID card", "wartet auf eine RFID-Karte"),
+    (r"RFID card (.+?) refused \((\w+)\)", r"RFID-Karte \1 abgelehnt (\2)"),
+    (rf"limited by user (.+?) to {_NUM} A", r"begrenzt durch Benutzer \1 auf \2 A"),
     (r"waiting for (.+?) to reduce", r"wartet, bis \1 reduziert hat"),
     (r"no valid reading from grid meter (.+?) yet", r"noch kein gültiger Wert vom Netzzähler \1"),
     (rf"grid meter (.+?) silent for {_NUM} s", r"Netzzähler \1 seit \2 s stumm"),
