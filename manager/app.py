@@ -204,6 +204,9 @@ class OcppBridge:
                 return d
         return None
 
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        return self.desk.local_list(charge_box_id)
+
     def device_password(self, charge_box_id: str) -> str | None:
         device = self._device(charge_box_id)
         return (device.get("password") or None) if device else None
@@ -352,6 +355,7 @@ def build_manager(opts: Options) -> Manager:
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
+    users.listeners.append(lambda _change: ocpp.refresh_local_lists())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
     )

@@ -313,6 +313,11 @@ class OcppHooks(Protocol):
 
     def device_password(self, charge_box_id: str) -> str | None: ...
 
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        """The cards this box should know offline: `{tag: {"status", "expiry"}}` (None: the
+        box needs no list, e.g. it charges freely or is not configured)."""
+        ...
+
     def is_released(self, charge_box_id: str) -> bool:
         """True if the admin deactivated this box: it gets no default-deny profile on connect.
 

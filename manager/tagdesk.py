@@ -91,6 +91,22 @@ class TagDesk:
         if mode_of(device) == "local":
             self._note([device], tag, self.auth.decide(tag, [device]))
 
+    def local_list(self, cb_id: str) -> dict[str, dict[str, Any]] | None:
+        """The cards a `local` OCPP box should know offline, with the status it would get."""
+        devices = [d for d in self.ocpp_devices(cb_id, None) if mode_of(d) == "local"]
+        if not devices:
+            return None
+        ids = {str(d["id"]) for d in devices}
+        out: dict[str, dict[str, Any]] = {}
+        for user in self.auth.users.all():
+            if user.evses and not ids & set(user.evses):
+                continue
+            status = self.auth.check_user(user, ids).status
+            expiry = user.expires.isoformat().replace("+00:00", "Z") if user.expires else None
+            for tag in user.tags:
+                out[tag] = {"status": status, "expiry": expiry}
+        return out
+
     def session_facts(self, evse_id: str, tag: str | None) -> dict[str, str | None]:
         """Who charges at a box without OCPP, and how that was decided, for its session."""
         device = self.auth.device(evse_id)

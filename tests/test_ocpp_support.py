@@ -55,6 +55,9 @@ class Hooks:
     def device_password(self, charge_box_id: str) -> str | None:
         return self.passwords.get(charge_box_id)
 
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        return None
+
     def is_released(self, charge_box_id: str) -> bool:
         return charge_box_id in self.released
 

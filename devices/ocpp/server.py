@@ -29,6 +29,7 @@ from websockets.typing import Subprotocol
 from devices.ocpp.auth import charge_box_id, check_basic_auth
 from devices.ocpp.connection import OcppConnection, ProfileStyle
 from devices.ocpp.guard import EventLimiter, LoginThrottle
+from devices.ocpp.local_list import LocalLists
 from devices.ocpp.sessions import restore_sessions
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import ChargePointRecord
@@ -103,6 +104,7 @@ class OcppServer:
         self.settings = settings
         self.hooks = hooks
         self.certs = CertificateStore(Path(data_dir) / "ocpp")
+        self.local_lists = LocalLists(hooks, Path(data_dir))
         self._records: dict[str, ChargePointRecord] = {}
         self._conns: dict[str, OcppConnection] = {}
         self._attached: dict[str, dict[int, Attachment]] = {}
@@ -425,7 +427,14 @@ class OcppServer:
             return None
         return await self.observer.box_data_transfer(cb_id, payload)
 
+    def refresh_local_lists(self) -> None:
+        """The users changed: bring every connected box's local list in step."""
+        for conn in list(self._conns.values()):
+            if conn.ready and not conn.closed:
+                conn.spawn(self.local_lists.sync(conn))
+
     def connection_ready(self, conn: OcppConnection) -> None:
+        conn.spawn(self.local_lists.sync(conn))
         caps = conn.record.caps
         log.info(
             "%s: ready (stack level %s, units %s, measurands %s)",
