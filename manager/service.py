@@ -35,20 +35,12 @@ from manager.events import EventLog
 from manager.history import History
 from manager.store import WriteFailed
 from manager.teachin import TeachIn
-from manager.users import UserBook, UserConfig, user_input
+from manager.user_service import NotFound, UsersFacade
+from manager.users import UserBook
 
 log = logging.getLogger("ampshare.service")
 
 __all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled", "WriteFailed"]
-
-
-class NotFound(KeyError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class DriverCatalog(Protocol):
@@ -109,7 +101,7 @@ def _merge_secrets(old: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-class Service:
+class Service(UsersFacade):
     def __init__(
         self,
         *,
@@ -393,65 +385,6 @@ class Service:
                     raise InvalidInput.one("ocpp.port", str(exc)) from None
             self.control.set_settings(settings)
         return self.get_settings()
-
-    # -- users ---------------------------------------------------------------------------
-    def list_users(self) -> list[dict[str, Any]]:
-        return [u.public() for u in self.users.all()]
-
-    def get_user(self, user_id: str) -> dict[str, Any]:
-        return self._user(user_id).public()
-
-    def _user(self, user_id: str) -> UserConfig:
-        user = self.users.get(user_id)
-        if user is None:
-            raise NotFound(f"no user {user_id!r}")
-        return user
-
-    def _evse_ids(self) -> list[str]:
-        return [d["id"] for d in self.store.devices() if d.get("kind") == "evse"]
-
-    async def create_user(self, data: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise InvalidInput.one("body", "expected a JSON object")
-        async with self._lock:
-            uid = self._new_id(data, {u.id for u in self.users.all()})
-            fields = user_input(data, None)
-            user = self.users.check(fields, user_id=uid, creating=True, devices=self._evse_ids())
-            self.users.put(user)
-        log.info("user %s added with %d tag(s)", user.id, len(user.tags))
-        return user.public()
-
-    async def update_user(self, user_id: str, patch: dict[str, Any]) -> dict[str, Any]:
-        if not isinstance(patch, dict):
-            raise InvalidInput.one("body", "expected a JSON object")
-        async with self._lock:
-            old = self._user(user_id)
-            if "id" in patch and patch["id"] != user_id:
-                raise InvalidInput.one("id", "cannot be changed; delete and add instead")
-            fields = user_input(patch, old)
-            user = self.users.check(
-                fields, user_id=user_id, creating=False, devices=self._evse_ids()
-            )
-            self.users.put(user)
-        return user.public()
-
-    async def delete_user(self, user_id: str) -> None:
-        async with self._lock:
-            if not self.users.delete(user_id):
-                raise NotFound(f"no user {user_id!r}")
-
-    # -- teach-in: the next unknown card goes to one user ------------------------------------
-    def start_teach_in(self, user_id: object) -> dict[str, Any]:
-        if not isinstance(user_id, str) or self.users.get(user_id) is None:
-            raise InvalidInput.one("user", f"no user {user_id!r}")
-        return self.teach.start(user_id)
-
-    def teach_in_status(self) -> dict[str, Any]:
-        return self.teach.status()
-
-    def cancel_teach_in(self) -> dict[str, Any]:
-        self.teach.cancel()
-        return self.teach.status()
 
     # -- sessions ------------------------------------------------------------------------
     def list_sessions(

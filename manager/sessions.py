@@ -299,6 +299,8 @@ class SessionStore:
                     r.get("connector"),
                     _cell(r.get("id_tag")),
                     _cell(r.get("user")),
+                    _cell(r.get("method")),
+                    _cell(r.get("result")),
                     r.get("started_at") or "",
                     r.get("stopped_at") or "",
                     _kwh(r.get("meter_start_wh")),

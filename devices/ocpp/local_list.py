@@ -112,7 +112,13 @@ class LocalLists:
         await self._send(conn, v16, want, full, checked[2])
 
     async def _box_version(self, conn: OcppConnection, v16: bool) -> int | None:
-        reply = await conn.request("GetLocalListVersion", {})
+        try:
+            reply = await conn.request("GetLocalListVersion", {})
+        except OcppCallError as exc:
+            if exc.code in ("NotImplemented", "NotSupported"):
+                log.info("%s: no local authorization list (%s)", conn.id, exc.code)
+                return None
+            raise
         version = _int(reply.get("listVersion" if v16 else "versionNumber"), -1)
         if version < 0:
             log.info("%s: no local authorization list (version %s)", conn.id, version)
