@@ -7,15 +7,22 @@ facade's store, lock, users table, teach-in window and session store.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import secrets
+import time
 from typing import Any
 
 from manager import session_report
+from manager.auth import LoginThrottle, Throttled, verify_password
 from manager.config import InvalidInput
 from manager.teachin import TeachIn
 from manager.users import UserBook, UserConfig, user_input
 
 log = logging.getLogger("ampshare.service")
+
+#: how long a login link works (it works once)
+LINK_DAYS = 7
 
 
 class NotFound(KeyError):
@@ -35,6 +42,12 @@ class UsersFacade:
     _lock: asyncio.Lock
 
     def _new_id(self, data: dict[str, Any], taken: set[str]) -> str:
+        raise NotImplementedError
+
+    def list_sessions(self, **filters: str | None) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def update_device(self, device_id: str, patch: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
     # -- users ---------------------------------------------------------------------------
@@ -103,3 +116,78 @@ class UsersFacade:
     @staticmethod
     def signed_export(rows: list[dict[str, Any]]) -> str:
         return session_report.signed_export(rows)
+
+    # -- self-service: a user's own login, sessions and charge modes -------------------------
+    async def verify_user(self, name: str, password: str, client: str) -> str | None:
+        """The id of the user with this name and password (None: wrong); throttled per client
+        like the admin login."""
+        throttle = self._user_throttle()
+        wait = throttle.wait(client)
+        if wait > 0:
+            raise Throttled(wait)
+        user = self.users.by_name(name)
+        stored = user.password_hash if user is not None and user.enabled else None
+        ok = stored is not None and await asyncio.to_thread(verify_password, password, stored)
+        if not ok or user is None:
+            throttle.failed(client)
+            log.warning("failed user login from %s", client)
+            return None
+        throttle.succeeded(client)
+        return user.id
+
+    def _user_throttle(self) -> LoginThrottle:
+        found: LoginThrottle | None = getattr(self, "_users_throttle", None)
+        if found is None:
+            found = LoginThrottle()
+            self._users_throttle = found
+        return found
+
+    async def create_login_link(self, user_id: str) -> dict[str, Any]:
+        """A one-time login token for this user, valid LINK_DAYS days; replaces an older one."""
+        async with self._lock:
+            user = self._user(user_id)
+            token = secrets.token_urlsafe(24)
+            expires = int(time.time()) + LINK_DAYS * 86400
+            digest = hashlib.sha256(token.encode()).hexdigest()
+            update = {"login_link_hash": digest, "login_link_expires": expires}
+            self.users.put(user.model_copy(update=update))
+        return {"token": token, "path": f"/login/link/{token}", "expires": expires}
+
+    async def redeem_login_link(self, token: str) -> str | None:
+        """The user id the link logs in (once); None for an unknown, used or expired link."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        async with self._lock:
+            user = next((u for u in self.users.all() if u.login_link_hash == digest), None)
+            if user is None:
+                return None
+            self.users.put(user.model_copy(update={"login_link_hash": None,
+                                                   "login_link_expires": None}))  # fmt: skip
+        if not user.enabled or (user.login_link_expires or 0) < time.time():
+            return None
+        return user.id
+
+    def me(self, user_id: str) -> dict[str, Any]:
+        """What a user sees of themselves: name, tags, and the boxes they may use."""
+        user = self._user(user_id)
+        boxes = [
+            {"id": d["id"], "name": d["name"], "charge_mode": d.get("charge_mode", "now")}
+            for d in self.store.devices()
+            if d.get("kind") == "evse" and (not user.evses or d["id"] in user.evses)
+        ]
+        return {"id": user.id, "name": user.name, "tags": user.tags, "evses": boxes}
+
+    def my_sessions(self, user_id: str, **filters: str | None) -> list[dict[str, Any]]:
+        user = self._user(user_id)
+        rows = self.list_sessions(**{**filters, "user": user.name})
+        return [r for r in rows if r.get("user") == user.name]
+
+    def my_sessions_csv(self, user_id: str, **filters: str | None) -> str:
+        rows = self.my_sessions(user_id, **filters)
+        return self.sessions.to_csv(rows) if self.sessions is not None else ""
+
+    async def set_my_charge_mode(self, user_id: str, evse_id: str, mode: object) -> dict[str, Any]:
+        allowed = {b["id"] for b in self.me(user_id)["evses"]}
+        if evse_id not in allowed:
+            raise NotFound(f"no wallbox {evse_id!r} for this user")
+        await self.update_device(evse_id, {"charge_mode": mode})
+        return next(b for b in self.me(user_id)["evses"] if b["id"] == evse_id)

@@ -58,6 +58,9 @@ class UserConfig(BaseModel):
     enabled: bool = Field(True, description="Off: every tag of this user is blocked")
     #: hash of the self-service password (write-only; empty: no password login)
     password_hash: str | None = Field(None, json_schema_extra={"writeOnly": True})
+    #: sha256 of the one open login link and when it ends (unix time)
+    login_link_hash: str | None = Field(None, json_schema_extra={"writeOnly": True})
+    login_link_expires: int | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -102,7 +105,8 @@ class UserConfig(BaseModel):
 
     def public(self) -> dict[str, Any]:
         """As the API shows it: the PIN and the password are write-only."""
-        out = self.model_dump(mode="json", exclude={"pin", "password_hash"})
+        hidden = {"pin", "password_hash", "login_link_hash", "login_link_expires"}
+        out = self.model_dump(mode="json", exclude=hidden)
         out["pin_set"] = self.pin is not None
         out["password_set"] = bool(self.password_hash)
         return out
@@ -148,7 +152,8 @@ class UserBook:
         return self._users.get(uid) if uid is not None else None
 
     def by_name(self, name: str) -> UserConfig | None:
-        return next((u for u in self._users.values() if u.name == name), None)
+        key = name.strip().casefold()
+        return next((u for u in self._users.values() if u.name.casefold() == key), None)
 
     # -- validation ----------------------------------------------------------------------
     def check(
@@ -168,6 +173,10 @@ class UserBook:
         except ValidationError as exc:
             errors += InvalidInput.from_pydantic(exc).errors
         errors += self._cross_errors(data, user_id, set(devices))
+        name = data.get("name")
+        twin = self.by_name(name) if isinstance(name, str) else None
+        if twin is not None and twin.id != user_id:  # sessions are filed by name
+            errors.append({"field": "name", "message": "another user has this name"})
         if creating and user is not None and user.expired(now or datetime.now(UTC)):
             errors.append({"field": "expires", "message": "lies in the past"})
         if errors or user is None:
@@ -224,8 +233,8 @@ def user_input(data: Mapping[str, Any], old: UserConfig | None) -> dict[str, Any
     """API input merged over the stored user: `pin` and `password` are write-only ("" keeps,
     null clears); a new password is checked and stored as a hash."""
     fields = dict(data)
-    fields.pop("pin_set", None)
-    fields.pop("password_set", None)
+    for key in ("pin_set", "password_set", "login_link_hash", "login_link_expires"):
+        fields.pop(key, None)
     stored = old.model_dump(mode="json") if old is not None else {}
     stored.pop("id", None)
     if old is not None and "id_tag" in fields and "tags" not in fields:

@@ -62,6 +62,15 @@ DE: Mapping[str, str] = {
     "free": "frei",
     "remote": "Fernstart",
     "fallback": "Ersatzregel",
+    "Tag": "Karte",
+    "User name": "Benutzername",
+    "This page is for the admin only.": "Diese Seite ist nur für den Admin.",
+    "This login link is used or expired.": "Dieser Anmeldelink ist benutzt oder abgelaufen.",
+    "off": "aus",
+    "now": "sofort",
+    "minpv": "Min+PV",
+    "pv": "nur PV",
+    "plan": "Plan",
 }
 
 #: what the page script needs (the teach-in countdown)
