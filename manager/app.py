@@ -379,6 +379,7 @@ def build_manager(opts: Options) -> Manager:
         users=users,
         teach=desk.teach,
     )
+    service.device_listeners = [ocpp.refresh_local_lists]
     control.on_cycle.append(history.add)
     control.extra_state = lambda: {"charge_points": service.charge_points()}
     return Manager(store, sessions, events, ocpp, ctx, control, service, gateways)

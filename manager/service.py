@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from pydantic import ValidationError
@@ -125,6 +125,7 @@ class Service(UsersFacade):
         self.ocpp = ocpp
         self.users = users or UserBook(store)
         self.teach = teach or TeachIn(self.users)
+        self.device_listeners: list[Callable[[], None]] = []
         self.login = AdminLogin(store, throttle or LoginThrottle())
         self._lock = asyncio.Lock()
 
@@ -211,6 +212,7 @@ class Service(UsersFacade):
             device = self._validate_device({**data, "id": self._new_id(data, taken)})
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
+            self.devices_changed()
         log.info("device %s added (%s, %s)", device["id"], device["kind"], device["driver"])
         return public(device)
 
@@ -227,6 +229,7 @@ class Service(UsersFacade):
                 await self._release(old)
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
+            self.devices_changed()
         return public(device)
 
     async def _release(self, device: dict[str, Any]) -> None:
@@ -248,6 +251,7 @@ class Service(UsersFacade):
             finally:  # also after a failed write: run exactly what is stored
                 self.control.set_circuits(self.store.circuits())
                 await self.control.set_devices(self.store.devices())
+                self.devices_changed()
 
     async def test_device(self, data: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
         """Read a device once with the given settings, without saving it."""

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from manager import session_report
@@ -38,11 +39,20 @@ class UsersFacade:
     store: Any
     users: UserBook
     teach: TeachIn
+    device_listeners: list[Callable[[], None]]
     sessions: Any
     _lock: asyncio.Lock
 
     def _new_id(self, data: dict[str, Any], taken: set[str]) -> str:
         raise NotImplementedError
+
+    def devices_changed(self) -> None:
+        """A wallbox was added, changed or removed: followers (local lists) catch up."""
+        for listener in self.device_listeners:
+            try:
+                listener()
+            except Exception:
+                log.exception("a follower of the device list failed")
 
     def list_sessions(self, **filters: str | None) -> list[dict[str, Any]]:
         raise NotImplementedError

@@ -286,3 +286,45 @@ async def test_teach_in_within_and_after_the_window(manager: Manager) -> None:
         svc.start_teach_in(anna["id"])
         assert svc.cancel_teach_in()["result"] == "cancelled"
     assert svc.get_user(anna["id"])["tags"] == ["NEWCARD"]
+
+
+async def test_gateway_box_asks_the_billing_backend_then_its_fallback(manager: Manager) -> None:
+    """`gateway`: the backend's answer first (the gateway's own logic), then the per-box
+    fallback setting: refuse, or local users."""
+    from gateway_backend import Backend
+
+    backend = Backend(rejectTags=["STAFF1", "BADTAG"])
+    try:
+        svc = manager.service
+        await svc.create_user({"name": "Staff", "tags": ["STAFF1"]})
+        box_id = await _ocpp_box(
+            manager, "GW16", authorization="gateway", gateway_url=backend.url,
+            gateway_client_id="GW16", gateway_password=backend.cfg["password"],
+            gateway_auth_fallback="refuse",
+        )  # fmt: skip
+        async with connect(manager.ocpp.port, "GW16") as box:
+            for _ in range(200):  # bounded: until the gateway is connected
+                status = manager.gateways.status(box_id) or {}
+                if status.get("connected"):
+                    break
+                await asyncio.sleep(0.05)
+            ok = await box.call(call16.Authorize(id_tag="GOODTAG"))
+            assert ok.id_tag_info["status"] == "Accepted"
+            assert any(c["params"].get("idTag") == "GOODTAG" for c in backend.calls("Authorize"))
+            staff = await box.call(call16.Authorize(id_tag="STAFF1"))
+            assert staff.id_tag_info["status"] == "Invalid"  # refused, fallback: refuse
+        await svc.update_device(box_id, {"gateway_auth_fallback": "local"})
+        async with connect(manager.ocpp.port, "GW16") as box:
+            for _ in range(200):
+                if (manager.gateways.status(box_id) or {}).get("connected"):
+                    break
+                await asyncio.sleep(0.05)
+            staff = await box.call(call16.Authorize(id_tag="STAFF1"))
+            assert staff.id_tag_info["status"] == "Accepted"  # a local user: fallback
+            bad = await box.call(call16.Authorize(id_tag="BADTAG"))
+            assert bad.id_tag_info["status"] == "Invalid"
+        assert manager.control.tag_desk is not None
+        assert manager.control.tag_desk.method_of(box_id, "STAFF1") == ("fallback", "Accepted")
+        assert manager.control.tag_desk.method_of(box_id, "GOODTAG") == ("backend", "Accepted")
+    finally:
+        backend.stop()
