@@ -123,6 +123,8 @@ class TagDesk:
             if verdict.accepted:
                 self._refused_seen.discard(key)
             elif key not in self._refused_seen:  # once per tag and box, not every cycle
+                if len(self._refused_seen) >= _MEMORY * 4:
+                    self._refused_seen.clear()  # bounded, even if a box sends endless tags
                 self._refused_seen.add(key)
                 self._refused(d, tag, verdict)
         while len(self.recent) > _MEMORY:

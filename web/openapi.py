@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web import openapi_users
+
 JSON = "application/json"
 
 
@@ -379,6 +381,7 @@ def document() -> dict[str, Any]:
         _q("until", "sessions started before; a date includes that whole day"),
         _q("evse", "device id or ChargeBox ID"),
         _q("user", "user name or RFID tag"),
+        _q("month", "sessions started in this month (YYYY-MM)"),
     ]
     paths: dict[str, Any] = {
         "/api/state": {
@@ -526,6 +529,7 @@ def document() -> dict[str, Any]:
             )
         },
     }
+    paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
     return {
         "openapi": "3.1.0",
         "info": {
