@@ -150,6 +150,20 @@ async def test_box_taking_only_charge_point_max_profile_is_limited(tmp_path: Pat
         assert "not_under_control" not in hooks.kinds()
 
 
+async def test_201_station_taking_only_the_station_max_profile_is_limited(tmp_path: Path) -> None:
+    async with running_server(tmp_path) as (server, hooks):
+        wallbox = support_evse(server, "CS1")
+        purposes = {"ChargingStationMaxProfile"}
+        async with connect(server.port, "CS1", version="2.0.1", purposes=purposes) as cs:
+            await ready(server, "CS1")
+            assert cs.profiles[MAX_PROFILE_ID]["evse_id"] == 0
+            await wallbox.apply(9, 3)
+            assert cs.limit(MAX_PROFILE_ID) == 9.0
+            assert await wallbox.deactivate() == "profiles cleared"
+            assert cs.profiles == {}
+        assert "not_under_control" not in hooks.kinds()
+
+
 async def test_max_profile_option_skips_tx_default(tmp_path: Path) -> None:
     async with running_server(tmp_path) as (server, _):
         wallbox = evse(server, max_profile=True)

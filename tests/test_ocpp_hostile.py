@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from test_ocpp_support import connect, raw_client, ready, running_server, until
 from test_ocpp_support import evse as support_evse
 
 from devices.ocpp import server as server_module
+from devices.ocpp.connection import BAD_MESSAGE_LOG_LIMIT
 from devices.ocpp.guard import EventLimiter, LoginThrottle
 from devices.ocpp.meter import parse_meter_values
 from devices.ocpp.state import MAX_CONNECTORS
@@ -146,6 +148,26 @@ async def test_connection_events_are_rate_limited(tmp_path: Path) -> None:
         assert set(kinds) == {"charge_point_connected", "charge_point_disconnected"}
 
 
+async def test_strangers_cannot_fill_the_event_log_nor_hide_configured_boxes(
+    tmp_path: Path,
+) -> None:
+    async with running_server(tmp_path) as (server, hooks):
+        support_evse(server, "MINE")
+        for i in range(30):  # each refuses the deny profile and tries to charge
+            async with connect(server.port, f"S{i}", profile_status="Rejected") as box:
+                await ready(server, f"S{i}")
+                await box.call(
+                    call.StartTransaction(
+                        connector_id=1, id_tag="X", meter_start=0, timestamp="2026-03-01T10:00:00Z"
+                    )
+                )
+        assert len(hooks.seen) <= EventLimiter().burst + 1
+        async with connect(server.port, "MINE"):
+            await until(
+                lambda: ("charge_point_connected", "MINE") in {(k, d) for k, _, d in hooks.seen}
+            )
+
+
 def test_event_limiter_reports_what_it_held_back() -> None:
     now = [0.0]
     limiter = EventLimiter(burst=2, window_s=10, clock=lambda: now[0])
@@ -231,3 +253,42 @@ async def test_other_box_unaffected_by_a_flood(tmp_path: Path) -> None:
                     await good.call(call.Heartbeat())
             finally:
                 await ws.close()
+
+
+async def test_a_stranger_cannot_stop_another_box_session(tmp_path: Path) -> None:
+    async with running_server(tmp_path, unknown_tags="accept") as (server, hooks):
+        support_evse(server, "BOX1")
+        async with connect(server.port, "BOX1") as box:
+            start = await box.call(
+                call.StartTransaction(
+                    connector_id=1, id_tag="T", meter_start=0, timestamp="2026-03-01T10:00:00Z"
+                )
+            )
+            async with connect(server.port, "EVIL") as evil:
+                await evil.call(
+                    call.StopTransaction(
+                        meter_stop=1,
+                        timestamp="2026-03-01T10:01:00Z",
+                        transaction_id=start.transaction_id,
+                    )
+                )
+        (row,) = hooks.sessions.list()
+        assert row["stopped_at"] is None
+
+
+async def test_a_garbage_sender_cannot_flood_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_server(tmp_path) as (server, _):
+        ws = await raw_client(server.port, "NOISY")
+        try:
+            with caplog.at_level(logging.WARNING, logger="devices.ocpp"):
+                for i in range(60):
+                    frame = "not json" if i % 2 else '[2,"a","Authorize",{"idTag":{}}]'
+                    await exchange(ws, frame)
+        finally:
+            await ws.close()
+        noisy = [
+            r for r in caplog.records if "NOISY" in r.getMessage() or "idTag" in r.getMessage()
+        ]
+        assert len(noisy) <= BAD_MESSAGE_LOG_LIMIT + 1

@@ -160,3 +160,22 @@ async def test_new_transaction_on_a_busy_evse_closes_the_old_one(tmp_path: Path)
         old, new = hooks.sessions.list()
         assert old["stopped_at"] is not None and old["energy_wh"] == 800.0
         assert new["stopped_at"] is None and new["meter_start_wh"] == 900.0
+
+
+async def test_16_start_on_a_busy_connector_closes_the_old_session(tmp_path: Path) -> None:
+    async with running_server(tmp_path, unknown_tags="accept") as (server, hooks):
+        support_evse(server, "BOX1")
+        async with connect(server.port, "BOX1") as box:
+            for minute, meter in ((0, 100), (30, 900)):
+                await box.call(
+                    call16.StartTransaction(
+                        connector_id=1,
+                        id_tag="T",
+                        meter_start=meter,
+                        timestamp=f"2026-03-01T10:{minute:02d}:00Z",
+                    )
+                )
+        old, new = hooks.sessions.list()
+        assert old["stopped_at"] is not None and old["stop_reason"] == "Other"
+        assert old["energy_wh"] == 800.0
+        assert new["stopped_at"] is None

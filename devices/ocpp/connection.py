@@ -24,11 +24,11 @@ from typing import Any, ClassVar, Protocol
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from devices.ocpp.authority import Authority
+from devices.ocpp.errors import BadMessage, CallTimeout, NotConnected, OcppCallError
 from devices.ocpp.meter import MeterFormatError, MeterSample, parse_meter_values
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import (
-    DENY_PROFILE_ID,
-    MAX_PROFILE_ID,
     ChargePointRecord,
     ConnectorLimit,
     ConnectorState,
@@ -37,33 +37,9 @@ from manager.model import OcppHooks
 
 log = logging.getLogger(__name__)
 
+#: warnings logged per connection about bad messages before they go to debug level
+BAD_MESSAGE_LOG_LIMIT = 20
 _UID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,64})"')
-
-
-class OcppCallError(Exception):
-    """The box answered our request with a CALLERROR."""
-
-    def __init__(self, action: str, code: str, description: str) -> None:
-        super().__init__(f"{action}: box answered {code} ({description})")
-        self.code = code
-        self.description = description
-
-
-class CallTimeout(Exception):
-    """The box did not answer our request in time."""
-
-
-class NotConnected(Exception):
-    """The connection closed before the box answered."""
-
-
-class BadMessage(Exception):
-    """A request from the box we refuse with a CALLERROR; nothing of it is stored."""
-
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
 
 
 @dataclass(frozen=True)
@@ -91,6 +67,8 @@ class Host(Protocol):
 
     async def resend_setpoints(self, conn: OcppConnection) -> None: ...
 
+    def box_event(self, kind: str, message: str, cb_id: str) -> None: ...
+
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
     def observe_call(self, conn: OcppConnection, action: str, payload: dict[str, Any]) -> None: ...
@@ -100,19 +78,39 @@ class Host(Protocol):
     ) -> dict[str, Any] | None: ...
 
 
-class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class ComplaintLog:
+    """Warnings about one connection's bad messages: the first `limit` are logged, then one line
+    says so and the rest go to debug. A box sending garbage all day cannot fill the disk."""
+
+    def __init__(self, name: str, limit: int = BAD_MESSAGE_LOG_LIMIT) -> None:
+        self.name = name
+        self.left = limit
+
+    def warning(self, logger: logging.Logger, msg: str, *args: object) -> None:
+        if self.left <= 0:
+            logger.debug(msg, *args)
+            return
+        self.left -= 1
+        logger.warning(msg, *args)
+        if self.left == 0:
+            logger.warning("%s: further bad messages are logged at debug level only", self.name)
+
+
+class WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it
-    down to debug frames and one-line warnings."""
+    down to debug frames and one-line warnings, within the connection's complaint budget."""
+
+    def __init__(self, complaints: ComplaintLog) -> None:
+        super().__init__(logging.getLogger("devices.ocpp.wire"), {})
+        self.complaints = complaints
 
     def info(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.logger.debug(msg, *args)
 
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         exc = sys.exc_info()[1]
-        self.logger.warning("%s (%s)", str(msg) % args if args else msg, exc)
-
-
-wire_log = _WireLog(logging.getLogger("devices.ocpp.wire"), {})
+        text = str(msg) % args if args else str(msg)
+        self.complaints.warning(self.logger, "%s (%s)", text, exc)
 
 
 def now_iso() -> str:
@@ -133,7 +131,10 @@ def _dumps(msg: list[Any]) -> str:
     return json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
 
 
-class OcppConnection:
+__all__ = ["BadMessage", "CallTimeout", "NotConnected", "OcppCallError", "OcppConnection"]
+
+
+class OcppConnection(Authority):
     """Base of the 1.6 and 2.0.1 connections; subclasses add the version's messages."""
 
     version: ClassVar[str]
@@ -163,6 +164,8 @@ class OcppConnection:
         self.deny_status: str | None = None
         self._refused: set[tuple[str, str]] = set()
         self._stop_next: int | str | None = None
+        self.complaints = ComplaintLog(self.id)
+        self.wire_log = WireLog(self.complaints)
         self.handler = self._make_handler()
         #: set when the library answered the routed request with a CALLERROR
         self._call_failed = False
@@ -234,7 +237,7 @@ class OcppConnection:
             return
         if len(raw) > self.host.settings.max_frame_bytes:
             match = _UID.match(raw[:200])
-            log.warning("%s: refused a frame of %d bytes", self.id, len(raw))
+            self.complaints.warning(log, "%s: refused a frame of %d bytes", self.id, len(raw))
             await self._send_error(
                 match.group(1) if match else "-1",
                 self.FORMAT_ERROR,
@@ -244,7 +247,7 @@ class OcppConnection:
         try:
             msg = json.loads(raw)
         except ValueError:
-            log.warning("%s: frame is not JSON: %.80r", self.id, raw)
+            self.complaints.warning(log, "%s: frame is not JSON: %.80r", self.id, raw)
             await self._send_error("-1", self.FORMAT_ERROR, "message is not valid JSON")
             return
         if (
@@ -295,15 +298,15 @@ class OcppConnection:
         try:
             await self._dispatch(raw, uid, action, msg[3], fast)
         except BadMessage as exc:
-            log.warning("%s: refused %s: %s", self.id, action, exc.description)
+            self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc.description)
             await self._send_error(uid, exc.code, exc.description)
         except ConnectorLimit as exc:
-            log.warning("%s: refused %s: %s", self.id, action, exc)
+            self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc)
             await self._send_error(uid, "PropertyConstraintViolation", str(exc))
         except ConnectionClosed:
             raise
         except Exception as exc:  # a bug must cost one message, never the connection
-            log.warning("%s: %s failed: %r", self.id, action, exc)
+            self.complaints.warning(log, "%s: %s failed: %r", self.id, action, exc)
             await self._send_error(uid, "InternalError", "could not process the message")
 
     async def _dispatch(
@@ -463,10 +466,7 @@ class OcppConnection:
         return self.authorize_tag(id_tag, what) if status is None else status
 
     def event(self, kind: str, message: str) -> None:
-        try:
-            self.host.hooks.events(kind, message, device=self.id)
-        except Exception:
-            log.exception("event sink failed")
+        self.host.box_event(kind, message, self.id)
 
     def apply_sample(self, state: ConnectorState, sample: MeterSample) -> None:
         state.update_meter(sample)
@@ -478,117 +478,6 @@ class OcppConnection:
             return parse_meter_values(payload.get("meterValue"))
         except MeterFormatError as exc:
             raise BadMessage(self.FORMAT_ERROR, str(exc)) from None
-
-    # ------------------------------------------------------------------ control of the box
-
-    async def take_control(self) -> None:
-        """Default-deny, then the current setpoints; from then on setpoints go out directly."""
-        released = self.host.is_released(self.id)
-        if not released:
-            await self.install_deny()
-        self.ready = True
-        if not released:
-            await self.host.resend_setpoints(self)
-
-    async def install_deny(self) -> str:
-        """Default-deny: 0 A on connector/EVSE 0, so nothing charges unasked.
-
-        TxDefaultProfile first; a box that refuses it gets a ChargePointMaxProfile instead (and
-        from then on its limits go there). A known box that refuses both is not under control:
-        its transactions are refused, a running one is stopped and it is set Inoperative.
-        """
-        style = self.host.profile_style(self.id)
-        status, text = "NotTried", ""
-        if not style.max_profile:
-            status, text = await self._deny_with("TxDefaultProfile", DENY_PROFILE_ID)
-        if status not in ("Accepted", "Timeout"):
-            fallback, fallback_text = await self._deny_with("ChargePointMaxProfile", MAX_PROFILE_ID)
-            if fallback == "Accepted":
-                log.info("%s: takes ChargePointMaxProfile only: limits go there", self.id)
-                self.record.max_profile = True
-            text = text or fallback_text
-            status = fallback if fallback in ("Accepted", "Timeout") else status
-        elif status == "Accepted":
-            self.record.max_profile = False
-        self.deny_status = status
-        if status == "Accepted":
-            await self._regain_control()
-            return status
-        log.warning("%s: %s", self.id, text)
-        self.event("profile_rejected", text)
-        if status != "Timeout" and self.host.is_known(self.id):
-            await self._lose_control(text)
-        return status
-
-    async def _deny_with(self, purpose: str, profile_id: int) -> tuple[str, str]:
-        style = self.host.profile_style(self.id)
-        unit = "W" if style.watts or self.record.caps.watts_only else "A"
-        try:
-            status, reason = await self.set_limit(
-                0,
-                0.0,
-                unit,
-                None,
-                profile_id=profile_id,
-                purpose=purpose,
-                stack_level=self.stack_level(),
-                relative=style.relative and purpose != "ChargePointMaxProfile",
-            )
-        except CallTimeout as exc:
-            return "Timeout", f"default-deny profile not installed: {exc}"
-        except OcppCallError as exc:
-            status, reason = exc.code, exc.description
-        text = f"default-deny profile rejected: box answered {status}"
-        return status, text + (f" ({reason})" if reason else "")
-
-    async def _lose_control(self, why: str) -> None:
-        rec = self.record
-        if rec.uncontrolled is None:
-            self.event(
-                "not_under_control",
-                f"{self.id}: not under control ({why}); its transactions are refused",
-            )
-        rec.uncontrolled = why
-        for _, state in rec.open_transactions():
-            await self.stop_remotely(state.transaction_id)
-        if await self.set_available(False) in ("Accepted", "Scheduled"):
-            rec.made_inoperative = True
-
-    async def _regain_control(self) -> None:
-        rec = self.record
-        if rec.uncontrolled is None and not rec.made_inoperative:
-            return
-        if rec.uncontrolled is not None:
-            log.info("%s: accepts ampshare's profiles again", self.id)
-            self.event("under_control", f"{self.id}: accepts charging profiles again")
-        rec.uncontrolled = None
-        if rec.made_inoperative and await self.set_available(True) in ("Accepted", "Scheduled"):
-            rec.made_inoperative = False
-
-    async def stop_remotely(self, transaction_id: int | str | None) -> str | None:
-        """RemoteStop (1.6) / RequestStop (2.0.1) of a transaction ampshare does not allow."""
-        if transaction_id is None:
-            return None
-        try:
-            status = await self._stop_request(transaction_id)
-        except (CallTimeout, OcppCallError, NotConnected) as exc:
-            log.warning("%s: stopping transaction %s failed: %s", self.id, transaction_id, exc)
-            return None
-        log.info("%s: asked to stop transaction %s: %s", self.id, transaction_id, status)
-        return status
-
-    async def set_available(self, operative: bool) -> str | None:
-        try:
-            return str(await self.change_availability(0, operative))
-        except (CallTimeout, OcppCallError, NotConnected) as exc:
-            log.warning("%s: ChangeAvailability failed: %s", self.id, exc)
-            return None
-
-    async def _stop_request(self, transaction_id: int | str) -> str:
-        raise NotImplementedError
-
-    async def change_availability(self, connector: int, operative: bool) -> str:
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ sessions
 
@@ -620,39 +509,6 @@ class OcppConnection:
             log.warning("%s: closing session %s failed: %s", self.id, sid, exc)
             return
         log.info("%s: session %s closed (%s)", self.id, sid, reason)
-
-    # ------------------------------------------------------------------ who may charge
-
-    def stop_after_reply(self, transaction_id: int | str) -> None:
-        """A refused transaction of a box whose default-deny does not hold is stopped remotely,
-        once the refusal has gone out (see reply_sent)."""
-        if self.deny_status != "Accepted" or self.record.uncontrolled is not None:
-            self._stop_next = transaction_id
-
-    def reply_sent(self) -> None:
-        tx, self._stop_next = self._stop_next, None
-        if tx is not None:
-            self.spawn(self.stop_remotely(tx))
-
-    def configured(self) -> bool:
-        """Set up as a device: managed by ampshare, or given back to its own control."""
-        return self.host.is_known(self.id) or self.host.is_released(self.id)
-
-    def refusal(self) -> str | None:
-        """Why transactions of this box are refused (None: they may start)."""
-        if not self.configured():
-            return "not configured as an active device"
-        if self.record.uncontrolled is not None:
-            return "not under control"
-        return None
-
-    def refuse(self, what: str, why: str) -> None:
-        """Note a refused Authorize or transaction: one event per connection and reason."""
-        if (what, why) in self._refused:
-            return
-        self._refused.add((what, why))
-        log.warning("%s: %s refused: box %s", self.id, what, why)
-        self.event("transaction_refused", f"{self.id}: {what} refused: box {why}")
 
     def stack_level(self) -> int:
         style = self.host.profile_style(self.id)

@@ -47,6 +47,26 @@ _STATUS = {
 }
 
 
+def _status(state: ConnectorState) -> ChargeStatus:
+    status = _STATUS.get(state.status or "", ChargeStatus.NO_CAR)
+    if state.charging_state == "Charging":
+        status = ChargeStatus.CHARGING
+    elif state.charging_state in ("EVConnected", "SuspendedEV", "SuspendedEVSE"):
+        status = ChargeStatus.CONNECTED
+    if state.error_code and state.status == "Faulted":
+        status = ChargeStatus.ERROR
+    return status
+
+
+def _currents(state: ConnectorState) -> Triple:
+    if any(c is not None for c in state.current_a):
+        return tuple(round(c or 0.0, 2) for c in state.current_a)  # type: ignore[return-value]
+    if state.current_total_a is not None:  # phases unknown: count it on every phase
+        c = round(state.current_total_a, 2)
+        return (c, c, c)
+    return (0.0, 0.0, 0.0)
+
+
 class OcppEvseOptions(DriverOptions):
     connector_id: int = Field(1, ge=1, le=99, description="Connector (1.6) or EVSE id (2.0.1)")
     password: str | None = Field(
@@ -116,39 +136,27 @@ class OcppEvse:
 
     async def read(self) -> EvseReading:
         state = self._state()
-        status = _STATUS.get(state.status or "", ChargeStatus.NO_CAR)
-        if state.charging_state == "Charging":
-            status = ChargeStatus.CHARGING
-        elif state.charging_state in ("EVConnected", "SuspendedEV", "SuspendedEVSE"):
-            status = ChargeStatus.CONNECTED
-        if state.error_code and state.status == "Faulted":
-            status = ChargeStatus.ERROR
-        if any(c is not None for c in state.current_a):
-            cur: Triple = tuple(round(c or 0.0, 2) for c in state.current_a)  # type: ignore[assignment]
-        elif state.current_total_a is not None:  # phases unknown: count it on every phase
-            c = round(state.current_total_a, 2)
-            cur = (c, c, c)
-        else:
-            cur = (0.0, 0.0, 0.0)
         session = 0.0
         if state.meter_start_wh is not None and state.energy_wh is not None:
             session = max(0.0, state.energy_wh - state.meter_start_wh)
-        detail = self._detail
-        rec = self.server.record(self.cb_id)
-        if rec is not None and rec.uncontrolled is not None:
-            detail = NOT_UNDER_CONTROL
-        elif detail is None and state.error_code:
-            detail = f"box reports {state.error_code}" + (f": {state.info}" if state.info else "")
         return EvseReading(
-            status=status,
-            current_a=cur,
+            status=_status(state),
+            current_a=_currents(state),
             voltage_v=(state.voltage_v[0], state.voltage_v[1], state.voltage_v[2]),
             power_w=round(state.power_w or 0.0, 1),
             session_wh=round(session, 1),
             energy_wh=state.energy_wh,
             user=state.id_tag,
-            detail=detail,
+            detail=self._detail_of(state),
         )
+
+    def _detail_of(self, state: ConnectorState) -> str | None:
+        rec = self.server.record(self.cb_id)
+        if rec is not None and rec.uncontrolled is not None:
+            return NOT_UNDER_CONTROL
+        if self._detail is None and state.error_code:
+            return f"box reports {state.error_code}" + (f": {state.info}" if state.info else "")
+        return self._detail
 
     # ------------------------------------------------------------------ writing
 
@@ -182,16 +190,8 @@ class OcppEvse:
         limit = round(limit_a * self.style.voltage_v * phases, 1) if watts else limit_a
         state = rec.connectors.get(self.connector)
         tx = state.transaction_id if state is not None else None
-        use_tx = self.opts.tx_profile and tx is not None and not rec.max_profile
-        if rec.max_profile:  # one box-wide limit: the sum over its managed connectors
-            rec.limits[self.connector] = limit
-            connector, purpose, pid = 0, "ChargePointMaxProfile", MAX_PROFILE_ID
-            limit = round(sum(rec.limits.values()), 1)
-        elif use_tx:
-            connector, purpose, pid = self.connector, "TxProfile", TX_PROFILE_BASE + self.connector
-        else:
-            connector, purpose = self.connector, "TxDefaultProfile"
-            pid = DEFAULT_PROFILE_BASE + self.connector
+        connector, purpose, pid, limit = self._target(rec, limit, tx)
+        use_tx = purpose == "TxProfile"
         key = (id(conn), purpose, tx if use_tx else None, unit, limit, phases)
         if key == self._sent and time.monotonic() - self._sent_at < REFRESH_S:
             return
@@ -215,6 +215,15 @@ class OcppEvse:
             status, reason = exc.code, exc.description
         self._sent, self._sent_at = key, time.monotonic()
         await self._answered(conn, status, reason, f"{limit:g} {unit}")
+
+    def _target(self, rec: Any, limit: float, tx: int | str | None) -> tuple[int, str, int, float]:
+        """Where the limit goes: (connector, purpose, profile id, limit)."""
+        if rec.max_profile:  # one box-wide limit: the sum over its managed connectors
+            rec.limits[self.connector] = limit
+            return 0, "ChargePointMaxProfile", MAX_PROFILE_ID, round(sum(rec.limits.values()), 1)
+        if self.opts.tx_profile and tx is not None:
+            return self.connector, "TxProfile", TX_PROFILE_BASE + self.connector, limit
+        return self.connector, "TxDefaultProfile", DEFAULT_PROFILE_BASE + self.connector, limit
 
     async def _answered(self, conn: Any, status: str, reason: str | None, what: str) -> None:
         if status == "Accepted":

@@ -109,42 +109,51 @@ def parse_meter_values(meter_value: Any) -> MeterSample:
             sample.timestamp = mv["timestamp"]
         for sv in mv["sampledValue"]:
             _check_fields(sv)
-            if sv.get("format") == "SignedData" or "signedMeterValue" in sv:
-                sample.signed.append(sv)
-                if sv.get("format") == "SignedData":
-                    continue
-            if sv.get("location") not in _SKIP_LOCATIONS:
-                _fold(sample, phase_power, sv)
+            if _signed(sample, sv) or sv.get("location") in _SKIP_LOCATIONS:
+                continue
+            _fold(sample, phase_power, sv)
     if sample.power_w is None and any(p is not None for p in phase_power):
         sample.power_w = sum(p or 0.0 for p in phase_power)
     return sample
 
 
-def _fold(sample: MeterSample, phase_power: list[float | None], sv: dict[str, Any]) -> None:
-    """Take one sampled value into the sample; implausible numbers are skipped."""
+def _signed(sample: MeterSample, sv: dict[str, Any]) -> bool:
+    """Keep signed data as sent; True if the value is only a signature (1.6 SignedData)."""
+    if sv.get("format") == "SignedData" or "signedMeterValue" in sv:
+        sample.signed.append(sv)
+    return sv.get("format") == "SignedData"
+
+
+def _reading(sv: dict[str, Any], measurand: str) -> float | None:
+    """The value in W, Wh, A or V; None if it is no number or not plausible."""
+    kind = _KINDS.get(measurand)
     value = _number(sv["value"])
-    if value is None:
-        return
+    if kind is None or value is None:
+        return None
     unit, factor = _unit(sv)
     scale = _SCALE.get(unit, 1.0) if unit else 1.0
-    value *= scale * factor
+    return _plausible(kind, value * scale * factor)
+
+
+def _fold(sample: MeterSample, phase_power: list[float | None], sv: dict[str, Any]) -> None:
+    """Take one sampled value into the sample; implausible numbers are skipped."""
     measurand = sv.get("measurand") or ENERGY
-    kind = _KINDS.get(measurand)
-    if kind is None or (value := _plausible(kind, value)) is None:
+    value = _reading(sv, measurand)
+    if value is None:
         return
-    has_phase = sv.get("phase") is not None
-    phase = _PHASE.get(sv.get("phase") or "", None)
-    if measurand == ENERGY and not has_phase and value >= 0:
-        sample.energy_wh = value
-    elif measurand == POWER:
-        if not has_phase:
+    phase_name = sv.get("phase")
+    phase = _PHASE.get(phase_name or "", None)
+    if phase_name is None:
+        if measurand == ENERGY and value >= 0:
+            sample.energy_wh = value
+        elif measurand == POWER:
             sample.power_w = value
-        elif phase is not None:
-            phase_power[phase] = value
-    elif measurand == CURRENT:
-        if phase is not None:
-            sample.current_a[phase] = value
-        elif not has_phase:
+        elif measurand == CURRENT:
             sample.current_total_a = value
-    elif measurand == VOLTAGE and phase is not None:
-        sample.voltage_v[phase] = value
+    elif phase is not None:
+        if measurand == POWER:
+            phase_power[phase] = value
+        elif measurand == CURRENT:
+            sample.current_a[phase] = value
+        elif measurand == VOLTAGE:
+            sample.voltage_v[phase] = value

@@ -117,6 +117,7 @@ class OcppServer:
         self._event_limit = EventLimiter()
         #: gets every request a box sent once it is answered (the gateway's pass-through)
         self.observer: BoxObserver | None = None
+        self._stranger_limit = EventLimiter()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -293,7 +294,7 @@ class OcppServer:
             log.info(
                 "%s: connected with OCPP %s from %s%s", cb_id, cls.version, ws.remote_address, known
             )
-            self._connection_event(
+            self.box_event(
                 "charge_point_connected", f"{cb_id} connected (OCPP {cls.version}){known}", cb_id
             )
         conn.start_setup()
@@ -304,7 +305,7 @@ class OcppServer:
                 del self._conns[cb_id]
                 record.connected = False
                 log.info("%s: disconnected", cb_id)
-                self._connection_event("charge_point_disconnected", f"{cb_id} disconnected", cb_id)
+                self.box_event("charge_point_disconnected", f"{cb_id} disconnected", cb_id)
 
     async def _may_take_over(self, ws: ServerConnection, old: OcppConnection, cb_id: str) -> bool:
         """A second connection under a configured box's id replaces the first only if it proved
@@ -322,7 +323,7 @@ class OcppServer:
             cb_id,
             ws.remote_address,
         )
-        self._connection_event(
+        self.box_event(
             "charge_point_takeover_refused",
             f"{cb_id}: a second connection from {_peer(ws)} was refused: the connected box"
             " still answers",
@@ -356,15 +357,18 @@ class OcppServer:
         for rec in unknown[:excess]:
             del self._records[rec.id]
 
-    def _connection_event(self, kind: str, message: str, cb_id: str) -> None:
-        """Connection events are rate-limited: a flapping or hostile client cannot fill the log."""
-        allowed, held = self._event_limit.allow()
+    def box_event(self, kind: str, message: str, cb_id: str) -> None:
+        """Events about boxes are rate-limited, unconfigured boxes all together and apart from
+        the configured ones: a flapping or hostile client cannot fill the event log, nor
+        crowd out what the configured boxes report."""
+        limiter = self._event_limit if self._configured(cb_id) else self._stranger_limit
+        allowed, held = limiter.allow()
         if not allowed:
             return
         if held:
             self._event(
                 "charge_point_events_suppressed",
-                f"{held} connection events were not recorded (too many at once)",
+                f"{held} events about charge points were not recorded (too many at once)",
                 cb_id,
             )
         self._event(kind, message, cb_id)

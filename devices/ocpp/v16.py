@@ -13,9 +13,14 @@ from ocpp.v16 import ChargePoint as _ChargePoint16
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from devices.ocpp.connection import BadMessage, OcppConnection, now_iso, wire_log
+from devices.ocpp.connection import BadMessage, OcppConnection, now_iso
 from devices.ocpp.meter import CURRENT, ENERGY, POWER, VOLTAGE
-from devices.ocpp.state import DEFAULT_PROFILE_BASE, TX_PROFILE_BASE, ConnectorLimit
+from devices.ocpp.state import (
+    DEFAULT_PROFILE_BASE,
+    TX_PROFILE_BASE,
+    ConnectorLimit,
+    ConnectorState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,7 @@ class _Routes(_ChargePoint16):
     """
 
     def __init__(self, conn: V16Connection) -> None:
-        super().__init__(conn.id, conn.ws, logger=wire_log)
+        super().__init__(conn.id, conn.ws, logger=conn.wire_log)
         self.conn = conn
 
     @on(Action.boot_notification, skip_schema_validation=True)
@@ -205,7 +210,8 @@ class V16Connection(OcppConnection):
         except ValueError as exc:
             raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
         if state.session_id is not None and state.session_id != sid:
-            await self.end_session(state, "Other")  # the box moved on without stopping it
+            state.energy_wh = meter  # the box moved on without stopping it: it ended here
+            await self.end_session(state, "Other", p["timestamp"])
         if state.session_id != sid:
             state.signed = []
         state.transaction_id = state.session_id = sid
@@ -224,17 +230,28 @@ class V16Connection(OcppConnection):
 
     async def on_stop_transaction(self, p: dict[str, Any]) -> Any:
         tx = p["transactionId"]
-        signed: list[Any] = []
-        for mv in p.get("transactionData") or []:
-            for sv in mv.get("sampledValue") or []:
-                if isinstance(sv, dict) and sv.get("format") == "SignedData":
-                    signed.append(sv)
         state = next((s for s in self.record.connectors.values() if s.transaction_id == tx), None)
-        earlier = list(state.signed) if state else []
+        if state is None:  # never another box's session, nor one closed already
+            log.info("%s: StopTransaction for %s, not open on this box: ignored", self.id, tx)
+        else:
+            await self._stop_session(p, state)
+        tag = p.get("idTag")
+        info = {"status": self.authorize_tag(tag, "StopTransaction")} if tag else None
+        return call_result.StopTransaction(id_tag_info=info)
+
+    async def _stop_session(self, p: dict[str, Any], state: ConnectorState) -> None:
+        signed = [
+            sv
+            for mv in p.get("transactionData") or []
+            if isinstance(mv, dict)
+            for sv in mv.get("sampledValue") or []
+            if isinstance(sv, dict) and sv.get("format") == "SignedData"
+        ]
+        earlier = list(state.signed)
         try:
-            rec = await asyncio.to_thread(
+            await asyncio.to_thread(
                 self.host.hooks.sessions.stop,
-                tx,
+                state.session_id,
                 p["timestamp"],
                 float(p["meterStop"]),
                 p.get("reason") or "Local",
@@ -242,14 +259,8 @@ class V16Connection(OcppConnection):
             )
         except ValueError as exc:
             raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
-        if rec is None:
-            log.warning("%s: StopTransaction for unknown transaction %s", self.id, tx)
-        if state is not None:
-            state.energy_wh = float(p["meterStop"])
-            state.end_transaction()
-        tag = p.get("idTag")
-        info = {"status": self.authorize_tag(tag)} if tag else None
-        return call_result.StopTransaction(id_tag_info=info)
+        state.energy_wh = float(p["meterStop"])
+        state.end_transaction()
 
     # ------------------------------------------------------------------ set-up after boot
 

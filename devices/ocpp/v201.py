@@ -16,7 +16,7 @@ from ocpp.v201 import ChargePoint as _ChargePoint201
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from devices.ocpp.connection import BadMessage, OcppConnection, now_iso, wire_log
+from devices.ocpp.connection import BadMessage, OcppConnection, now_iso
 from devices.ocpp.meter import (
     CURRENT,
     ENERGY,
@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 WANTED_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE)
 _ACTIONS = frozenset(a.value for a in Action)
 _SMART = "SmartChargingCtrlr"
+#: 1.6 purpose names ampshare uses internally, as 2.0.1 calls them
+_PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 _SAMPLED = "SampledDataCtrlr"
 
 
@@ -50,7 +52,7 @@ class _Routes(_ChargePoint201):
     """Schema validation and routing of the non-hot requests by the `ocpp` library."""
 
     def __init__(self, conn: V201Connection) -> None:
-        super().__init__(conn.id, conn.ws, logger=wire_log)
+        super().__init__(conn.id, conn.ws, logger=conn.wire_log)
         self.conn = conn
 
     @on(Action.boot_notification, skip_schema_validation=True)
@@ -203,48 +205,57 @@ class V201Connection(OcppConnection):
             sample = parse_meter_values(p.get("meterValue") or [])
         except MeterFormatError:
             sample = MeterSample()
-        if not self.configured():  # refused, and nothing stored
-            status = self.authorize_tag(tag, "TransactionEvent")
-            if p["eventType"] != "Ended":
-                self.stop_after_reply(tx)
-            return call_result.TransactionEvent(id_token_info={"status": status})
-        try:
-            state = await self._transaction_state(p, tx, tag, sample)
-            if tag and not state.id_tag:
-                state.id_tag = tag
-            if info.get("chargingState"):
-                state.charging_state = info["chargingState"]
-            self.apply_sample(state, sample)
-            if p["eventType"] == "Ended":
-                log.info("%s: transaction %s (session %s) ended", self.id, tx, state.session_id)
-                await self.end_session(state, info.get("stoppedReason") or "Local", p["timestamp"])
-        except (ValueError, ConnectorLimit) as exc:
-            raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
-        if tag or self.refusal() is not None:
-            evse_no = (p.get("evse") or {}).get("id")
-            number = evse_no if type(evse_no) is int else None
-            status = await self.check_tag(tag, "TransactionEvent", number)
-            if status != "Accepted" and p["eventType"] != "Ended":
-                self.stop_after_reply(tx)
-            return call_result.TransactionEvent(id_token_info={"status": status})
-        return call_result.TransactionEvent()
+        if self.configured():  # an unconfigured box stores nothing
+            try:
+                await self._record_transaction(p, tx, tag, sample)
+            except (ValueError, ConnectorLimit) as exc:
+                raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+        if not tag and self.refusal() is None:
+            return call_result.TransactionEvent()
+        evse_no = (p.get("evse") or {}).get("id")
+        number = evse_no if type(evse_no) is int else None
+        status = await self.check_tag(tag, "TransactionEvent", number)
+        if status != "Accepted" and p["eventType"] != "Ended":
+            self.stop_after_reply(tx)
+        return call_result.TransactionEvent(id_token_info={"status": status})
 
-    async def _transaction_state(
+    async def _record_transaction(
         self, p: dict[str, Any], tx: str, tag: str | None, sample: MeterSample
+    ) -> None:
+        info = p["transactionInfo"]
+        state = self._find_transaction(tx)
+        if state is None or state.session_id is None:
+            state = await self._start_session(p, tx, tag, sample, state)
+        if tag and not state.id_tag:
+            state.id_tag = tag
+        if info.get("chargingState"):
+            state.charging_state = info["chargingState"]
+        self.apply_sample(state, sample)
+        if p["eventType"] == "Ended":
+            log.info("%s: transaction %s (session %s) ended", self.id, tx, state.session_id)
+            await self.end_session(state, info.get("stoppedReason") or "Local", p["timestamp"])
+
+    def _find_transaction(self, tx: str) -> ConnectorState | None:
+        return next((s for s in self.record.connectors.values() if s.transaction_id == tx), None)
+
+    async def _start_session(
+        self,
+        p: dict[str, Any],
+        tx: str,
+        tag: str | None,
+        sample: MeterSample,
+        state: ConnectorState | None,
     ) -> ConnectorState:
-        """The EVSE of this transaction, with its session started (once) if it is new."""
-        evse_id = (p.get("evse") or {}).get("id")
-        state = next((s for s in self.record.connectors.values() if s.transaction_id == tx), None)
-        if state is not None and state.session_id is not None:
-            return state
+        """The EVSE of a new transaction, its session started (once); a transaction the box
+        left open there ends where this one starts."""
         if state is None:
+            evse_id = (p.get("evse") or {}).get("id")
             if evse_id is None:
                 log.info("%s: transaction %s without EVSE id, assuming EVSE 1", self.id, tx)
-            number = evse_id if isinstance(evse_id, int) else 1
-            state = self.record.connector(number)
+            state = self.record.connector(evse_id if isinstance(evse_id, int) else 1)
             if state.transaction_id is not None and state.transaction_id != tx:
                 log.info("%s: transaction %s replaces %s", self.id, tx, state.transaction_id)
-                if sample.energy_wh is not None:  # the old one ended where the new one starts
+                if sample.energy_wh is not None:
                     state.energy_wh = sample.energy_wh
                 await self.end_session(state, "Other", p["timestamp"])
         start = sample.energy_wh if sample.energy_wh is not None else state.energy_wh
@@ -364,7 +375,7 @@ class V201Connection(OcppConnection):
         profile: dict[str, Any] = {
             "id": profile_id,
             "stackLevel": stack_level,
-            "chargingProfilePurpose": purpose,
+            "chargingProfilePurpose": _PURPOSES.get(purpose, purpose),
             "chargingProfileKind": "Relative" if relative else "Absolute",
             "chargingSchedule": [schedule],
         }
