@@ -639,7 +639,7 @@ class ControlLoop:
             reason = overrides.get(st.id) or reasons.get(st.id, "")
             if self.safe_mode:
                 reason = f"safe mode ({self.safe_reason}): {reason}"
-            elif st.id not in overrides and (backend := self._backend_reason(st, target)):
+            elif backend := self._backend_reason(st, target, overrides):
                 reason = backend
             elif (cap := self._user_caps.get(st.id)) and target >= cap.params["amps"]:  # type: ignore[operator]
                 reason = auth_words(cap)
@@ -682,14 +682,19 @@ class ControlLoop:
             return demand
         return cap.limit_a if demand is None else min(demand, cap.limit_a)
 
-    def _backend_reason(self, st: EvseState, target: float) -> str | None:
+    def _backend_reason(
+        self, st: EvseState, target: float, overrides: Mapping[str, str]
+    ) -> str | None:
         """Reason `backend_cap` when the backend's cap is what limits this box now."""
         cap = self.gateways.cap(st.id) if self.gateways is not None else None
-        if cap is None or target < cap.limit_a - 1e-9:
+        if cap is None or st.id in overrides or target < cap.limit_a - 1e-9:
             return None
         if cap.stopped:
             return "stopped by the billing backend"
         return f"limited by the billing backend to {cap.limit_a:g} A"
+
+    def _gateway_status(self, evse_id: str) -> Mapping[str, object] | None:
+        return self.gateways.status(evse_id) if self.gateways is not None else None
 
     def _following(self, now: float) -> list[EvseState]:
         """Boxes whose car has not yet come down to a recent cut."""
@@ -799,7 +804,7 @@ class ControlLoop:
                     "priority": st.config.get("priority", 1),
                     "max_current_a": st.config.get("max_current_a"),
                     "deactivation": st.deactivation,
-                    "gateway": self.gateways.status(st.id) if self.gateways else None,
+                    "gateway": self._gateway_status(st.id),
                 }
             )
         meters = []

@@ -95,13 +95,19 @@ def _certificates(pem: str) -> list[x509.Certificate]:
 def _pem_errors(data: Mapping[str, Any]) -> list[dict[str, str]]:
     errors: list[dict[str, str]] = []
     ca = str(data.get("gateway_ca_pem") or "")
-    cert_pem = str(data.get("gateway_client_cert_pem") or "")
-    key_pem = str(data.get("gateway_client_key") or "")
     if ca:
         try:
             _certificates(ca)
         except ValueError as exc:
             errors.append({"field": "gateway_ca_pem", "message": str(exc)})
+    return errors + _client_cert_errors(data)
+
+
+def _client_cert_errors(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Security profile 3: a certificate and its key, both PEM, that belong together."""
+    errors: list[dict[str, str]] = []
+    cert_pem = str(data.get("gateway_client_cert_pem") or "")
+    key_pem = str(data.get("gateway_client_key") or "")
     cert = key = None
     if cert_pem:
         try:

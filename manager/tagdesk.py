@@ -20,9 +20,11 @@ _MEMORY = 256
 
 
 class BackendTags(Protocol):
-    """The billing gateways, as far as tags are concerned (devices/ocpp/gateway_hub.py)."""
+    """The billing gateways, as far as tags are concerned (devices/ocpp/gateway_hub.py): the
+    backend's idTagInfo for a relayed box's tag, after the gateway's cache and its per-box
+    fallback setting (None: no gateway relays this box)."""
 
-    async def check_tag(self, evse_id: str, tag: str) -> tuple[str | None, str]: ...
+    async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None: ...
 
 
 class TagDesk:
@@ -72,15 +74,17 @@ class TagDesk:
         gateway = [d for d in devices if mode_of(d) == "gateway"]
         if not gateway or not tag or self.gateways is None:
             return self.auth.decide(tag, devices)
-        status, fallback = await self.gateways.check_tag(str(gateway[0]["id"]), tag)
-        if status == ACCEPTED:
-            return Decision(ACCEPTED, self.auth.users.by_tag(tag), method="backend")
-        if fallback == "anyone":
-            return Decision(ACCEPTED, self.auth.users.by_tag(tag), method="fallback")
-        if fallback == "local":
+        known = self.recent.get((str(gateway[0]["id"]), tag))
+        if known is not None and known.accepted and known.method == "backend":
+            return known  # the Authorize just before: not asked twice
+        cb_id = str(gateway[0].get("address", ""))
+        info = await self.gateways.box_authorize(cb_id, {"idTag": tag})
+        if info is None:  # the gateway is not relaying this box (yet): the local users decide
             local = self.auth.check_user(self.auth.users.by_tag(tag), [str(gateway[0]["id"])])
             return Decision(local.status, local.user, "fallback", local.reason)
-        return Decision(status or "Invalid", None, "backend", "backend_refused")
+        status = str(info.get("status") or "Invalid")
+        reason = None if status == ACCEPTED else "backend_refused"
+        return Decision(status, self.auth.users.by_tag(tag), "backend", reason)
 
     def seen(self, evse_id: str, tag: str | None) -> None:
         """A box with a reader reports the tag of its plugged-in car (control loop)."""

@@ -17,7 +17,7 @@ MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,V
 
 @pytest.fixture
 def backend() -> Iterator[Backend]:
-    b = Backend()
+    b = Backend(rejectTags=["BADCARD", "STAFF1"])
     try:
         yield b
     finally:
@@ -126,6 +126,12 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         assert clear["result"]["status"] == "Accepted"
         mgr.wait_for(lambda s: "billing backend" not in evse(s)["reason"])
 
+        # a changed setting reconnects at once; the running transaction goes on
+        boots = len(backend.calls("BootNotification"))
+        assert mgr.api.patch("/api/devices/box", json={"name": "Carport 2"}).status_code == 200
+        backend.wait_until(lambda: len(backend.calls("BootNotification")) > boots)
+        assert not backend.calls("StopTransaction") and len(backend.calls("StartTransaction")) == 1
+
         # triggers and remote stop
         n = len(backend.calls("StatusNotification"))
         trig = backend.call("GW1", "TriggerMessage", {"requestedMessage": "StatusNotification"})
@@ -138,6 +144,28 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         mgr.wait_for(lambda s: evse(s)["reason"] == "stopped by the billing backend")
         unlock = backend.call("GW1", "UnlockConnector", {"connectorId": 1})
         assert unlock["result"]["status"] == "NotSupported"
+
+        # a remote start with the backend's tag starts a new transaction (no Authorize needed)
+        started = backend.call("GW1", "RemoteStartTransaction", {"idTag": "REMOTE1"})
+        assert started["result"]["status"] == "Accepted"
+        second = backend.wait_until(lambda: backend.calls("StartTransaction")[1:])[0]
+        assert second["params"]["idTag"] == "REMOTE1"
+        mgr.wait_for(lambda s: "billing backend" not in evse(s)["reason"])
+        # a reset ends the transaction and boots again
+        boots = len(backend.calls("BootNotification"))
+        assert backend.call("GW1", "Reset", {"type": "Soft"})["result"]["status"] == "Accepted"
+        backend.wait_until(lambda: len(backend.calls("BootNotification")) > boots)
+        reset_stop = backend.calls("StopTransaction")[-1]["params"]
+        assert reset_stop["transactionId"] == 1001 and reset_stop["reason"] == "SoftReset"
+
+        # a box that does not answer is Faulted, a disabled one Unavailable
+        def last_status() -> str:
+            return str(backend.calls("StatusNotification")[-1]["params"]["status"])
+
+        assert mgr.api.patch("/api/devices/box", json={"offline": True}).status_code == 200
+        backend.wait_until(lambda: last_status() == "Faulted")
+        assert mgr.api.patch("/api/devices/box", json={"enabled": False}).status_code == 200
+        backend.wait_until(lambda: last_status() == "Unavailable")
         assert not backend.events("strict")
     finally:
         mgr.stop()
@@ -167,7 +195,13 @@ def test_outage_and_restart_deliver_each_message_once_in_order(tmp_path: Path) -
         mgr.wait_for(lambda s: evse(s)["setpoint_a"] > 0)  # charging goes on, locally managed
         second = Backend(port=first.port, txStart=2000)
         second.wait("call", method="StartTransaction", timeout_s=45)
-        mgr.wait_for(lambda s: evse(s)["gateway"]["queued"] == 0, timeout_s=30)
+        # the queue drains (a fresh meter value a second may be waiting its turn)
+        mgr.wait_for(lambda s: evse(s)["gateway"]["queued"] <= 1, timeout_s=30)
+        second.wait_until(
+            lambda: any(
+                c["params"].get("transactionId") == 2000 for c in second.calls("MeterValues")
+            )
+        )
 
         replayed = [c for c in second.calls() if c["method"] in ("MeterValues", "StartTransaction",
                                                                   "StopTransaction")]  # fmt: skip
@@ -179,15 +213,21 @@ def test_outage_and_restart_deliver_each_message_once_in_order(tmp_path: Path) -
         start_at = next(i for i, c in enumerate(replayed) if c["method"] == "StartTransaction")
         assert start_at == len(old)
         assert all(c["params"]["transactionId"] == 2000 for c in replayed[start_at + 1 :])
+
         # each message once: no meter value of the old transaction reached both backends twice
-        stamps = [
-            c["params"]["meterValue"][0]["timestamp"]
-            for b in (first, second)
-            for c in b.calls("MeterValues")
-            if c["params"].get("transactionId") == 1000
-        ]
-        assert len(old) >= 3
-        assert len(set(stamps)) == len(stamps)
+        def stamps(b: Backend) -> list[str]:
+            return [
+                c["params"]["meterValue"][0]["timestamp"]
+                for c in b.calls("MeterValues")
+                if c["params"].get("transactionId") == 1000
+            ]
+
+        before, after = stamps(first), stamps(second)
+        assert len(after) >= 3 and len(set(after)) == len(after)
+        # what was queued during the outage arrived once; the one message that may have been on
+        # the wire when the backend died (its answer lost) is the only one sent again
+        assert set(before) & set(after) <= {before[-1]}
+        assert sorted(after) == after
         assert not second.events("strict") and not first.events("strict")
     finally:
         mgr.stop()
@@ -244,6 +284,8 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
         }
         box.stdin.write("go\n")
         box.stdin.flush()
+        assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
+        assert [c["params"]["idTag"] for c in backend.calls("Authorize")] == ["CARD1", "BADCARD"]
         local_tx = step("started")["transactionId"]
         dt = step("data_transfer")["reply"]
         assert dt == {"status": "Accepted", "data": 'echo:{"receipt":"0042","amount_cents":1234}'}
@@ -333,9 +375,10 @@ def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
             "chargingProfile": {
                 "id": 3, "stackLevel": 0, "chargingProfilePurpose": "ChargingStationMaxProfile",
                 "chargingProfileKind": "Absolute",
-                "chargingSchedule": [{"id": 1, "chargingRateUnit": "A",
-                                      "startSchedule": "2020-01-01T00:00:00Z",
-                                      "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}]}],
+                "chargingSchedule": [{
+                    "id": 1, "chargingRateUnit": "A", "startSchedule": "2020-01-01T00:00:00Z",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 10.0}],
+                }],
             },
         }  # fmt: skip
         assert (
@@ -368,3 +411,127 @@ def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
     finally:
         mgr.stop()
         backend.stop()
+
+
+def test_ocpp201_box_is_relayed_unaltered(tmp_path: Path) -> None:
+    """A 2.0.1 station: its TransactionEvents with signedMeterValue and its DataTransfer pass."""
+    import json
+    import subprocess
+
+    from gateway_backend import INTEROP, node
+
+    backend = Backend(protocols=["ocpp2.0.1"])
+    mgr = serve(tmp_path / "data")
+    box = None
+    try:
+        device = {
+            "kind": "evse", "driver": "ocpp", "id": "s201", "name": "Station 201",
+            "address": "ST201", "gateway_url": backend.url, "gateway_client_id": "RELAY201",
+            "gateway_password": backend.cfg["password"], "gateway_protocol": "ocpp2.0.1",
+        }  # fmt: skip
+        assert mgr.api.post("/api/devices", json=device).status_code == 201
+        box = subprocess.Popen(
+            [node(), "box201.js", str(mgr.ocpp_port), "ST201"],
+            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert box.stdin is not None and box.stdout is not None
+
+        def step(kind: str) -> dict[str, Any]:
+            for _ in range(50):
+                line = box.stdout.readline()
+                assert line, "box201.js ended early"
+                event = json.loads(line)
+                assert event["event"] != "error", event
+                if event["event"] == kind:
+                    return event
+            raise AssertionError(f"no {kind}")
+
+        step("booted")
+        backend.wait_until(
+            lambda: any(
+                c["params"]["chargingStation"].get("serialNumber") == "SN-201"
+                for c in backend.calls("BootNotification")
+            )
+        )
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert step("data_transfer")["reply"]["status"] == "Accepted"
+        signed = step("stopped")["signed"]
+        sent = backend.wait("call", method="DataTransfer")["params"]
+        assert sent["data"] == {"receipt": "0042", "amount_cents": 1234}
+        backend.wait_until(lambda: len(backend.calls("TransactionEvent")) >= 2)
+        events = backend.calls("TransactionEvent")
+        assert [e["params"]["eventType"] for e in events] == ["Started", "Ended"]
+        for e in events:
+            assert e["params"]["transactionInfo"]["transactionId"] == "TX-201-1"
+            assert e["params"]["meterValue"][0]["sampledValue"][0]["signedMeterValue"] == signed
+        assert not backend.events("strict")
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert box.wait(timeout=10) == 0
+    finally:
+        if box is not None and box.poll() is None:
+            box.kill()
+            box.wait(timeout=5)
+        mgr.stop()
+        backend.stop()
+
+
+def test_ocpp_box_local_user_charges_unbilled(tmp_path: Path, backend: Backend) -> None:
+    """The backend refuses a tag of a local user: the box may charge, nothing is billed."""
+    import json
+    import subprocess
+
+    from gateway_backend import INTEROP, node
+
+    mgr = serve(tmp_path / "data")
+    box = None
+    try:
+        assert mgr.api.post("/api/users", json={"name": "Staff", "id_tag": "STAFF1"}).is_success
+        device = {
+            "kind": "evse", "driver": "ocpp", "id": "staffbox", "name": "Staff box",
+            "address": "BOX8", "gateway_url": backend.url, "gateway_client_id": "RELAY8",
+            "gateway_password": backend.cfg["password"], "gateway_auth_fallback": "local",
+        }  # fmt: skip
+        assert mgr.api.post("/api/devices", json=device).status_code == 201
+        box = subprocess.Popen(
+            [node(), "box.js", str(mgr.ocpp_port), "BOX8", "STAFF1"],
+            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert box.stdin is not None and box.stdout is not None
+
+        def step(kind: str) -> dict[str, Any]:
+            for _ in range(50):
+                line = box.stdout.readline()
+                assert line, "box.js ended early"
+                event = json.loads(line)
+                assert event["event"] != "error", event
+                if event["event"] == kind:
+                    return event
+            raise AssertionError(f"no {kind}")
+
+        step("booted")
+        backend.wait("call", method="BootNotification", identity="RELAY8")
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
+        step("data_transfer")
+        backend.wait_until(
+            lambda: any(
+                c["params"]["status"] == "Unavailable" for c in backend.calls("StatusNotification")
+            )
+        )
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        step("stopped")
+        backend.wait("call", method="DataTransfer")  # later messages still reach the backend
+        assert not backend.calls("StartTransaction") and not backend.calls("StopTransaction")
+        assert not [c for c in backend.calls("MeterValues") if "transactionId" in c["params"]]
+        box.stdin.write("go\n")
+        box.stdin.flush()
+        assert box.wait(timeout=10) == 0
+    finally:
+        if box is not None and box.poll() is None:
+            box.kill()
+            box.wait(timeout=5)
+        mgr.stop()

@@ -153,6 +153,28 @@ def _schemas() -> dict[str, Any]:
                     "type": ["string", "null"],
                     "description": "result of the last deactivation (profiles cleared...)",
                 },
+                "gateway": {
+                    "oneOf": [_ref("GatewayState"), {"type": "null"}],
+                    "description": "the gateway to a billing backend; null: none configured",
+                },
+            },
+        },
+        "GatewayState": {
+            "type": "object",
+            "properties": {
+                "connected": {"type": "boolean", "description": "booted at the backend"},
+                "since": {"type": ["number", "null"], "description": "connected since (epoch s)"},
+                "error": {
+                    "type": ["string", "null"],
+                    "description": "last failure as a code: http_401, http_<status>, "
+                    "certificate_untrusted, tls_failed, unreachable, unknown_host, protocol, "
+                    "closed, other",
+                },
+                "detail": {"type": ["string", "null"], "description": "the failure in detail"},
+                "queued": {"type": "integer", "description": "transaction messages waiting"},
+                "limit_a": {"type": ["number", "null"], "description": "the backend's cap (A)"},
+                "insecure": {"type": "boolean", "description": "certificate not checked"},
+                "protocol": {"type": "string", "enum": ["ocpp1.6", "ocpp2.0.1"]},
             },
         },
         "MeterState": {
@@ -198,6 +220,15 @@ def _schemas() -> dict[str, Any]:
                 "phase_rotation": {"type": "string"},
                 "priority": {"type": "integer"},
                 "role": {"type": "string"},
+                "gateway_url": {"type": "string", "description": "ws:// or wss://; empty: none"},
+                "gateway_client_id": {"type": "string"},
+                "gateway_password": {"type": ["string", "null"], "writeOnly": True},
+                "gateway_protocol": {"type": "string", "enum": ["ocpp1.6", "ocpp2.0.1"]},
+                "gateway_ca_pem": {"type": "string"},
+                "gateway_client_cert_pem": {"type": "string"},
+                "gateway_client_key": {"type": ["string", "null"], "writeOnly": True},
+                "gateway_verify_tls": {"type": "boolean"},
+                "gateway_auth_fallback": {"type": "string", "enum": ["refuse", "local", "anyone"]},
             },
             "additionalProperties": True,
         },

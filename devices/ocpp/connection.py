@@ -77,6 +77,10 @@ class Host(Protocol):
         self, cb_id: str, payload: dict[str, Any]
     ) -> dict[str, Any] | None: ...
 
+    async def relay_authorize(
+        self, cb_id: str, payload: dict[str, Any]
+    ) -> dict[str, Any] | None: ...
+
 
 class ComplaintLog:
     """Warnings about one connection's bad messages: the first `limit` are logged, then one line

@@ -46,6 +46,10 @@ log = logging.getLogger(__name__)
 
 DIALECTS = {"ocpp1.6": gateway_v16, "ocpp2.0.1": gateway_v201}
 AUTH_TIMEOUT_S = 10.0
+#: a tag read while the backend is (re)connecting waits this long for it before the fallback
+AUTH_WAIT_S = 5.0
+#: a meter value due within this time is sent in this control cycle, not the next one (s)
+METER_SLACK_S = 0.5
 PLUGGED = (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)
 
 
@@ -86,6 +90,7 @@ class Gateway:
         self.sent_word: tuple[str, str | None] | None = None
         self.next_meter = 0.0
         self.wake = asyncio.Event()
+        self.ready = asyncio.Event()  # booted at the backend
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closed = False
         self.link = Link(
@@ -99,6 +104,7 @@ class Gateway:
             on_close=self._on_close,
             events=self._link_event,
             format_error=self.dialect.FORMAT_ERROR,
+            actions=self.dialect.ACTIONS,
         )
 
     def _headers(self) -> dict[str, str]:
@@ -107,14 +113,21 @@ class Gateway:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def start(self) -> None:
-        """Recover from the journal (a session open at the last stop ends with PowerLoss or
-        Reboot, as a rebooted charge point reports it), then connect."""
+    def start(self, *, resume: bool = False) -> None:
+        """Recover from the journal, then connect.
+
+        After a restart of ampshare a session that was open ends with PowerLoss or Reboot, as a
+        rebooted charge point reports it; after a mere settings change (`resume`) it goes on.
+        """
         state = self.queue.state
-        if state.get("tx") and not self.relaying:
+        if state.get("tx") and resume:
+            self.tx = dict(state["tx"])
+            self.auth, self.auth_tag = "accepted", self.tx.get("tag")
+            self.next_meter = time.time() + self.config.interval_s("MeterValueSampleInterval")
+        elif state.get("tx") and not self.relaying:
             self.tx = dict(state["tx"])
             self._stop_tx("Reboot" if state.get("clean") else "PowerLoss", state.get("ts"))
-        self.queue.save_state({"tx": None, "clean": False}, sync=True)
+        self.queue.save_state({"tx": self.tx, "clean": False}, sync=True)
         self.link.start()
         self.spawn(self._sender())
 
@@ -174,28 +187,35 @@ class Gateway:
             self.spawn(self._send_status())
 
     def _follow_box(self, obs: BoxObservation, now: float) -> None:
+        """Transactions follow the box: plug-in authorizes and starts, unplugging stops."""
         r = obs.reading
         if obs.online and r is not None and r.status is ChargeStatus.NO_CAR:
-            if self.tx is not None:
-                self._stop_tx("EVDisconnected")
-            self.auth = self.auth_tag = None
-            self.remote_stopped = False
+            self._unplugged()
             return
         if not obs.enabled and self.tx is not None:
             self._stop_tx("Local")
-        plugged = obs.online and obs.enabled and r is not None and r.status in PLUGGED
-        if not plugged or r is None:
+        if not (obs.online and obs.enabled) or r is None or r.status not in PLUGGED:
             return
-        if self.tx is None and self.auth is None and not self.remote_stopped:
+        if self.tx is None and not self.remote_stopped:
+            self._plugged(r, now)
+        if self.tx is not None:
+            self.tx["last_wh"] = self._register(r)
+            if now >= self.next_meter - METER_SLACK_S:
+                self._queue_meter(now)
+
+    def _unplugged(self) -> None:
+        if self.tx is not None:
+            self._stop_tx("EVDisconnected")
+        self.auth = self.auth_tag = None
+        self.remote_stopped = False
+
+    def _plugged(self, r: Any, now: float) -> None:
+        if self.auth is None:
             tag = self.remote_tag or r.user or self.settings.client_id[:20]
             self.auth, self.auth_tag = "pending", tag
             self.spawn(self._authorize(tag, remote=self.remote_tag is not None))
-        if self.tx is None and self.auth == "accepted" and not self.remote_stopped:
+        elif self.auth == "accepted":
             self._start_tx(self.auth_tag or "", r, now)
-        if self.tx is not None:
-            self.tx["last_wh"] = self._register(r)
-            if now >= self.next_meter:
-                self._queue_meter(now)
 
     def _status_word(self, obs: BoxObservation) -> tuple[str, str | None]:
         r = obs.reading
@@ -223,37 +243,33 @@ class Gateway:
 
     async def _authorize(self, tag: str, *, remote: bool) -> None:
         """Backend first; the tag cache when it is away; then this box's fallback setting."""
-        if remote:
+        if remote or self.config.cached(tag):
             self.auth = "accepted"
             return
-        status = await self.ask_backend(tag)
-        if status == "Accepted":
-            self.auth = "accepted"
-            return
-        self.auth = self._fallback(tag, status or "unreachable")
-
-    async def ask_backend(self, tag: str) -> str | None:
-        """The backend's status for `tag` (a cached acceptance while it is away counts);
-        None: it could not be asked."""
-        if self.config.cached(tag):
-            return "Accepted"
+        why = "unreachable"
+        if not self.booted:
+            try:
+                await asyncio.wait_for(self.ready.wait(), AUTH_WAIT_S)
+            except TimeoutError:
+                pass
         try:
             action, payload = self.msgs.authorize(tag)
             reply = await self.link.request(action, payload, AUTH_TIMEOUT_S)
             status, expiry = self.msgs.auth_result(reply)
+            if status == "Accepted":
+                self.config.remember_tag(tag, parse_time(expiry))
+                self.auth = "accepted"
+                return
+            why = status
+            self.config.forget_tag(tag)
+            self.events(
+                "gateway_tag_rejected",
+                f"{self.name}: billing backend refused tag {tag} ({status})",
+                device=self.id,
+            )
         except (Offline, BackendError, TimeoutError) as exc:
             log.info("%s: tag %s not checked by the backend: %s", self.id, tag, exc)
-            return None
-        if status == "Accepted":
-            self.config.remember_tag(tag, parse_time(expiry))
-            return status
-        self.config.forget_tag(tag)
-        self.events(
-            "gateway_tag_rejected",
-            f"{self.name}: billing backend refused tag {tag} ({status})",
-            device=self.id,
-        )
-        return str(status)
+        self.auth = self._fallback(tag, why)
 
     def _fallback(self, tag: str, why: str) -> str:
         mode = self.settings.auth_fallback
@@ -293,7 +309,10 @@ class Gateway:
         if sampled:
             self._enqueue(self.msgs.meter(1, sampled, now), self.tx["key"])
         interval = self.config.interval_s("MeterValueSampleInterval")
-        self.next_meter = now + (interval if interval > 0 else 3600.0)
+        # on the planned grid, so a sample interval of N s does not drift to N + 1 control cycles
+        step = interval if interval > 0 else 3600.0
+        planned = self.next_meter + step
+        self.next_meter = planned if planned > now else now + step
         self._save()
 
     def _samples(self, r: Any) -> list[dict[str, Any]]:
@@ -397,6 +416,7 @@ class Gateway:
         if interval > 0:
             self.config.keys["HeartbeatInterval"] = str(int(interval))
         self.booted = True
+        self.ready.set()
         self.sent_word = None
         await self._send_status()
         self.wake.set()
@@ -406,6 +426,7 @@ class Gateway:
 
     def _on_close(self) -> None:
         self.booted = False
+        self.ready.clear()
         self.sent_word = None
 
     def _ident(self) -> dict[str, Any]:
@@ -517,7 +538,11 @@ class Gateway:
         if self.tx is not None and not self.relaying:
             self._stop_tx(reason)
         self.auth = None
-        self.spawn(self.link.reconnect())
+        self.spawn(self._reconnect_soon())
+
+    async def _reconnect_soon(self) -> None:
+        await asyncio.sleep(0.3)  # the answer to Reset goes out first
+        await self.link.reconnect()
 
     def clear_cache(self) -> None:
         self.config.tags.clear()
@@ -569,6 +594,32 @@ class Gateway:
             self.spawn(self._send_status())
         elif action == "BootNotification" and self.booted:
             self.spawn(self.send_now(self.msgs.boot(self.relay.ident())))
+
+    async def box_authorize(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A relayed box's Authorize: the backend's answer; when it refuses or is away, the
+        cache and this box's fallback (a local user charges unbilled: not relayed)."""
+        tag = str(payload.get("idTag") or (payload.get("idToken") or {}).get("idToken") or "")
+        if not self.booted and self.config.cached(tag):
+            return {"status": "Accepted"}
+        try:
+            reply = await self.link.request("Authorize", payload, AUTH_TIMEOUT_S)
+            status, expiry = self.msgs.auth_result(reply)
+            info = reply.get("idTagInfo") or reply.get("idTokenInfo") or {"status": status}
+            if status == "Accepted":
+                self.config.remember_tag(tag, parse_time(expiry))
+                return dict(info)
+            self.config.forget_tag(tag)
+            self.events(
+                "gateway_tag_rejected",
+                f"{self.name}: billing backend refused tag {tag} ({status})",
+                device=self.id,
+            )
+        except (Offline, BackendError, TimeoutError) as exc:
+            log.info("%s: tag %s not checked by the backend: %s", self.id, tag, exc)
+        decision = self._fallback(tag, "refused or unreachable")
+        if decision == "unbilled" and self.relay is not None:
+            self.relay.unbilled_tags.add(tag)
+        return {"status": "Invalid" if decision == "refused" else "Accepted"}
 
     async def box_data_transfer(self, payload: dict[str, Any]) -> dict[str, Any] | None:
         if not self.booted:

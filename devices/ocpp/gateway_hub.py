@@ -54,17 +54,21 @@ class GatewayHub:
         for cfg in devices:
             if cfg.get("kind") == "evse" and GatewaySettings.of(cfg) is not None:
                 wanted[str(cfg["id"])] = cfg
+        replaced: set[str] = set()
         for dev_id in list(self.gateways):
             cfg = wanted.get(dev_id)
             if cfg is None or self._key(cfg) != self._configs.get(dev_id):
                 gw = self.gateways.pop(dev_id)
                 self._configs.pop(dev_id, None)
                 await gw.close()
+                replaced.add(dev_id)
         for dev_id, cfg in wanted.items():
             if dev_id not in self.gateways:
-                self._start(dev_id, cfg)
+                self._start(dev_id, cfg, resume=dev_id in replaced)
 
-    def _start(self, dev_id: str, cfg: Mapping[str, Any]) -> None:
+    def _start(self, dev_id: str, cfg: Mapping[str, Any], *, resume: bool = False) -> None:
+        """A new gateway; `resume`: it replaces one of this process (a settings change), so a
+        running transaction goes on instead of ending as after a reboot."""
         settings = GatewaySettings.of(cfg)
         assert settings is not None
         relay = None
@@ -87,7 +91,7 @@ class GatewayHub:
             self.events("gateway_error", f"{cfg.get('name')}: gateway cannot start: {exc}",
                         device=dev_id)  # fmt: skip
             return
-        gw.start()
+        gw.start(resume=resume)
         self.gateways[dev_id] = gw
         self._configs[dev_id] = self._key(cfg)
         log.info("%s: gateway to %s (%s)", dev_id, settings.endpoint, settings.protocol)
@@ -111,14 +115,6 @@ class GatewayHub:
         self.gateways.clear()
         self._configs.clear()
 
-    async def check_tag(self, evse_id: str, tag: str) -> tuple[str | None, str]:
-        """The backend's status for a tag presented at this box (None: it could not be
-        asked) and the box's fallback setting (refuse, local, anyone)."""
-        gw = self.gateways.get(evse_id)
-        if gw is None:
-            return None, "refuse"
-        return await gw.ask_backend(tag), gw.settings.auth_fallback
-
     # ------------------------------------------------------------------ from the OCPP server
 
     def _relays(self, cb_id: str) -> list[Gateway]:
@@ -134,6 +130,13 @@ class GatewayHub:
                 gw.on_box_call(action, payload, local_tx)
             except Exception:
                 log.exception("%s: relaying %s failed", gw.id, action)
+
+    async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The tag of a relayed box, decided by the backend (and the box's fallback setting)."""
+        for gw in self._relays(cb_id):
+            if gw.relaying:
+                return await gw.box_authorize(payload)
+        return None
 
     async def box_data_transfer(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The backend's answer to a box's DataTransfer; None: no gateway or not connected."""

@@ -98,6 +98,7 @@ class Link:
         on_close: Callable[[], None],
         events: Callable[[str, str], None],
         format_error: str,
+        actions: frozenset[str],
     ) -> None:
         self.name = name
         self.endpoint = endpoint
@@ -109,6 +110,7 @@ class Link:
         self.on_close = on_close
         self.events = events
         self.format_error = format_error
+        self.actions = actions
         self.state = LinkState()
         self.ws: ClientConnection | None = None
         self.cp: Any = None
@@ -127,6 +129,11 @@ class Link:
         self._runner = asyncio.get_running_loop().create_task(self._run())
 
     async def close(self) -> None:
+        if self.ws is not None:
+            try:
+                await asyncio.wait_for(self.ws.close(1000, "shutting down"), 2.0)
+            except (TimeoutError, ConnectionClosed, OSError):
+                pass
         if self._runner is not None:
             self._runner.cancel()
             try:
@@ -224,6 +231,10 @@ class Link:
         if msg[0] == 2:
             if len(msg) != 4 or not isinstance(msg[3], dict) or not isinstance(msg[2], str):
                 await self._error(msg[1], "a CALL is [2, id, action, {payload}]")
+                return
+            if msg[2] not in self.cp.route_map:  # OCPP-J: unknown vs known but unsupported
+                code = "NotSupported" if msg[2] in self.actions else "NotImplemented"
+                await self.send([4, msg[1], code, f"{msg[2]} is not supported", {}])
                 return
             self.raw[msg[1]] = msg[3]
             self.spawn(self._route(msg[1], raw))

@@ -79,6 +79,8 @@ class GatewayQueue:
             self.tx_ids.pop(rec["tx"], None)
         elif op == "state":
             self.state = dict(rec["state"])
+        elif op == "seq":  # numbering goes on after a compaction
+            self._seq = max(self._seq, int(rec["n"]))
 
     def _write(self, rec: dict[str, Any], *, sync: bool = False) -> None:
         line = json.dumps(rec, separators=(",", ":"), ensure_ascii=False) + "\n"
@@ -92,7 +94,10 @@ class GatewayQueue:
     def _compact(self) -> None:
         """Rewrite the journal with only what is still needed (temp file, fsync, rename)."""
         tmp = self.path.with_suffix(".tmp")
-        recs: list[dict[str, Any]] = [{"op": "state", "state": self.state}]
+        recs: list[dict[str, Any]] = [
+            {"op": "seq", "n": self._seq},
+            {"op": "state", "state": self.state},
+        ]
         recs += [{"op": "txid", "tx": k, "id": v} for k, v in self.tx_ids.items()]
         recs += [
             {"op": "add", "n": e.seq, "action": e.action, "payload": e.payload, "tx": e.tx}

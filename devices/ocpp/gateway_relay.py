@@ -31,6 +31,9 @@ class Relay:
         self.connector = connector
         self.boot: dict[str, Any] | None = None
         self.last_status: dict[str, Any] | None = None
+        #: tags only ampshare's users table allowed: their sessions are not billed
+        self.unbilled_tags: set[str] = set()
+        self.unbilled_tx: set[str] = set()
 
     def protocol(self) -> str | None:
         rec = self.server.record(self.cb_id)
@@ -51,6 +54,8 @@ class Relay:
             return "Unavailable", None
         if obs is not None and not obs.online:
             return "Faulted", "box not connected"
+        if self.unbilled_tx:
+            return "Unavailable", "local session"
         return "box", json.dumps(self.last_status, sort_keys=True)
 
     def status_message(self, word: tuple[str, str | None], msgs: Any) -> Message | None:
@@ -78,6 +83,8 @@ class Relay:
         if action == "StatusNotification":
             self.last_status = payload
             return []
+        if self._unbilled(action, payload, local_tx):
+            return []
         if action == "StartTransaction":
             return [((action, payload), f"box{local_tx}", True)]
         if action == "StopTransaction":
@@ -88,6 +95,24 @@ class Relay:
             tx = payload.get("transactionId")
             return [((action, payload), None if tx is None else f"box{tx}", tx is not None)]
         return []
+
+    def _unbilled(self, action: str, payload: dict[str, Any], local_tx: Any) -> bool:
+        """A session of a tag the backend did not accept (local user): nothing is relayed."""
+        if action == "StartTransaction" and payload.get("idTag") in self.unbilled_tags:
+            self.unbilled_tx.add(f"box{local_tx}")
+            return True
+        token = (payload.get("idToken") or {}).get("idToken")
+        tx = payload.get("transactionId") or (payload.get("transactionInfo") or {}).get(
+            "transactionId"
+        )
+        key = f"box{tx}"
+        if action == "TransactionEvent" and token in self.unbilled_tags:
+            self.unbilled_tx.add(key)
+        if key not in self.unbilled_tx:
+            return False
+        if action == "StopTransaction" or payload.get("eventType") == "Ended":
+            self.unbilled_tx.discard(key)
+        return True
 
     # ------------------------------------------------------------------ to the box
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from ocpp.routing import on
@@ -10,6 +9,7 @@ from ocpp.v16 import ChargePoint
 from ocpp.v16 import call_result as res
 from ocpp.v16.enums import Action
 
+from devices.ocpp.connection import wire_log
 from devices.ocpp.gateway_profiles import iso
 
 if TYPE_CHECKING:
@@ -27,8 +27,7 @@ TRIGGERS = {
     "DiagnosticsStatusNotification",
     "FirmwareStatusNotification",
 }
-wire_log = logging.getLogger("devices.ocpp.gateway.wire")
-wire_log.setLevel(logging.WARNING)
+ACTIONS = frozenset(a.value for a in Action)
 
 
 class Messages:
@@ -144,6 +143,12 @@ class Router(ChargePoint):
 
     def _raw(self, uid: str) -> dict[str, Any]:
         return self.gw.link_raw(uid)
+
+    async def _send(self, message: str) -> None:
+        """1.6 names the error FormationViolation (the library uses 2.0.1's FormatViolation)."""
+        if message.startswith("[4") and '"FormatViolation"' in message[:80]:
+            message = message.replace('"FormatViolation"', '"FormationViolation"', 1)
+        await super()._send(message)
 
     @on(Action.remote_start_transaction)
     async def _remote_start(self, call_unique_id: str, **_: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
 from ocpp.routing import on
@@ -10,6 +9,7 @@ from ocpp.v201 import ChargePoint
 from ocpp.v201 import call_result as res
 from ocpp.v201.enums import Action
 
+from devices.ocpp.connection import wire_log
 from devices.ocpp.gateway_profiles import iso
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 SUBPROTOCOL = "ocpp2.0.1"
 FORMAT_ERROR = "FormatViolation"
-wire_log = logging.getLogger("devices.ocpp.gateway.wire")
+ACTIONS = frozenset(a.value for a in Action)
 
 #: 1.6 connector status words -> 2.0.1 connector status
 CONNECTOR_STATUS = {

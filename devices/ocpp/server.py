@@ -98,6 +98,8 @@ class BoxObserver(Protocol):
         self, cb_id: str, payload: dict[str, Any]
     ) -> dict[str, Any] | None: ...
 
+    async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None: ...
+
 
 class OcppServer:
     def __init__(self, settings: OcppSettings, hooks: OcppHooks, data_dir: Path) -> None:
@@ -436,6 +438,12 @@ class OcppServer:
         for conn in list(self._conns.values()):
             if conn.ready and not conn.closed:
                 conn.spawn(self.local_lists.sync(conn))
+
+    async def relay_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """The billing backend's idTagInfo / idTokenInfo for a box's tag (None: no gateway)."""
+        if self.observer is None:
+            return None
+        return await self.observer.box_authorize(cb_id, payload)
 
     def connection_ready(self, conn: OcppConnection) -> None:
         conn.spawn(self.local_lists.sync(conn))

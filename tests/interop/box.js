@@ -1,11 +1,12 @@
 // An OCPP 1.6 charge point (ocpp-rpc, strict schemas) on ampshare's own server, with a signed
 // meter (OCMF) and an EC-card terminal's DataTransfer: checks that the gateway relays both.
-// Usage: node box.js <port> <identity>
+// Usage: node box.js <port> <identity> [tag]
 // Prints one JSON line per step; exits 0 when done, 1 on an error, 2 on timeout.
 'use strict';
 const { RPCClient } = require('ocpp-rpc');
 
-const [port, identity] = process.argv.slice(2);
+const [port, identity, tagArg] = process.argv.slice(2);
+const TAG = tagArg || 'CARD1';
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 const fail = (why) => { out({ event: 'error', why: String(why) }); process.exit(1); };
 setTimeout(() => { out({ event: 'timeout' }); process.exit(2); }, 40000).unref();
@@ -43,7 +44,10 @@ const next = () => new Promise((resolve) => lines.once('line', resolve));
     await cli.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Preparing' });
     out({ event: 'booted' });
     await next();
-    const start = await cli.call('StartTransaction', { connectorId: 1, idTag: 'CARD1', meterStart: 1000, timestamp: now() });
+    const auth = await cli.call('Authorize', { idTag: TAG });
+    const bad = await cli.call('Authorize', { idTag: 'BADCARD' });
+    out({ event: 'authorized', tag: auth.idTagInfo.status, bad: bad.idTagInfo.status });
+    const start = await cli.call('StartTransaction', { connectorId: 1, idTag: TAG, meterStart: 1000, timestamp: now() });
     out({ event: 'started', transactionId: start.transactionId });
     await cli.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Charging' });
     await cli.call('MeterValues', { connectorId: 1, transactionId: start.transactionId, meterValue: [{ timestamp: now(), sampledValue: [
@@ -53,7 +57,7 @@ const next = () => new Promise((resolve) => lines.once('line', resolve));
     const dt = await cli.call('DataTransfer', { vendorId: 'com.example.ecterminal', messageId: 'Payment', data: '{"receipt":"0042","amount_cents":1234}' });
     out({ event: 'data_transfer', reply: dt });
     await next();
-    await cli.call('StopTransaction', { transactionId: start.transactionId, meterStop: 3500, timestamp: now(), reason: 'Local', idTag: 'CARD1',
+    await cli.call('StopTransaction', { transactionId: start.transactionId, meterStop: 3500, timestamp: now(), reason: 'Local', idTag: TAG,
       transactionData: [{ timestamp: now(), sampledValue: [{ value: SIGNED_2, format: 'SignedData', context: 'Transaction.End', measurand: 'Energy.Active.Import.Register' }] }] });
     await cli.call('StatusNotification', { connectorId: 1, errorCode: 'NoError', status: 'Finishing' });
     out({ event: 'stopped', signed: [SIGNED_1, SIGNED_2] });
