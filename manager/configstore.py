@@ -35,15 +35,33 @@ def _first_error(exc: ValidationError | InvalidInput) -> str:
     return f"{field}: {err['msg']}"
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _check_meta(path: Path, row: dict[str, Any]) -> None:
-    version = row.get("schema_version")
-    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+    _check_version(path, row.get("schema_version"))
+    _check_secret(path, row.get("secret"))
+    if not isinstance(row.get("admin_hash") or "", str):
+        raise CorruptDataError(f"data file {path}: the admin password hash is not text")
+    revoked = row.get("revoked_sessions") or {}
+    if not _whole(row.get("session_generation", 0)):
+        raise CorruptDataError(f"data file {path}: the session generation is not a number")
+    if not isinstance(revoked, dict) or not all(_whole(v) for v in revoked.values()):
+        raise CorruptDataError(f"data file {path}: the ended sessions are not a table of times")
+
+
+def _check_version(path: Path, version: object) -> None:
+    if not _whole(version) or version == 0:
         raise CorruptDataError(f"data file {path} has no valid schema version")
+    assert isinstance(version, int)
     if version > SCHEMA_VERSION:
         raise CorruptDataError(
             f"data file {path} is from a newer ampshare (schema {version} > {SCHEMA_VERSION})"
         )
-    secret = row.get("secret")
+
+
+def _check_secret(path: Path, secret: object) -> None:
     try:
         ok = isinstance(secret, str) and len(bytes.fromhex(secret)) >= MIN_SECRET_BYTES
     except ValueError:
@@ -52,14 +70,6 @@ def _check_meta(path: Path, row: dict[str, Any]) -> None:
         raise CorruptDataError(
             f"data file {path}: the session secret is not {MIN_SECRET_BYTES}+ bytes of hex"
         )
-    if not isinstance(row.get("admin_hash") or "", str):
-        raise CorruptDataError(f"data file {path}: the admin password hash is not text")
-    generation = row.get("session_generation", 0)
-    revoked = row.get("revoked_sessions") or {}
-    if not isinstance(generation, int) or isinstance(generation, bool) or generation < 0:
-        raise CorruptDataError(f"data file {path}: the session generation is not a number")
-    if not isinstance(revoked, dict) or not all(isinstance(v, int) for v in revoked.values()):
-        raise CorruptDataError(f"data file {path}: the ended sessions are not a table of times")
 
 
 class ConfigStore:

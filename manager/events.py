@@ -107,7 +107,8 @@ class EventLog:
             if self._db is not None:
                 self._db.close()
             self._db, self._month = open_db(self._path(month)), month
-            for old in self._months()[:-MONTHS]:
+            keep = sorted({*self._months(), month})[-MONTHS:]
+            for old in set(self._months()) - set(keep):
                 self._path(old).unlink(missing_ok=True)
         return self._db
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -333,14 +334,7 @@ class Api:
     async def _pem_pair(self, request: Request) -> tuple[str, str]:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
-            async with request.form(max_files=2, max_fields=4) as form:
-                values: dict[str, Any] = {}
-                for field in ("cert_pem", "key_pem"):
-                    item = form.get(field)
-                    if item is not None and not isinstance(item, str):
-                        values[field] = (await item.read(MAX_BODY)).decode("utf-8", "replace")
-                    else:
-                        values[field] = item
+            values = await self._pem_form(request)
         else:
             values = await read_object(request)
         errors = [
@@ -351,6 +345,21 @@ class Api:
         if errors:
             raise InvalidInput(errors)
         return values["cert_pem"], values["key_pem"]
+
+    @staticmethod
+    async def _pem_form(request: Request) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        try:
+            async with request.form(max_files=2, max_fields=4) as form:
+                for field in ("cert_pem", "key_pem"):
+                    item = form.get(field)
+                    if item is not None and not isinstance(item, str):
+                        values[field] = (await item.read(MAX_BODY)).decode("utf-8", "replace")
+                    else:
+                        values[field] = item
+        except HTTPException as exc:  # a malformed form is bad input like any other
+            raise InvalidInput.one("body", str(exc.detail)) from None
+        return values
 
     async def admin_password(self, request: Request) -> Response:
         data = await read_object(request)

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from manager.model import ROTATIONS, MeterRole
 from web import openapi_users
 
 JSON = "application/json"
+#: as manager.config.ID_PATTERN and manager.auth.MIN_PASSWORD (web sees only the facade and
+#: manager.model); the contract test checks that they agree
+ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
+MIN_PASSWORD = 4
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -19,6 +24,10 @@ def _ref(name: str) -> dict[str, str]:
 
 def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _answer(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
 
 
 def _body(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -37,6 +46,7 @@ def _op(
     params: list[dict[str, Any]] | None = None,
     tag: str,
     op_id: str,
+    changes: bool = False,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -50,7 +60,10 @@ def _op(
     }
     if body is not None:
         op["requestBody"] = body
+    if body is not None or changes:
         op["responses"]["403"] = {"$ref": "#/components/responses/Forbidden"}
+        op["responses"]["503"] = {"$ref": "#/components/responses/WriteFailed"}
+        op["responses"]["507"] = {"$ref": "#/components/responses/WriteFailed"}
     if params:
         op["parameters"] = params
     return op
@@ -69,6 +82,22 @@ def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dic
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _TRIPLE = {"type": "array", "items": {"type": ["number", "null"]}, "minItems": 3, "maxItems": 3}
 _NUM = {"type": ["number", "null"]}
+_NAME = {"type": "string", "minLength": 1, "maxLength": 64}
+_STATUSES = ["no_car", "connected", "charging", "paused", "error", "offline", "disabled"]
+
+
+def _int(lo: int, hi: int, default: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": lo, "maximum": hi}
+    return schema if default is None else {**schema, "default": default}
+
+
+def _num(lo: float, hi: float | None = None, *, above: bool = False, null: bool = False) -> dict:
+    """A number schema with the limits the server enforces (`above`: lo itself is refused)."""
+    schema: dict[str, Any] = {"type": ["number", "null"] if null else "number"}
+    schema["exclusiveMinimum" if above else "minimum"] = lo
+    if hi is not None:
+        schema["maximum"] = hi
+    return schema
 
 
 def _schemas() -> dict[str, Any]:
@@ -127,18 +156,7 @@ def _schemas() -> dict[str, Any]:
                 "driver": {"type": "string"},
                 "enabled": {"type": "boolean"},
                 "online": {"type": "boolean"},
-                "status": {
-                    "type": "string",
-                    "enum": [
-                        "no_car",
-                        "connected",
-                        "charging",
-                        "paused",
-                        "error",
-                        "offline",
-                        "disabled",
-                    ],
-                },
+                "status": {"type": "string", "enum": _STATUSES},
                 "current_a": _TRIPLE,
                 "setpoint_a": _NUM,
                 "reason": {"type": ["string", "null"], "description": "why, in words"},
@@ -207,19 +225,19 @@ def _schemas() -> dict[str, Any]:
                 "Secrets are write-only: responses carry `<name>_set` instead."
             ),
             "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "name": _NAME,
                 "kind": {"type": "string", "enum": ["evse", "meter"]},
-                "driver": {"type": "string"},
+                "driver": {"type": "string", "minLength": 1},
                 "enabled": {"type": "boolean"},
-                "address": {"type": "string"},
+                "address": {"type": "string", "maxLength": 256},
                 "circuit": {"type": "string"},
-                "min_current_a": {"type": "number"},
-                "max_current_a": {"type": "number"},
+                "min_current_a": _num(0, 80),
+                "max_current_a": _num(0, 80, above=True),
                 "phases": {"type": "integer", "enum": [1, 3]},
-                "phase_rotation": {"type": "string"},
-                "priority": {"type": "integer"},
-                "role": {"type": "string"},
+                "phase_rotation": {"type": "string", "enum": list(ROTATIONS)},
+                "priority": _int(0, 9),
+                "role": {"type": "string", "enum": [r.value for r in MeterRole]},
                 "gateway_url": {"type": "string", "description": "ws:// or wss://; empty: none"},
                 "gateway_client_id": {"type": "string"},
                 "gateway_password": {"type": ["string", "null"], "writeOnly": True},
@@ -229,19 +247,22 @@ def _schemas() -> dict[str, Any]:
                 "gateway_client_key": {"type": ["string", "null"], "writeOnly": True},
                 "gateway_verify_tls": {"type": "boolean"},
                 "gateway_auth_fallback": {"type": "string", "enum": ["refuse", "local", "anyone"]},
+                "charge_mode": {"type": "string", "enum": ["off", "now", "minpv", "pv", "plan"]},
+                "authorization": {"type": "string", "enum": ["free", "local", "gateway"]},
+                "default_user": {"type": ["string", "null"], "maxLength": 40},
             },
             "additionalProperties": True,
         },
         "Circuit": {
             "type": "object",
             "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "name": _NAME,
                 "parent": {"type": ["string", "null"]},
-                "max_current_a": {"type": "number"},
-                "max_power_w": _NUM,
-                "max_unbalance_a": _NUM,
-                "reserve_a": {"type": "number"},
+                "max_current_a": _num(0, 2000, above=True),
+                "max_power_w": _num(0, above=True, null=True),
+                "max_unbalance_a": _num(0, 200, above=True, null=True),
+                "reserve_a": _num(0, 100),
                 "meter": {"type": ["string", "null"]},
             },
         },
@@ -249,15 +270,35 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "description": "Sections `site` and `ocpp`; full schema at /api/schemas.",
             "properties": {
-                "site": {"type": "object"},
+                "site": {
+                    "type": "object",
+                    "properties": {
+                        "max_current_a": _num(0, 2000, above=True),
+                        "max_power_w": _num(0, above=True, null=True),
+                        "reserve_a": _num(0, 100),
+                        "max_unbalance_a": _num(0, 200, above=True, null=True),
+                        "unbalance_counts_base": {"type": "boolean"},
+                        "control_interval_s": _num(0.2, 60),
+                        "safe_current_a": _num(0, 2000),
+                        "meter_timeout_s": _num(1, 600),
+                        "nominal_voltage_v": _num(100, 300),
+                        "rotation_s": _num(60, 86400),
+                        "resume_delay_s": _num(0, 3600),
+                    },
+                },
                 "ocpp": {
                     "type": "object",
                     "properties": {
-                        "port": {"type": "integer"},
+                        "port": _int(1, 65535),
                         "tls": {"type": "string", "enum": ["off", "detect", "on"]},
-                        "password": {"type": ["string", "null"], "writeOnly": True},
+                        "password": {
+                            "type": ["string", "null"],
+                            "maxLength": 64,
+                            "writeOnly": True,
+                        },
                         "password_set": {"type": "boolean", "readOnly": True},
                         "clear_profiles_on_deactivate": {"type": "boolean"},
+                        "unknown_tags": {"type": "string", "enum": ["accept", "known"]},
                     },
                 },
             },
@@ -265,8 +306,8 @@ def _schemas() -> dict[str, Any]:
         "User": {
             "type": "object",
             "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string", "maxLength": 64},
+                "id": {"type": "string", "pattern": ID_PATTERN},
+                "name": _NAME,
                 "tags": {
                     "type": "array",
                     "items": {"type": "string", "maxLength": 36},
@@ -288,8 +329,10 @@ def _schemas() -> dict[str, Any]:
                     "description": "Wallboxes (device ids) this user may use; empty: all",
                 },
                 "max_current_a": {"type": ["number", "null"], "minimum": 6, "maximum": 80},
-                "phases": {"enum": [1, 3, None]},
-                "charge_mode": {"enum": ["off", "now", "minpv", "pv", "plan", None]},
+                "phases": {"anyOf": [{"enum": [1, 3]}, {"type": "null"}]},
+                "charge_mode": {
+                    "anyOf": [{"enum": ["off", "now", "minpv", "pv", "plan"]}, {"type": "null"}]
+                },
                 "priority": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
                 "expires": {"type": ["string", "null"], "format": "date-time"},
                 "enabled": {"type": "boolean"},
@@ -357,7 +400,7 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "old_password": {"type": "string"},
-                "new_password": {"type": "string", "minLength": 4},
+                "new_password": {"type": "string", "minLength": MIN_PASSWORD},
             },
             "required": ["old_password", "new_password"],
         },
@@ -375,6 +418,7 @@ def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, 
             {"204": {"description": "deleted"}, "404": _E404, "422": _E422},
             tag=tag,
             op_id=f"delete{schema}",
+            changes=True,
         ),
     }
     if patch:
@@ -425,8 +469,16 @@ def document() -> dict[str, Any]:
                 "Server-Sent Events: one `data:` JSON state snapshot per control cycle",
                 {
                     "200": {
-                        "description": "event stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        "description": (
+                            "An endless text/event-stream: a `retry:` line, then one event per "
+                            "snapshot whose `data:` line is a JSON object of schema State"
+                        ),
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {"type": "string"},
+                                "x-event-data": _ref("State"),
+                            }
+                        },
                     }
                 },
                 tag="live",
@@ -437,7 +489,7 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Recent events, newest first",
                 {"200": _ok({"type": "array", "items": _ref("Event")}), "422": _E422},
-                params=[_q("limit", "1..1000, default 200", {"type": "integer"})],
+                params=[_q("limit", "how many, newest first", _int(1, 1000, 200))],
                 tag="live",
                 op_id="eventLog",
             )
@@ -446,7 +498,7 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Grid, PV and charging power, one point per minute",
                 {"200": _ok({"type": "array", "items": _ref("HistoryPoint")}), "422": _E422},
-                params=[_q("hours", "1..168, default 24", {"type": "integer"})],
+                params=[_q("hours", "how far back", _int(1, 168, 24))],
                 tag="live",
                 op_id="history",
             )
@@ -583,22 +635,13 @@ def document() -> dict[str, Any]:
             },
             "schemas": _schemas(),
             "responses": {
-                "Invalid": {
-                    "description": "invalid input; every bad field is named",
-                    "content": {JSON: {"schema": _ref("Invalid")}},
-                },
-                "NotFound": {
-                    "description": "unknown id",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
-                "Unauthorized": {
-                    "description": "login required",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
-                "Forbidden": {
-                    "description": "missing CSRF token or cross-site request",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
+                "Invalid": _answer("invalid input; every bad field is named", "Invalid"),
+                "NotFound": _answer("unknown id"),
+                "Unauthorized": _answer("login required"),
+                "Forbidden": _answer("missing CSRF token or cross-site request"),
+                "WriteFailed": _answer(
+                    "the change could not be stored (507: disk full); nothing was changed"
+                ),
                 "Throttled": {
                     "description": "too many failed logins; see Retry-After",
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},
