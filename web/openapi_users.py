@@ -70,7 +70,7 @@ def paths(op: Op, ok: Callable[[dict[str, Any]], dict[str, Any]],
         "/api/me": {
             "get": op(
                 "A user's own login: name, tags, boxes with their charge mode",
-                {"200": ok(OBJ), "403": E403},
+                {"200": ok(OBJ), "403": E403, "422": E422},
                 tag="self-service",
                 op_id="me",
             ),
@@ -78,7 +78,7 @@ def paths(op: Op, ok: Callable[[dict[str, Any]], dict[str, Any]],
         "/api/me/sessions": {
             "get": op(
                 "A user's own sessions",
-                {"200": ok({"type": "array", "items": OBJ})},
+                {"200": ok({"type": "array", "items": OBJ}), "422": E422},
                 params=mine,
                 tag="self-service",
                 op_id="mySessions",
@@ -87,7 +87,7 @@ def paths(op: Op, ok: Callable[[dict[str, Any]], dict[str, Any]],
         "/api/me/sessions.csv": {
             "get": op(
                 "A user's own sessions as CSV",
-                {"200": _file("text/csv", "CSV")},
+                {"200": _file("text/csv", "CSV"), "422": E422},
                 params=mine,
                 tag="self-service",
                 op_id="mySessionsCsv",

@@ -117,6 +117,10 @@ class WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.complaints.warning(self.logger, "%s (%s)", text, exc)
 
 
+#: for the gateway's client side towards billing backends (one shared complaint budget)
+wire_log = WireLog(ComplaintLog("gateway clients"))
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
