@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from manager.allocator import allocate
-from manager.authorize import Authorizer, box_rules
+from manager.authorize import Authorizer, BoxRules, box_rules
 from manager.authorize import english as auth_words
 from manager.config import ROOT_CIRCUIT, CircuitConfig, Settings, to_circuits
 from manager.model import (
@@ -505,17 +505,8 @@ class ControlLoop:
                 demand = 0.0
                 overrides[st.id] = f"paused: may resume in {wait:.0f} s (no on/off flapping)"
             demand = self._backend_capped(st, demand)
-            if (
-                self.tag_desk is not None
-                and r is not None
-                and not getattr(st.device, "records_sessions", False)
-            ):
-                self.tag_desk.seen(st.id, r.user)
-            rules = box_rules(self.authorizer, cfg, r.user if r else None, demand)
+            rules = self._auth_rules(st, demand, overrides)
             demand = rules.demand_a
-            if rules.hold is not None:
-                overrides[st.id] = auth_words(rules.hold)
-            self._user_caps[st.id] = rules.cap
             loads.append(
                 EvseLoad(
                     id=st.id,
@@ -639,10 +630,8 @@ class ControlLoop:
             reason = overrides.get(st.id) or reasons.get(st.id, "")
             if self.safe_mode:
                 reason = f"safe mode ({self.safe_reason}): {reason}"
-            elif backend := self._backend_reason(st, target, overrides):
+            elif backend := self._cap_reason(st, target, overrides):
                 reason = backend
-            elif (cap := self._user_caps.get(st.id)) and target >= cap.params["amps"]:  # type: ignore[operator]
-                reason = auth_words(cap)
             elif st.cap_a is not None and target >= st.cap_a - 1e-9:
                 reason = f"car takes less: offer capped at {st.cap_a:g} A"
             wants = st.reading is not None and st.reading.status in (
@@ -656,6 +645,32 @@ class ControlLoop:
             if target != st.target_a or _steady(reason) != _steady(st.reason):
                 log.info("%s: %.1f A (%s)", st.id, target, reason)
             st.target_a, st.reason = target, reason
+
+    # -- authorization: who charges, and their limits (manager.authorize) -----------------
+    def _auth_rules(
+        self, st: EvseState, demand: float | None, overrides: dict[str, str]
+    ) -> BoxRules:
+        """The box's tag decides whether it may charge; the charging user's limits apply."""
+        r = st.reading
+        tag = r.user if r is not None else None
+        own_sessions = getattr(st.device, "records_sessions", False)  # OCPP asks by itself
+        if self.tag_desk is not None and r is not None and not own_sessions:
+            self.tag_desk.seen(st.id, tag)
+        rules = box_rules(self.authorizer, st.config, tag, demand)
+        if rules.hold is not None:
+            overrides[st.id] = auth_words(rules.hold)
+        self._user_caps[st.id] = rules.cap
+        return rules
+
+    def _cap_reason(self, st: EvseState, target: float, overrides: Mapping[str, str]) -> str | None:
+        """The billing backend's cap, else the charging user's, when it is what limits now."""
+        backend = self._backend_reason(st, target, overrides)
+        if backend or st.id in overrides:
+            return backend
+        cap = self._user_caps.get(st.id)
+        if cap is None or target < float(cap.params["amps"]) - 1e-9:  # type: ignore[arg-type]
+            return None
+        return auth_words(cap)
 
     # -- gateway to a billing backend: observe each box, take its cap -------------------
     def _feed_gateways(self) -> None:

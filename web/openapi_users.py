@@ -1,4 +1,5 @@
-"""The OpenAPI paths of the users feature: teach-in, session reports, login links, self-service.
+"""OpenAPI parts of the users feature: the user schema, a wallbox's authorization (and gateway)
+fields, and the paths of teach-in, session reports, login links and self-service.
 
 Kept beside web/openapi.py, which merges them; the shapes follow its helpers' conventions.
 """
@@ -13,6 +14,100 @@ OBJ: dict[str, Any] = {"type": "object"}
 E422 = {"$ref": "#/components/responses/Invalid"}
 E404 = {"$ref": "#/components/responses/NotFound"}
 E403 = {"$ref": "#/components/responses/Forbidden"}
+
+
+def user_schema(id_pattern: str, name: dict[str, Any]) -> dict[str, Any]:
+    """An RFID user as the API takes and shows it (PIN and password are write-only)."""
+    ID_PATTERN, _NAME = id_pattern, name
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string", "pattern": ID_PATTERN},
+            "name": _NAME,
+            "tags": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 36},
+                "description": "RFID tags (printable ASCII; OCPP 1.6 boxes read at most 20)",
+            },
+            "id_tag": {
+                "type": "string",
+                "writeOnly": True,
+                "deprecated": True,
+                "description": "Old single tag; taken into tags",
+            },
+            "pin": {"type": ["string", "null"], "writeOnly": True, "pattern": "^\\d{4,8}$"},
+            "pin_set": {"type": "boolean", "readOnly": True},
+            "password": {"type": ["string", "null"], "writeOnly": True},
+            "password_set": {"type": "boolean", "readOnly": True},
+            "evses": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "Wallboxes (device ids) this user may use; empty: all",
+            },
+            "max_current_a": {"type": ["number", "null"], "minimum": 6, "maximum": 80},
+            "phases": {"anyOf": [{"enum": [1, 3]}, {"type": "null"}]},
+            "charge_mode": {
+                "anyOf": [{"enum": ["off", "now", "minpv", "pv", "plan"]}, {"type": "null"}]
+            },
+            "priority": {"type": ["integer", "null"], "minimum": 0, "maximum": 9},
+            "expires": {"type": ["string", "null"], "format": "date-time"},
+            "enabled": {"type": "boolean"},
+        },
+        "required": ["name"],
+    }
+
+
+def device_fields() -> dict[str, Any]:
+    """A wallbox's fields for authorization and for the gateway to a billing backend."""
+    return {
+        "gateway_url": {
+            "type": "string",
+            "maxLength": 512,
+            "description": "ws:// or wss://",
+        },
+        "gateway_client_id": {"type": "string", "maxLength": 48},
+        "gateway_password": {
+            "type": ["string", "null"],
+            "maxLength": 128,
+            "writeOnly": True,
+        },
+        "gateway_protocol": {"type": "string", "enum": ["ocpp1.6", "ocpp2.0.1"]},
+        "gateway_ca_pem": {"type": "string", "maxLength": 65536},
+        "gateway_client_cert_pem": {"type": "string", "maxLength": 65536},
+        "gateway_client_key": {
+            "type": ["string", "null"],
+            "maxLength": 65536,
+            "writeOnly": True,
+        },
+        "gateway_verify_tls": {"type": "boolean"},
+        "gateway_auth_fallback": {"type": "string", "enum": ["refuse", "local", "anyone"]},
+        "charge_mode": {"type": "string", "enum": ["off", "now", "minpv", "pv", "plan"]},
+        "authorization": {"type": "string", "enum": ["free", "local", "gateway"]},
+        "default_user": {"type": ["string", "null"], "maxLength": 40},
+    }
+
+
+def session_schema(number: dict[str, Any]) -> dict[str, Any]:
+    """One charging session: who, where, how authorized, energy and signed data as sent."""
+    text = {"type": ["string", "null"]}
+    return {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "evse": text,
+            "box": text,
+            "connector": {"type": ["integer", "null"]},
+            "id_tag": text,
+            "user": text,
+            "method": text | {"description": "local, backend, free, remote or fallback"},
+            "result": text | {"description": "the status the tag got (Accepted, ...)"},
+            "started_at": {"type": "string", "format": "date-time"},
+            "stopped_at": {"type": ["string", "null"], "format": "date-time"},
+            "energy_wh": number,
+            "stop_reason": text,
+            "signed_data": {"type": "array", "description": "signed meter values as sent"},
+        },
+    }
 
 
 def _file(media: str, description: str) -> dict[str, Any]:
