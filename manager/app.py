@@ -26,8 +26,11 @@ from devices.modbus.bus import BusPool
 from devices.ocpp.gateway_hub import GatewayHub
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
+from devices.ocpp.station import StationDesk
+from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager.audit import AuditLog
 from manager.authorize import Authorizer
 from manager.config import (
     COMMON_FIELDS,
@@ -44,8 +47,11 @@ from manager.history import History
 from manager.model import Evse, Meter
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.station_display import ReasonDisplay
+from manager.stations import Stations
 from manager.tagdesk import TagDesk
 from manager.teachin import TeachIn
+from manager.transfers import Transfers
 from manager.users import UserBook
 from web.app import create_app
 
@@ -173,12 +179,20 @@ class OcppSessions:
     def open_sessions(self) -> list[dict[str, Any]]:
         return self.sessions.open_sessions()
 
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        self.sessions.annotate(transaction_id, fields)
+
 
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
     def __init__(
-        self, store: ConfigStore, sessions: SessionStore, events: EventLog, desk: TagDesk
+        self,
+        store: ConfigStore,
+        sessions: SessionStore,
+        events: EventLog,
+        local_ca: LocalCA,
+        desk: TagDesk,
     ) -> None:
         self.store = store
         self.desk = desk
@@ -186,6 +200,7 @@ class OcppBridge:
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
+        self.local_ca = local_ca
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
@@ -228,8 +243,21 @@ class OcppBridge:
             tls=o.tls,
             password=o.password,
             unknown_tags=o.unknown_tags,
-            ca_pem=o.ca_pem,
+            ca_pem=self.trusted_ca(o),
         )
+
+    def trusted_ca(self, o: Any) -> str | None:
+        """The CA client certificates must chain to: the configured one and, with the local CA
+        on, ampshare's own (security profile 3 without an outside PKI)."""
+        parts = [o.ca_pem or "", self.local_ca.certificate_pem() if o.local_ca else ""]
+        return "".join(p for p in parts if p) or None
+
+    def use_local_ca(self, settings: Settings) -> None:
+        """Station settings the server reads live: the local CA (CSRs of boxes are signed
+        only with it on) and the tariff for the running cost on 2.0.1 boxes."""
+        if self.server is not None:
+            self.server.station.signer = self.local_ca.sign if settings.ocpp.local_ca else None
+            self.server.station.tariff_per_kwh = settings.ocpp.tariff_per_kwh
 
     def charge_points(self) -> list[dict[str, Any]]:
         return self.server.charge_points() if self.server else []
@@ -237,6 +265,7 @@ class OcppBridge:
     async def apply_settings(self, settings: Settings) -> None:
         if self.server is not None:
             await self.server.apply_settings(self.server_settings(settings))
+            self.use_local_ca(settings)
 
     def certificate_pem(self) -> str:
         assert self.server is not None
@@ -308,6 +337,7 @@ class Manager:
     control: ControlLoop
     service: Service
     gateways: GatewayHub
+    audit: AuditLog
 
     async def start(self) -> None:
         try:
@@ -324,6 +354,7 @@ class Manager:
         await self.ctx.buses.close()
         self.sessions.close()
         self.events.close()
+        self.audit.close()
         self.store.close()
 
 
@@ -350,11 +381,13 @@ def build_manager(opts: Options) -> Manager:
         return [st.config for st in control.evses.values()] if control is not None else []
 
     authorizer = Authorizer(users, wallboxes)
-    desk = TagDesk(authorizer, TeachIn(users), authorizer.devices, events)
-    bridge = OcppBridge(store, sessions, events, desk)
+    tag_desk = TagDesk(authorizer, TeachIn(users), authorizer.devices, events)
+    local_ca = LocalCA(opts.data_dir / "ocpp" / "ca")
+    bridge = OcppBridge(store, sessions, events, local_ca, tag_desk)
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
+    bridge.use_local_ca(store.settings())
     users.listeners.append(lambda _change: ocpp.refresh_local_lists())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
@@ -364,10 +397,22 @@ def build_manager(opts: Options) -> Manager:
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways
     control.authorizer = authorizer
-    control.tag_desk = desk
-    desk.gateways = gateways
+    control.tag_desk = tag_desk
+    tag_desk.gateways = gateways
     ocpp.observer = gateways
+    ocpp.station.on_reservation_end = control.reservations.cancel
     history = History(opts.data_dir / "history.json")
+    audit = AuditLog(opts.data_dir)
+    desk = StationDesk(ocpp)
+    stations = Stations(
+        desk,
+        audit,
+        events,
+        store.devices,
+        control.reservations,
+        Transfers(opts.data_dir),
+        http_port=opts.http_port,
+    )
     service = Service(
         store=store,
         control=control,
@@ -377,12 +422,16 @@ def build_manager(opts: Options) -> Manager:
         sessions=sessions,
         ocpp=bridge,
         users=users,
-        teach=desk.teach,
+        teach=tag_desk.teach,
+        stations=stations,
     )
     service.device_listeners = [ocpp.refresh_local_lists]
     control.on_cycle.append(history.add)
+    control.on_cycle.append(
+        ReasonDisplay(desk, store.devices, lambda: control.settings.ocpp.show_reasons)
+    )
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    return Manager(store, sessions, events, ocpp, ctx, control, service, gateways)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, gateways, audit)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:

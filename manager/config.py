@@ -99,6 +99,20 @@ class OcppServerSettings(_Strict):
         max_length=65536,
         description="CA of the wallboxes' client certificates (PEM, security profile 3)",
     )
+    local_ca: bool = Field(
+        False,
+        description="Sign charge points' certificate requests with ampshare's own CA and "
+        "accept the certificates it signed (security profile 3)",
+    )
+    tariff_per_kwh: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Fixed price per kWh: OCPP 2.0.1 boxes show the running cost (empty: off)",
+    )
+    show_reasons: bool = Field(
+        False, description="Show the current reason on the display of OCPP 2.0.1 boxes"
+    )
 
     @field_validator("ca_pem")
     @classmethod

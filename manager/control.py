@@ -43,6 +43,7 @@ from manager.model import (
     phase_name,
 )
 from manager.reason_words import english
+from manager.reservations import Reservations, reserved_words
 from manager.tagdesk import TagDesk
 
 log = logging.getLogger("ampshare.control")
@@ -208,6 +209,8 @@ class ControlLoop:
         self.authorizer: Authorizer | None = None
         self._user_caps: dict[str, Reason | None] = {}
         self.tag_desk: TagDesk | None = None
+        #: reserved boxes are kept free (demand 0) until their user comes
+        self.reservations = Reservations()
 
     # -- configuration -----------------------------------------------------------------
     def set_settings(self, settings: Settings) -> None:
@@ -496,7 +499,10 @@ class ControlLoop:
             cfg = st.config
             r = st.reading
             demand: float | None = st.cap_a
-            if r is None or r.status is ChargeStatus.NO_CAR:
+            held = self.reservations.holding(st.id, r.user if r is not None else None)
+            if held is not None:
+                demand, overrides[st.id] = 0.0, reserved_words(held)
+            elif r is None or r.status is ChargeStatus.NO_CAR:
                 demand, overrides[st.id] = 0.0, "no car"
             elif r.status is ChargeStatus.ERROR:
                 demand, overrides[st.id] = 0.0, f"error: {r.detail or 'box reports a fault'}"

@@ -289,6 +289,10 @@ class SessionRecorder(Protocol):
         """Sessions started and not stopped (a restarted manager resumes them)."""
         ...
 
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        """Store more about a session (e.g. its `cost`); unknown ids are ignored."""
+        ...
+
 
 class OcppHooks(Protocol):
     """The manager side of the OCPP server: users, per-device passwords, sessions, events.
@@ -367,3 +371,38 @@ class BillingGateways(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# Station management: admin actions on a charge point (implemented by devices/ocpp/station)
+# --------------------------------------------------------------------------------------------
+
+
+class StationOffline(Exception):
+    """The charge point is not connected (or went away before it answered)."""
+
+
+class StationTimeout(Exception):
+    """The charge point did not answer in time."""
+
+
+class StationInputError(ValueError):
+    """Parameters of a station action are wrong: every mistake as `{"field", "message"}`."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class StationActions(Protocol):
+    """Admin actions on connected charge points, configured as devices or not.
+
+    `run` answers `{"status": <the box's status>, "payload": <the box's answer>}`; it raises
+    KeyError for an unknown action, StationInputError, StationOffline or StationTimeout.
+    """
+
+    actions: tuple[str, ...]
+
+    async def run(self, charge_box_id: str, action: str, params: Any) -> dict[str, Any]: ...
+
+    def identity(self, charge_box_id: str) -> dict[str, Any] | None: ...

@@ -46,6 +46,7 @@ CSV_COLUMNS = (
     "energy_kwh",
     "stop_reason",
     "signed_data",
+    "cost",
 )
 
 
@@ -245,6 +246,13 @@ class SessionStore:
             doc = self._db(month).get(doc_id=int(transaction_id))
             return dict(doc) if doc is not None else None  # type: ignore[arg-type]
 
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        """Add what was learned about a session later (e.g. the cost a box was told)."""
+        with self._lock:
+            month = self._locate(int(transaction_id))
+            if month is not None:
+                self._db(month).update(dict(fields), doc_ids=[int(transaction_id)])
+
     def open_sessions(self) -> list[dict[str, Any]]:
         """Sessions started and not yet stopped (e.g. to resume them after a restart)."""
         ids = [int(sid) for sid in list(self._meta["open"])]
@@ -308,6 +316,7 @@ class SessionStore:
                     _kwh(r.get("energy_wh")),
                     _cell(r.get("stop_reason")),
                     json.dumps(r["signed_data"]) if r.get("signed_data") else "",
+                    "" if r.get("cost") is None else r["cost"],
                 ]
             )
         return out.getvalue()

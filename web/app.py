@@ -25,10 +25,17 @@ from web import api, me, pages, users_page
 from web.auth import CSRF_HEADER, Authenticator
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
+from web.station_page import StationPages
+from web.transfers_web import TransferRoutes
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PREFIXES = ("/static/", "/lang/", "/login/link/")
+PUBLIC_PREFIXES = (
+    "/static/",
+    "/lang/",
+    "/login/link/",
+    "/transfer/",
+)  # transfer: one-time box URLs
 PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -220,6 +227,8 @@ def create_app(service: Service) -> Starlette:
         *user_ui.routes(),
         *self_service.routes(),
         *json_api.routes(),
+        *StationPages(service, renderer).routes(),
+        *TransferRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from starlette.requests import HTTPConnection
 
 from web import gateway_words, users_words
+from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
 
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
@@ -222,6 +223,7 @@ DE: Mapping[str, str] = {
         "Tag abgelehnt oder Backend nicht erreichbar: ablehnen, lokale Benutzer "
         "(nicht abgerechnet), jeden"
     ),
+    **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -264,6 +266,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "gateway_client_key": "Client key (PEM)",
     "gateway_verify_tls": "Check the backend's certificate",
     "gateway_auth_fallback": "Tag refused or backend away",
+    **FIELD_LABELS_STATIONS,
 }
 
 DE_FIELDS: Mapping[str, str] = {
@@ -398,6 +401,7 @@ JS_STRINGS = (
     "Live",
     "Password changed.",
     "Certificate imported.",
+    "Clear stale profiles",
     "grid",
     "pv",
     "battery",

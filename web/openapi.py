@@ -10,6 +10,7 @@ from typing import Any
 
 from manager.model import ROTATIONS, MeterRole
 from web import openapi_users
+from web.openapi_stations import station_paths
 
 JSON = "application/json"
 #: as manager.config.ID_PATTERN and manager.auth.MIN_PASSWORD (web sees only the facade and
@@ -554,6 +555,7 @@ def document() -> dict[str, Any]:
         },
     }
     paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
+    paths.update(station_paths())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -33,16 +33,16 @@ from devices.ocpp.local_list import LocalLists
 from devices.ocpp.sessions import restore_sessions
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import ChargePointRecord
+from devices.ocpp.station_inbox import StationInbox
+from devices.ocpp.station_routes import StationV16, StationV201
 from devices.ocpp.tls import CertificateStore, DetectingConnection, certificate_names_box
-from devices.ocpp.v16 import V16Connection
-from devices.ocpp.v201 import V201Connection
 from manager.model import OcppHooks
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOLS: dict[str, type[OcppConnection]] = {
-    "ocpp2.0.1": V201Connection,
-    "ocpp1.6": V16Connection,
+    "ocpp2.0.1": StationV201,  # with the station management messages (admin actions)
+    "ocpp1.6": StationV16,
 }
 #: frames above this close the connection (the soft limit in the settings only refuses them)
 HARD_MAX_FRAME = 4 * 1024 * 1024
@@ -120,6 +120,8 @@ class OcppServer:
         #: gets every request a box sent once it is answered (the gateway's pass-through)
         self.observer: BoxObserver | None = None
         self._stranger_limit = EventLimiter()
+        #: report parts and transfer progress that admin station actions wait for
+        self.station = StationInbox()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -279,7 +281,7 @@ class OcppServer:
         if old is not None and not await self._may_take_over(ws, old, cb_id):
             await ws.close(1008, "this ChargeBox ID is connected already")
             return
-        cls = SUBPROTOCOLS.get(protocol or "ocpp1.6", V16Connection)
+        cls = SUBPROTOCOLS.get(protocol or "ocpp1.6", StationV16)
         record = await self._record_for(cb_id)
         record.protocol = cls.version
         old = self._conns.get(cb_id)
