@@ -336,8 +336,8 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
-    gateways: GatewayHub
     audit: AuditLog
+    gateways: GatewayHub
 
     async def start(self) -> None:
         try:
@@ -394,13 +394,13 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    ocpp.station.on_reservation_end = control.reservations.cancel
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways
     control.authorizer = authorizer
     control.tag_desk = tag_desk
     tag_desk.gateways = gateways
     ocpp.observer = gateways
-    ocpp.station.on_reservation_end = control.reservations.cancel
     history = History(opts.data_dir / "history.json")
     audit = AuditLog(opts.data_dir)
     desk = StationDesk(ocpp)
@@ -431,7 +431,7 @@ def build_manager(opts: Options) -> Manager:
         ReasonDisplay(desk, store.devices, lambda: control.settings.ocpp.show_reasons)
     )
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    return Manager(store, sessions, events, ocpp, ctx, control, service, gateways, audit)
+    return Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:

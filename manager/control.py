@@ -708,7 +708,10 @@ class ControlLoop:
     ) -> str | None:
         """Reason `backend_cap` when the backend's cap is what limits this box now."""
         cap = self.gateways.cap(st.id) if self.gateways is not None else None
-        if cap is None or st.id in overrides or target < cap.limit_a - 1e-9:
+        if cap is None or st.id in overrides:
+            return None
+        below_min = cap.limit_a < float(st.config.get("min_current_a", 6.0))  # pauses the box
+        if target < cap.limit_a - 1e-9 and not below_min:
             return None
         if cap.stopped:
             return "stopped by the billing backend"

@@ -35,6 +35,7 @@ def test_rejected_tags_follow_the_fallback_and_accepted_tags_work_offline(tmp_pa
             box(backend, "refused", "GWREF", "BADTAG", "refuse"),
             box(backend, "staff", "GWSTAFF", "STAFF1", "local"),
             box(backend, "good", "GWGOOD", "GOODTAG", "refuse"),
+            box(backend, "anyone", "GWANY", "BADTAG", "anyone"),
         ):
             assert mgr.api.post("/api/devices", json=device).status_code == 201
         backend.wait("call", method="StartTransaction", identity="GWGOOD")
@@ -54,8 +55,9 @@ def test_rejected_tags_follow_the_fallback_and_accepted_tags_work_offline(tmp_pa
                 if c["identity"] == "GWSTAFF"
             )
         )
+        backend.wait("call", method="StartTransaction", identity="GWANY")  # anyone: reported
         starts = {c["identity"] for c in backend.calls("StartTransaction")}
-        assert starts == {"GWGOOD"}
+        assert starts == {"GWGOOD", "GWANY"}
         log = mgr.api.get("/api/events/log").json()
         kinds = {(e["kind"], e.get("device")) for e in log}
         assert ("gateway_tag_rejected", "refused") in kinds

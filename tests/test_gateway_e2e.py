@@ -137,6 +137,12 @@ def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend
         trig = backend.call("GW1", "TriggerMessage", {"requestedMessage": "StatusNotification"})
         assert trig["result"]["status"] == "Accepted"
         backend.wait_until(lambda: len(backend.calls("StatusNotification")) > n)
+        for msg in ("MeterValues", "Heartbeat", "DiagnosticsStatusNotification",
+                    "FirmwareStatusNotification", "BootNotification"):  # fmt: skip
+            n = len(backend.calls(msg))
+            trig = backend.call("GW1", "TriggerMessage", {"requestedMessage": msg})
+            assert trig["result"]["status"] == "Accepted"
+            backend.wait_until(lambda msg=msg, n=n: len(backend.calls(msg)) > n)
         stop = backend.call("GW1", "RemoteStopTransaction", {"transactionId": 1000})
         assert stop["result"]["status"] == "Accepted"
         ended = backend.wait("call", method="StopTransaction")
@@ -285,6 +291,7 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
         box.stdin.write("go\n")
         box.stdin.flush()
         assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
+        backend.wait_until(lambda: len(backend.calls("Authorize")) >= 2)
         assert [c["params"]["idTag"] for c in backend.calls("Authorize")] == ["CARD1", "BADCARD"]
         local_tx = step("started")["transactionId"]
         dt = step("data_transfer")["reply"]
@@ -303,6 +310,8 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
 
         unlock = backend.call("RELAY7", "UnlockConnector", {"connectorId": 1})
         assert unlock["result"]["status"] == "Unlocked"
+        to_box = backend.call("RELAY7", "DataTransfer", {"vendorId": "com.example", "data": "hi"})
+        assert to_box["result"] == {"status": "Accepted", "data": "box:hi"}
         stop = backend.call("RELAY7", "RemoteStopTransaction", {"transactionId": 1000})
         assert stop["result"]["status"] == "Accepted"
         assert step("remote_stop")["transactionId"] == local_tx
@@ -387,6 +396,18 @@ def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
         mgr.wait_for(lambda s: evse(s)["reason"] == "limited by the billing backend to 10 A")
         comp = backend.call("GW201", "GetCompositeSchedule", {"evseId": 0, "duration": 300})
         assert comp["result"]["schedule"]["chargingSchedulePeriod"][0]["limit"] == 10.0
+        # below the car's minimum the box pauses, and the tile still names the backend
+        schedule = profile["chargingProfile"]["chargingSchedule"][0]  # type: ignore[index]
+        schedule["chargingSchedulePeriod"][0]["limit"] = 4.0
+        assert (
+            backend.call("GW201", "SetChargingProfile", profile)["result"]["status"] == "Accepted"
+        )
+        state = mgr.wait_for(lambda s: evse(s)["reason"] == "limited by the billing backend to 4 A")
+        assert evse(state)["target_a"] == 0
+        for msg in ("MeterValues", "FirmwareStatusNotification", "Heartbeat"):
+            trig = backend.call("GW201", "TriggerMessage", {"requestedMessage": msg})
+            assert trig["result"]["status"] == "Accepted"
+            backend.wait("call", method=msg)
         stop = backend.call("GW201", "RequestStopTransaction", {"transactionId": tx})
         assert stop["result"]["status"] == "Accepted"
         ended = backend.wait_until(

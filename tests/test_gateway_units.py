@@ -71,6 +71,9 @@ def test_composite_limit_follows_ocpp_rules() -> None:
     assert limit_at([cp_max, default_high, tx], t, 99, None, 3) == 6  # TxProfile wins
     assert limit_at([cp_max, default_high, tx], t, 98, None, 3) == 13  # other transaction
     assert limit_at([cp_max, watts], t, None, None, 3) == 4140 / 230 / 3  # higher stack level
+    remote = from_v16(1, _profile(6, "TxProfile", 0, 7))  # came with a remote start: no id
+    assert limit_at([cp_max, default_high, remote], t, 1234, None, 3) == 7
+    assert limit_at([cp_max, default_high, remote], t, None, None, 3) == 13  # no transaction
     assert matches_clear(tx, {"id": None, "purpose": "TxProfile"})
     assert not matches_clear(tx, {"id": 3})
 

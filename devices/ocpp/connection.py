@@ -175,8 +175,7 @@ class OcppConnection(Authority):
         self.complaints = ComplaintLog(self.id)
         self.wire_log = WireLog(self.complaints)
         self.handler = self._make_handler()
-        #: set when the library answered the routed request with a CALLERROR
-        self._call_failed = False
+        self._call_errored = False  # the library answered the routed request with a CALLERROR
         self._watch_errors()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
@@ -328,22 +327,18 @@ class OcppConnection(Authority):
         if fast is not None:
             result = fast(payload)
             await self.ws.send(_dumps([3, uid, result]))
-            self._observe(action, payload)
+            self.host.observe_call(self, action, payload)
             return
         self._raw_payload = payload
-        self._call_failed = False
+        self._call_errored = False
         try:
             await self.handler.route_message(raw)
         finally:
             self._raw_payload = {}
-        if not self._call_failed:  # a CALLERROR answer: nothing to pass on
-            self._observe(action, payload)
+        if not self._call_errored and action != "DataTransfer":  # answered: pass it on
+            self.host.observe_call(self, action, payload)
         if action == "BootNotification" and self._followup is not None and self._followup.done():
             self.start_setup()  # the box rebooted: read it and install everything again
-
-    def _observe(self, action: str, payload: dict[str, Any]) -> None:
-        if action != "DataTransfer":
-            self.host.observe_call(self, action, payload)
 
     def _watch_errors(self) -> None:
         """Note when the library answers a routed request with a CALLERROR."""
@@ -351,7 +346,7 @@ class OcppConnection(Authority):
 
         async def _send(message: str) -> None:
             if message.startswith("[4"):
-                self._call_failed = True
+                self._call_errored = True
             await send(message)
 
         self.handler._send = _send

@@ -29,15 +29,7 @@ from devices.ocpp.gateway_config import (
     GatewaySettings,
 )
 from devices.ocpp.gateway_link import BackendError, Link, Offline
-from devices.ocpp.gateway_profiles import (
-    Profile,
-    composite,
-    from_v16,
-    from_v201,
-    limit_at,
-    matches_clear,
-    parse_time,
-)
+from devices.ocpp.gateway_profiles import ProfileStore, composite, limit_at, parse_time
 from devices.ocpp.gateway_queue import Entry, GatewayQueue
 from devices.ocpp.gateway_relay import Relay
 from manager.model import BackendCap, BoxObservation, ChargeStatus, EventSink
@@ -78,7 +70,7 @@ class Gateway:
         self.key_dir = base
         self.queue = GatewayQueue.open(base / "queue.jsonl")
         self.config = BackendConfig.load(base / "backend.json")
-        self.profiles = [self._parse_profile(p) for p in self.config.profiles]
+        self.store = ProfileStore(self.config, self.msgs.version)
         self.obs: BoxObservation | None = None
         self.tx: dict[str, Any] | None = None
         self.auth: str | None = None  # pending | accepted | refused | unbilled
@@ -300,6 +292,7 @@ class Gateway:
             self.msgs.stop(tx["tag"], tx["last_wh"], ts or time.time(), reason), tx["key"]
         )
         self.tx = None
+        self.store.clear({"purpose": "TxProfile"})  # a TxProfile ends with its transaction
         self._save()
 
     def _queue_meter(self, now: float) -> None:
@@ -438,52 +431,26 @@ class Gateway:
         if not self.config.operative or self.remote_stopped or self.auth in ("pending", "refused"):
             return BackendCap(0.0, stopped=True)
         start = self.tx["start"] if self.tx else None
-        limit = limit_at(self.profiles, time.time(), self._backend_tx_id(), start, self.phases)
+        limit = limit_at(
+            self.store.profiles, time.time(), self._backend_tx_id(), start, self.phases
+        )
         return None if limit is None else BackendCap(limit)
-
-    def _parse_profile(self, stored: dict[str, Any]) -> Profile:
-        parse = from_v201 if stored.get("version") == "2.0.1" else from_v16
-        return parse(int(stored["connector"]), stored["profile"])
 
     def set_profile(self, connector: int, raw: dict[str, Any], *, remote: bool = False) -> str:
         """Install a profile; a TxProfile needs a transaction, except with a remote start."""
-        try:
-            prof = self._parse_profile({"version": self.msgs.version, "connector": connector,
-                                        "profile": raw})  # fmt: skip
-        except (KeyError, ValueError, TypeError, IndexError):
-            return "Rejected"
-        if prof.is_max and connector != 0:
-            return "Rejected"
-        if prof.purpose == "TxProfile" and self.tx is None and not remote:
-            return "Rejected"
-        keep = [
-            (s, p)
-            for s, p in zip(self.config.profiles, self.profiles, strict=True)
-            if p.id != prof.id and not (p.stack == prof.stack and p.purpose == prof.purpose)
-        ]
-        keep.append(({"version": self.msgs.version, "connector": connector, "profile": raw}, prof))
-        self.config.profiles = [s for s, _ in keep]
-        self.profiles = [p for _, p in keep]
-        self.config.save()
-        log.info("%s: backend set %s %s", self.id, prof.purpose, prof.periods[:1])
-        return "Accepted"
+        status = self.store.install(connector, raw, has_tx=self.tx is not None or remote)
+        log.info("%s: backend's charging profile: %s", self.id, status)
+        return status
 
     def clear_profiles(self, criteria: dict[str, Any]) -> str:
-        pairs = list(zip(self.config.profiles, self.profiles, strict=True))
-        keep = [(s, p) for s, p in pairs if not matches_clear(p, criteria)]
-        if len(keep) == len(pairs):
-            return "Unknown"
-        self.config.profiles = [s for s, _ in keep]
-        self.profiles = [p for _, p in keep]
-        self.config.save()
-        return "Accepted"
+        return self.store.clear(criteria)
 
     def composite(self, duration: int) -> tuple[float, list[dict[str, Any]]]:
         now = float(int(time.time()))
         start = self.tx["start"] if self.tx else None
         tx_id = self._backend_tx_id()
         return now, composite(
-            self.profiles, now, duration, tx_id, start, self.phases, self.max_current_a
+            self.store.profiles, now, duration, tx_id, start, self.phases, self.max_current_a
         )
 
     def _backend_tx_id(self) -> Any:
@@ -511,7 +478,7 @@ class Gateway:
         self.spawn(self._triggered(message))
 
     async def _triggered(self, message: str) -> None:
-        await asyncio.sleep(0)  # the answer to TriggerMessage goes first
+        await asyncio.sleep(0.05)  # the answer to TriggerMessage goes first
         if message == "BootNotification":
             ident = self.relay.ident() if self.relaying and self.relay else self._ident()
             await self.send_now(self.msgs.boot(ident))
@@ -519,11 +486,11 @@ class Gateway:
             await self._send_status()
         elif message == "Heartbeat":
             await self.send_now(("Heartbeat", {}))
-        elif message == "MeterValues" and self.obs is not None and self.obs.reading is not None:
-            sampled = self._samples(self.obs.reading)
+        elif message == "MeterValues":
+            sampled = self._samples(self.obs.reading) if self.obs and self.obs.reading else []
             if sampled:
-                await self.send_now(self.msgs.meter(1, sampled, time.time()))
-        else:
+                await self.send_now(self.msgs.plain_meter(sampled, time.time()))
+        elif message.endswith("StatusNotification"):  # firmware, diagnostics, log: nothing runs
             await self.send_now(self.msgs.idle_status(message))
 
     def set_operative(self, operative: bool) -> str:

@@ -158,7 +158,11 @@ def limit_at(
     tx_limit = None
     if tx is not None:
         tx_limit = _top(
-            [p for p in profiles if p.purpose == TX and p.tx == tx], t, tx_start, phases
+            # a TxProfile without an id came with the remote start of this transaction
+            [p for p in profiles if p.purpose == TX and p.tx in (tx, None)],
+            t,
+            tx_start,
+            phases,
         )
     if tx_limit is None:
         tx_limit = _top([p for p in profiles if p.purpose == TX_DEFAULT], t, tx_start, phases)
@@ -197,3 +201,47 @@ def matches_clear(p: Profile, criteria: dict[str, Any]) -> bool:
         ("stack", p.stack),
     )
     return all(criteria.get(k) is None or criteria[k] == v for k, v in checks)
+
+
+class ProfileStore:
+    """The profiles the backend installed, kept in its BackendConfig (raw, as it sent them)."""
+
+    def __init__(self, config: Any, version: str) -> None:
+        self.config = config
+        self.version = version
+        self.profiles = [self._parse(p) for p in config.profiles]
+
+    @staticmethod
+    def _parse(stored: dict[str, Any]) -> Profile:
+        parse = from_v201 if stored.get("version") == "2.0.1" else from_v16
+        return parse(int(stored["connector"]), stored["profile"])
+
+    def install(self, connector: int, raw: dict[str, Any], *, has_tx: bool) -> str:
+        """SetChargingProfile: replaces one with the same id, or stack level and purpose."""
+        stored = {"version": self.version, "connector": connector, "profile": raw}
+        try:
+            prof = self._parse(stored)
+        except (KeyError, ValueError, TypeError, IndexError):
+            return "Rejected"
+        if (prof.is_max and connector != 0) or (prof.purpose == TX and not has_tx):
+            return "Rejected"
+        keep = [
+            (s, p)
+            for s, p in zip(self.config.profiles, self.profiles, strict=True)
+            if p.id != prof.id and not (p.stack == prof.stack and p.purpose == prof.purpose)
+        ]
+        self._keep([*keep, (stored, prof)])
+        return "Accepted"
+
+    def clear(self, criteria: dict[str, Any]) -> str:
+        pairs = list(zip(self.config.profiles, self.profiles, strict=True))
+        keep = [(s, p) for s, p in pairs if not matches_clear(p, criteria)]
+        if len(keep) == len(pairs):
+            return "Unknown"
+        self._keep(keep)
+        return "Accepted"
+
+    def _keep(self, pairs: list[tuple[dict[str, Any], Profile]]) -> None:
+        self.config.profiles = [s for s, _ in pairs]
+        self.profiles = [p for _, p in pairs]
+        self.config.save()

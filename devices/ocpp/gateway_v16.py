@@ -9,7 +9,7 @@ from ocpp.v16 import ChargePoint
 from ocpp.v16 import call_result as res
 from ocpp.v16.enums import Action
 
-from devices.ocpp.connection import wire_log
+from devices.ocpp.connection import ComplaintLog, WireLog
 from devices.ocpp.gateway_profiles import iso
 
 if TYPE_CHECKING:
@@ -110,6 +110,11 @@ class Messages:
             "meterValue": [{"timestamp": iso(ts), "sampledValue": sampled}],
         }
 
+    @classmethod
+    def plain_meter(cls, sampled: list[dict[str, Any]], ts: float) -> tuple[str, Any]:
+        """Meter values outside the transaction queue (a TriggerMessage)."""
+        return cls.meter(1, sampled, ts)
+
     @staticmethod
     def stop(tag: str | None, meter_wh: float, ts: float, reason: str) -> tuple[str, Any]:
         p: dict[str, Any] = {
@@ -138,7 +143,7 @@ class Router(ChargePoint):
     """The backend's commands, routed and schema-checked by the `ocpp` library."""
 
     def __init__(self, gw: Gateway, ws: Any) -> None:
-        super().__init__(gw.settings.client_id, ws, logger=wire_log)
+        super().__init__(gw.settings.client_id, ws, logger=WireLog(ComplaintLog(gw.id)))
         self.gw = gw
 
     def _raw(self, uid: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from ocpp.v201 import ChargePoint
 from ocpp.v201 import call_result as res
 from ocpp.v201.enums import Action
 
-from devices.ocpp.connection import wire_log
+from devices.ocpp.connection import ComplaintLog, WireLog
 from devices.ocpp.gateway_profiles import iso
 
 if TYPE_CHECKING:
@@ -50,7 +50,7 @@ VARIABLES = {
     ("AuthCacheCtrlr", "Enabled"): "AuthorizationCacheEnabled",
 }
 TRIGGERS = {"BootNotification", "StatusNotification", "MeterValues", "Heartbeat",
-            "FirmwareStatusNotification", "LogStatusNotification", "TransactionEvent"}  # fmt: skip
+            "FirmwareStatusNotification", "LogStatusNotification"}  # fmt: skip
 
 
 def _token(tag: str) -> dict[str, str]:
@@ -137,6 +137,12 @@ class Messages:
             meterValue=[{"timestamp": iso(ts), "sampledValue": sampled}],
         )  # fmt: skip
 
+    @staticmethod
+    def plain_meter(sampled: list[dict[str, Any]], ts: float) -> tuple[str, Any]:
+        """Meter values outside a TransactionEvent (a TriggerMessage)."""
+        return "MeterValues", {"evseId": 1, "meterValue": [{"timestamp": iso(ts),
+                                                            "sampledValue": sampled}]}  # fmt: skip
+
     @classmethod
     def stop(cls, tag: str | None, meter_wh: float, ts: float, reason: str) -> tuple[str, Any]:
         stopped, trigger = STOP_REASONS.get(reason, ("Other", "AbnormalCondition"))
@@ -175,7 +181,7 @@ class Router(ChargePoint):
     """The backend's commands, routed and schema-checked by the `ocpp` library."""
 
     def __init__(self, gw: Gateway, ws: Any) -> None:
-        super().__init__(gw.settings.client_id, ws, logger=wire_log)
+        super().__init__(gw.settings.client_id, ws, logger=WireLog(ComplaintLog(gw.id)))
         self.gw = gw
 
     def _raw(self, uid: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ cli.handle('ChangeConfiguration', () => ({ status: 'Accepted' }));
 cli.handle('TriggerMessage', () => ({ status: 'Accepted' }));
 cli.handle('SetChargingProfile', () => ({ status: 'Accepted' }));
 cli.handle('ClearChargingProfile', () => ({ status: 'Accepted' }));
+cli.handle('DataTransfer', ({ params }) => ({ status: 'Accepted', data: `box:${params.data}` }));
 cli.handle('UnlockConnector', () => { out({ event: 'unlock' }); return { status: 'Unlocked' }; });
 cli.handle('RemoteStopTransaction', ({ params }) => { out({ event: 'remote_stop', transactionId: params.transactionId }); return { status: 'Accepted' }; });
 cli.handle(({ method }) => fail(`unexpected request ${method}`));
