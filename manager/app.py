@@ -365,6 +365,8 @@ def build_manager(opts: Options) -> Manager:
     store.check_devices(lambda device: validate_device(device, drivers.check))
     events = EventLog(opts.data_dir)
     sessions = SessionStore(opts.data_dir)
+    history = History(opts.data_dir / "history.json")
+    audit = AuditLog(opts.data_dir)
     # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
@@ -401,8 +403,6 @@ def build_manager(opts: Options) -> Manager:
     control.tag_desk = tag_desk
     tag_desk.gateways = gateways
     ocpp.observer = gateways
-    history = History(opts.data_dir / "history.json")
-    audit = AuditLog(opts.data_dir)
     desk = StationDesk(ocpp)
     stations = Stations(
         desk,

@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tinydb import TinyDB
-
-from manager.store import CorruptDataError, open_db
+from manager.store import CorruptDataError, TableStorage
 
 log = logging.getLogger("ampshare.events")
 
@@ -27,17 +25,23 @@ RECENT = 1000
 PER_MONTH = 2000
 #: month files kept; older ones are deleted
 MONTHS = 13
+#: the files keep TinyDB's layout, like every other data file
+TABLE = "_default"
 
 
 class EventLog:
-    """Every event goes to the log (where field diagnosis starts), to memory and to disk."""
+    """Every event goes to the log (where field diagnosis starts), to memory and to disk.
+
+    The current month is held in memory too, so storing an event is one atomic file write,
+    not a read, parse and write of the month as a database would do it.
+    """
 
     def __init__(self, data_dir: Path | None = None, size: int = RECENT) -> None:
         self._events: deque[dict[str, Any]] = deque(maxlen=size)
         self.dir = Path(data_dir) / "events" if data_dir is not None else None
         self._lock = threading.Lock()
-        self._db: TinyDB | None = None
         self._month = ""
+        self._month_events: list[dict[str, Any]] = []
         self._write_failing = False
         if self.dir is not None:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -47,20 +51,24 @@ class EventLog:
         assert self.dir is not None
         return sorted(p.stem.removeprefix("events-") for p in self.dir.glob("events-*.json"))
 
-    def _load(self) -> None:
-        """The newest events back into memory; a damaged file stops start-up (CorruptDataError)."""
-        loaded: list[dict[str, Any]] = []
-        for month in reversed(self._months()):
-            db = open_db(self._path(month))
-            loaded[:0] = [dict(doc) for doc in sorted(db.all(), key=lambda doc: doc.doc_id)]
-            db.close()
-            if len(loaded) >= (self._events.maxlen or 0):
-                break
-        self._events.extend(loaded)
-
     def _path(self, month: str) -> Path:
         assert self.dir is not None
         return self.dir / f"events-{month}.json"
+
+    def _read(self, month: str) -> list[dict[str, Any]]:
+        """A month's events in order; CorruptDataError names a damaged file."""
+        data = TableStorage(self._path(month)).read() or {}
+        table = data.get(TABLE, {})
+        return [dict(table[key]) for key in sorted(table, key=int)]
+
+    def _load(self) -> None:
+        """The newest events back into memory; a damaged file stops start-up."""
+        loaded: list[dict[str, Any]] = []
+        for month in reversed(self._months()):
+            loaded[:0] = self._read(month)
+            if len(loaded) >= (self._events.maxlen or 0):
+                break
+        self._events.extend(loaded)
 
     def __call__(
         self,
@@ -85,14 +93,15 @@ class EventLog:
             self._store(f"{now.year:04d}-{now.month:02d}", event)
 
     def _store(self, month: str, event: dict[str, Any]) -> None:
-        """Appends to the month's file; a failing disk is logged once, not every event."""
+        """Writes the month with `event`; a failing disk is logged once, not every event."""
         with self._lock:
             try:
-                db = self._rotate(month)
-                db.insert(event)
-                if len(db) > PER_MONTH:
-                    oldest = sorted(doc.doc_id for doc in db.all())[: len(db) - PER_MONTH]
-                    db.remove(doc_ids=oldest)
+                if month != self._month:
+                    self._rotate(month)
+                events = [*self._month_events, event][-PER_MONTH:]
+                table = {str(n): e for n, e in enumerate(events, start=1)}
+                TableStorage(self._path(month)).write({TABLE: table})
+                self._month_events = events
             except (OSError, CorruptDataError) as exc:
                 if not self._write_failing:
                     log.error("events are not being saved: %s", exc)
@@ -102,15 +111,13 @@ class EventLog:
                 log.info("events are saved again")
             self._write_failing = False
 
-    def _rotate(self, month: str) -> TinyDB:
-        if self._db is None or month != self._month:
-            if self._db is not None:
-                self._db.close()
-            self._db, self._month = open_db(self._path(month)), month
-            keep = sorted({*self._months(), month})[-MONTHS:]
-            for old in set(self._months()) - set(keep):
-                self._path(old).unlink(missing_ok=True)
-        return self._db
+    def _rotate(self, month: str) -> None:
+        """Starts (or continues) `month` and deletes months beyond the last MONTHS."""
+        self._month_events = self._read(month)
+        self._month = month
+        keep = sorted({*self._months(), month})[-MONTHS:]
+        for old in set(self._months()) - set(keep):
+            self._path(old).unlink(missing_ok=True)
 
     def recent(self, limit: int = 200) -> list[dict[str, Any]]:
         items = list(self._events)[-limit:]
@@ -118,7 +125,4 @@ class EventLog:
         return items
 
     def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        """Nothing is buffered: every event is on disk when the call returns."""

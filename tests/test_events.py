@@ -65,7 +65,8 @@ def test_a_failing_disk_is_logged_once_and_events_stay_in_memory(
     folder = tmp_path / "events"
     for path in folder.iterdir():
         path.unlink()
-    folder.rmdir()  # every write fails from now on
+    folder.rmdir()
+    folder.write_text("")  # a file where the folder was: every write fails from now on
     with caplog.at_level(logging.ERROR, logger="ampshare.events"):
         for n in range(5):
             log("test", f"lost {n}")

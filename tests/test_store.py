@@ -142,6 +142,7 @@ SERVE_CASES = {
         as_bytes(config(devices={"1": {**EVSE, "max_current_a": "x"}})),
     ),
     "a damaged events file": ("events/events-2026-01.json", b'{"_default": {"1": 5}}'),
+    "a damaged history file": ("history.json", b'{"points": [1, 2]}'),
 }
 
 

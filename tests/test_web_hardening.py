@@ -65,6 +65,16 @@ def test_deep_json_is_a_422_on_every_json_endpoint(serve: ManagerProcess) -> Non
             assert error["field"] == "body" and "nested" in error["message"]
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+def test_numbers_json_cannot_carry_are_a_422(serve: ManagerProcess, number: str) -> None:
+    body = '{"site": {"max_power_w": NUMBER}}'.replace("NUMBER", number)
+    resp = serve.api.patch(
+        "/api/settings", content=body, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 422, resp.text
+    assert serve.api.get("/api/settings").json()["site"]["max_power_w"] is None
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
@@ -46,7 +47,7 @@ async def read_json(request: Request) -> Any:
         raise InvalidInput.one("body", "expected a JSON object")
     too_deep = InvalidInput.one("body", f"nested deeper than {MAX_DEPTH} levels")
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_not_a_number, parse_float=_finite_float)
     except RecursionError:
         raise too_deep from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -54,6 +55,17 @@ async def read_json(request: Request) -> Any:
     if _depth(data) > MAX_DEPTH:
         raise too_deep
     return data
+
+
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _depth(data: Any) -> int:

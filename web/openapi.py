@@ -87,6 +87,15 @@ _NAME = {"type": "string", "minLength": 1, "maxLength": 64}
 _STATUSES = ["no_car", "connected", "charging", "paused", "error", "offline", "disabled"]
 
 
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    """An object whose properties are all required."""
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+def _text(longest: int, *, null: bool = False) -> dict[str, Any]:
+    return {"type": ["string", "null"] if null else "string", "maxLength": longest}
+
+
 def _int(lo: int, hi: int, default: int | None = None) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "integer", "minimum": lo, "maximum": hi}
     return schema if default is None else {**schema, "default": default}
@@ -103,11 +112,7 @@ def _num(lo: float, hi: float | None = None, *, above: bool = False, null: bool 
 
 def _schemas() -> dict[str, Any]:
     return {
-        "Error": {
-            "type": "object",
-            "properties": {"error": {"type": "string"}},
-            "required": ["error"],
-        },
+        "Error": _object({"error": {"type": "string"}}),
         "Invalid": {
             "type": "object",
             "properties": {
@@ -281,15 +286,14 @@ def _schemas() -> dict[str, Any]:
                     "properties": {
                         "port": _int(1, 65535),
                         "tls": {"type": "string", "enum": ["off", "detect", "on"]},
-                        "password": {
-                            "type": ["string", "null"],
-                            "maxLength": 64,
-                            "writeOnly": True,
-                        },
+                        "password": {**_text(64, null=True), "writeOnly": True},
                         "password_set": {"type": "boolean", "readOnly": True},
                         "clear_profiles_on_deactivate": {"type": "boolean"},
-                        "ca_pem": {"type": ["string", "null"], "maxLength": 65536},
                         "unknown_tags": {"type": "string", "enum": ["accept", "known"]},
+                        "ca_pem": _text(65536, null=True),
+                        "local_ca": {"type": "boolean"},
+                        "tariff_per_kwh": _num(0, 100, null=True),
+                        "show_reasons": {"type": "boolean"},
                     },
                 },
             },
@@ -333,19 +337,13 @@ def _schemas() -> dict[str, Any]:
             },
             "required": ["ok"],
         },
-        "PemPair": {
-            "type": "object",
-            "properties": {"cert_pem": {"type": "string"}, "key_pem": {"type": "string"}},
-            "required": ["cert_pem", "key_pem"],
-        },
-        "PasswordChange": {
-            "type": "object",
-            "properties": {
+        "PemPair": _object({"cert_pem": {"type": "string"}, "key_pem": {"type": "string"}}),
+        "PasswordChange": _object(
+            {
                 "old_password": {"type": "string"},
                 "new_password": {"type": "string", "minLength": MIN_PASSWORD},
-            },
-            "required": ["old_password", "new_password"],
-        },
+            }
+        ),
         "Ok": {"type": "object", "properties": {"ok": {"type": "boolean"}}},
     }
 
