@@ -1,5 +1,5 @@
-"""OpenAPI parts of the users feature: the user schema, a wallbox's authorization (and gateway)
-fields, and the paths of teach-in, session reports, login links and self-service.
+"""OpenAPI parts of the users feature: the user schema, a wallbox's authorization fields, and
+the paths of teach-in, session reports, login links and self-service.
 
 Kept beside web/openapi.py, which merges them; the shapes follow its helpers' conventions.
 """
@@ -58,29 +58,8 @@ def user_schema(id_pattern: str, name: dict[str, Any]) -> dict[str, Any]:
 
 
 def device_fields() -> dict[str, Any]:
-    """A wallbox's fields for authorization and for the gateway to a billing backend."""
+    """A wallbox's fields for authorization (who may charge, and whose sessions they are)."""
     return {
-        "gateway_url": {
-            "type": "string",
-            "maxLength": 512,
-            "description": "ws:// or wss://",
-        },
-        "gateway_client_id": {"type": "string", "maxLength": 48},
-        "gateway_password": {
-            "type": ["string", "null"],
-            "maxLength": 128,
-            "writeOnly": True,
-        },
-        "gateway_protocol": {"type": "string", "enum": ["ocpp1.6", "ocpp2.0.1"]},
-        "gateway_ca_pem": {"type": "string", "maxLength": 65536},
-        "gateway_client_cert_pem": {"type": "string", "maxLength": 65536},
-        "gateway_client_key": {
-            "type": ["string", "null"],
-            "maxLength": 65536,
-            "writeOnly": True,
-        },
-        "gateway_verify_tls": {"type": "boolean"},
-        "gateway_auth_fallback": {"type": "string", "enum": ["refuse", "local", "anyone"]},
         "charge_mode": {"type": "string", "enum": ["off", "now", "minpv", "pv", "plan"]},
         "authorization": {"type": "string", "enum": ["free", "local", "gateway"]},
         "default_user": {"type": ["string", "null"], "maxLength": 40},
