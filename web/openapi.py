@@ -531,30 +531,6 @@ def document() -> dict[str, Any]:
         },
         "/api/users": _collection("users", "RFID user", "User"),
         "/api/users/{id}": {"parameters": [_ID], **_crud("users", "RFID user", "User")},
-        "/api/sessions": {
-            "get": _op(
-                "Charging sessions, oldest first",
-                {"200": _ok({"type": "array", "items": _ref("Session")}), "422": _E422},
-                params=filters,
-                tag="sessions",
-                op_id="sessions",
-            )
-        },
-        "/api/sessions.csv": {
-            "get": _op(
-                "Charging sessions as CSV (energy in kWh)",
-                {
-                    "200": {
-                        "description": "CSV",
-                        "content": {"text/csv": {"schema": {"type": "string"}}},
-                    },
-                    "422": _E422,
-                },
-                params=filters,
-                tag="sessions",
-                op_id="sessionsCsv",
-            )
-        },
         "/api/openapi.json": {
             "get": _op(
                 "This document", {"200": _ok({"type": "object"})}, tag="meta", op_id="openapi"

@@ -100,7 +100,26 @@ def paths(op: Op, ok: Callable[[dict[str, Any]], dict[str, Any]],
                                   "remaining_s, tag, box"}  # fmt: skip
     month = filters
     mine = [f for f in filters if f["name"] != "user"]
+    sessions = {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}
     return {
+        "/api/sessions": {
+            "get": op(
+                "Charging sessions, oldest first",
+                {"200": ok(sessions), "422": E422},
+                params=month,
+                tag="sessions",
+                op_id="sessions",
+            ),
+        },
+        "/api/sessions.csv": {
+            "get": op(
+                "Charging sessions as CSV (energy in kWh; file named by user and month)",
+                {"200": _file("text/csv", "CSV"), "422": E422},
+                params=month,
+                tag="sessions",
+                op_id="sessionsCsv",
+            ),
+        },
         "/api/teach-in": {
             "get": op("The teach-in window", {"200": ok(teach)}, tag="users", op_id="teachIn"),
             "post": op(
