@@ -25,6 +25,7 @@ from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
 from manager.audit import AuditLog
+from manager.authorize import Authorizer
 from manager.config import (
     COMMON_FIELDS,
     InvalidInput,
@@ -36,6 +37,7 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.model import Evse, Meter
+from manager.ocpp_sessions import OcppSessions
 from manager.service import Service
 from manager.sessions import SessionStore
 from manager.startup import (  # noqa: F401  (the CLI and tests take them from here)
@@ -48,7 +50,10 @@ from manager.startup import (  # noqa: F401  (the CLI and tests take them from h
 from manager.state import State
 from manager.station_display import ReasonDisplay
 from manager.stations import Stations
+from manager.tagdesk import TagDesk
+from manager.teachin import TeachIn
 from manager.transfers import Transfers
+from manager.users import UserBook
 from manager.webserver import listen_socket, serve
 from web.app import create_app
 from web.wording import word
@@ -101,85 +106,20 @@ class DriverTable:
         return await probe(registry.spec_of(device), self.ctx, timeout_s)
 
 
-class OcppSessions:
-    """The session recorder the OCPP server gets: files sessions under the configured device
-    (not the ChargeBox ID) and names the user of the RFID tag, like every other session."""
-
-    def __init__(self, sessions: SessionStore, store: ConfigStore) -> None:
-        self.sessions = sessions
-        self.store = store
-
-    def start(
-        self,
-        evse: str,
-        connector: int,
-        id_tag: str | None,
-        started_at: str,
-        meter_start_wh: float | None,
-        *,
-        key: str | None = None,
-        user: str | None = None,
-        box: str | None = None,
-    ) -> int:
-        # the key stays on the ChargeBox ID, so a start resent after the box was added as a
-        # device is still the same session
-        key = key or f"ocpp|{evse}|{connector}|{id_tag}|{started_at}|{meter_start_wh}"
-        device = next(
-            (
-                d
-                for d in self.store.devices()
-                if d.get("driver") == "ocpp"
-                and d.get("address") == evse
-                and int(d.get("connector_id", 1)) == connector
-            ),
-            None,
-        )
-        if user is None and id_tag:
-            owner = self.store.user_by_tag(id_tag)
-            user = owner.name if owner else None
-        if device is not None:
-            evse, box = str(device["id"]), str(device["name"])
-        return self.sessions.start(
-            evse, connector, id_tag, started_at, meter_start_wh, key=key, user=user, box=box
-        )
-
-    def stop(
-        self,
-        transaction_id: int,
-        stopped_at: str,
-        meter_stop_wh: float | None,
-        reason: str | None = None,
-        signed_data: list[object] | None = None,
-        *,
-        meter_start_wh: float | None = None,
-    ) -> Mapping[str, object] | None:
-        return self.sessions.stop(
-            transaction_id,
-            stopped_at,
-            meter_stop_wh,
-            reason,
-            signed_data,
-            meter_start_wh=meter_start_wh,
-        )
-
-    def find(self, key: str) -> int | None:
-        return self.sessions.find(key)
-
-    def open_sessions(self) -> list[dict[str, Any]]:
-        return self.sessions.open_sessions()
-
-    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
-        self.sessions.annotate(transaction_id, fields)
-
-
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
     def __init__(
-        self, store: ConfigStore, sessions: SessionStore, events: EventLog, local_ca: LocalCA
+        self,
+        store: ConfigStore,
+        sessions: SessionStore,
+        events: EventLog,
+        local_ca: LocalCA,
+        desk: TagDesk,
     ) -> None:
         self.store = store
-        self.sessions = OcppSessions(sessions, store)
+        self.desk = desk
+        self.sessions = OcppSessions(sessions, store, desk)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
@@ -187,13 +127,23 @@ class OcppBridge:
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
-        return self.store.user_by_tag(id_tag) is not None
+        """A local user who may charge somewhere (enabled, not expired)."""
+        user = self.desk.auth.users.by_tag(id_tag)
+        return self.desk.auth.check_user(user, user.evses if user else []).accepted
+
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        return await self.desk.check_ocpp(charge_box_id, connector, id_tag, protocol)
 
     def _device(self, charge_box_id: str) -> dict[str, Any] | None:
         for d in self.store.devices():
             if d.get("driver") == "ocpp" and d.get("address") == charge_box_id:
                 return d
         return None
+
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        return self.desk.local_list(charge_box_id)
 
     def device_password(self, charge_box_id: str) -> str | None:
         device = self._device(charge_box_id)
@@ -294,16 +244,27 @@ def build_manager(opts: Options) -> Manager:
     # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
+    store.migrate_users()
     settings = store.settings()
     if opts.ocpp_port is not None and opts.ocpp_port != settings.ocpp.port:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    bridge = OcppBridge(store, sessions, events, LocalCA(opts.data_dir / "ocpp" / "ca"))
+    users = UserBook(store)
+    control: ControlLoop | None = None
+
+    def wallboxes() -> list[dict[str, Any]]:  # the control loop's, in memory
+        return [st.config for st in control.evses.values()] if control is not None else []
+
+    authorizer = Authorizer(users, wallboxes)
+    tag_desk = TagDesk(authorizer, TeachIn(users), authorizer.devices, events)
+    local_ca = LocalCA(opts.data_dir / "ocpp" / "ca")
+    bridge = OcppBridge(store, sessions, events, local_ca, tag_desk)
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
     bridge.use_local_ca(store.settings())
+    users.listeners.append(lambda _change: ocpp.refresh_local_lists())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
     )
@@ -312,6 +273,9 @@ def build_manager(opts: Options) -> Manager:
     ocpp.station.on_reservation_end = control.reservations.cancel
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways
+    control.authorizer = authorizer
+    control.observer.tags = tag_desk
+    tag_desk.gateways = gateways
     ocpp.observer = gateways
     desk = StationDesk(ocpp)
     stations = Stations(
@@ -331,8 +295,11 @@ def build_manager(opts: Options) -> Manager:
         history=history,
         sessions=sessions,
         ocpp=bridge,
+        users=users,
+        teach=tag_desk.teach,
         stations=stations,
     )
+    service.device_listeners = [ocpp.refresh_local_lists]
     control.on_cycle.append(history.add)
     control.on_cycle.append(
         ReasonDisplay(

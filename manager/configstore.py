@@ -15,11 +15,11 @@ from manager.config import (
     CircuitConfig,
     InvalidInput,
     Settings,
-    UserConfig,
     check_tree,
     valid_id,
 )
 from manager.store import CorruptDataError, open_db
+from manager.users import UserConfig
 
 CONFIG_FILE = "config.json"
 MIN_SECRET_BYTES = 16
@@ -115,6 +115,12 @@ class ConfigStore:
         except InvalidInput as exc:
             raise CorruptDataError(f"data file {self.path}: {_first_error(exc)}") from None
 
+    def migrate_users(self) -> None:
+        """Users stored with the old single `id_tag` get it as `tags` (validated above)."""
+        for row in self._all("users"):
+            if "id_tag" in row:
+                self.put_user(UserConfig.model_validate(row))
+
     def check_devices(self, check: Callable[[dict[str, Any]], object]) -> None:
         """Runs each stored device through `check` (the drivers' validation) before start-up."""
         for device in self._all("devices"):
@@ -199,14 +205,16 @@ class ConfigStore:
     def users(self) -> list[UserConfig]:
         return [UserConfig.model_validate(row) for row in self._all("users")]
 
-    def user_by_tag(self, id_tag: str) -> UserConfig | None:
-        for user in self.users():
-            if user.id_tag == id_tag:
-                return user
-        return None
-
     def put_user(self, user: UserConfig) -> None:
-        self._put("users", user.model_dump(mode="json"))
+        row = user.model_dump(mode="json")
+        table = self.db.table("users")
+
+        def replace(doc: dict[str, Any]) -> None:  # one write, and old fields do not linger
+            doc.clear()
+            doc.update(row)
+
+        if not table.update(replace, Query().id == user.id):
+            table.insert(row)
 
     def delete_user(self, user_id: str) -> bool:
         return self._delete("users", user_id)

@@ -21,6 +21,7 @@ from typing import Any
 
 from manager import backend, setpoints
 from manager.allocation import allocate
+from manager.authorize import Authorizer, limiting
 from manager.config import CircuitConfig, Settings
 from manager.loads import build_model
 from manager.model import (
@@ -100,7 +101,7 @@ class ControlLoop:
         self.safe_reason: Reason | None = None
         self.started = clock()
         self._reader = Reader(events)
-        self._observer = Observer(events, sessions)
+        self.observer = Observer(events, sessions)
         self._overload = OverloadWatch(events)
         self._snapshot = State()
         self._subs = Subscribers()
@@ -113,6 +114,8 @@ class ControlLoop:
         self.reservations = Reservations()
         #: the gateways to billing backends (wired by the composition root; None: none)
         self.gateways: BillingGateways | None = None
+        #: who may charge where (manager.authorize; wired by the composition root)
+        self.authorizer: Authorizer | None = None
 
     @property
     def safe_mode(self) -> bool:
@@ -232,7 +235,7 @@ class ControlLoop:
             await self._reader.read_all(devices, now, self._timeout(), interval)
             self._update_safe_mode(now)
             evses = list(self.evses.values())
-            self._observer.observe(now, evses)
+            self.observer.observe(now, evses)
             backend.feed(self.gateways, evses)
             grid = self.grid_meter()
             model = build_model(
@@ -245,10 +248,13 @@ class ControlLoop:
                 self.safe_mode,
                 self.reservations,
                 self.gateways,
+                self.authorizer,
             )
             allocation = allocate(model.site, model.loads)
             reasons = {**allocation.reasons, **model.overrides}
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
+            skip = model.overrides.keys() | capped.keys()
+            capped |= limiting(model.user_caps, allocation.setpoints, skip)
             setpoints.decide(now, evses, allocation.setpoints, reasons, self.safe_reason, capped)
             await setpoints.apply_all(now, evses, self._timeout())
             self.cycles += 1

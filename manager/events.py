@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,14 +70,23 @@ class EventLog:
                 break
         self._events.extend(loaded)
 
-    def __call__(self, kind: str, message: str, *, device: str | None = None) -> None:
+    def __call__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        device: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> None:
         now = datetime.now(UTC)
-        event = {
+        event: dict[str, Any] = {
             "ts": now.isoformat(timespec="seconds"),
             "kind": kind,
             "message": message,
             "device": device,
         }
+        if params:  # the facts behind the message, for filters and exports
+            event["params"] = dict(params)
         self._events.append(event)
         log.info("%s: %s", kind, message)
         if self.dir is not None:

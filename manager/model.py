@@ -346,6 +346,8 @@ class SessionRecorder(Protocol):
         key: str | None = None,
         user: str | None = None,
         box: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
     ) -> int: ...
 
     def stop(
@@ -385,7 +387,20 @@ class OcppHooks(Protocol):
 
     def authorize(self, id_tag: str) -> bool: ...
 
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        """The OCPP status for this tag at the wallbox configured for this box and connector
+        (any of its connectors when None); None: no mode decides, use the `unknown_tags`
+        policy with `authorize`."""
+        ...
+
     def device_password(self, charge_box_id: str) -> str | None: ...
+
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        """The cards this box should know offline: `{tag: {"status", "expiry"}}` (None: the
+        box needs no list, e.g. it charges freely or is not configured)."""
+        ...
 
     def is_released(self, charge_box_id: str) -> bool:
         """True if the admin deactivated this box: it gets no default-deny profile on connect.

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
 from manager.auth import AdminLogin, LoginThrottle, Throttled
+from manager.authorize import authorization_errors
 from manager.circuit_edits import CircuitEdits
 from manager.config import (
     ROOT_CIRCUIT,
@@ -23,7 +24,6 @@ from manager.config import (
     MeterConfig,
     NotFound,
     Settings,
-    UserConfig,
     is_secret,
     merge_secrets,
     new_id,
@@ -37,8 +37,10 @@ from manager.history import History
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
+from manager.teachin import TeachIn
 from manager.transfers import TransferError, Transfers
-from manager.user_edits import UserEdits
+from manager.user_service import UsersFacade
+from manager.users import UserBook, UserConfig
 
 log = logging.getLogger("ampshare.service")
 
@@ -100,7 +102,7 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-class Service(CircuitEdits, UserEdits):
+class Service(CircuitEdits, UsersFacade):
     """The one entry point of the web (and the CLI) into the running manager."""
 
     def __init__(
@@ -114,6 +116,8 @@ class Service(CircuitEdits, UserEdits):
         sessions: SessionQuery | None = None,
         ocpp: OcppControl | None = None,
         throttle: LoginThrottle | None = None,
+        users: UserBook | None = None,
+        teach: TeachIn | None = None,
         stations: Stations | None = None,
     ) -> None:
         self.store = store
@@ -123,6 +127,9 @@ class Service(CircuitEdits, UserEdits):
         self._history = history
         self.sessions = sessions
         self.ocpp = ocpp
+        self.users = users or UserBook(store)
+        self.teach = teach or TeachIn(self.users)
+        self.device_listeners: list[Callable[[], None]] = []
         self.login = AdminLogin(store, throttle or LoginThrottle())
         self.stations = stations
         self._lock = asyncio.Lock()
@@ -186,6 +193,10 @@ class Service(CircuitEdits, UserEdits):
         circuits = {c.id for c in self.store.circuits()} | {ROOT_CIRCUIT}
         if device["kind"] == "evse" and device["circuit"] not in circuits:
             raise InvalidInput.one("circuit", f"unknown circuit {device['circuit']!r}")
+        if device["kind"] == "evse":
+            errors = authorization_errors(device, self.users)
+            if errors:
+                raise InvalidInput(errors)
         return device
 
     async def create_device(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -196,6 +207,7 @@ class Service(CircuitEdits, UserEdits):
             device = self._validate_device({**data, "id": new_id(data, taken)})
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
+            self.devices_changed()
         log.info("device %s added (%s, %s)", device["id"], device["kind"], device["driver"])
         return public(device)
 
@@ -212,6 +224,7 @@ class Service(CircuitEdits, UserEdits):
                 await self._release(old)
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
+            self.devices_changed()
         return public(device)
 
     async def _release(self, device: dict[str, Any]) -> None:
@@ -233,6 +246,7 @@ class Service(CircuitEdits, UserEdits):
             finally:  # also after a failed write: run exactly what is stored
                 self.control.set_circuits(self.store.circuits())
                 await self.control.set_devices(self.store.devices())
+                self.devices_changed()
 
     async def test_device(self, data: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
         """Read a device once with the given settings, without saving it."""

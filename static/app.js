@@ -79,6 +79,8 @@
       const nullable = el.dataset.nullable === "1";
       let v;
       if (el.type === "checkbox") v = el.checked;
+      else if (type === "multi") v = Array.from(el.selectedOptions, (o) => o.value);
+      else if (type === "list") v = el.value.split(/[\s,;]+/).filter(Boolean);
       else if (el.dataset.secret === "1") {
         const clear = form.querySelector(`[data-clear="${CSS.escape(name)}"]`);
         if (clear?.checked) v = null;
@@ -118,7 +120,8 @@
       if (!target) {
         for (const el of form.querySelectorAll("[data-error-for]")) {
           const name = el.dataset.errorFor;
-          if (name.endsWith("." + field) || field.endsWith("." + name)) {
+          const within = field.startsWith(name + "."); // "tags.1" belongs to "tags"
+          if (within || name.endsWith("." + field) || field.endsWith("." + name)) {
             target = el;
             break;
           }

@@ -118,8 +118,8 @@ async def test_users_and_tags(manager: Manager) -> None:
     with pytest.raises(InvalidInput) as err:
         await svc.create_user({"name": "Ben", "id_tag": "04A1B2"})
     assert fields(err) == {"id_tag"}
-    assert manager.store.user_by_tag("04A1B2") is not None
-    assert manager.store.user_by_tag("FFFF") is None
+    assert svc.users.by_tag("04a1b2") is not None  # OCPP id tags are case-insensitive
+    assert svc.users.by_tag("FFFF") is None
 
 
 async def test_admin_password_change(manager: Manager) -> None:

@@ -21,7 +21,8 @@ from manager_process import PASSWORD, ManagerProcess
 from schemathesis import checks as st_checks
 
 from manager.auth import MIN_PASSWORD
-from manager.config import CircuitConfig, UserConfig
+from manager.config import CircuitConfig
+from manager.users import UserConfig
 
 pytestmark = pytest.mark.slow
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -80,6 +81,17 @@ def _depth(data: Any) -> int:
     return deepest
 
 
+def download(text: str, media: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type=f"{media}; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="{filename}"',
+            "cache-control": "no-store",
+        },
+    )
+
+
 async def read_object(request: Request) -> dict[str, Any]:
     data = await read_json(request)
     if not isinstance(data, dict):
@@ -106,15 +118,44 @@ def parse_when(value: str | None, field: str, *, end_of_day: bool = False) -> st
 
 def session_filters(request: Request) -> dict[str, str | None]:
     q = request.query_params
-    unknown = set(q) - {"since", "until", "evse", "user"}
+    unknown = set(q) - {"since", "until", "evse", "user", "month"}
     if unknown:
         raise InvalidInput([{"field": k, "message": "unknown filter"} for k in sorted(unknown)])
+    since, until = q.get("since"), q.get("until")
+    if q.get("month"):
+        since, until = month_range(q["month"])
     return {
-        "since": parse_when(q.get("since"), "since"),
-        "until": parse_when(q.get("until"), "until", end_of_day=True),
+        "since": parse_when(since, "since"),
+        "until": parse_when(until, "until", end_of_day=not q.get("month")),
         "evse": q.get("evse") or None,
         "user": q.get("user") or None,
     }
+
+
+def month_range(month: str) -> tuple[str, str]:
+    """`YYYY-MM` as the first day of that month and of the next (local dates)."""
+    try:
+        first = datetime.strptime(month.strip(), "%Y-%m")
+    except ValueError:
+        raise InvalidInput.one("month", "expected YYYY-MM") from None
+    after = (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else (first.replace(month=first.month + 1))
+    )
+    return first.strftime("%Y-%m-%d"), after.strftime("%Y-%m-%d")
+
+
+def export_name(kind: str, request: Request, ext: str) -> str:
+    """ampshare-sessions[-user][-month].csv: the file says whose and which month it holds."""
+    q = request.query_params
+    parts = [f"ampshare-{kind}"]
+    for key in ("user", "month"):
+        if q.get(key):
+            parts.append(re.sub(r"[^A-Za-z0-9_-]+", "_", q[key])[:40])
+    if len(parts) == 1:
+        parts.append(datetime.now().strftime("%Y-%m-%d"))
+    return "-".join(parts) + ext
 
 
 def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -165,8 +206,11 @@ class Api:
             Route("/api/schemas", self.schemas),
             Route("/api/sessions", self.sessions),
             Route("/api/sessions.csv", self.sessions_csv),
+            Route("/api/sessions/totals", self.sessions_totals),
+            Route("/api/sessions/signed", self.sessions_signed),
             Route("/api/users", self.users, methods=["GET", "POST"]),
-            Route("/api/users/{id}", self.user, methods=["DELETE"]),
+            Route("/api/users/{id}", self.user, methods=["GET", "PATCH", "DELETE"]),
+            Route("/api/teach-in", self.teach_in, methods=["GET", "POST", "DELETE"]),
             Route("/api/events", self.events),
             Route("/api/events/log", self.events_log),
             Route("/api/drivers", self.drivers),
@@ -245,15 +289,16 @@ class Api:
             text = self.service.sessions_csv(**filters)
         except ValueError as exc:
             raise InvalidInput.one("since", str(exc)) from None
-        stamp = datetime.now().strftime("%Y-%m-%d")
-        return Response(
-            text,
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "content-disposition": f'attachment; filename="ampshare-sessions-{stamp}.csv"',
-                "cache-control": "no-store",
-            },
-        )
+        return download(text, "text/csv", export_name("sessions", request, ".csv"))
+
+    async def sessions_totals(self, request: Request) -> Response:
+        """Sessions and energy per user and month, over the same filters."""
+        return jsonable(self.service.session_totals(self._sessions(request)))
+
+    async def sessions_signed(self, request: Request) -> Response:
+        """The signed meter data (OCMF etc.) as the boxes sent it, one record per line."""
+        text = self.service.signed_export(self._sessions(request))
+        return download(text, "text/plain", export_name("signed", request, ".txt"))
 
     async def users(self, request: Request) -> Response:
         if request.method == "POST":
@@ -262,8 +307,22 @@ class Api:
         return jsonable(self.service.list_users())
 
     async def user(self, request: Request) -> Response:
-        await self.service.delete_user(request.path_params["id"])
+        user_id = request.path_params["id"]
+        if request.method == "PATCH":
+            return jsonable(await self.service.update_user(user_id, await read_object(request)))
+        if request.method == "GET":
+            return jsonable(self.service.get_user(user_id))
+        await self.service.delete_user(user_id)
         return Response(status_code=204)
+
+    async def teach_in(self, request: Request) -> Response:
+        """POST {"user": id} opens the 60 s window, GET shows it, DELETE cancels it."""
+        if request.method == "POST":
+            body = await read_object(request)
+            return jsonable(self.service.start_teach_in(body.get("user")))
+        if request.method == "DELETE":
+            return jsonable(self.service.cancel_teach_in())
+        return jsonable(self.service.teach_in_status())
 
     async def events(self, request: Request) -> Response:
         return StreamingResponse(

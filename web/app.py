@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from manager.service import InvalidInput, NotFound, Service, Throttled, WriteFailed
-from web import api, pages
+from web import api, me, pages, users_page
 from web.auth import CSRF_HEADER, Authenticator
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
@@ -30,7 +30,12 @@ from web.transfers_web import TransferRoutes
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PREFIXES = ("/static/", "/lang/", "/transfer/")  # transfer: one-time box URLs
+PUBLIC_PREFIXES = (
+    "/static/",
+    "/lang/",
+    "/login/link/",
+    "/transfer/",
+)  # transfer: one-time box URLs
 PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"})
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -94,6 +99,9 @@ class LoginGate:
                 body = {"error": "missing or wrong CSRF token (X-CSRF-Token header)"}
                 await _json(403, body)(scope, receive, send)
                 return
+        if who.user is not None and not me.user_may(method, path):
+            await me.refuse_user(conn, is_api)(scope, receive, send)
+            return
         scope["identity"] = who
         scope["csrf"] = self.auth.csrf_token(who)
         await self.app(scope, receive, send)
@@ -157,10 +165,17 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(service: Service) -> Starlette:
-    auth = Authenticator(service.session_secret(), service.verify_admin, ledger=service)
+    auth = Authenticator(
+        service.session_secret(),
+        service.verify_admin,
+        ledger=service,
+        verify_user=service.verify_user,
+    )
     renderer = Renderer()
     json_api = api.Api(service, auth)
     ui = pages.Pages(service, auth, renderer)
+    user_ui = users_page.UserPages(service, renderer)
+    self_service = me.SelfService(service, auth, renderer)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)
@@ -209,6 +224,8 @@ def create_app(service: Service) -> Starlette:
 
     routes = [
         *ui.routes(),
+        *user_ui.routes(),
+        *self_service.routes(),
         *json_api.routes(),
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),

@@ -47,10 +47,12 @@ def _unb64(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Identity:
-    """Who made a request: via "cookie" (needs CSRF on changes) or "basic"."""
+    """Who made a request: via "cookie" (needs CSRF on changes) or "basic"; `user` is the
+    user id of a self-service login (None: the admin)."""
 
     via: str
     session_id: str = ""
+    user: str | None = None
 
 
 class Signer:
@@ -127,25 +129,38 @@ class Authenticator:
         verify: Callable[[str, str], Awaitable[bool]],
         clock: Callable[[], float] = time.time,
         ledger: SessionLedger | None = None,
+        verify_user: Callable[[str, str, str], Awaitable[str | None]] | None = None,
     ) -> None:
         self.signer = Signer(secret)
         self._verify = verify
+        self._verify_user = verify_user
         self._clock = clock
         self._ledger: SessionLedger = ledger or MemoryLedger()
         self._basic_ok: dict[bytes, float] = {}
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def new_session(self) -> tuple[str, str]:
-        """A fresh signed cookie value and the session id it carries."""
+    def new_session(self, user: str | None = None) -> tuple[str, str]:
+        """A fresh signed cookie value and the session id it carries (`user`: a user's own
+        login, not the admin's)."""
         sid = secrets.token_urlsafe(18)
         now = self._clock()
-        payload = {
+        payload: dict[str, object] = {
             "sid": sid,
             "gen": self._ledger.session_generation(),
             "exp": int(now) + SESSION_LIFETIME_S,
         }
+        if user is not None:
+            payload["usr"] = user
         return self.signer.sign(payload), sid
+
+    def session_user(self, cookie: str | None) -> str | None:
+        """The user id of a user's session cookie (None: none, or the admin's)."""
+        if self._session(cookie) is None:
+            return None
+        data = self.signer.unsign(cookie or "") or {}
+        user = data.get("usr")
+        return user if isinstance(user, str) else None
 
     def _session(self, cookie: str | None) -> tuple[str, int] | None:
         """The session id and expiry of a valid, unexpired, not revoked cookie."""
@@ -199,9 +214,10 @@ class Authenticator:
 
     async def identify(self, conn: HTTPConnection) -> Identity | None:
         """Cookie first, then HTTP Basic. Raises the facade's Throttled from verify."""
-        sid = self.session_id(conn.cookies.get(SESSION_COOKIE))
+        cookie = conn.cookies.get(SESSION_COOKIE)
+        sid = self.session_id(cookie)
         if sid is not None:
-            return Identity("cookie", sid)
+            return Identity("cookie", sid, self.session_user(cookie))
         header = conn.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "basic" or not value:
@@ -212,9 +228,11 @@ class Authenticator:
             )
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
-        if not sep or user != "admin":
+        if not sep:
             return None
         client = conn.client.host if conn.client else "unknown"
+        if user != "admin":
+            return await self._basic_user(user, password, client)
         # remembered per client, so another client guessing is still throttled by the facade
         remembered = f"{client}|{value.strip()}"
         if self._basic_cached(remembered):
@@ -224,6 +242,12 @@ class Authenticator:
             return None
         self._remember_basic(remembered)
         return Identity("basic")
+
+    async def _basic_user(self, name: str, password: str, client: str) -> Identity | None:
+        if self._verify_user is None:
+            return None
+        user_id = await self._verify_user(name, password, client)
+        return Identity("basic", user=user_id) if user_id else None
 
     async def verify_password(self, password: str, client: str) -> bool:
         return await self._verify(password, client)

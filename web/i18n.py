@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
-from web import gateway_words
+from web import gateway_words, users_words
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
 
 LANGUAGES = ("en", "de")
@@ -333,7 +333,7 @@ DE_FIELDS: Mapping[str, str] = {
     "Meter measuring this circuit (optional)": "Zähler dieses Stromkreises (optional)",
 }
 
-_TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE}}
+_TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE, **users_words.DE}}
 
 
 def translator(lang: str) -> Callable[..., str]:
@@ -412,4 +412,5 @@ JS_STRINGS = (
 
 def js_strings(lang: str) -> dict[str, str]:
     _ = translator(lang)
-    return {**{s: _(s) for s in JS_STRINGS}, **gateway_words.js_words(_)}
+    words = {s: _(s) for s in (*JS_STRINGS, *users_words.JS)}
+    return {**words, **gateway_words.js_words(_)}

@@ -23,6 +23,7 @@ from manager.service import (
     UserConfig,
     is_secret,
 )
+from web import openapi_users
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
 
@@ -133,6 +134,7 @@ def config_schemas() -> dict[str, Any]:
     defs: dict[str, Any] = top["$defs"]
     for schema in defs.values():
         _as_answered(schema)
+    openapi_users.as_user_api(defs["UserConfig"])
     # the grid connection `main` is answered as a circuit without a parent
     parent = defs["CircuitConfig"]["properties"]["parent"]
     defs["CircuitConfig"]["properties"]["parent"] = {"anyOf": [parent, {"type": "null"}]}
@@ -204,6 +206,7 @@ def document() -> dict[str, Any]:
         _q("until", "sessions started before; a date includes that whole day"),
         _q("evse", "device id or ChargeBox ID"),
         _q("user", "user name or RFID tag"),
+        _q("month", "sessions started in this month (YYYY-MM)"),
     ]
     paths: dict[str, Any] = {
         "/api/state": {
@@ -328,46 +331,14 @@ def document() -> dict[str, Any]:
             )
         },
         "/api/users": _collection("users", "RFID user", "User"),
-        "/api/users/{id}": {
-            "parameters": [_ID],
-            "delete": _op(
-                "Delete an RFID user",
-                {"204": {"description": "deleted"}, "404": _E404},
-                tag="users",
-                op_id="deleteUser",
-                changes=True,
-            ),
-        },
-        "/api/sessions": {
-            "get": _op(
-                "Charging sessions, oldest first",
-                {"200": _ok({"type": "array", "items": _ref("Session")}), "422": _E422},
-                params=filters,
-                tag="sessions",
-                op_id="sessions",
-            )
-        },
-        "/api/sessions.csv": {
-            "get": _op(
-                "Charging sessions as CSV (energy in kWh)",
-                {
-                    "200": {
-                        "description": "CSV",
-                        "content": {"text/csv": {"schema": {"type": "string"}}},
-                    },
-                    "422": _E422,
-                },
-                params=filters,
-                tag="sessions",
-                op_id="sessionsCsv",
-            )
-        },
+        "/api/users/{id}": {"parameters": [_ID], **_crud("users", "RFID user", "User")},
         "/api/openapi.json": {
             "get": _op(
                 "This document", {"200": _ok({"type": "object"})}, tag="meta", op_id="openapi"
             )
         },
     }
+    paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
     paths.update(station_paths())
     return {
         "openapi": "3.1.0",
