@@ -26,6 +26,7 @@ from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager import backup
 from manager.config import (
     COMMON_FIELDS,
     ROOT_CIRCUIT,
@@ -37,7 +38,10 @@ from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
+from manager.logbuffer import LogBuffer
+from manager.metrics import Metrics
 from manager.model import Evse, Meter
+from manager.mqtt import MqttBridge
 from manager.service import Service
 from manager.sessions import SessionStore
 from web.app import create_app
@@ -45,6 +49,8 @@ from web.app import create_app
 log = logging.getLogger("ampshare")
 
 ADMIN_ENV = "AMPSHARE_ADMIN_PASSWORD"
+#: events are written to disk at most this often (s), and on shutdown
+EVENTS_FLUSH_S = 10.0
 
 
 class DriverTable:
@@ -263,6 +269,8 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
+    mqtt: MqttBridge | None = None
+    logs: LogBuffer | None = None
 
     async def start(self) -> None:
         try:
@@ -271,8 +279,15 @@ class Manager:
             self.events("ocpp", f"OCPP server cannot listen on port {self.ocpp.port}: {exc}")
         await self.service.load()
         await self.control.cycle()
+        if self.mqtt is not None:
+            self.mqtt.start()
 
     async def close(self) -> None:
+        if self.mqtt is not None:
+            await self.mqtt.close()
+        if self.logs is not None:
+            logging.getLogger().removeHandler(self.logs)
+        self.events.flush()
         await self.control.close()
         await self.ocpp.stop()
         await self.ctx.buses.close()
@@ -290,7 +305,7 @@ def build_manager(opts: Options) -> Manager:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    events = EventLog()
+    events = EventLog(path=Path(opts.data_dir) / "events.json")
     sessions = SessionStore(opts.data_dir)
     bridge = OcppBridge(store, sessions, events)
     bridge.host = opts.host
@@ -313,11 +328,53 @@ def build_manager(opts: Options) -> Manager:
     )
     control.on_cycle.append(history.add)
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    return Manager(store, sessions, events, ocpp, ctx, control, service)
+    manager = Manager(store, sessions, events, ocpp, ctx, control, service)
+    wire_operations(manager, Path(opts.data_dir))
+    return manager
+
+
+def wire_operations(manager: Manager, data_dir: Path) -> None:
+    """MQTT, metrics, the log view, backups and event persistence, fed by cycles and events."""
+    service, control, events = manager.service, manager.control, manager.events
+    mqtt = MqttBridge(service, lambda: control.settings.mqtt)
+    metrics = Metrics(
+        control.snapshot,
+        service.charge_points,
+        lambda: {"ampshare_mqtt_connected": float(mqtt.connected)},
+    )
+    flushed = [time.monotonic()]
+
+    def after_cycle(snapshot: dict[str, Any]) -> None:
+        metrics.observe_cycle(control.last_cycle_s, control.last_allocation_s)
+        mqtt.offer(snapshot)
+        if time.monotonic() - flushed[0] >= EVENTS_FLUSH_S:
+            flushed[0] = time.monotonic()
+            events.flush()
+
+    control.on_cycle.append(after_cycle)
+    events.listeners += [metrics.count_event, mqtt.on_event]
+    logs = LogBuffer()
+    logging.getLogger().addHandler(logs)
+    service.ops.metrics, service.ops.logs, service.ops.data_dir = metrics, logs, data_dir
+    manager.mqtt, manager.logs = mqtt, logs
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
-    """Runs the manager until cancelled or until uvicorn gets SIGINT/SIGTERM."""
+    """Runs the manager until cancelled or until uvicorn gets SIGINT/SIGTERM.
+
+    A restore from the web stops the manager, switches the checked data in and starts again.
+    """
+    with backup.DataLock(opts.data_dir):
+        while True:
+            staged = await _run_once(opts, ready=ready)
+            if staged is None:
+                return
+            await asyncio.to_thread(backup.switch, staged, opts.data_dir)
+            log.warning("restarting on the restored data")
+
+
+async def _run_once(opts: Options, *, ready: asyncio.Event | None = None) -> Path | None:
+    """One life of the manager; returns a staged restore to switch to, if one was asked for."""
     t0 = time.monotonic()
     sock = listen_socket(opts.host, opts.http_port)  # first: a taken port fails before anything
     manager = build_manager(opts)
@@ -370,13 +427,21 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             timeout_graceful_shutdown=2,
         )
         server = uvicorn.Server(config)
+        restore: list[Path] = []
+
+        def restart_with(staged: Path) -> None:
+            restore.append(staged)
+            # after the answer to the restore request has gone out
+            asyncio.get_running_loop().call_later(0.5, setattr, server, "should_exit", True)
+
+        service.ops.restart_with = restart_with
         serve_task = asyncio.create_task(server.serve(sockets=[sock]))
         # uvicorn offers no start event; it ends when serve() starts or fails
         while not server.started and not serve_task.done():  # noqa: ASYNC110
             await asyncio.sleep(0.02)
         if serve_task.done():
             await serve_task  # raises why it could not start
-            return
+            return None
         log.info(
             "ampshare up in %.2f s: http://%s:%d/",
             time.monotonic() - t0,
@@ -389,6 +454,7 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             await serve_task
         finally:
             server.should_exit = True
+    return restore[-1] if restore else None
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

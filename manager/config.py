@@ -46,7 +46,7 @@ class InvalidInput(ValueError):
 
 def is_secret(key: str) -> bool:
     """Fields that are write-only: stored, never shown or sent back."""
-    return "password" in key or key.endswith("_key")
+    return "password" in key or key.endswith("_key") or key == "token"
 
 
 class _Strict(BaseModel):
@@ -93,9 +93,36 @@ class OcppServerSettings(_Strict):
     )
 
 
+class MqttSettings(_Strict):
+    host: str = Field("", max_length=253, description="Broker host; empty: MQTT off")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (1883, TLS 8883)")
+    tls: bool = Field(False, description="Connect with TLS")
+    username: str = Field("", max_length=128, description="User name (optional)")
+    password: str | None = Field(None, max_length=256, description="Password (optional)")
+    base_topic: str = Field(
+        "ampshare",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$",
+        description="Topic prefix, no wildcards",
+    )
+    retain: bool = Field(True, description="Publish state retained")
+
+
+class MetricsSettings(_Strict):
+    token: str | None = Field(
+        None,
+        min_length=16,
+        max_length=128,
+        description="Bearer token for /metrics; without one only this machine may read it",
+    )
+
+
 class Settings(_Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     ocpp: OcppServerSettings = Field(default_factory=OcppServerSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 class CircuitConfig(_Strict):

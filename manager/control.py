@@ -187,6 +187,10 @@ class ControlLoop:
         self._subs = Subscribers()
         self._lock = asyncio.Lock()
         self.cycles = 0
+        #: how long the last cycle and its allocation took (s), and when it ended (monotonic)
+        self.last_cycle_s = 0.0
+        self.last_allocation_s = 0.0
+        self.last_cycle_at: float | None = None
         self.extra_state: Callable[[], dict[str, Any]] = dict
         self.on_cycle: list[Callable[[dict[str, Any]], None]] = []
 
@@ -283,17 +287,22 @@ class ControlLoop:
     # -- one cycle ---------------------------------------------------------------------
     async def cycle(self) -> dict[str, Any]:
         async with self._lock:
+            t0 = time.perf_counter()
             now = self.clock()
             await self._read_all(now)
             self._update_safe_mode(now)
             self._observe(now)
             site, loads, overrides = self._model(now)
+            t_alloc = time.perf_counter()
             allocation = allocate(site, loads)
+            self.last_allocation_s = time.perf_counter() - t_alloc
             words = {k: english(r) for k, r in allocation.reasons.items()}
             self._decide(now, allocation.setpoints, words, overrides, site)
             await self._apply_all(now)
             self.cycles += 1
             snapshot = self._build_snapshot(site)
+            self.last_cycle_s = time.perf_counter() - t0
+            self.last_cycle_at = time.monotonic()
         self._snapshot = snapshot
         self._subs.publish(snapshot)
         for hook in self.on_cycle:

@@ -39,10 +39,11 @@ from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
+from manager.operations import Operations, Unavailable
 
 log = logging.getLogger("ampshare.service")
 
-__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled"]
+__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled", "Unavailable"]
 
 
 class NotFound(KeyError):
@@ -136,6 +137,8 @@ class Service:
         self._lock = asyncio.Lock()
         self._password_lock = asyncio.Lock()
         self._admin_hash = store.admin_hash()
+        #: health, metrics, log view, backup and restore (manager/operations.py)
+        self.ops = Operations(control=control, store=store, events=events, lock=self._lock)
 
     # -- start-up ------------------------------------------------------------------------
     async def load(self) -> None:

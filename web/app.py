@@ -21,14 +21,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from manager.service import InvalidInput, NotFound, Service, Throttled
-from web import api, pages
+from web import api, ops, pages
 from web.auth import CSRF_HEADER, Authenticator
 from web.render import STATIC, Renderer
 
 log = logging.getLogger(__name__)
 
 PUBLIC_PREFIXES = ("/static/", "/lang/")
-PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"})
+PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"}) | ops.PUBLIC
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -158,6 +158,7 @@ def create_app(service: Service) -> Starlette:
     renderer = Renderer()
     json_api = api.Api(service, auth)
     ui = pages.Pages(service, auth, renderer)
+    operations = ops.Ops(service, renderer)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)
@@ -192,6 +193,7 @@ def create_app(service: Service) -> Starlette:
     routes = [
         *ui.routes(),
         *json_api.routes(),
+        *operations.routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

@@ -89,6 +89,8 @@ class ChargePointRecord:
     #: given back to its own control (deactivated): no default-deny until a setpoint is sent
     released: bool = False
     status_seen: bool = False
+    #: frames received since the manager started (for metrics)
+    messages: int = 0
 
     def connector(self, n: int) -> ConnectorState:
         state = self.connectors.get(n)
