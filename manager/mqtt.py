@@ -233,26 +233,32 @@ class MqttBridge:
 
     async def _publish_loop(self, client: aiomqtt.Client, cfg: MqttSettings) -> None:
         while True:
+            self._wake.clear()  # first: an offer during the awaits below wakes the next round
             if self._changed():
                 raise _Reconfigure
             await self._announce(client, cfg.base_topic, force=False)
-            await self._publish_state(client, cfg)
             while self._events:
                 event = self._events.popleft()
                 await client.publish(discovery.topics(cfg.base_topic)["event"], _payload(event))
-            self._wake.clear()
+            due = await self._publish_state(client, cfg)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.min_interval_s)
+                await asyncio.wait_for(self._wake.wait(), max(0.0, due - time.monotonic()))
 
-    async def _publish_state(self, client: aiomqtt.Client, cfg: MqttSettings) -> None:
+    async def _publish_state(self, client: aiomqtt.Client, cfg: MqttSettings) -> float:
+        """Publishes what changed; returns when the next held-back change is due."""
         now = time.monotonic()
+        due = now + self.min_interval_s
         for topic, payload in state_messages(cfg.base_topic, self._latest):
             last = self._sent.get(topic)
-            if last is not None and (last[0] == payload or now - last[1] < self.min_interval_s):
-                continue  # unchanged, or changed again within the second: next round
+            if last is not None and last[0] == payload:
+                continue
+            if last is not None and now - last[1] < self.min_interval_s:
+                due = min(due, last[1] + self.min_interval_s)  # changed again within the second
+                continue
             await client.publish(topic, payload, qos=0, retain=cfg.retain)
             self._sent[topic] = (payload, now)
             self.published += 1
+        return due
 
     async def _announce(self, client: aiomqtt.Client, base: str, *, force: bool) -> None:
         """Discovery for objects not announced on this connection yet; removes gone ones."""
