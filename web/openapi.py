@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web import openapi_ops
+
 JSON = "application/json"
 
 
@@ -214,8 +216,9 @@ def _schemas() -> dict[str, Any]:
         },
         "Settings": {
             "type": "object",
-            "description": "Sections `site` and `ocpp`; full schema at /api/schemas.",
+            "description": "Sections site, ocpp, mqtt, metrics; full schema at /api/schemas.",
             "properties": {
+                **openapi_ops.SETTINGS_SECTIONS,
                 "site": {"type": "object"},
                 "ocpp": {
                     "type": "object",
@@ -508,6 +511,7 @@ def document() -> dict[str, Any]:
                 "This document", {"200": _ok({"type": "object"})}, tag="meta", op_id="openapi"
             )
         },
+        **openapi_ops.paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -528,6 +532,7 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "ampshare_session"},
+                "metricsToken": {"type": "http", "scheme": "bearer"},
             },
             "schemas": _schemas(),
             "responses": {
