@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -26,7 +27,7 @@ from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
 from devices.probe import probe
 from devices.sim import SimWorld
-from manager import backup
+from manager import backup, integrations
 from manager.config import (
     COMMON_FIELDS,
     ROOT_CIRCUIT,
@@ -38,8 +39,6 @@ from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
-from manager.logbuffer import LogBuffer
-from manager.metrics import Metrics
 from manager.model import Evse, Meter
 from manager.mqtt import MqttBridge
 from manager.service import Service
@@ -49,8 +48,6 @@ from web.app import create_app
 log = logging.getLogger("ampshare")
 
 ADMIN_ENV = "AMPSHARE_ADMIN_PASSWORD"
-#: events are written to disk at most this often (s), and on shutdown
-EVENTS_FLUSH_S = 10.0
 
 
 class DriverTable:
@@ -269,8 +266,12 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
-    mqtt: MqttBridge | None = None
-    logs: LogBuffer | None = None
+    #: MQTT, metrics, log view, event persistence (manager/integrations.py)
+    integrations: integrations.Integrations | None = None
+
+    @property
+    def mqtt(self) -> MqttBridge | None:
+        return self.integrations.mqtt if self.integrations else None
 
     async def start(self) -> None:
         try:
@@ -279,15 +280,12 @@ class Manager:
             self.events("ocpp", f"OCPP server cannot listen on port {self.ocpp.port}: {exc}")
         await self.service.load()
         await self.control.cycle()
-        if self.mqtt is not None:
-            self.mqtt.start()
+        if self.integrations is not None:
+            self.integrations.start()
 
     async def close(self) -> None:
-        if self.mqtt is not None:
-            await self.mqtt.close()
-        if self.logs is not None:
-            logging.getLogger().removeHandler(self.logs)
-        self.events.flush()
+        if self.integrations is not None:
+            await self.integrations.close()
         await self.control.close()
         await self.ocpp.stop()
         await self.ctx.buses.close()
@@ -329,34 +327,8 @@ def build_manager(opts: Options) -> Manager:
     control.on_cycle.append(history.add)
     control.extra_state = lambda: {"charge_points": service.charge_points()}
     manager = Manager(store, sessions, events, ocpp, ctx, control, service)
-    wire_operations(manager, Path(opts.data_dir))
+    manager.integrations = integrations.wire(service, control, events, Path(opts.data_dir))
     return manager
-
-
-def wire_operations(manager: Manager, data_dir: Path) -> None:
-    """MQTT, metrics, the log view, backups and event persistence, fed by cycles and events."""
-    service, control, events = manager.service, manager.control, manager.events
-    mqtt = MqttBridge(service, lambda: control.settings.mqtt)
-    metrics = Metrics(
-        control.snapshot,
-        service.charge_points,
-        lambda: {"ampshare_mqtt_connected": float(mqtt.connected)},
-    )
-    flushed = [time.monotonic()]
-
-    def after_cycle(snapshot: dict[str, Any]) -> None:
-        metrics.observe_cycle(control.last_cycle_s, control.last_allocation_s)
-        mqtt.offer(snapshot)
-        if time.monotonic() - flushed[0] >= EVENTS_FLUSH_S:
-            flushed[0] = time.monotonic()
-            events.flush()
-
-    control.on_cycle.append(after_cycle)
-    events.listeners += [metrics.count_event, mqtt.on_event]
-    logs = LogBuffer()
-    logging.getLogger().addHandler(logs)
-    service.ops.metrics, service.ops.logs, service.ops.data_dir = metrics, logs, data_dir
-    manager.mqtt, manager.logs = mqtt, logs
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
@@ -364,7 +336,8 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
 
     A restore from the web stops the manager, switches the checked data in and starts again.
     """
-    with backup.DataLock(opts.data_dir):
+    # a demo's data is a temporary folder of its own: nothing to guard
+    with contextlib.nullcontext() if opts.demo else backup.DataLock(opts.data_dir):
         while True:
             staged = await _run_once(opts, ready=ready)
             if staged is None:

@@ -173,6 +173,10 @@ async def test_state_discovery_and_commands(broker: Broker, manager: ManagerProc
         assert manager.api.get("/api/devices/carport").json()["max_current_a"] == 13
         await sub.client.publish(f"{BASE}/wallbox/carport/set/enabled", b"OFF")
         await sub.json_at(f"{BASE}/wallbox/carport/state", lambda s: s["enabled"] is False)
+        events = [json.loads(p) for t, p, _ in sub.seen if t == f"{BASE}/event"]
+        if not any(e["kind"] == "deactivated" for e in events):  # it may come after the state
+            events.append(await sub.json_at(f"{BASE}/event", lambda e: e["kind"] == "deactivated"))
+        assert [e["device"] for e in events if e["kind"] == "deactivated"] == ["carport"]
         await sub.client.publish(f"{BASE}/wallbox/carport/set/enabled", b"ON")
         await sub.json_at(f"{BASE}/wallbox/carport/state", lambda s: s["enabled"] is True)
 
