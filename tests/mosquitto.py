@@ -15,14 +15,17 @@ MOSQUITTO = Path("/usr/sbin/mosquitto")
 class Broker:
     """One mosquitto process; `restart()` keeps the port, `stop()` always ends it."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, extra: str = "") -> None:
+        """`extra`: more lines for the listener (TLS files, a password file)."""
         if not MOSQUITTO.exists():
             raise RuntimeError("mosquitto is missing: apt-get install mosquitto (make test does)")
         self.port = free_port()
         self.folder = folder
         self.config = folder / "mosquitto.conf"
+        anonymous = "false" if "password_file" in extra else "true"
         self.config.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"user root\nper_listener_settings false\npersistence false\n"
+            f"allow_anonymous {anonymous}\nlistener {self.port} 127.0.0.1\n{extra}"
         )
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
