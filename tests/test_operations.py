@@ -158,3 +158,18 @@ def test_log_view(demo: ManagerProcess) -> None:
     assert page.status_code == 200
     assert "Protokoll" in page.text and "Stufe" in page.text and "ampshare up in" in page.text
     assert httpx.get(f"{demo.url}/api/log", timeout=5).status_code == 401
+
+
+def test_health_says_starting_and_stalled(tmp_path: Path) -> None:
+    import time
+
+    from manager.control import ControlLoop
+    from manager.operations import Operations
+
+    control = ControlLoop(build_device=lambda cfg: None, events=lambda *a, **k: None)  # type: ignore[arg-type,return-value]
+    ops = Operations(control=control, store=None, events=None, lock=None)  # type: ignore[arg-type]
+    assert ops.health() == {"status": "starting", "version": VERSION}
+    control.last_cycle_at = time.monotonic()
+    assert ops.health()["status"] == "ok"
+    control.last_cycle_at = time.monotonic() - 11.0  # 1 s cycles: 10 s without one is a stall
+    assert ops.health()["status"] == "stalled"
