@@ -12,8 +12,8 @@ INTEROP := tests/interop
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "ampshare needs Python 3.11 or newer; $(PYTHON) is $$($(PYTHON) --version 2>&1)." >&2; exit 1; }
-	@$(PYTHON) -m venv $(VENV) || \
-		{ echo "Could not create $(VENV): install the venv module (Debian: apt-get install python3-venv)." >&2; exit 1; }
+	@$(PYTHON) -m venv $(VENV) >/dev/null 2>&1 || \
+		{ rm -rf $(VENV) && PYTHON=$(PYTHON) bash scripts/sysdeps.sh venv && $(PYTHON) -m venv $(VENV); }
 
 # The manager alone, for `make demo` and `make serve`.
 $(RUN): pyproject.toml | $(PY)

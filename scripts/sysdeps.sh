@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs the system tools the test suite needs, each only when it is missing:
+# Installs the system tools the test suite needs, each only when it is missing
+# (`sysdeps.sh venv` installs Python's venv module instead, for `make demo` on a bare Debian):
 #   chromium   the browser tests drive Debian's Chromium (never a downloaded browser)
+#   libatomic1 Playwright's driver needs it
 #   node, npm  the independent OCPP peers under tests/interop
 #   mosquitto  the MQTT broker the integration tests start on loopback
 # A Node.js that already brings its own npm is left alone: Debian's `npm` package conflicts with
@@ -36,8 +38,22 @@ apt_install() {
 	installed+=("$pkg")
 }
 
-# Chromium for the browser tests.
+# `sysdeps.sh venv`: only Python's venv module, which Debian ships apart from python3.
+if [ "${1:-}" = venv ]; then
+	py="${PYTHON:-python3}"
+	ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+	apt_install "python$ver-venv" "Python's venv module for .venv"
+	exit 0
+fi
+
+# Chromium for the browser tests, and libatomic, which Playwright's bundled driver links against
+# (a minimal Debian lacks it).
 if have chromium; then found+=("chromium"); else apt_install chromium "browser tests"; fi
+if /sbin/ldconfig -p 2>/dev/null | grep -q 'libatomic\.so\.1 '; then
+	found+=("libatomic1")
+else
+	apt_install libatomic1 "Playwright's browser driver"
+fi
 
 # Node.js and npm for the OCPP interop peers.
 if have node; then

@@ -160,6 +160,33 @@ def check_certificate(cert_pem: str, key_pem: str) -> None:
             raise ValueError(f"certificate: TLS library refused it ({exc.reason})") from None
 
 
+def _keep_paused(transport: asyncio.Transport) -> None:
+    """Undo the reader that Python 3.11.2 (Debian 12) adds after connection_made.
+
+    There the transport registers its reader one step after connection_made even when the
+    protocol paused reading in it, and would consume the first bytes that detection peeks at.
+    Resume-then-pause is a no-op on fixed Pythons and removes (and cancels) that reader here.
+    """
+    if not transport.is_closing() and not transport.is_reading():
+        transport.resume_reading()
+        transport.pause_reading()
+
+
+async def _peek_first(loop: asyncio.AbstractEventLoop, sock: socket.socket) -> bytes:
+    """The client's first byte, left in the socket for whoever reads next."""
+    peer = socket.socket(fileno=os.dup(sock.fileno()))
+    try:
+        readable = loop.create_future()
+        loop.add_reader(peer.fileno(), lambda: readable.done() or readable.set_result(None))
+        try:
+            await readable
+        finally:
+            loop.remove_reader(peer.fileno())
+        return peer.recv(1, socket.MSG_PEEK)
+    finally:
+        peer.close()
+
+
 class DetectingConnection(ServerConnection):
     """A websockets connection that decides plain or TLS by the first byte the client sends.
 
@@ -185,25 +212,16 @@ class DetectingConnection(ServerConnection):
         assert isinstance(transport, asyncio.Transport)
         self._raw = transport
         transport.pause_reading()
+        loop = asyncio.get_running_loop()
+        loop.call_soon(_keep_paused, transport)
         self._tracker.add(self)
-        self._detecting = asyncio.get_running_loop().create_task(self._detect(transport))
+        self._detecting = loop.create_task(self._detect(transport))
 
     async def _detect(self, transport: asyncio.Transport) -> None:
         loop = asyncio.get_running_loop()
         try:
-            sock = transport.get_extra_info("socket")
-            peer = socket.socket(fileno=os.dup(sock.fileno()))
-            try:
-                readable = loop.create_future()
-                loop.add_reader(peer.fileno(), lambda: readable.done() or readable.set_result(None))
-                try:
-                    async with asyncio.timeout(DETECT_TIMEOUT_S):
-                        await readable
-                finally:
-                    loop.remove_reader(peer.fileno())
-                first = peer.recv(1, socket.MSG_PEEK)
-            finally:
-                peer.close()
+            async with asyncio.timeout(DETECT_TIMEOUT_S):
+                first = await _peek_first(loop, transport.get_extra_info("socket"))
             if not first:
                 transport.abort()
                 return
