@@ -139,8 +139,7 @@ class MqttBridge:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task}, timeout=5)
 
     def _changed(self) -> bool:
         return self._settings() != self._config
@@ -165,6 +164,8 @@ class MqttBridge:
                     self.service.events("mqtt", f"MQTT broker {cfg.host}:{cfg.port}: {exc}")
                     reported = True
                 log.debug("MQTT: %s; next attempt in %.0f s", exc, backoff)
+            except Exception:  # a bug must not end MQTT for good: log it, retry
+                log.exception("MQTT bridge failed; starting again in %.0f s", backoff)
             finally:
                 self.connected = False
             await self._wait(backoff)
@@ -178,8 +179,14 @@ class MqttBridge:
                 return
             self._wake.clear()
             left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, left))
+            await self._woken(left)
+
+    async def _woken(self, seconds: float) -> None:
+        """Until an offer, an event or `seconds`. asyncio.timeout, not wait_for: on Python
+        3.11 wait_for can swallow a cancel that meets a finished wait, and close would hang."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(0.0, seconds)):
+                await self._wake.wait()
 
     def _client(self, cfg: MqttSettings) -> aiomqtt.Client:
         status = discovery.topics(cfg.base_topic)["status"]
@@ -224,7 +231,8 @@ class MqttBridge:
             # leaving on purpose: say so (the LWT covers only a lost connection)
             status = discovery.topics(base)["status"]
             with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
-                await asyncio.wait_for(client.publish(status, b"offline", qos=1, retain=True), 2)
+                async with asyncio.timeout(2):
+                    await client.publish(status, b"offline", qos=1, retain=True)
             raise
         finally:
             for task in tasks:
@@ -241,8 +249,7 @@ class MqttBridge:
                 event = self._events.popleft()
                 await client.publish(discovery.topics(cfg.base_topic)["event"], _payload(event))
             due = await self._publish_state(client, cfg)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(0.0, due - time.monotonic()))
+            await self._woken(due - time.monotonic())
 
     async def _publish_state(self, client: aiomqtt.Client, cfg: MqttSettings) -> float:
         """Publishes what changed; returns when the next held-back change is due."""
