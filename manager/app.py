@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -25,9 +26,12 @@ from devices.driver import DeviceContext, Driver
 from devices.modbus.bus import BusPool
 from devices.ocpp.server import OcppServer
 from devices.ocpp.settings import OcppSettings
+from devices.ocpp.station import StationDesk
+from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
 from manager import backup, integrations
+from manager.audit import AuditLog
 from manager.config import (
     COMMON_FIELDS,
     ROOT_CIRCUIT,
@@ -43,6 +47,9 @@ from manager.model import Evse, Meter
 from manager.mqtt import MqttBridge
 from manager.service import Service
 from manager.sessions import SessionStore
+from manager.station_display import ReasonDisplay
+from manager.stations import Stations
+from manager.transfers import Transfers
 from web.app import create_app
 
 log = logging.getLogger("ampshare")
@@ -144,22 +151,40 @@ class OcppSessions:
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None:
-        return self.sessions.stop(transaction_id, stopped_at, meter_stop_wh, reason, signed_data)
+        return self.sessions.stop(
+            transaction_id,
+            stopped_at,
+            meter_stop_wh,
+            reason,
+            signed_data,
+            meter_start_wh=meter_start_wh,
+        )
 
     def find(self, key: str) -> int | None:
         return self.sessions.find(key)
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        return self.sessions.open_sessions()
+
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        self.sessions.annotate(transaction_id, fields)
 
 
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
-    def __init__(self, store: ConfigStore, sessions: SessionStore, events: EventLog) -> None:
+    def __init__(
+        self, store: ConfigStore, sessions: SessionStore, events: EventLog, local_ca: LocalCA
+    ) -> None:
         self.store = store
         self.sessions = OcppSessions(sessions, store)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
+        self.local_ca = local_ca
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
@@ -187,8 +212,26 @@ class OcppBridge:
     def server_settings(self, settings: Settings) -> OcppSettings:
         o = settings.ocpp
         return OcppSettings(
-            host=self.host, port=o.port, tls=o.tls, password=o.password, unknown_tags=o.unknown_tags
+            host=self.host,
+            port=o.port,
+            tls=o.tls,
+            password=o.password,
+            unknown_tags=o.unknown_tags,
+            ca_pem=self.trusted_ca(o),
         )
+
+    def trusted_ca(self, o: Any) -> str | None:
+        """The CA client certificates must chain to: the configured one and, with the local CA
+        on, ampshare's own (security profile 3 without an outside PKI)."""
+        parts = [o.ca_pem or "", self.local_ca.certificate_pem() if o.local_ca else ""]
+        return "".join(p for p in parts if p) or None
+
+    def use_local_ca(self, settings: Settings) -> None:
+        """Station settings the server reads live: the local CA (CSRs of boxes are signed
+        only with it on) and the tariff for the running cost on 2.0.1 boxes."""
+        if self.server is not None:
+            self.server.station.signer = self.local_ca.sign if settings.ocpp.local_ca else None
+            self.server.station.tariff_per_kwh = settings.ocpp.tariff_per_kwh
 
     def charge_points(self) -> list[dict[str, Any]]:
         return self.server.charge_points() if self.server else []
@@ -196,6 +239,7 @@ class OcppBridge:
     async def apply_settings(self, settings: Settings) -> None:
         if self.server is not None:
             await self.server.apply_settings(self.server_settings(settings))
+            self.use_local_ca(settings)
 
     def certificate_pem(self) -> str:
         assert self.server is not None
@@ -266,6 +310,7 @@ class Manager:
     ctx: DeviceContext
     control: ControlLoop
     service: Service
+    audit: AuditLog
     #: MQTT, metrics, log view, event persistence (manager/integrations.py)
     integrations: integrations.Integrations | None = None
 
@@ -290,6 +335,7 @@ class Manager:
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
+        self.audit.close()
         self.store.close()
 
 
@@ -305,16 +351,29 @@ def build_manager(opts: Options) -> Manager:
 
     events = EventLog(path=Path(opts.data_dir) / "events.json")
     sessions = SessionStore(opts.data_dir)
-    bridge = OcppBridge(store, sessions, events)
+    bridge = OcppBridge(store, sessions, events, LocalCA(opts.data_dir / "ocpp" / "ca"))
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
+    bridge.use_local_ca(store.settings())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    ocpp.station.on_reservation_end = control.reservations.cancel
     history = History(opts.data_dir / "history.json")
+    audit = AuditLog(opts.data_dir)
+    desk = StationDesk(ocpp)
+    stations = Stations(
+        desk,
+        audit,
+        events,
+        store.devices,
+        control.reservations,
+        Transfers(opts.data_dir),
+        http_port=opts.http_port,
+    )
     service = Service(
         store=store,
         control=control,
@@ -323,10 +382,14 @@ def build_manager(opts: Options) -> Manager:
         history=history,
         sessions=sessions,
         ocpp=bridge,
+        stations=stations,
     )
     control.on_cycle.append(history.add)
+    control.on_cycle.append(
+        ReasonDisplay(desk, store.devices, lambda: control.settings.ocpp.show_reasons)
+    )
     control.extra_state = lambda: {"charge_points": service.charge_points()}
-    manager = Manager(store, sessions, events, ocpp, ctx, control, service)
+    manager = Manager(store, sessions, events, ocpp, ctx, control, service, audit)
     manager.integrations = integrations.wire(service, control, events, Path(opts.data_dir))
     return manager
 
@@ -399,7 +462,7 @@ async def _run_once(opts: Options, *, ready: asyncio.Event | None = None) -> Pat
             # open dashboards hold an endless SSE stream: do not wait for them on shutdown
             timeout_graceful_shutdown=2,
         )
-        server = uvicorn.Server(config)
+        server = _Uvicorn(config)
         restore: list[Path] = []
 
         def restart_with(staged: Path) -> None:
@@ -428,6 +491,16 @@ async def _run_once(opts: Options, *, ready: asyncio.Event | None = None) -> Pat
         finally:
             server.should_exit = True
     return restore[-1] if restore else None
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn raises SIGTERM/SIGINT again once it stopped serving, which ends the process
+    before the manager is closed: OCPP boxes then lose their sockets without a close frame.
+    Here the signal only ends serving; `run` returns and closes everything in order."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

@@ -8,9 +8,11 @@ from the site settings, so its limit cannot disagree with `site.max_current_a`.
 from __future__ import annotations
 
 import re
+import ssl
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
+from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from manager.model import ROTATIONS, Circuit, MeterRole
@@ -91,6 +93,53 @@ class OcppServerSettings(_Strict):
     unknown_tags: Literal["accept", "known"] = Field(
         "accept", description="RFID tags not in the users list: accept or refuse"
     )
+    ca_pem: str | None = Field(
+        None,
+        max_length=65536,
+        description="CA of the wallboxes' client certificates (PEM, security profile 3)",
+    )
+    local_ca: bool = Field(
+        False,
+        description="Sign charge points' certificate requests with ampshare's own CA and "
+        "accept the certificates it signed (security profile 3)",
+    )
+    tariff_per_kwh: float | None = Field(
+        None,
+        ge=0,
+        le=100,
+        description="Fixed price per kWh: OCPP 2.0.1 boxes show the running cost (empty: off)",
+    )
+    show_reasons: bool = Field(
+        False, description="Show the current reason on the display of OCPP 2.0.1 boxes"
+    )
+
+    @field_validator("ca_pem")
+    @classmethod
+    def _ca_pem(cls, value: str | None) -> str | None:
+        return check_ca_pem(value) if value and value.strip() else None
+
+
+_PEM_CERT = re.compile(r"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+def check_ca_pem(text: str) -> str:
+    """The CA certificates as clean PEM (a form field may have folded the lines); ValueError
+    if there is none, or one that does not parse."""
+    bodies = [re.sub(r"\s+", "", body) for body in _PEM_CERT.findall(text)]
+    if not bodies:
+        raise ValueError("not a PEM certificate (-----BEGIN CERTIFICATE----- ...)")
+    pem = "".join(
+        "-----BEGIN CERTIFICATE-----\n"
+        + "\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+        + "\n-----END CERTIFICATE-----\n"
+        for body in bodies
+    )
+    try:
+        x509.load_pem_x509_certificates(pem.encode("ascii"))
+        ssl.create_default_context(cadata=pem)
+    except (ValueError, UnicodeError, ssl.SSLError):
+        raise ValueError("not a valid PEM certificate") from None
+    return pem
 
 
 class MqttSettings(_Strict):

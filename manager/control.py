@@ -37,6 +37,7 @@ from manager.model import (
     phase_name,
 )
 from manager.reason_words import english
+from manager.reservations import Reservations, reserved_words
 
 log = logging.getLogger("ampshare.control")
 
@@ -193,6 +194,8 @@ class ControlLoop:
         self.last_cycle_at: float | None = None
         self.extra_state: Callable[[], dict[str, Any]] = dict
         self.on_cycle: list[Callable[[dict[str, Any]], None]] = []
+        #: reserved boxes are kept free (demand 0) until their user comes
+        self.reservations = Reservations()
 
     # -- configuration -----------------------------------------------------------------
     def set_settings(self, settings: Settings) -> None:
@@ -482,7 +485,10 @@ class ControlLoop:
             cfg = st.config
             r = st.reading
             demand: float | None = st.cap_a
-            if r is None or r.status is ChargeStatus.NO_CAR:
+            held = self.reservations.holding(st.id, r.user if r is not None else None)
+            if held is not None:
+                demand, overrides[st.id] = 0.0, reserved_words(held)
+            elif r is None or r.status is ChargeStatus.NO_CAR:
                 demand, overrides[st.id] = 0.0, "no car"
             elif r.status is ChargeStatus.ERROR:
                 demand, overrides[st.id] = 0.0, f"error: {r.detail or 'box reports a fault'}"

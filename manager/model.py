@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 PHASES = 3
 Triple = tuple[float, float, float]
@@ -275,10 +275,20 @@ class SessionRecorder(Protocol):
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> Mapping[str, object] | None: ...
 
     def find(self, key: str) -> int | None:
         """Id of the session started with `key`, if any (e.g. a 2.0.1 transaction id)."""
+        ...
+
+    def open_sessions(self) -> list[dict[str, Any]]:
+        """Sessions started and not stopped (a restarted manager resumes them)."""
+        ...
+
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        """Store more about a session (e.g. its `cost`); unknown ids are ignored."""
         ...
 
 
@@ -303,3 +313,38 @@ class OcppHooks(Protocol):
         Comes from the configuration, so it holds across restarts of ampshare.
         """
         ...
+
+
+# --------------------------------------------------------------------------------------------
+# Station management: admin actions on a charge point (implemented by devices/ocpp/station)
+# --------------------------------------------------------------------------------------------
+
+
+class StationOffline(Exception):
+    """The charge point is not connected (or went away before it answered)."""
+
+
+class StationTimeout(Exception):
+    """The charge point did not answer in time."""
+
+
+class StationInputError(ValueError):
+    """Parameters of a station action are wrong: every mistake as `{"field", "message"}`."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class StationActions(Protocol):
+    """Admin actions on connected charge points, configured as devices or not.
+
+    `run` answers `{"status": <the box's status>, "payload": <the box's answer>}`; it raises
+    KeyError for an unknown action, StationInputError, StationOffline or StationTimeout.
+    """
+
+    actions: tuple[str, ...]
+
+    async def run(self, charge_box_id: str, action: str, params: Any) -> dict[str, Any]: ...
+
+    def identity(self, charge_box_id: str) -> dict[str, Any] | None: ...

@@ -40,10 +40,20 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.operations import Operations, Unavailable
+from manager.stations import Stations, UnknownStationAction
+from manager.transfers import TransferError, Transfers
 
 log = logging.getLogger("ampshare.service")
 
-__all__ = ["ROOT_CIRCUIT", "InvalidInput", "NotFound", "Service", "Throttled", "Unavailable"]
+__all__ = [
+    "ROOT_CIRCUIT",
+    "InvalidInput",
+    "NotFound",
+    "Service",
+    "Throttled",
+    "TransferError",
+    "Unavailable",
+]
 
 
 class NotFound(KeyError):
@@ -125,6 +135,7 @@ class Service:
         sessions: SessionQuery | None = None,
         ocpp: OcppControl | None = None,
         throttle: LoginThrottle | None = None,
+        stations: Stations | None = None,
     ) -> None:
         self.store = store
         self.control = control
@@ -134,6 +145,7 @@ class Service:
         self.sessions = sessions
         self.ocpp = ocpp
         self.throttle = throttle or LoginThrottle()
+        self.stations = stations
         self._lock = asyncio.Lock()
         self._password_lock = asyncio.Lock()
         self._admin_hash = store.admin_hash()
@@ -429,6 +441,34 @@ class Service:
         if self.sessions is None:
             return ""
         return self.sessions.to_csv(rows)
+
+    # -- station management (admin actions on charge points) -----------------------------
+    async def station_action(
+        self, charge_box_id: str, action: str, params: Any, who: str
+    ) -> dict[str, Any]:
+        """The box's answer `{"status", "payload"}`, audited; raises NotFound, InvalidInput,
+        manager.model.StationOffline (not connected) or StationTimeout (no answer)."""
+        if self.stations is None:
+            raise NotFound("the OCPP server is not running")
+        try:
+            return await self.stations.run(charge_box_id, action, params, who)
+        except UnknownStationAction as exc:
+            raise NotFound(str(exc.args[0])) from None
+
+    def station(self, charge_box_id: str) -> dict[str, Any]:
+        found = self.stations.station(charge_box_id) if self.stations else None
+        if found is None:
+            raise NotFound(f"no charge point {charge_box_id!r} seen since start")
+        return found
+
+    def audit_log(self, limit: int = 200, box: str | None = None) -> list[dict[str, Any]]:
+        return self.stations.audit.recent(limit, box) if self.stations else []
+
+    def transfers(self) -> Transfers:
+        """Firmware and log files, and the one-time URLs boxes use (see manager.transfers)."""
+        if self.stations is None:
+            raise NotFound("the OCPP server is not running")
+        return self.stations.transfers
 
     # -- OCPP certificates ---------------------------------------------------------------
     def certificate_pem(self) -> str:

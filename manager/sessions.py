@@ -44,6 +44,7 @@ CSV_COLUMNS = (
     "energy_kwh",
     "stop_reason",
     "signed_data",
+    "cost",
 )
 
 
@@ -174,8 +175,14 @@ class SessionStore:
         meter_stop_wh: float | None,
         reason: str | None = None,
         signed_data: list[object] | None = None,
+        *,
+        meter_start_wh: float | None = None,
     ) -> dict[str, Any] | None:
-        """Close a session; a repeated stop returns the stored session unchanged."""
+        """Close a session; a repeated stop returns the stored session unchanged.
+
+        `meter_start_wh` fills in a start that was not known when the session began (a 2.0.1
+        Started event without an energy register: the first reading counts).
+        """
         stopped = iso(parse_time(stopped_at))
         with self._lock:
             month = self._locate(int(transaction_id))
@@ -191,6 +198,8 @@ class SessionStore:
             record = dict(doc)  # type: ignore[arg-type]
             if record.get("stopped_at") is None:
                 start = record.get("meter_start_wh")
+                if start is None and meter_start_wh is not None:
+                    start = record["meter_start_wh"] = float(meter_start_wh)
                 stop = None if meter_stop_wh is None else float(meter_stop_wh)
                 energy = None
                 if start is not None and stop is not None and stop >= start:
@@ -226,6 +235,13 @@ class SessionStore:
                 return None
             doc = self._db(month).get(doc_id=int(transaction_id))
             return dict(doc) if doc is not None else None  # type: ignore[arg-type]
+
+    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
+        """Add what was learned about a session later (e.g. the cost a box was told)."""
+        with self._lock:
+            month = self._locate(int(transaction_id))
+            if month is not None:
+                self._db(month).update(dict(fields), doc_ids=[int(transaction_id)])
 
     def open_sessions(self) -> list[dict[str, Any]]:
         """Sessions started and not yet stopped (e.g. to resume them after a restart)."""
@@ -288,6 +304,7 @@ class SessionStore:
                     _kwh(r.get("energy_wh")),
                     _cell(r.get("stop_reason")),
                     json.dumps(r["signed_data"]) if r.get("signed_data") else "",
+                    "" if r.get("cost") is None else r["cost"],
                 ]
             )
         return out.getvalue()

@@ -108,6 +108,10 @@
     set(k(tile, "id"), c.id);
     set(k(tile, "model"), `${c.vendor || ""} ${c.model || ""}`.trim() || "—");
     set(k(tile, "conn"), c.connected ? t("online") : t("offline"));
+    const link = k(tile, "station");
+    if (link) link.href = `/stations/${encodeURIComponent(c.id)}`;
+    const clear = k(tile, "clear-stale");
+    if (clear) clear.disabled = !c.connected;
   }
 
   // Keep one tile per item, in snapshot order, just before `anchor()`; clone new ones from
@@ -173,6 +177,16 @@
   });
 
   tiles.addEventListener("click", async (ev) => {
+    const clear = ev.target.closest('[data-k="clear-stale"]');
+    if (clear) {
+      // every charging profile on the box, foreign and stale ones included (cFos-style reset)
+      const cb = clear.closest("[data-cp]").dataset.cp;
+      clear.disabled = true;
+      const res = await A.api("POST", `/api/stations/${encodeURIComponent(cb)}/clear_profiles`, {});
+      clear.disabled = false;
+      A.toast(res.ok ? `${t("Clear stale profiles")}: ${res.data.status}` : res.data?.error || t("Something went wrong."), !res.ok || res.data.status !== "Accepted");
+      return;
+    }
     const btn = ev.target.closest('[data-k="add"]');
     if (!btn) return;
     const tile = btn.closest("[data-cp]");

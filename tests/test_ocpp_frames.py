@@ -26,7 +26,7 @@ CASES_16 = [
     ('{"not": "a list"}', ["-1", "ProtocolError"]),
     ('[9,"u0",{}]', ["u0", "ProtocolError"]),
     ('[2,"u1","FooBar",{}]', ["u1", "NotImplemented"]),
-    ('[2,"u2","SignCertificate",{"csr":"x"}]', ["u2", "NotSupported"]),
+    ('[2,"u2","RemoteStartTransaction",{"idTag":"x"}]', ["u2", "NotSupported"]),
     ('[2,"u3","StartTransaction",{"connectorId":1}]', ["u3", "ProtocolError"]),
     ('[2,"u4","MeterValues",{"connectorId":1,"meterValue":"x"}]', ["u4", "FormationViolation"]),
     (

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from ocpp.exceptions import InternalError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -100,9 +101,19 @@ class Box16(ChargePoint16, _Recorder):
         self.config.update(opts.pop("config", {}))
         self.reject_measurands: set[str] = set(opts.pop("reject_measurands", ()))
         self.profile_status: str = opts.pop("profile_status", "Accepted")
+        #: profile purposes the box takes (None: all)
+        self.purposes: set[str] | None = opts.pop("purposes", None)
         self.clear_status: str = opts.pop("clear_status", "Accepted")
         self.silent: set[str] = set(opts.pop("silent", ()))
+        self._routing: set[asyncio.Task[None]] = set()
         self.profiles: dict[int, dict[str, Any]] = {}
+
+    async def route_message(self, raw_msg: Any) -> None:
+        """Each message in its own task, as real boxes do: a request the test lets hang must
+        not hold up the replies to the box's own requests."""
+        task = asyncio.get_running_loop().create_task(super().route_message(raw_msg))
+        self._routing.add(task)
+        task.add_done_callback(self._routing.discard)
 
     async def _maybe_hang(self, action: str) -> None:
         if action in self.silent:
@@ -132,9 +143,12 @@ class Box16(ChargePoint16, _Recorder):
         payload = {"connector_id": connector_id, **cs_charging_profiles}
         self._record("SetChargingProfile", payload)
         await self._maybe_hang("SetChargingProfile")
-        if self.profile_status == "Accepted":
+        status = self.profile_status
+        if self.purposes is not None and payload["charging_profile_purpose"] not in self.purposes:
+            status = "Rejected"
+        if status == "Accepted":
             self.profiles[cs_charging_profiles["charging_profile_id"]] = payload
-        return result16.SetChargingProfile(status=self.profile_status)
+        return result16.SetChargingProfile(status=status)
 
     @on(Action16.clear_charging_profile)
     async def _clear_profile(self, **kwargs: Any) -> Any:
@@ -150,6 +164,16 @@ class Box16(ChargePoint16, _Recorder):
     def _trigger(self, requested_message: str, **kwargs: Any) -> Any:
         self._record("TriggerMessage", {"requested_message": requested_message, **kwargs})
         return result16.TriggerMessage(status="Accepted")
+
+    @on(Action16.change_availability)
+    def _availability(self, connector_id: int, type: str, **_: Any) -> Any:
+        self._record("ChangeAvailability", {"connector_id": connector_id, "type": type})
+        return result16.ChangeAvailability(status="Accepted")
+
+    @on(Action16.remote_stop_transaction)
+    def _remote_stop(self, transaction_id: int, **_: Any) -> Any:
+        self._record("RemoteStopTransaction", {"transaction_id": transaction_id})
+        return result16.RemoteStopTransaction(status="Accepted")
 
     def limit(self, profile_id: int) -> float | None:
         prof = self.profiles.get(profile_id)
@@ -173,6 +197,10 @@ class Box201(ChargePoint201, _Recorder):
         }
         self.reject_measurands: set[str] = set(opts.pop("reject_measurands", ()))
         self.profile_status: str = opts.pop("profile_status", "Accepted")
+        #: profile purposes the box takes (None: all)
+        self.purposes: set[str] | None = opts.pop("purposes", None)
+        #: profile ids whose next ClearChargingProfile fails with a CALLERROR
+        self.clear_fails: set[int] = set(opts.pop("clear_fails", ()))
         self.profiles: dict[int, dict[str, Any]] = {}
 
     @on(Action201.get_variables)
@@ -212,6 +240,8 @@ class Box201(ChargePoint201, _Recorder):
     def _set_profile(self, evse_id: int, charging_profile: dict, **_: Any) -> Any:
         payload = {"evse_id": evse_id, **charging_profile}
         self._record("SetChargingProfile", payload)
+        if self.purposes is not None and payload["charging_profile_purpose"] not in self.purposes:
+            return result201.SetChargingProfile(status="Rejected")
         if self.profile_status == "Accepted":
             self.profiles[charging_profile["id"]] = payload
             return result201.SetChargingProfile(status="Accepted")
@@ -224,6 +254,9 @@ class Box201(ChargePoint201, _Recorder):
     def _clear_profile(self, **kwargs: Any) -> Any:
         self._record("ClearChargingProfile", kwargs)
         pid = kwargs.get("charging_profile_id")
+        if pid in self.clear_fails:
+            self.clear_fails.discard(pid)
+            raise InternalError(description="cannot clear that one now")
         if pid in self.profiles:
             del self.profiles[pid]
             return result201.ClearChargingProfile(status="Accepted")
@@ -233,6 +266,16 @@ class Box201(ChargePoint201, _Recorder):
     def _trigger(self, requested_message: str, **kwargs: Any) -> Any:
         self._record("TriggerMessage", {"requested_message": requested_message, **kwargs})
         return result201.TriggerMessage(status="Accepted")
+
+    @on(Action201.change_availability)
+    def _availability(self, operational_status: str, **kwargs: Any) -> Any:
+        self._record("ChangeAvailability", {"operational_status": operational_status, **kwargs})
+        return result201.ChangeAvailability(status="Accepted")
+
+    @on(Action201.request_stop_transaction)
+    def _request_stop(self, transaction_id: str, **_: Any) -> Any:
+        self._record("RequestStopTransaction", {"transaction_id": transaction_id})
+        return result201.RequestStopTransaction(status="Accepted")
 
     def limit(self, profile_id: int) -> float | None:
         prof = self.profiles.get(profile_id)

@@ -12,7 +12,7 @@ from ocpp.v16 import call
 from test_ocpp_support import connect, ready, running_server, until
 from test_ocpp_support import evse as support_evse
 
-from devices.ocpp.evse import OcppEvse
+from devices.ocpp.evse import NOT_UNDER_CONTROL, OcppEvse
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import DEFAULT_PROFILE_BASE, DENY_PROFILE_ID, TX_PROFILE_BASE
 from manager.model import ChargeStatus, DeviceError
@@ -127,11 +127,16 @@ async def test_rejected_profile_is_shown_and_reported_once(tmp_path: Path) -> No
             await wallbox.apply(10, 3)
             await wallbox.apply(10, 3)
             reading = await wallbox.read()
-            assert reading.detail == "profile rejected: box answered Rejected"
+            assert reading.detail == NOT_UNDER_CONTROL
             assert hooks.kinds().count("profile_rejected") == 2  # default-deny and setpoint
+            assert hooks.kinds().count("not_under_control") == 1
             box.profile_status = "Accepted"
             await wallbox.apply(11, 3)
             assert (await wallbox.read()).detail is None
+            assert "under_control" in hooks.kinds()
+            # the box was set Inoperative while it was out of control, and Operative again
+            kinds = [p["type"] for a, p in box.log if a == "ChangeAvailability"]
+            assert kinds == ["Inoperative", "Operative"]
 
 
 async def test_tx_profile_quirk_limits_running_transaction(tmp_path: Path) -> None:
@@ -246,6 +251,7 @@ async def test_setpoint_timeout_raises_device_error(tmp_path: Path) -> None:
 async def test_transactions_and_sessions(tmp_path: Path) -> None:
     async with running_server(tmp_path, unknown_tags="known") as (server, hooks):
         hooks.tags.add("GOOD")
+        evse(server)
         async with connect(server.port, "BOX1") as box:
             good = await box.call(call.Authorize(id_tag="GOOD"))
             bad = await box.call(call.Authorize(id_tag="BAD"))
@@ -285,6 +291,7 @@ async def test_transactions_and_sessions(tmp_path: Path) -> None:
         assert row["signed_data"] == [signed]  # untouched, camelCase keys and all
     # transaction ids stay unique after a restart
     async with running_server(tmp_path) as (server, hooks):
+        evse(server)
         async with connect(server.port, "BOX1") as box:
             res = await box.call(
                 call.StartTransaction(
@@ -296,6 +303,7 @@ async def test_transactions_and_sessions(tmp_path: Path) -> None:
 
 async def test_offline_messages_arrive_late_in_order(tmp_path: Path) -> None:
     async with running_server(tmp_path) as (server, hooks):
+        evse(server)
         async with connect(server.port, "BOX1") as box:
             res = await box.call(
                 call.StartTransaction(
@@ -328,6 +336,7 @@ async def test_offline_messages_arrive_late_in_order(tmp_path: Path) -> None:
 
 async def test_unknown_tags_accepted_by_policy(tmp_path: Path) -> None:
     async with running_server(tmp_path, unknown_tags="accept") as (server, _):
+        evse(server)
         async with connect(server.port, "BOX1") as box:
             res = await box.call(call.Authorize(id_tag="ANY"))
             assert res.id_tag_info["status"] == "Accepted"

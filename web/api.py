@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from manager.model import StationOffline, StationTimeout
 from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
 from web.i18n import choose_language
@@ -105,6 +106,13 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
         yield f"data: {json.dumps(shown, separators=(',', ':'), default=str)}\n\n"
 
 
+def who(request: Request) -> str:
+    """The admin as the audit log names them: how they logged in, and from where."""
+    via = request.scope["identity"].via
+    client = request.client.host if request.client else "?"
+    return f"admin ({via}, {client})"
+
+
 class Api:
     def __init__(self, service: Service, auth: Authenticator) -> None:
         self.service = service
@@ -131,6 +139,9 @@ class Api:
             Route("/api/ocpp/certificate", self.certificate, methods=["GET", "POST"]),
             Route("/api/admin/password", self.admin_password, methods=["POST"]),
             Route("/api/openapi.json", self.openapi),
+            Route("/api/stations/{charge_box_id}", self.station),
+            Route("/api/stations/{charge_box_id}/{action}", self.station_action, methods=["POST"]),
+            Route("/api/audit", self.audit),
         ]
 
     async def state(self, request: Request) -> Response:
@@ -292,6 +303,25 @@ class Api:
         resp = jsonable({"ok": True, "csrf": csrf})
         set_session_cookie(resp, request, cookie)
         return resp
+
+    async def station(self, request: Request) -> Response:
+        return jsonable(self.service.station(request.path_params["charge_box_id"]))
+
+    async def station_action(self, request: Request) -> Response:
+        """An admin action on a connected box: its answer, 409 offline, 504 no answer."""
+        params = await read_object(request) if (await request.body()).strip() else {}
+        cb_id, action = request.path_params["charge_box_id"], request.path_params["action"]
+        try:
+            answer = await self.service.station_action(cb_id, action, params, who(request))
+        except StationOffline as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        except StationTimeout as exc:
+            return JSONResponse({"error": str(exc)}, status_code=504)
+        return jsonable(answer)
+
+    async def audit(self, request: Request) -> Response:
+        limit = int_param(request, "limit", 200, 1, 1000)
+        return jsonable(self.service.audit_log(limit, request.query_params.get("box") or None))
 
     async def openapi(self, request: Request) -> Response:
         return jsonable(document())

@@ -24,10 +24,12 @@ from manager.service import InvalidInput, NotFound, Service, Throttled
 from web import api, ops, pages
 from web.auth import CSRF_HEADER, Authenticator
 from web.render import STATIC, Renderer
+from web.station_page import StationPages
+from web.transfers_web import TransferRoutes
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PREFIXES = ("/static/", "/lang/")
+PUBLIC_PREFIXES = ("/static/", "/lang/", "/transfer/")  # transfer: one-time box URLs
 PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"}) | ops.PUBLIC
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -194,6 +196,8 @@ def create_app(service: Service) -> Starlette:
         *ui.routes(),
         *json_api.routes(),
         *operations.routes(),
+        *StationPages(service, renderer).routes(),
+        *TransferRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

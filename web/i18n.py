@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
+from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
+
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
 
@@ -122,6 +124,20 @@ DE: Mapping[str, str] = {
     # settings
     "Charging manager": "Lademanager",
     "OCPP server": "OCPP-Server",
+    "CA of the wallboxes' client certificates (PEM, security profile 3)": (
+        "CA der Client-Zertifikate der Wallboxen (PEM, Sicherheitsprofil 3)"
+    ),
+    "Limit with ChargePointMaxProfile on connector 0 (boxes without TxDefaultProfile); used "
+    "automatically when a box refuses TxDefaultProfile": (
+        "Mit ChargePointMaxProfile auf Anschluss 0 begrenzen (Boxen ohne TxDefaultProfile); "
+        "wird automatisch genutzt, wenn eine Box TxDefaultProfile ablehnt"
+    ),
+    "No OCPP password is set: any device on the network can connect to the OCPP server. "
+    "Unconfigured boxes are never allowed to charge, but set a password to keep them out.": (
+        "Kein OCPP-Passwort gesetzt: Jedes Gerät im Netzwerk kann sich mit dem OCPP-Server "
+        "verbinden. Nicht eingerichtete Boxen dürfen nie laden, aber ein Passwort hält sie "
+        "ganz fern."
+    ),
     "Certificate": "Zertifikat",
     "Download certificate": "Zertifikat herunterladen",
     "Upload certificate": "Zertifikat hochladen",
@@ -192,6 +208,7 @@ DE: Mapping[str, str] = {
     "Without a token only this machine may read /metrics.": (
         "Ohne Token darf nur dieser Rechner /metrics lesen."
     ),
+    **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -220,6 +237,8 @@ FIELD_LABELS: Mapping[str, str] = {
     "mqtt.base_topic": "Base topic",
     "mqtt.retain": "Retain state",
     "metrics.token": "Metrics token",
+    "ocpp.ca_pem": "CA of the client certificates (PEM)",
+    "max_profile": "ChargePointMaxProfile only",
     "max_current_a": "Max current (A)",
     "min_current_a": "Min current (A)",
     "phase_rotation": "Phase rotation",
@@ -231,6 +250,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "max_power_w": "Max power (W)",
     "max_unbalance_a": "Unbalanced-load limit (A)",
     "reserve_a": "Reserve per phase (A)",
+    **FIELD_LABELS_STATIONS,
 }
 
 DE_FIELDS: Mapping[str, str] = {
@@ -251,6 +271,8 @@ DE_FIELDS: Mapping[str, str] = {
         "Ladestrombegrenzung bei Deaktivierung aufheben"
     ),
     "Unknown RFID tags": "Unbekannte RFID-Tags",
+    "CA of the client certificates (PEM)": "CA der Client-Zertifikate (PEM)",
+    "ChargePointMaxProfile only": "Nur ChargePointMaxProfile",
     "Max current (A)": "Max. Strom (A)",
     "Min current (A)": "Min. Strom (A)",
     "Phases": "Phasen",
@@ -374,6 +396,7 @@ JS_STRINGS = (
     "Really replace all data with this backup?",
     "Restored. The manager restarts…",
     "Choose a backup file first.",
+    "Clear stale profiles",
     "grid",
     "pv",
     "battery",

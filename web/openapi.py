@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from web import openapi_ops
+from web.openapi_stations import station_paths
 
 JSON = "application/json"
 
@@ -513,6 +514,7 @@ def document() -> dict[str, Any]:
         },
         **openapi_ops.paths(),
     }
+    paths.update(station_paths())
     return {
         "openapi": "3.1.0",
         "info": {

@@ -448,4 +448,5 @@ class Pages:
 
     async def events(self, request: Request) -> Response:
         events = [{**e, "time": local_time(e.get("ts"))} for e in self.service.recent_events(200)]
-        return self.r.page(request, "events.html", active="events", events=events)
+        audit = [{**a, "time": local_time(a.get("ts"))} for a in self.service.audit_log(100)]
+        return self.r.page(request, "events.html", active="events", events=events, audit=audit)

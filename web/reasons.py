@@ -58,6 +58,11 @@ _DE: tuple[tuple[str, str], ...] = (
     (r"\berror\b", "Fehler"),
     (r"box reports a fault", "Box meldet eine Störung"),
     (r"profiles cleared", "Ladeprofile gelöscht"),
+    (r"not under control: the box refuses charging profiles, charging is refused",
+     "nicht unter Kontrolle: Die Box lehnt Ladeprofile ab, Laden wird verweigert"),
+    (r"profile rejected: box answered", "Ladeprofil abgelehnt: Box antwortete"),
+    (r"\bbox answered\b", "Box antwortete"),
+    (r"\bbox reports\b", "Box meldet"),
     (r"box did not answer", "Box hat nicht geantwortet"),
     (r"box not connected", "Box nicht verbunden"),
     (r"box not running", "Box läuft nicht"),
@@ -88,7 +93,7 @@ def localize(state: dict[str, Any], lang: str) -> dict[str, Any]:
     evses = []
     for e in state.get("evses") or []:
         e = dict(e)
-        for key in ("reason", "deactivation"):
+        for key in ("reason", "deactivation", "detail"):
             if e.get(key):
                 e[key] = localize_reason(str(e[key]), lang)
         evses.append(e)

@@ -24,40 +24,22 @@ from typing import Any, ClassVar, Protocol
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
+from devices.ocpp.authority import Authority
+from devices.ocpp.errors import BadMessage, CallTimeout, NotConnected, OcppCallError
 from devices.ocpp.meter import MeterFormatError, MeterSample, parse_meter_values
 from devices.ocpp.settings import OcppSettings
-from devices.ocpp.state import DENY_PROFILE_ID, ChargePointRecord, ConnectorState
+from devices.ocpp.state import (
+    ChargePointRecord,
+    ConnectorLimit,
+    ConnectorState,
+)
 from manager.model import OcppHooks
 
 log = logging.getLogger(__name__)
 
+#: warnings logged per connection about bad messages before they go to debug level
+BAD_MESSAGE_LOG_LIMIT = 20
 _UID = re.compile(r'^\s*\[\s*[234]\s*,\s*"([^"\\]{1,64})"')
-
-
-class OcppCallError(Exception):
-    """The box answered our request with a CALLERROR."""
-
-    def __init__(self, action: str, code: str, description: str) -> None:
-        super().__init__(f"{action}: box answered {code} ({description})")
-        self.code = code
-        self.description = description
-
-
-class CallTimeout(Exception):
-    """The box did not answer our request in time."""
-
-
-class NotConnected(Exception):
-    """The connection closed before the box answered."""
-
-
-class BadMessage(Exception):
-    """A request from the box we refuse with a CALLERROR; nothing of it is stored."""
-
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
 
 
 @dataclass(frozen=True)
@@ -67,6 +49,7 @@ class ProfileStyle:
     stack_level: int | None = None  # None: the highest the box allows
     relative: bool = False
     watts: bool = False
+    max_profile: bool = False  # limit with ChargePointMaxProfile only
     voltage_v: float = 230.0
 
 
@@ -82,33 +65,70 @@ class Host(Protocol):
 
     def is_released(self, cb_id: str) -> bool: ...
 
+    async def resend_setpoints(self, conn: OcppConnection) -> None: ...
+
+    def box_event(self, kind: str, message: str, cb_id: str) -> None: ...
+
     def connection_ready(self, conn: OcppConnection) -> None: ...
 
 
-class _WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class ComplaintLog:
+    """Warnings about one connection's bad messages: the first `limit` are logged, then one line
+    says so and the rest go to debug. A box sending garbage all day cannot fill the disk."""
+
+    def __init__(self, name: str, limit: int = BAD_MESSAGE_LOG_LIMIT) -> None:
+        self.name = name
+        self.left = limit
+
+    def warning(self, logger: logging.Logger, msg: str, *args: object) -> None:
+        if self.left <= 0:
+            logger.debug(msg, *args)
+            return
+        self.left -= 1
+        logger.warning(msg, *args)
+        if self.left == 0:
+            logger.warning("%s: further bad messages are logged at debug level only", self.name)
+
+
+class WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
     """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it
-    down to debug frames and one-line warnings."""
+    down to debug frames and one-line warnings, within the connection's complaint budget."""
+
+    def __init__(self, complaints: ComplaintLog) -> None:
+        super().__init__(logging.getLogger("devices.ocpp.wire"), {})
+        self.complaints = complaints
 
     def info(self, msg: object, *args: object, **kwargs: Any) -> None:
         self.logger.debug(msg, *args)
 
     def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
         exc = sys.exc_info()[1]
-        self.logger.warning("%s (%s)", str(msg) % args if args else msg, exc)
-
-
-wire_log = _WireLog(logging.getLogger("devices.ocpp.wire"), {})
+        text = str(msg) % args if args else str(msg)
+        self.complaints.warning(self.logger, "%s (%s)", text, exc)
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+_Taken = tuple[int | None, float | None, float | None, list[dict[str, Any]]]
+
+
+def _take_session(state: ConnectorState) -> _Taken:
+    """What closing a session needs; the connector is free again at once."""
+    taken = (state.session_id, state.energy_wh, state.meter_start_wh, list(state.signed))
+    state.end_transaction()
+    return taken
+
+
 def _dumps(msg: list[Any]) -> str:
     return json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
 
 
-class OcppConnection:
+__all__ = ["BadMessage", "CallTimeout", "NotConnected", "OcppCallError", "OcppConnection"]
+
+
+class OcppConnection(Authority):
     """Base of the 1.6 and 2.0.1 connections; subclasses add the version's messages."""
 
     version: ClassVar[str]
@@ -134,6 +154,12 @@ class OcppConnection:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._followup: asyncio.Task[None] | None = None
         self._raw_payload: dict[str, Any] = {}
+        #: result of the last default-deny attempt on this connection (None: not tried)
+        self.deny_status: str | None = None
+        self._refused: set[tuple[str, str]] = set()
+        self._stop_next: int | str | None = None
+        self.complaints = ComplaintLog(self.id)
+        self.wire_log = WireLog(self.complaints)
         self.handler = self._make_handler()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
@@ -203,7 +229,7 @@ class OcppConnection:
             return
         if len(raw) > self.host.settings.max_frame_bytes:
             match = _UID.match(raw[:200])
-            log.warning("%s: refused a frame of %d bytes", self.id, len(raw))
+            self.complaints.warning(log, "%s: refused a frame of %d bytes", self.id, len(raw))
             await self._send_error(
                 match.group(1) if match else "-1",
                 self.FORMAT_ERROR,
@@ -213,7 +239,7 @@ class OcppConnection:
         try:
             msg = json.loads(raw)
         except ValueError:
-            log.warning("%s: frame is not JSON: %.80r", self.id, raw)
+            self.complaints.warning(log, "%s: frame is not JSON: %.80r", self.id, raw)
             await self._send_error("-1", self.FORMAT_ERROR, "message is not valid JSON")
             return
         if (
@@ -254,32 +280,53 @@ class OcppConnection:
             return
         action: str = msg[2]
         fast = self._fast.get(action)
-        if fast is not None:
-            try:
-                result = fast(msg[3])
-            except BadMessage as exc:
-                log.warning("%s: refused %s: %s", self.id, action, exc.description)
-                await self._send_error(uid, exc.code, exc.description)
-                return
-            await self.ws.send(_dumps([3, uid, result]))
-        elif action in self.handler.route_map:
-            self._raw_payload = msg[3]
-            try:
-                await self.handler.route_message(raw)
-            finally:
-                self._raw_payload = {}
-        else:
+        if fast is None and action not in self.handler.route_map:
             known = action in self._known_actions()
             code = "NotSupported" if known else "NotImplemented"
             text = f"{action} is not supported" if known else f"unknown action {action}"
             log.info("%s: %s", self.id, text)
             await self._send_error(uid, code, text)
             return
-        self.ready = True
-        if action == "BootNotification" or self._followup is None:
-            self._start_followup()
+        try:
+            await self._dispatch(raw, uid, action, msg[3], fast)
+        except BadMessage as exc:
+            self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc.description)
+            await self._send_error(uid, exc.code, exc.description)
+        except ConnectorLimit as exc:
+            self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc)
+            await self._send_error(uid, "PropertyConstraintViolation", str(exc))
+        except ConnectionClosed:
+            raise
+        except Exception as exc:  # a bug must cost one message, never the connection
+            self.complaints.warning(log, "%s: %s failed: %r", self.id, action, exc)
+            await self._send_error(uid, "InternalError", "could not process the message")
 
-    def _start_followup(self) -> None:
+    async def _dispatch(
+        self,
+        raw: str,
+        uid: str,
+        action: str,
+        payload: dict[str, Any],
+        fast: Callable[[dict[str, Any]], dict[str, Any]] | None,
+    ) -> None:
+        if fast is not None:
+            result = fast(payload)
+            await self.ws.send(_dumps([3, uid, result]))
+            return
+        self._raw_payload = payload
+        try:
+            await self.handler.route_message(raw)
+        finally:
+            self._raw_payload = {}
+        if action == "BootNotification" and self._followup is not None and self._followup.done():
+            self.start_setup()  # the box rebooted: read it and install everything again
+
+    def start_setup(self) -> None:
+        """Set the box up now: capabilities, default-deny, setpoints, meter configuration.
+
+        Runs at once after the WebSocket handshake: the protocol version is known from the
+        subprotocol, so nothing waits for the box to speak first.
+        """
         if self._followup is not None and not self._followup.done():
             self._followup.cancel()
         self._followup = self.spawn(self._run_followup())
@@ -291,6 +338,8 @@ class OcppConnection:
             return
         except Exception:
             log.exception("%s: setting up the charge point failed", self.id)
+        finally:
+            self.ready = True
         if not self.closed:
             self.host.connection_ready(self)
 
@@ -356,8 +405,13 @@ class OcppConnection:
         self.closed = True
         await self.ws.close(code, reason)
 
-    def authorize_tag(self, id_tag: str | None) -> str:
-        """Accepted or Invalid, from the users table and the unknown-tags policy."""
+    def authorize_tag(self, id_tag: str | None, what: str = "Authorize") -> str:
+        """Accepted or Invalid: never for an unknown or uncontrolled box; else from the users
+        table and the unknown-tags policy."""
+        why = self.refusal()
+        if why is not None:
+            self.refuse(what, why)
+            return "Invalid"
         if not id_tag:
             return "Invalid"
         if self.host.settings.unknown_tags == "accept":
@@ -369,10 +423,7 @@ class OcppConnection:
             return "Invalid"
 
     def event(self, kind: str, message: str) -> None:
-        try:
-            self.host.hooks.events(kind, message, device=self.id)
-        except Exception:
-            log.exception("event sink failed")
+        self.host.box_event(kind, message, self.id)
 
     def apply_sample(self, state: ConnectorState, sample: MeterSample) -> None:
         state.update_meter(sample)
@@ -385,31 +436,36 @@ class OcppConnection:
         except MeterFormatError as exc:
             raise BadMessage(self.FORMAT_ERROR, str(exc)) from None
 
-    async def install_deny(self) -> tuple[str, str | None]:
-        """Default-deny: TxDefaultProfile 0 on connector/EVSE 0, so nothing charges unasked."""
-        style = self.host.profile_style(self.id)
-        unit = "W" if style.watts or self.record.caps.watts_only else "A"
+    # ------------------------------------------------------------------ sessions
+
+    async def end_session(self, state: ConnectorState, reason: str, at: str | None = None) -> None:
+        """Close the session of a transaction the box will never end itself (it rebooted, or
+        started another one on the same connector)."""
+        await self._store_stop(_take_session(state), reason, at)
+
+    def rebooted(self, reason: str) -> None:
+        """The box booted: transactions it had open are over (it reports none of them again)."""
+        for _, state in self.record.open_transactions():
+            self.spawn(self._store_stop(_take_session(state), reason, None))
+
+    async def _store_stop(self, taken: _Taken, reason: str, at: str | None) -> None:
+        sid, energy, start, signed = taken
+        if sid is None:
+            return
         try:
-            status, reason = await self.set_limit(
-                0,
-                0.0,
-                unit,
-                None,
-                profile_id=DENY_PROFILE_ID,
-                purpose="TxDefaultProfile",
-                stack_level=self.stack_level(),
-                relative=style.relative,
+            await asyncio.to_thread(
+                self.host.hooks.sessions.stop,
+                sid,
+                at or now_iso(),
+                energy,
+                reason,
+                signed,
+                meter_start_wh=start,
             )
-        except (CallTimeout, OcppCallError) as exc:
-            log.warning("%s: default-deny profile not installed: %s", self.id, exc)
-            return "Failed", str(exc)
-        if status != "Accepted":
-            text = f"default-deny profile rejected: box answered {status}"
-            if reason:
-                text += f" ({reason})"
-            log.warning("%s: %s", self.id, text)
-            self.event("profile_rejected", text)
-        return status, reason
+        except ValueError as exc:
+            log.warning("%s: closing session %s failed: %s", self.id, sid, exc)
+            return
+        log.info("%s: session %s closed (%s)", self.id, sid, reason)
 
     def stack_level(self) -> int:
         style = self.host.profile_style(self.id)

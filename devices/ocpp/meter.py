@@ -19,6 +19,11 @@ VOLTAGE = "Voltage"
 _PHASE = {"L1": 0, "L2": 1, "L3": 2, "L1-N": 0, "L2-N": 1, "L3-N": 2}
 _SCALE = {"W": 1.0, "kW": 1000.0, "Wh": 1.0, "kWh": 1000.0, "A": 1.0, "V": 1.0}
 _SKIP_LOCATIONS = {"EV", "Body", "Cable"}
+#: text fields of a sampled value; anything else there is a broken message, not a reading
+_TEXT_FIELDS = ("location", "phase", "measurand", "unit", "format", "context")
+#: readings beyond these are a box's garbage, not physics (and would overflow downstream)
+_PLAUSIBLE = {"energy": 1e12, "power": 1e8, "current": 1e5, "voltage": 1e5}
+_KINDS = {ENERGY: "energy", POWER: "power", CURRENT: "current", VOLTAGE: "voltage"}
 
 
 class MeterFormatError(ValueError):
@@ -65,6 +70,21 @@ def _number(value: Any) -> float | None:
     return num if math.isfinite(num) else None
 
 
+def _plausible(kind: str, value: float) -> float | None:
+    return value if math.isfinite(value) and abs(value) <= _PLAUSIBLE[kind] else None
+
+
+def _check_fields(sv: Any) -> None:
+    if not isinstance(sv, dict) or "value" not in sv:
+        raise MeterFormatError("each sampledValue needs a value")
+    for name in _TEXT_FIELDS:
+        if sv.get(name) is not None and not isinstance(sv[name], str):
+            raise MeterFormatError(f"sampledValue {name} must be a string")
+    uom = sv.get("unitOfMeasure")
+    if uom is not None and not isinstance(uom, dict):
+        raise MeterFormatError("sampledValue unitOfMeasure must be an object")
+
+
 def _unit(sv: dict[str, Any]) -> tuple[str | None, float]:
     """Unit name and the factor 2.0.1's unitOfMeasure.multiplier adds (10^m)."""
     uom = sv.get("unitOfMeasure")
@@ -88,37 +108,52 @@ def parse_meter_values(meter_value: Any) -> MeterSample:
         if isinstance(mv.get("timestamp"), str):
             sample.timestamp = mv["timestamp"]
         for sv in mv["sampledValue"]:
-            if not isinstance(sv, dict) or "value" not in sv:
-                raise MeterFormatError("each sampledValue needs a value")
-            if sv.get("format") == "SignedData" or "signedMeterValue" in sv:
-                sample.signed.append(sv)
-                if sv.get("format") == "SignedData":
-                    continue
-            if sv.get("location") in _SKIP_LOCATIONS:
+            _check_fields(sv)
+            if _signed(sample, sv) or sv.get("location") in _SKIP_LOCATIONS:
                 continue
-            value = _number(sv["value"])
-            if value is None:
-                continue
-            unit, factor = _unit(sv)
-            scale = _SCALE.get(unit, 1.0) if unit else 1.0
-            value *= scale * factor
-            measurand = sv.get("measurand") or ENERGY
-            phase = _PHASE.get(sv.get("phase") or "", None)
-            if measurand == ENERGY:
-                if sv.get("phase") is None:
-                    sample.energy_wh = value
-            elif measurand == POWER:
-                if sv.get("phase") is None:
-                    sample.power_w = value
-                elif phase is not None:
-                    phase_power[phase] = value
-            elif measurand == CURRENT:
-                if phase is not None:
-                    sample.current_a[phase] = value
-                elif sv.get("phase") is None:
-                    sample.current_total_a = value
-            elif measurand == VOLTAGE and phase is not None:
-                sample.voltage_v[phase] = value
+            _fold(sample, phase_power, sv)
     if sample.power_w is None and any(p is not None for p in phase_power):
         sample.power_w = sum(p or 0.0 for p in phase_power)
     return sample
+
+
+def _signed(sample: MeterSample, sv: dict[str, Any]) -> bool:
+    """Keep signed data as sent; True if the value is only a signature (1.6 SignedData)."""
+    if sv.get("format") == "SignedData" or "signedMeterValue" in sv:
+        sample.signed.append(sv)
+    return sv.get("format") == "SignedData"
+
+
+def _reading(sv: dict[str, Any], measurand: str) -> float | None:
+    """The value in W, Wh, A or V; None if it is no number or not plausible."""
+    kind = _KINDS.get(measurand)
+    value = _number(sv["value"])
+    if kind is None or value is None:
+        return None
+    unit, factor = _unit(sv)
+    scale = _SCALE.get(unit, 1.0) if unit else 1.0
+    return _plausible(kind, value * scale * factor)
+
+
+def _fold(sample: MeterSample, phase_power: list[float | None], sv: dict[str, Any]) -> None:
+    """Take one sampled value into the sample; implausible numbers are skipped."""
+    measurand = sv.get("measurand") or ENERGY
+    value = _reading(sv, measurand)
+    if value is None:
+        return
+    phase_name = sv.get("phase")
+    phase = _PHASE.get(phase_name or "", None)
+    if phase_name is None:
+        if measurand == ENERGY and value >= 0:
+            sample.energy_wh = value
+        elif measurand == POWER:
+            sample.power_w = value
+        elif measurand == CURRENT:
+            sample.current_total_a = value
+    elif phase is not None:
+        if measurand == POWER:
+            phase_power[phase] = value
+        elif measurand == CURRENT:
+            sample.current_a[phase] = value
+        elif measurand == VOLTAGE:
+            sample.voltage_v[phase] = value

@@ -21,30 +21,36 @@ from typing import Any, Protocol
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHeader
+from websockets.exceptions import ConnectionClosed, InvalidHeader
 from websockets.headers import parse_subprotocol
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from devices.ocpp.auth import charge_box_id, check_basic_auth
 from devices.ocpp.connection import OcppConnection, ProfileStyle
+from devices.ocpp.guard import EventLimiter, LoginThrottle
+from devices.ocpp.sessions import restore_sessions
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import ChargePointRecord
-from devices.ocpp.tls import CertificateStore, DetectingConnection
-from devices.ocpp.v16 import V16Connection
-from devices.ocpp.v201 import V201Connection
+from devices.ocpp.station_inbox import StationInbox
+from devices.ocpp.station_routes import StationV16, StationV201
+from devices.ocpp.tls import CertificateStore, DetectingConnection, certificate_names_box
 from manager.model import OcppHooks
 
 log = logging.getLogger(__name__)
 
 SUBPROTOCOLS: dict[str, type[OcppConnection]] = {
-    "ocpp2.0.1": V201Connection,
-    "ocpp1.6": V16Connection,
+    "ocpp2.0.1": StationV201,  # with the station management messages (admin actions)
+    "ocpp1.6": StationV16,
 }
 #: frames above this close the connection (the soft limit in the settings only refuses them)
 HARD_MAX_FRAME = 4 * 1024 * 1024
 OPEN_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 5.0
+#: unconfigured boxes remembered for the devices page; the oldest are forgotten first
+MAX_UNKNOWN_BOXES = 100
+#: how long a connected box has to answer a ping before a newcomer may take its id over (s)
+TAKEOVER_PING_S = 5.0
 
 
 class Attachment(Protocol):
@@ -52,6 +58,15 @@ class Attachment(Protocol):
 
     style: ProfileStyle
     password: str | None
+
+    async def resend(self, conn: OcppConnection) -> None:
+        """Send the current setpoint again on a fresh connection."""
+        ...
+
+
+def _peer(conn: ServerConnection) -> str:
+    addr = conn.remote_address
+    return str(addr[0]) if addr else "?"
 
 
 def _offered(headers: Headers) -> list[str]:
@@ -86,6 +101,11 @@ class OcppServer:
         self._detecting: set[DetectingConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()
+        self._logins = LoginThrottle()
+        self._event_limit = EventLimiter()
+        self._stranger_limit = EventLimiter()
+        #: report parts and transfer progress that admin station actions wait for
+        self.station = StationInbox()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -190,24 +210,47 @@ class OcppServer:
             log.warning("refused connection from %s: %s", conn.remote_address, exc)
             return conn.respond(http.HTTPStatus.NOT_FOUND, f"{exc}\n")
         conn.ocpp_id = cb_id  # type: ignore[attr-defined]
+        conn.ocpp_authenticated = False  # type: ignore[attr-defined]
         if "ocpp2.0.1" not in _offered(request.headers) and "Sec-WebSocket-Extensions" in (
             request.headers
         ):
             # compression is optional in 1.6 and costs more than half the throughput
             del request.headers["Sec-WebSocket-Extensions"]
-        if conn.transport.get_extra_info("peercert"):
-            log.info("%s: authenticated by client certificate", cb_id)
-            return None
-        expected = self._expected_password(cb_id)
-        if expected is None:
-            return None
-        problem = check_basic_auth(request.headers.get("Authorization"), cb_id, expected)
+        peer = _peer(conn)
+        wait = self._logins.blocked_for(peer)
+        if wait > 0:
+            response = conn.respond(http.HTTPStatus.TOO_MANY_REQUESTS, "Too many failed logins\n")
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            return response
+        problem = self._check_login(conn, request, cb_id)
         if problem is None:
             return None
+        if self._logins.failed(peer):
+            log.warning("%s: too many failed logins, refusing it for a while", peer)
         log.warning("%s: refused connection from %s: %s", cb_id, conn.remote_address, problem)
         response = conn.respond(http.HTTPStatus.UNAUTHORIZED, "Unauthorized\n")
         response.headers["WWW-Authenticate"] = 'Basic realm="ampshare OCPP", charset="UTF-8"'
         return response
+
+    def _check_login(self, conn: ServerConnection, request: Request, cb_id: str) -> str | None:
+        """None if the box may connect (and whether it proved who it is), else why not."""
+        cert = conn.transport.get_extra_info("peercert")
+        if cert:
+            if not certificate_names_box(cert, cb_id):
+                return "client certificate is not issued to this ChargeBox ID"
+            log.info("%s: authenticated by client certificate", cb_id)
+            conn.ocpp_authenticated = True  # type: ignore[attr-defined]
+            return None
+        expected = self._expected_password(cb_id)
+        if expected is None:
+            if self.settings.ca_pem:
+                return "no client certificate and no password"
+            return None
+        problem = check_basic_auth(request.headers.get("Authorization"), cb_id, expected)
+        if problem is None:
+            conn.ocpp_authenticated = True  # type: ignore[attr-defined]
+            self._logins.succeeded(_peer(conn))
+        return problem
 
     # ------------------------------------------------------------------ connections
 
@@ -218,10 +261,12 @@ class OcppServer:
             log.warning("%s: offers no supported subprotocol (ocpp1.6, ocpp2.0.1)", cb_id)
             await ws.close(1002, "supported subprotocols: ocpp1.6, ocpp2.0.1")
             return
-        cls = SUBPROTOCOLS.get(protocol or "ocpp1.6", V16Connection)
-        record = self._records.get(cb_id)
-        if record is None:
-            record = self._records[cb_id] = ChargePointRecord(cb_id)
+        old = self._conns.get(cb_id)
+        if old is not None and not await self._may_take_over(ws, old, cb_id):
+            await ws.close(1008, "this ChargeBox ID is connected already")
+            return
+        cls = SUBPROTOCOLS.get(protocol or "ocpp1.6", StationV16)
+        record = await self._record_for(cb_id)
         record.protocol = cls.version
         old = self._conns.get(cb_id)
         conn = cls(self, ws, record)
@@ -237,9 +282,10 @@ class OcppServer:
             log.info(
                 "%s: connected with OCPP %s from %s%s", cb_id, cls.version, ws.remote_address, known
             )
-            self._event(
+            self.box_event(
                 "charge_point_connected", f"{cb_id} connected (OCPP {cls.version}){known}", cb_id
             )
+        conn.start_setup()
         try:
             await conn.run()
         finally:
@@ -247,7 +293,73 @@ class OcppServer:
                 del self._conns[cb_id]
                 record.connected = False
                 log.info("%s: disconnected", cb_id)
-                self._event("charge_point_disconnected", f"{cb_id} disconnected", cb_id)
+                self.box_event("charge_point_disconnected", f"{cb_id} disconnected", cb_id)
+
+    async def _may_take_over(self, ws: ServerConnection, old: OcppConnection, cb_id: str) -> bool:
+        """A second connection under a configured box's id replaces the first only if it proved
+        who it is, or if the first one is dead (it does not answer a ping)."""
+        if old.closed or not self._configured(cb_id) or ws.ocpp_authenticated:  # type: ignore[attr-defined]
+            return True
+        try:
+            pong = await old.ws.ping()
+            async with asyncio.timeout(TAKEOVER_PING_S):
+                await pong
+        except (TimeoutError, ConnectionClosed):
+            return True
+        log.warning(
+            "%s: refused a second connection from %s: the connected box still answers",
+            cb_id,
+            ws.remote_address,
+        )
+        self.box_event(
+            "charge_point_takeover_refused",
+            f"{cb_id}: a second connection from {_peer(ws)} was refused: the connected box"
+            " still answers",
+            cb_id,
+        )
+        return False
+
+    async def _record_for(self, cb_id: str) -> ChargePointRecord:
+        """The box's record; a new one picks up the box's open sessions (ampshare restarted)."""
+        record = self._records.get(cb_id)
+        if record is not None:
+            return record
+        record = self._records[cb_id] = ChargePointRecord(cb_id)
+        self._prune_unknown(keep=cb_id)
+        if self._configured(cb_id):
+            try:
+                rows = await asyncio.to_thread(self.hooks.sessions.open_sessions)
+            except Exception:
+                log.exception("%s: reading open sessions failed", cb_id)
+                rows = []
+            restore_sessions(record, rows)
+        return record
+
+    def _prune_unknown(self, keep: str) -> None:
+        """At most MAX_UNKNOWN_BOXES unconfigured boxes are remembered; the oldest go first."""
+        unknown = [r for r in self._records.values() if r.id != keep and not self._configured(r.id)]
+        excess = len(unknown) + 1 - MAX_UNKNOWN_BOXES
+        if excess <= 0:
+            return
+        unknown.sort(key=lambda r: (r.connected, r.last_seen or 0.0))
+        for rec in unknown[:excess]:
+            del self._records[rec.id]
+
+    def box_event(self, kind: str, message: str, cb_id: str) -> None:
+        """Events about boxes are rate-limited, unconfigured boxes all together and apart from
+        the configured ones: a flapping or hostile client cannot fill the event log, nor
+        crowd out what the configured boxes report."""
+        limiter = self._event_limit if self._configured(cb_id) else self._stranger_limit
+        allowed, held = limiter.allow()
+        if not allowed:
+            return
+        if held:
+            self._event(
+                "charge_point_events_suppressed",
+                f"{held} events about charge points were not recorded (too many at once)",
+                cb_id,
+            )
+        self._event(kind, message, cb_id)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -270,10 +382,26 @@ class OcppServer:
     def is_known(self, cb_id: str) -> bool:
         return bool(self._attached.get(cb_id))
 
+    def _configured(self, cb_id: str) -> bool:
+        """A device of the configuration: managed now, or switched off and given back."""
+        if self.is_known(cb_id):
+            return True
+        try:
+            return bool(self.hooks.is_released(cb_id))
+        except Exception:
+            log.exception("looking up the device failed")
+            return False
+
     def is_released(self, cb_id: str) -> bool:
         """Deactivated just now (in memory) or disabled in the configuration (across restarts)."""
         rec = self._records.get(cb_id)
         return (rec is not None and rec.released) or self.hooks.is_released(cb_id)
+
+    async def resend_setpoints(self, conn: OcppConnection) -> None:
+        for att in list(self._attached.get(conn.id, {}).values()):
+            if conn.closed:
+                return
+            await att.resend(conn)
 
     def connection_ready(self, conn: OcppConnection) -> None:
         caps = conn.record.caps

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from devices.ocpp.tls import check_ca_pem
+
 TlsMode = Literal["off", "detect", "on"]
 TagPolicy = Literal["accept", "known"]
 
@@ -42,8 +44,13 @@ class OcppSettings:
             raise ValueError(f"unknown_tags: {self.unknown_tags!r} is not one of accept, known")
         if self.password is not None and not self.password:
             object.__setattr__(self, "password", None)
-        if self.ca_pem is not None and "BEGIN CERTIFICATE" not in self.ca_pem:
-            raise ValueError("ca_pem: not a PEM certificate")
+        if self.ca_pem is not None and not self.ca_pem.strip():
+            object.__setattr__(self, "ca_pem", None)
+        if self.ca_pem is not None:
+            try:
+                check_ca_pem(self.ca_pem)
+            except ValueError as exc:
+                raise ValueError(f"ca_pem: {exc}") from None
         if not 1 <= self.heartbeat_s <= 86400:
             raise ValueError("heartbeat_s: must be between 1 and 86400 seconds")
         if not 1 <= self.sample_interval_s <= 3600:

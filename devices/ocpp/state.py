@@ -12,6 +12,13 @@ from devices.ocpp.meter import MeterSample
 DENY_PROFILE_ID = 19520
 DEFAULT_PROFILE_BASE = 19520  # + connector: TxDefaultProfile of that connector
 TX_PROFILE_BASE = 19620  # + connector: TxProfile of a running transaction (quirk option)
+MAX_PROFILE_ID = 19700  # ChargePointMaxProfile on connector 0, for boxes without TxDefaultProfile
+#: connectors (1.6) / EVSEs (2.0.1) one box may report; more is a broken or hostile box
+MAX_CONNECTORS = 16
+
+
+class ConnectorLimit(ValueError):
+    """A box reported more connectors than any real box has."""
 
 
 @dataclass
@@ -52,6 +59,8 @@ class ConnectorState:
     def update_meter(self, sample: MeterSample) -> None:
         if sample.energy_wh is not None:
             self.energy_wh = sample.energy_wh
+            if self.transaction_id is not None and self.meter_start_wh is None:
+                self.meter_start_wh = sample.energy_wh  # the Started event carried no register
         if sample.power_w is not None:
             self.power_w = sample.power_w
         if any(v is not None for v in sample.current_a):
@@ -91,12 +100,25 @@ class ChargePointRecord:
     status_seen: bool = False
     #: frames received since the manager started (for metrics)
     messages: int = 0
+    #: the box refuses every deny profile: why (None = ampshare's profiles hold)
+    uncontrolled: str | None = None
+    #: ampshare switched the box Inoperative because it is not under control
+    made_inoperative: bool = False
+    #: the box takes only ChargePointMaxProfile: limits go there, summed over connectors
+    max_profile: bool = False
+    #: the last limit sent per connector (max-profile mode sums them)
+    limits: dict[int, float] = field(default_factory=dict)
 
     def connector(self, n: int) -> ConnectorState:
         state = self.connectors.get(n)
         if state is None:
+            if len(self.connectors) >= MAX_CONNECTORS:
+                raise ConnectorLimit(f"more than {MAX_CONNECTORS} connectors")
             state = self.connectors[n] = ConnectorState()
         return state
+
+    def open_transactions(self) -> list[tuple[int, ConnectorState]]:
+        return [(n, s) for n, s in self.connectors.items() if s.transaction_id is not None]
 
     def touch(self) -> None:
         self.last_seen = time.time()

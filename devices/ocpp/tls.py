@@ -126,6 +126,31 @@ class CertificateStore:
         ctx.load_cert_chain(self.cert_path, self.key_path)
 
 
+def certificate_names_box(peercert: dict[str, Any], cb_id: str) -> bool:
+    """Security profile 3: the client certificate's CN (or subject serial number) must be the
+    ChargeBox ID, so one box's certificate cannot log in as another box."""
+    names = []
+    for rdn in peercert.get("subject", ()):
+        for key, value in rdn:
+            if key in ("commonName", "serialNumber"):
+                names.append(str(value))
+    return cb_id in names
+
+
+def check_ca_pem(ca_pem: str) -> None:
+    """Raise ValueError unless the text holds at least one PEM certificate usable as a CA."""
+    try:
+        certs = x509.load_pem_x509_certificates(ca_pem.encode("utf-8"))
+    except (ValueError, UnicodeError):
+        raise ValueError("not a PEM certificate") from None
+    if not certs:
+        raise ValueError("not a PEM certificate")
+    try:
+        ssl.create_default_context(cadata=ca_pem)
+    except (ssl.SSLError, ValueError) as exc:
+        raise ValueError(f"not usable as a CA ({exc})") from None
+
+
 def check_certificate(cert_pem: str, key_pem: str) -> None:
     """Raise ValueError with a clear message unless cert and key are a usable pair."""
     try:

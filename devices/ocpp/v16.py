@@ -8,14 +8,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.exceptions import PropertyConstraintViolationError, ProtocolError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint as _ChargePoint16
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from devices.ocpp.connection import BadMessage, OcppConnection, now_iso, wire_log
+from devices.ocpp.connection import BadMessage, OcppConnection, now_iso
 from devices.ocpp.meter import CURRENT, ENERGY, POWER, VOLTAGE
-from devices.ocpp.state import DEFAULT_PROFILE_BASE, TX_PROFILE_BASE
+from devices.ocpp.state import (
+    DEFAULT_PROFILE_BASE,
+    TX_PROFILE_BASE,
+    ConnectorLimit,
+    ConnectorState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +68,7 @@ class _Routes(_ChargePoint16):
     """
 
     def __init__(self, conn: V16Connection) -> None:
-        super().__init__(conn.id, conn.ws, logger=wire_log)
+        super().__init__(conn.id, conn.ws, logger=conn.wire_log)
         self.conn = conn
 
     @on(Action.boot_notification, skip_schema_validation=True)
@@ -78,6 +83,10 @@ class _Routes(_ChargePoint16):
     @on(Action.start_transaction)
     async def _start(self, **_: Any) -> Any:
         return await self.conn.on_start_transaction(self.conn._raw_payload)
+
+    @after(Action.start_transaction)
+    def _after_start(self, **_: Any) -> None:
+        self.conn.reply_sent()
 
     @on(Action.stop_transaction)
     async def _stop(self, **_: Any) -> Any:
@@ -142,6 +151,7 @@ class V16Connection(OcppConnection):
         fw = p.get("firmwareVersion")
         rec.firmware = str(fw) if fw is not None else None
         log.info("%s: boot from %s %s (firmware %s)", self.id, vendor, model, rec.firmware)
+        self.rebooted("Reboot")
         return call_result.BootNotification(
             current_time=now_iso(), interval=self.host.settings.heartbeat_s, status="Accepted"
         )
@@ -174,7 +184,15 @@ class V16Connection(OcppConnection):
 
     async def on_start_transaction(self, p: dict[str, Any]) -> Any:
         cid, tag = p["connectorId"], p["idTag"]
-        status = self.authorize_tag(tag)
+        status = self.authorize_tag(tag, "StartTransaction")
+        if not self.configured():  # never stored: an unconfigured box stores nothing
+            self.stop_after_reply(0)
+            return call_result.StartTransaction(transaction_id=0, id_tag_info={"status": status})
+        try:
+            state = self.record.connector(cid)
+        except ConnectorLimit as exc:
+            raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+        meter = float(p["meterStart"])
         try:
             sid = await asyncio.to_thread(
                 self.host.hooks.sessions.start,
@@ -182,16 +200,19 @@ class V16Connection(OcppConnection):
                 cid,
                 tag,
                 p["timestamp"],
-                float(p["meterStart"]),
+                meter,
+                key=f"ocpp|{self.id}|{cid}|{tag}|{p['timestamp']}|{meter}",
                 box=self.id,
             )
         except ValueError as exc:
             raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
-        state = self.record.connector(cid)
+        if state.session_id is not None and state.session_id != sid:
+            state.energy_wh = meter  # the box moved on without stopping it: it ended here
+            await self.end_session(state, "Other", p["timestamp"])
         if state.session_id != sid:
             state.signed = []
         state.transaction_id = state.session_id = sid
-        state.id_tag, state.meter_start_wh = tag, float(p["meterStart"])
+        state.id_tag, state.meter_start_wh = tag, meter
         log.info(
             "%s: transaction %d started on connector %d (tag %s, %s)",
             self.id,
@@ -200,21 +221,34 @@ class V16Connection(OcppConnection):
             tag,
             status,
         )
+        if status != "Accepted":
+            self.stop_after_reply(sid)
         return call_result.StartTransaction(transaction_id=sid, id_tag_info={"status": status})
 
     async def on_stop_transaction(self, p: dict[str, Any]) -> Any:
         tx = p["transactionId"]
-        signed: list[Any] = []
-        for mv in p.get("transactionData") or []:
-            for sv in mv.get("sampledValue") or []:
-                if isinstance(sv, dict) and sv.get("format") == "SignedData":
-                    signed.append(sv)
         state = next((s for s in self.record.connectors.values() if s.transaction_id == tx), None)
-        earlier = list(state.signed) if state else []
+        if state is None:  # never another box's session, nor one closed already
+            log.info("%s: StopTransaction for %s, not open on this box: ignored", self.id, tx)
+        else:
+            await self._stop_session(p, state)
+        tag = p.get("idTag")
+        info = {"status": self.authorize_tag(tag, "StopTransaction")} if tag else None
+        return call_result.StopTransaction(id_tag_info=info)
+
+    async def _stop_session(self, p: dict[str, Any], state: ConnectorState) -> None:
+        signed = [
+            sv
+            for mv in p.get("transactionData") or []
+            if isinstance(mv, dict)
+            for sv in mv.get("sampledValue") or []
+            if isinstance(sv, dict) and sv.get("format") == "SignedData"
+        ]
+        earlier = list(state.signed)
         try:
-            rec = await asyncio.to_thread(
+            await asyncio.to_thread(
                 self.host.hooks.sessions.stop,
-                tx,
+                state.session_id,
                 p["timestamp"],
                 float(p["meterStop"]),
                 p.get("reason") or "Local",
@@ -222,21 +256,14 @@ class V16Connection(OcppConnection):
             )
         except ValueError as exc:
             raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
-        if rec is None:
-            log.warning("%s: StopTransaction for unknown transaction %s", self.id, tx)
-        if state is not None:
-            state.energy_wh = float(p["meterStop"])
-            state.end_transaction()
-        tag = p.get("idTag")
-        info = {"status": self.authorize_tag(tag)} if tag else None
-        return call_result.StopTransaction(id_tag_info=info)
+        state.energy_wh = float(p["meterStop"])
+        state.end_transaction()
 
     # ------------------------------------------------------------------ set-up after boot
 
     async def after_connect(self) -> None:
         await self._read_capabilities()
-        if not self.host.is_released(self.id):
-            await self.install_deny()
+        await self.take_control()
         if not self.host.is_known(self.id):
             for c in range(1, (self.record.caps.connectors or 1) + 1):
                 for pid in (DEFAULT_PROFILE_BASE + c, TX_PROFILE_BASE + c):
@@ -359,6 +386,9 @@ class V16Connection(OcppConnection):
         if connector is not None:
             payload["connectorId"] = connector
         return str((await self.request("RemoteStartTransaction", payload)).get("status"))
+
+    async def _stop_request(self, transaction_id: int | str) -> str:
+        return await self.remote_stop(int(transaction_id))
 
     async def remote_stop(self, transaction_id: int) -> str:
         reply = await self.request("RemoteStopTransaction", {"transactionId": transaction_id})

@@ -11,12 +11,12 @@ import logging
 from typing import Any
 
 from ocpp.exceptions import PropertyConstraintViolationError, ProtocolError
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import ChargePoint as _ChargePoint201
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from devices.ocpp.connection import BadMessage, OcppConnection, now_iso, wire_log
+from devices.ocpp.connection import BadMessage, OcppConnection, now_iso
 from devices.ocpp.meter import (
     CURRENT,
     ENERGY,
@@ -26,7 +26,12 @@ from devices.ocpp.meter import (
     MeterSample,
     parse_meter_values,
 )
-from devices.ocpp.state import DEFAULT_PROFILE_BASE, TX_PROFILE_BASE
+from devices.ocpp.state import (
+    DEFAULT_PROFILE_BASE,
+    TX_PROFILE_BASE,
+    ConnectorLimit,
+    ConnectorState,
+)
 from devices.ocpp.v16 import _int, _units, schedule_start
 
 log = logging.getLogger(__name__)
@@ -34,6 +39,8 @@ log = logging.getLogger(__name__)
 WANTED_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE)
 _ACTIONS = frozenset(a.value for a in Action)
 _SMART = "SmartChargingCtrlr"
+#: 1.6 purpose names ampshare uses internally, as 2.0.1 calls them
+_PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 _SAMPLED = "SampledDataCtrlr"
 
 
@@ -45,7 +52,7 @@ class _Routes(_ChargePoint201):
     """Schema validation and routing of the non-hot requests by the `ocpp` library."""
 
     def __init__(self, conn: V201Connection) -> None:
-        super().__init__(conn.id, conn.ws, logger=wire_log)
+        super().__init__(conn.id, conn.ws, logger=conn.wire_log)
         self.conn = conn
 
     @on(Action.boot_notification, skip_schema_validation=True)
@@ -60,6 +67,10 @@ class _Routes(_ChargePoint201):
     @on(Action.transaction_event)
     async def _transaction(self, **_: Any) -> Any:
         return await self.conn.on_transaction_event(self.conn._raw_payload)
+
+    @after(Action.transaction_event)
+    def _after_transaction(self, **_: Any) -> None:
+        self.conn.reply_sent()
 
     @on(Action.notify_report)
     def _report(self, **_: Any) -> Any:
@@ -142,6 +153,7 @@ class V201Connection(OcppConnection):
         log.info(
             "%s: boot from %s %s (firmware %s, %s)", self.id, vendor, model, fw, p.get("reason")
         )
+        self.rebooted("PowerLoss" if p.get("reason") == "PowerUp" else "Reboot")
         return call_result.BootNotification(
             current_time=now_iso(), interval=self.host.settings.heartbeat_s, status="Accepted"
         )
@@ -183,71 +195,88 @@ class V201Connection(OcppConnection):
                 caps.rate_units = _units(str(value))
 
     async def on_transaction_event(self, p: dict[str, Any]) -> Any:
-        kind = p["eventType"]
         info = p["transactionInfo"]
         tx = str(info["transactionId"])
         tag = (p.get("idToken") or {}).get("idToken")
-        evse_id = (p.get("evse") or {}).get("id")
-        state = next((s for s in self.record.connectors.values() if s.transaction_id == tx), None)
-        if state is None:
-            state = self.record.connector(evse_id if isinstance(evse_id, int) else 1)
-            if evse_id is None:
-                log.info("%s: transaction %s without EVSE id, assuming EVSE 1", self.id, tx)
         try:
             sample = parse_meter_values(p.get("meterValue") or [])
         except MeterFormatError:
             sample = MeterSample()
-        sessions = self.host.hooks.sessions
-        try:
-            if state.transaction_id != tx or state.session_id is None:
-                start = sample.energy_wh if sample.energy_wh is not None else state.energy_wh
-                connector = next(
-                    (n for n, s in self.record.connectors.items() if s is state), evse_id or 1
-                )
-                sid = await asyncio.to_thread(
-                    sessions.start,
-                    self.id,
-                    connector,
-                    tag,
-                    p["timestamp"],
-                    start,
-                    key=f"{self.id}|{tx}",
-                    box=self.id,
-                )
-                if state.session_id != sid:
-                    state.signed = []
-                state.transaction_id, state.session_id = tx, sid
-                state.id_tag, state.meter_start_wh = tag, start
-                log.info("%s: transaction %s (session %d) started", self.id, tx, sid)
-            if tag and not state.id_tag:
-                state.id_tag = tag
-            if info.get("chargingState"):
-                state.charging_state = info["chargingState"]
-            self.apply_sample(state, sample)
-            if kind == "Ended":
-                sid = state.session_id
-                await asyncio.to_thread(
-                    sessions.stop,
-                    sid,
-                    p["timestamp"],
-                    state.energy_wh,
-                    info.get("stoppedReason") or "Local",
-                    list(state.signed),
-                )
-                log.info("%s: transaction %s (session %s) ended", self.id, tx, sid)
-                state.end_transaction()
-        except ValueError as exc:
-            raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
-        if tag:
-            return call_result.TransactionEvent(id_token_info={"status": self.authorize_tag(tag)})
-        return call_result.TransactionEvent()
+        if self.configured():  # an unconfigured box stores nothing
+            try:
+                await self._record_transaction(p, tx, tag, sample)
+            except (ValueError, ConnectorLimit) as exc:
+                raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+        if not tag and self.refusal() is None:
+            return call_result.TransactionEvent()
+        status = self.authorize_tag(tag, "TransactionEvent")
+        if status != "Accepted" and p["eventType"] != "Ended":
+            self.stop_after_reply(tx)
+        return call_result.TransactionEvent(id_token_info={"status": status})
+
+    async def _record_transaction(
+        self, p: dict[str, Any], tx: str, tag: str | None, sample: MeterSample
+    ) -> None:
+        info = p["transactionInfo"]
+        state = self._find_transaction(tx)
+        if state is None or state.session_id is None:
+            state = await self._start_session(p, tx, tag, sample, state)
+        if tag and not state.id_tag:
+            state.id_tag = tag
+        if info.get("chargingState"):
+            state.charging_state = info["chargingState"]
+        self.apply_sample(state, sample)
+        if p["eventType"] == "Ended":
+            log.info("%s: transaction %s (session %s) ended", self.id, tx, state.session_id)
+            await self.end_session(state, info.get("stoppedReason") or "Local", p["timestamp"])
+
+    def _find_transaction(self, tx: str) -> ConnectorState | None:
+        return next((s for s in self.record.connectors.values() if s.transaction_id == tx), None)
+
+    async def _start_session(
+        self,
+        p: dict[str, Any],
+        tx: str,
+        tag: str | None,
+        sample: MeterSample,
+        state: ConnectorState | None,
+    ) -> ConnectorState:
+        """The EVSE of a new transaction, its session started (once); a transaction the box
+        left open there ends where this one starts."""
+        if state is None:
+            evse_id = (p.get("evse") or {}).get("id")
+            if evse_id is None:
+                log.info("%s: transaction %s without EVSE id, assuming EVSE 1", self.id, tx)
+            state = self.record.connector(evse_id if isinstance(evse_id, int) else 1)
+            if state.transaction_id is not None and state.transaction_id != tx:
+                log.info("%s: transaction %s replaces %s", self.id, tx, state.transaction_id)
+                if sample.energy_wh is not None:
+                    state.energy_wh = sample.energy_wh
+                await self.end_session(state, "Other", p["timestamp"])
+        start = sample.energy_wh if sample.energy_wh is not None else state.energy_wh
+        connector = next((n for n, s in self.record.connectors.items() if s is state), 1)
+        sid = await asyncio.to_thread(
+            self.host.hooks.sessions.start,
+            self.id,
+            connector,
+            tag,
+            p["timestamp"],
+            start,
+            key=f"{self.id}|{tx}",
+            box=self.id,
+        )
+        if state.session_id != sid:
+            state.signed = []
+        state.transaction_id, state.session_id = tx, sid
+        state.id_tag, state.meter_start_wh = tag, start
+        log.info("%s: transaction %s (session %d) started", self.id, tx, sid)
+        return state
 
     # ------------------------------------------------------------------ set-up after boot
 
     async def after_connect(self) -> None:
         values = await self._read_variables()
-        if not self.host.is_released(self.id):
-            await self.install_deny()
+        await self.take_control()
         if not self.host.is_known(self.id):
             for pid in (DEFAULT_PROFILE_BASE + 1, TX_PROFILE_BASE + 1):
                 await self.try_request("ClearChargingProfile", {"chargingProfileId": pid})
@@ -341,7 +370,7 @@ class V201Connection(OcppConnection):
         profile: dict[str, Any] = {
             "id": profile_id,
             "stackLevel": stack_level,
-            "chargingProfilePurpose": purpose,
+            "chargingProfilePurpose": _PURPOSES.get(purpose, purpose),
             "chargingProfileKind": "Relative" if relative else "Absolute",
             "chargingSchedule": [schedule],
         }
@@ -398,6 +427,9 @@ class V201Connection(OcppConnection):
         if evse is not None:
             payload["evseId"] = evse
         return str((await self.request("RequestStartTransaction", payload)).get("status"))
+
+    async def _stop_request(self, transaction_id: int | str) -> str:
+        return await self.request_stop(str(transaction_id))
 
     async def request_stop(self, transaction_id: str) -> str:
         reply = await self.request("RequestStopTransaction", {"transactionId": transaction_id})

@@ -1,11 +1,14 @@
 // Independent OCPP charge point (ocpp-rpc, strict schema validation both ways) for interop tests.
-// Usage: node client.js <port> <identity> <1.6|2.0.1>
+// Usage: node client.js <port> <identity> <1.6|2.0.1> [refuse]
 // Prints one JSON line per thing it sees; exits 0 after ampshare cleared its default-deny
 // profile, 1 on any schema violation or error, 2 on timeout.
+// With "refuse" the box rejects every charging profile: once ampshare switched it Inoperative it
+// tries to start a transaction, and exits 0 when ampshare stops that transaction remotely.
 'use strict';
 const { RPCClient } = require('ocpp-rpc');
 
-const [port, identity, version] = process.argv.slice(2);
+const [port, identity, version, mode] = process.argv.slice(2);
+const refuse = mode === 'refuse';
 const DENY_ID = 19520;
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 const fail = (why) => { out({ event: 'error', why: String(why) }); process.exit(1); };
@@ -42,7 +45,7 @@ if (version === '1.6') {
     out({ event: 'profile', id: p.chargingProfileId, connector: params.connectorId,
           purpose: p.chargingProfilePurpose, stackLevel: p.stackLevel,
           limit: p.chargingSchedule.chargingSchedulePeriod[0].limit });
-    return { status: 'Accepted' };
+    return { status: refuse ? 'Rejected' : 'Accepted' };
   });
   cli.handle('ClearChargingProfile', ({ params }) => {
     out({ event: 'cleared', id: params.id });
@@ -65,7 +68,7 @@ if (version === '1.6') {
     const p = params.chargingProfile;
     out({ event: 'profile', id: p.id, connector: params.evseId, purpose: p.chargingProfilePurpose,
           stackLevel: p.stackLevel, limit: p.chargingSchedule[0].chargingSchedulePeriod[0].limit });
-    return { status: 'Accepted' };
+    return { status: refuse ? 'Rejected' : 'Accepted' };
   });
   cli.handle('ClearChargingProfile', ({ params }) => {
     out({ event: 'cleared', id: params.chargingProfileId });
@@ -73,6 +76,31 @@ if (version === '1.6') {
     return { status: 'Accepted' };
   });
 }
+// a box out of ampshare's control: switched off, then its transaction is stopped
+async function tryToCharge() {
+  if (version === '1.6') {
+    const res = await cli.call('StartTransaction', { connectorId: 1, idTag: 'TAG1', meterStart: 0, timestamp: new Date().toISOString() });
+    out({ event: 'start', status: res.idTagInfo.status, transactionId: res.transactionId });
+  } else {
+    const res = await cli.call('TransactionEvent', {
+      eventType: 'Started', timestamp: new Date().toISOString(), triggerReason: 'Authorized', seqNo: 0,
+      transactionInfo: { transactionId: 'TX1' }, idToken: { idToken: 'TAG1', type: 'ISO14443' },
+      evse: { id: 1, connectorId: 1 },
+    });
+    out({ event: 'start', status: res.idTokenInfo && res.idTokenInfo.status, transactionId: 'TX1' });
+  }
+}
+cli.handle('ChangeAvailability', ({ params }) => {
+  out({ event: 'availability', type: params.type || params.operationalStatus });
+  if (refuse) setTimeout(() => tryToCharge().catch(fail), 10);
+  return { status: 'Accepted' };
+});
+const stopped = ({ params }) => {
+  out({ event: 'stop', transactionId: params.transactionId });
+  finish();
+  return { status: 'Accepted' };
+};
+cli.handle(version === '1.6' ? 'RemoteStopTransaction' : 'RequestStopTransaction', stopped);
 cli.handle(({ method }) => fail(`unexpected request ${method}`));
 
 (async () => {

@@ -1,0 +1,120 @@
+"""ampshare's own small certificate authority for charge points (security profile 3).
+
+A box sends a CSR (SignCertificate); the CA signs it when the CSR names the box's own ChargeBox
+ID as its common name, and ampshare sends the chain back (CertificateSigned). With the CA in
+the server's trust store the box then authenticates by certificate alone, without any outside
+PKI. The CA key is created on first use and kept in the data directory (mode 0600).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+CA_YEARS = 20
+CERT_DAYS = 2 * 365
+MAX_CSR = 10_000
+
+
+def _write(path: Path, data: bytes, mode: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class LocalCA:
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.cert_path = self.folder / "ca.crt"
+        self.key_path = self.folder / "ca.key"
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        """Create the CA on first use (idempotent)."""
+        with self._lock:
+            if self.cert_path.exists() and self.key_path.exists():
+                return
+            key = ec.generate_private_key(ec.SECP256R1())
+            name = x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, "ampshare local CA"),
+                    x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ampshare"),
+                ]
+            )
+            now = datetime.now(UTC)
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(name)
+                .issuer_name(name)
+                .public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(minutes=5))
+                .not_valid_after(now + timedelta(days=365 * CA_YEARS))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                .add_extension(
+                    x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+                    critical=True,
+                )
+                .sign(key, hashes.SHA256())
+            )
+            key_pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            _write(self.key_path, key_pem, 0o600)
+            _write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+    def certificate_pem(self) -> str:
+        self.ensure()
+        return self.cert_path.read_text(encoding="ascii")
+
+    def sign(self, cb_id: str, csr_pem: str) -> str:
+        """The signed certificate plus the CA (PEM chain); ValueError says why not."""
+        if not csr_pem or len(csr_pem) > MAX_CSR:
+            raise ValueError("no certificate request, or one that is too long")
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem.encode())
+        except ValueError:
+            raise ValueError("the certificate request is not PEM") from None
+        if not csr.is_signature_valid:
+            raise ValueError("the certificate request's signature is wrong")
+        names = [a.value for a in csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+        if names != [cb_id]:
+            raise ValueError(f"the request's common name must be the ChargeBox ID {cb_id!r}")
+        self.ensure()
+        ca_cert = x509.load_pem_x509_certificate(self.cert_path.read_bytes())
+        ca_key = serialization.load_pem_private_key(self.key_path.read_bytes(), password=None)
+        now = datetime.now(UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(csr.subject)
+            .issuer_name(ca_cert.subject)
+            .public_key(csr.public_key())
+            .serial_number(int.from_bytes(secrets.token_bytes(16), "big") >> 1)
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=CERT_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        pem = cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+        return pem + ca_cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
