@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 
 from devices import registry
@@ -24,6 +25,7 @@ from devices.ocpp.station import StationDesk
 from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager import backup, integrations
 from manager.audit import AuditLog
 from manager.authorize import Authorizer
 from manager.config import (
@@ -34,9 +36,11 @@ from manager.config import (
 )
 from manager.configstore import ConfigStore
 from manager.control import ControlLoop
+from manager.cycles import cycle_every_interval
 from manager.events import EventLog
 from manager.history import History
 from manager.model import Evse, Meter
+from manager.mqtt import MqttBridge
 from manager.ocpp_sessions import OcppSessions
 from manager.service import Service
 from manager.sessions import SessionStore
@@ -47,7 +51,6 @@ from manager.startup import (  # noqa: F401  (the CLI and tests take them from h
     ensure_admin_password,
     seed_demo,
 )
-from manager.state import State
 from manager.station_display import ReasonDisplay
 from manager.stations import Stations
 from manager.tagdesk import TagDesk
@@ -56,7 +59,7 @@ from manager.transfers import Transfers
 from manager.users import UserBook
 from manager.webserver import listen_socket, serve
 from web.app import create_app
-from web.wording import word
+from web.wording import shown, word
 
 log = logging.getLogger("ampshare")
 
@@ -212,6 +215,12 @@ class Manager:
     service: Service
     audit: AuditLog
     gateways: GatewayHub
+    #: MQTT, metrics, the log view (manager/integrations.py)
+    integrations: integrations.Integrations | None = None
+
+    @property
+    def mqtt(self) -> MqttBridge | None:
+        return self.integrations.mqtt if self.integrations else None
 
     async def start(self) -> None:
         try:
@@ -220,8 +229,12 @@ class Manager:
             self.events("ocpp", f"OCPP server cannot listen on port {self.ocpp.port}: {exc}")
         await self.service.load()
         await self.control.cycle()
+        if self.integrations is not None:
+            self.integrations.start()
 
     async def close(self) -> None:
+        if self.integrations is not None:
+            await self.integrations.close()
         await self.control.close()
         await self.gateways.close()
         await self.ocpp.stop()
@@ -232,15 +245,27 @@ class Manager:
         self.store.close()
 
 
-def build_manager(opts: Options) -> Manager:
-    """Opens the data directory and wires every part; raises CorruptDataError on a bad file."""
-    store = ConfigStore(opts.data_dir)  # reads and validates all but the devices
+def open_data(data_dir: Path) -> tuple[ConfigStore, EventLog, SessionStore, History, AuditLog]:
+    """Every data file, read strictly before anything is written; CorruptDataError names a
+    bad one."""
+    store = ConfigStore(data_dir)  # reads and validates all but the devices
     drivers = DriverTable(DeviceContext())
     store.check_devices(lambda device: validate_device(device, drivers.check))
-    events = EventLog(opts.data_dir)
-    sessions = SessionStore(opts.data_dir)
-    history = History(opts.data_dir / "history.json")
-    audit = AuditLog(opts.data_dir)
+    history = History(data_dir / "history.json")
+    return store, EventLog(data_dir), SessionStore(data_dir), history, AuditLog(data_dir)
+
+
+def check_data(data_dir: Path) -> None:
+    """A staged restore is read as start-up reads it, so no restore switches in data that the
+    manager would then refuse to start on."""
+    store, _, sessions, _, audit = open_data(data_dir)
+    for part in (store, sessions, audit):
+        part.close()
+
+
+def build_manager(opts: Options) -> Manager:
+    """Opens the data directory and wires every part; raises CorruptDataError on a bad file."""
+    store, events, sessions, history, audit = open_data(opts.data_dir)
     # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
@@ -310,15 +335,34 @@ def build_manager(opts: Options) -> Manager:
         )
     )
     control.charge_points = service.charge_points
-    return Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
+    manager = Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
+    manager.integrations = integrations.wire(
+        service, control, events, opts.data_dir, lambda state: shown(state, "en")
+    )
+    return manager
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
-    """Runs the manager until cancelled or until uvicorn gets SIGINT/SIGTERM."""
+    """Runs the manager until cancelled or until uvicorn gets SIGINT/SIGTERM.
+
+    A restore from the web stops the manager, switches the checked data in and starts again.
+    """
+    # a demo's data is a temporary folder of its own: nothing to guard
+    with contextlib.nullcontext() if opts.demo else backup.DataLock(opts.data_dir):
+        while True:
+            staged = await _run_once(opts, ready=ready)
+            if staged is None:
+                return
+            await asyncio.to_thread(backup.switch, staged, opts.data_dir)
+            log.warning("restarting on the restored data")
+
+
+async def _run_once(opts: Options, *, ready: asyncio.Event | None = None) -> Path | None:
+    """One life of the manager; returns a staged restore to switch to, if one was asked for."""
     t0 = time.monotonic()
     sock = listen_socket(opts.host, opts.http_port)  # first: a taken port fails before anything
     manager = build_manager(opts)
-    service, control, store = manager.service, manager.control, manager.store
+    service, control = manager.service, manager.control
     generated = ensure_admin_password(service, opts.admin_password)
     if generated:
         print(f"ampshare: admin password (change it in Settings): {generated}", flush=True)
@@ -331,30 +375,17 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
         gc.collect()
         gc.freeze()
 
-        scheduler = AsyncIOScheduler()
-        interval = store.settings().site.control_interval_s
+        stack.callback(cycle_every_interval(control))
 
-        def follow_interval(_: State) -> None:
-            nonlocal interval
-            wanted = control.settings.site.control_interval_s
-            if wanted != interval:
-                interval = wanted
-                scheduler.reschedule_job("control", trigger="interval", seconds=wanted)
-                log.info("control interval now %.1f s", wanted)
+        restore: list[Path] = []
+        stop = asyncio.Event()
 
-        control.on_cycle.append(follow_interval)
-        scheduler.add_job(
-            control.cycle,
-            "interval",
-            seconds=interval,
-            id="control",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        scheduler.start()
-        stack.callback(scheduler.shutdown, wait=False)
+        def restart_with(staged: Path) -> None:
+            restore.append(staged)
+            # after the answer to the restore request has gone out
+            asyncio.get_running_loop().call_later(0.5, stop.set)
 
+        service.ops.restart_with, service.ops.check_staged = restart_with, check_data
         await serve(
             create_app(service),
             sock,
@@ -362,4 +393,6 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             opts.http_port,
             started_at=t0,
             ready=ready,
+            stop=stop,
         )
+    return restore[-1] if restore else None

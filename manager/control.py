@@ -110,6 +110,10 @@ class ControlLoop:
         #: OCPP charge points seen, for the snapshot (set by the composition root)
         self.charge_points: ChargePoints = list
         self.on_cycle: list[Callable[[State], None]] = []
+        #: how long the last cycle and its allocation took (s), and when it ended (monotonic)
+        self.last_cycle_s = 0.0
+        self.last_allocation_s = 0.0
+        self.last_cycle_at: float | None = None
         #: reserved boxes are kept free (demand 0) until their user comes
         self.reservations = Reservations()
         #: the gateways to billing backends (wired by the composition root; None: none)
@@ -229,6 +233,7 @@ class ControlLoop:
     # -- one cycle ---------------------------------------------------------------------
     async def cycle(self) -> State:
         async with self._lock:
+            t0 = time.perf_counter()
             now = self.clock()
             interval = self.settings.site.control_interval_s
             devices: list[Runtime] = [*self.meters.values(), *self.evses.values()]
@@ -250,7 +255,9 @@ class ControlLoop:
                 self.gateways,
                 self.authorizer,
             )
+            t_alloc = time.perf_counter()
             allocation = allocate(model.site, model.loads)
+            self.last_allocation_s = time.perf_counter() - t_alloc
             reasons = {**allocation.reasons, **model.overrides}
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
             skip = model.overrides.keys() | capped.keys()
@@ -259,6 +266,8 @@ class ControlLoop:
             await setpoints.apply_all(now, evses, self._timeout())
             self.cycles += 1
             snapshot = self._publish(model.site, grid)
+            self.last_cycle_s = time.perf_counter() - t0
+            self.last_cycle_at = time.monotonic()
         self._snapshot = snapshot
         self._subs.publish(snapshot)
         for hook in self.on_cycle:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ class EventLog:
         if self.dir is not None:
             self.dir.mkdir(parents=True, exist_ok=True)
             self._load()
+        #: called with every new event (MQTT, metrics); must not block
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def _months(self) -> list[str]:
         assert self.dir is not None
@@ -91,6 +93,11 @@ class EventLog:
         log.info("%s: %s", kind, message)
         if self.dir is not None:
             self._store(f"{now.year:04d}-{now.month:02d}", event)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop the one who reported
+                log.exception("event listener failed")
 
     def _store(self, month: str, event: dict[str, Any]) -> None:
         """Writes the month with `event`; a failing disk is logged once, not every event."""

@@ -34,6 +34,7 @@ from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
+from manager.operations import Operations, Unavailable
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
@@ -60,6 +61,7 @@ __all__ = [
     "State",
     "Throttled",
     "TransferError",
+    "Unavailable",
     "UserConfig",
     "WriteFailed",
     "is_secret",
@@ -133,6 +135,8 @@ class Service(CircuitEdits, UsersFacade):
         self.login = AdminLogin(store, throttle or LoginThrottle())
         self.stations = stations
         self._lock = asyncio.Lock()
+        #: health, metrics, log view, backup and restore (manager/operations.py)
+        self.ops = Operations(control=control, store=store, events=events, lock=self._lock)
 
     # -- start-up ------------------------------------------------------------------------
     async def load(self) -> None:

@@ -21,7 +21,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from manager.service import InvalidInput, NotFound, Service, Throttled, WriteFailed
-from web import api, me, pages, users_page
+from web import api, me, ops, pages, users_page
 from web.auth import CSRF_HEADER, Authenticator
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
@@ -36,7 +36,7 @@ PUBLIC_PREFIXES = (
     "/login/link/",
     "/transfer/",
 )  # transfer: one-time box URLs
-PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"})
+PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"}) | ops.PUBLIC
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -176,6 +176,7 @@ def create_app(service: Service) -> Starlette:
     ui = pages.Pages(service, auth, renderer)
     user_ui = users_page.UserPages(service, renderer)
     self_service = me.SelfService(service, auth, renderer)
+    operations = ops.Ops(service, renderer)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)
@@ -227,6 +228,7 @@ def create_app(service: Service) -> Starlette:
         *user_ui.routes(),
         *self_service.routes(),
         *json_api.routes(),
+        *operations.routes(),
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),

@@ -223,6 +223,44 @@ DE: Mapping[str, str] = {
         "Tag abgelehnt oder Backend nicht erreichbar: ablehnen, lokale Benutzer "
         "(nicht abgerechnet), jeden"
     ),
+    # log view, operations
+    "Log": "Protokoll",
+    "Level": "Stufe",
+    "and above": "und höher",
+    "Info": "Info",
+    "Warning": "Warnung",
+    "Error": "Fehler",
+    "Source": "Quelle",
+    "No log lines at this level.": "Keine Protokollzeilen auf dieser Stufe.",
+    "The newest lines since the manager started. The full log is in the system journal "
+    "(journalctl -u ampshare).": (
+        "Die neuesten Zeilen seit dem Start. Das vollständige Protokoll steht im Systemjournal "
+        "(journalctl -u ampshare)."
+    ),
+    "MQTT": "MQTT",
+    "Prometheus metrics": "Prometheus-Metriken",
+    "Backup and restore": "Sicherung und Wiederherstellung",
+    "Download backup": "Sicherung herunterladen",
+    "Restore": "Wiederherstellen",
+    "Backup file": "Sicherungsdatei",
+    "The backup holds everything: configuration, users, sessions, events, certificates and "
+    "keys, and the passwords. Keep it as safe as this device.": (
+        "Die Sicherung enthält alles: Konfiguration, Benutzer, Ladevorgänge, Ereignisse, "
+        "Zertifikate und Schlüssel sowie die Passwörter. Bewahren Sie sie so sicher auf wie "
+        "dieses Gerät."
+    ),
+    "Restoring replaces all data; the current data is kept beside it. The manager restarts.": (
+        "Die Wiederherstellung ersetzt alle Daten; die bisherigen bleiben daneben erhalten. "
+        "Der Manager startet neu."
+    ),
+    "Really replace all data with this backup?": (
+        "Wirklich alle Daten durch diese Sicherung ersetzen?"
+    ),
+    "Restored. The manager restarts…": "Wiederhergestellt. Der Manager startet neu…",
+    "Choose a backup file first.": "Bitte zuerst eine Sicherungsdatei wählen.",
+    "Without a token only this machine may read /metrics.": (
+        "Ohne Token darf nur dieser Rechner /metrics lesen."
+    ),
     **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
 }
 
@@ -244,6 +282,14 @@ FIELD_LABELS: Mapping[str, str] = {
     "ocpp.password": "Password",
     "ocpp.clear_profiles_on_deactivate": "Cancel charging current limit on deactivation",
     "ocpp.unknown_tags": "Unknown RFID tags",
+    "mqtt.host": "Broker host",
+    "mqtt.port": "Port",
+    "mqtt.tls": "TLS",
+    "mqtt.username": "User name",
+    "mqtt.password": "Password",
+    "mqtt.base_topic": "Base topic",
+    "mqtt.retain": "Retain state",
+    "metrics.token": "Metrics token",
     "ocpp.ca_pem": "CA of the client certificates (PEM)",
     "max_profile": "ChargePointMaxProfile only",
     "max_current_a": "Max current (A)",
@@ -331,6 +377,22 @@ DE_FIELDS: Mapping[str, str] = {
     "Circuit this board hangs in": "Stromkreis, an dem diese Verteilung hängt",
     "Fuse per phase (A)": "Sicherung je Phase (A)",
     "Meter measuring this circuit (optional)": "Zähler dieses Stromkreises (optional)",
+    # MQTT and metrics settings
+    "Broker host": "Broker-Host",
+    "User name": "Benutzername",
+    "Base topic": "Basis-Topic",
+    "Retain state": "Zustand mit Retain senden",
+    "Metrics token": "Metrik-Token",
+    "Broker host; empty: MQTT off": "Broker-Host; leer: MQTT aus",
+    "Broker port (1883, TLS 8883)": "Broker-Port (1883, TLS 8883)",
+    "Connect with TLS": "Mit TLS verbinden",
+    "User name (optional)": "Benutzername (optional)",
+    "Password (optional)": "Passwort (optional)",
+    "Topic prefix, no wildcards": "Topic-Präfix, ohne Platzhalter",
+    "Publish state retained": "Zustand mit Retain veröffentlichen",
+    "Bearer token for /metrics; without one only this machine may read it": (
+        "Bearer-Token für /metrics; ohne Token darf nur dieser Rechner sie lesen"
+    ),
 }
 
 _TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE, **users_words.DE}}
@@ -401,6 +463,9 @@ JS_STRINGS = (
     "Live",
     "Password changed.",
     "Certificate imported.",
+    "Really replace all data with this backup?",
+    "Restored. The manager restarts…",
+    "Choose a backup file first.",
     "Clear stale profiles",
     "grid",
     "pv",

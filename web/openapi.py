@@ -23,7 +23,7 @@ from manager.service import (
     UserConfig,
     is_secret,
 )
-from web import openapi_users
+from web import openapi_ops, openapi_users
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
 
@@ -337,6 +337,7 @@ def document() -> dict[str, Any]:
                 "This document", {"200": _ok({"type": "object"})}, tag="meta", op_id="openapi"
             )
         },
+        **openapi_ops.paths(),
     }
     paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
     paths.update(station_paths())
@@ -359,6 +360,7 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "ampshare_session"},
+                "metricsToken": {"type": "http", "scheme": "bearer"},
             },
             "schemas": _schemas(),
             "responses": {

@@ -239,6 +239,7 @@ class OcppConnection(Authority):
 
     async def _on_frame(self, raw: str | bytes) -> None:
         self.record.touch()
+        self.record.messages += 1
         if isinstance(raw, bytes):
             await self._send_error("-1", self.FORMAT_ERROR, "OCPP-J uses text frames")
             return

@@ -502,6 +502,7 @@ class OcppServer:
                         else None
                     ),
                     "known": self.is_known(rec.id),
+                    "messages": rec.messages,
                 }
             )
         return rows
