@@ -193,6 +193,19 @@ class DeviceError(Exception):
     """A device could not be read or written; the message is shown to the operator as is."""
 
 
+class Problem(ValueError):
+    """A bad value as data: a code and parameters the web edge words, plus the English text.
+
+    Drivers raise it from address checks and validators, so a form can say what is wrong in
+    the reader's language without anyone parsing an English sentence.
+    """
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+
 class ChargeStatus(StrEnum):
     """IEC 61851 states as a person names them."""
 

@@ -222,7 +222,7 @@
     const id = tile.dataset.cp;
     const model = k(tile, "model").textContent;
     btn.disabled = true;
-    const body = { kind: "evse", driver: "ocpp", name: model && model !== "—" ? `${model} ${id}` : id, address: id };
+    const body = { kind: "evse", driver: "ocpp", name: (model && model !== "—" ? `${id} · ${model}` : id).slice(0, 64), address: id };
     const res = await A.api("POST", "/api/devices", body);
     if (res.ok) {
       A.toast(t("Added."));

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from devices.driver import DeviceContext, Driver, DriverOptions
+from devices.ocpp.auth import check_charge_box_id
 from devices.ocpp.connection import CallTimeout, NotConnected, OcppCallError, ProfileStyle
 from devices.ocpp.state import (
     DEFAULT_PROFILE_BASE,
@@ -342,4 +343,13 @@ def _evse(spec: DeviceSpec, opts: OcppEvseOptions, ctx: DeviceContext) -> OcppEv
     return OcppEvse(spec, opts, ctx.ocpp)
 
 
-DRIVERS = (Driver("ocpp", "evse", "OCPP charge point (1.6J / 2.0.1)", OcppEvseOptions, _evse),)
+DRIVERS = (
+    Driver(
+        "ocpp",
+        "evse",
+        "OCPP charge point (1.6J / 2.0.1)",
+        OcppEvseOptions,
+        _evse,
+        check_address=check_charge_box_id,
+    ),
+)
