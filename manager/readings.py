@@ -66,12 +66,19 @@ class Reader:
 
     def failed(self, st: DeviceRuntime, error: str) -> None:
         if st.online or st.error != error:
-            self.events("offline", f"{st.name}: {error}", device=st.id)
+            self.events(
+                "offline",
+                f"{st.name}: {error}",
+                device=st.id,
+                params={"name": st.name, "error": error},
+            )
         st.online, st.error = False, error
 
     def answered(self, st: Runtime, now: float, reading: Any) -> None:
         if not st.online and st.error is not None:
-            self.events("online", f"{st.name} answers again", device=st.id)
+            self.events(
+                "online", f"{st.name} answers again", device=st.id, params={"name": st.name}
+            )
         st.online, st.error = True, None
         st.answered_at, st.asked_since = now, None
         st.reading = reading

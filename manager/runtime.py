@@ -99,6 +99,7 @@ class EvseRuntime(DeviceRuntime):
     target_a: float = 0.0
     reason: Reason = STARTING
     deactivation: Reason | None = None
+    deactivated_at: float | None = None  # wall clock, for "when it happened"
     spec: EvseConfig = field(init=False)
 
     def __post_init__(self) -> None:

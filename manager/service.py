@@ -159,6 +159,9 @@ class Service(CircuitEdits, UsersFacade):
     def recent_events(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.events.recent(limit)
 
+    def follow_events(self) -> AsyncIterator[dict[str, Any]]:
+        return self.events.follow()
+
     def charge_points(self) -> list[dict[str, Any]]:
         """Charge points seen by the OCPP server, marked whether a device is configured."""
         if self.ocpp is None:

@@ -94,9 +94,17 @@ def evse_state(st: EvseRuntime, gateways: BillingGateways | None = None) -> Evse
         phases_used=sorted(st.site_phases()) if st.car_phases else None,
         priority=cfg.priority,
         max_current_a=cfg.max_current_a,
-        deactivation=ReasonState.of(st.deactivation),
+        deactivation=_deactivation(st),
         gateway=_gateway(gateways, st.id),
     )
+
+
+def _deactivation(st: EvseRuntime) -> ReasonState | None:
+    """The last hand-back, while it applies: once the box is enabled again it is ours again."""
+    note = ReasonState.of(st.deactivation) if not st.enabled else None
+    if note is not None:
+        note.since = st.deactivated_at
+    return note
 
 
 def _gateway(gateways: BillingGateways | None, evse_id: str) -> GatewayState | None:
@@ -201,6 +209,12 @@ class OverloadWatch:
                 self.events(
                     "overload",
                     f"grid {key} at {grid_a[p]:.1f} A > {limit:g} A for {now - since:.0f} s",
+                    params={
+                        "phase": key,
+                        "amps": round(grid_a[p], 1),
+                        "limit": limit,
+                        "seconds": round(now - since),
+                    },
                 )
 
 

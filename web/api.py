@@ -22,6 +22,7 @@ from starlette.routing import Route
 from manager.model import StationOffline, StationTimeout
 from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
+from web.event_words import device_names, shown_event
 from web.finite import FiniteJSONResponse as JSONResponse
 from web.finite import dumps
 from web.i18n import choose_language
@@ -182,6 +183,15 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
         yield f"data: {dumps(shown(snapshot, lang), separators=(',', ':'))}\n\n"
 
 
+async def event_stream(service: Service, lang: str) -> AsyncIterator[str]:
+    """Server-Sent Events: each new event in words, as the events page shows it."""
+    yield "retry: 2000\n\n"
+    async for event in service.follow_events():
+        names = device_names(service.list_devices())
+        data = shown_event(event, names, lang)
+        yield f"data: {dumps(data, separators=(',', ':'))}\n\n"
+
+
 def who(request: Request) -> str:
     """The admin as the audit log names them: how they logged in, and from where."""
     via = request.scope["identity"].via
@@ -213,6 +223,7 @@ class Api:
             Route("/api/teach-in", self.teach_in, methods=["GET", "POST", "DELETE"]),
             Route("/api/events", self.events),
             Route("/api/events/log", self.events_log),
+            Route("/api/events/live", self.events_live),
             Route("/api/drivers", self.drivers),
             Route("/api/history", self.history),
             Route("/api/ocpp/certificate", self.certificate, methods=["GET", "POST"]),
@@ -334,6 +345,13 @@ class Api:
     async def events_log(self, request: Request) -> Response:
         limit = int_param(request, "limit", 200, 1, 1000)
         return jsonable(self.service.recent_events(limit))
+
+    async def events_live(self, request: Request) -> Response:
+        return StreamingResponse(
+            event_stream(self.service, choose_language(request)),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
 
     async def drivers(self, request: Request) -> Response:
         return jsonable(self.service.drivers())

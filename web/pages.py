@@ -35,6 +35,7 @@ from web.auth import (
     Authenticator,
     set_session_cookie,
 )
+from web.event_words import device_names, kind_word, shown_event
 from web.forms import FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
 from web.render import Renderer, energy, evse_scale, site_scale
@@ -473,6 +474,30 @@ class Pages:
         )
 
     async def events(self, request: Request) -> Response:
-        events = [{**e, "time": local_time(e.get("ts"))} for e in self.service.recent_events(200)]
+        """The newest events in words, filtered by kind and box; new ones arrive live."""
+        lang = choose_language(request)
+        devices = self.service.list_devices()
+        names = device_names(devices)
+        recent = self.service.recent_events(1000)
+        kind, box = request.query_params.get("kind", ""), request.query_params.get("box", "")
+        matching = [
+            e
+            for e in recent
+            if (not kind or e.get("kind") == kind)
+            and (not box or names.get(str(e.get("device")), e.get("device")) == names.get(box, box))
+        ][:200]
+        events = [
+            {**shown_event(e, names, lang), "time": local_time(e.get("ts"))} for e in matching
+        ]
+        kinds = sorted({str(e.get("kind")) for e in recent} | ({kind} - {""}))
         audit = [{**a, "time": local_time(a.get("ts"))} for a in self.service.audit_log(100)]
-        return self.r.page(request, "events.html", active="events", events=events, audit=audit)
+        return self.r.page(
+            request,
+            "events.html",
+            active="events",
+            events=events,
+            audit=audit,
+            kinds=[(k, kind_word(k, lang)) for k in kinds],
+            boxes=[(d["id"], d["name"]) for d in devices],
+            filters={"kind": kind, "box": box},
+        )

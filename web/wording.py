@@ -246,7 +246,11 @@ def worded(reason: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None
     """A reason's JSON form plus `text`, its sentence in `lang` (its causes' too)."""
     if not reason:
         return None
-    out = {**reason, "text": word(reason, lang)}
+    text = word(reason, lang)
+    since = reason.get("since")
+    if isinstance(since, int | float) and not isinstance(since, bool):  # a note: say when
+        text = f"{datetime.fromtimestamp(since).strftime('%H:%M')} · {text}"
+    out = {**reason, "text": text}
     if reason.get("cause"):
         out["cause"] = worded(reason["cause"], lang)
     return out

@@ -276,7 +276,7 @@ class OcppEvse:
                 if not others:
                     rec.released = True
                     conn.deny_status = None
-                self._event("profiles_cleared", f"{self.cb_id}: charging profiles cleared")
+                # no event of its own: the manager logs the hand-back with this result once
             else:
                 status = answers[0] if answers else "nothing"
                 text, result = f"box answered {status}", Reason("box_answered", {"status": status})
