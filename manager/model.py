@@ -190,7 +190,12 @@ class Allocation:
 
 
 class DeviceError(Exception):
-    """A device could not be read or written; the message is shown to the operator as is."""
+    """A device could not be read or written: the message for the log, and optionally the
+    same as a `Reason` the dashboard words in the reader's language."""
+
+    def __init__(self, message: str = "", reason: Reason | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Problem(ValueError):

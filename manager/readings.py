@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from manager.model import EventSink, MeterRole, Reason
+from manager.model import DeviceError, EventSink, MeterRole, Reason
 from manager.runtime import DeviceRuntime, EvseRuntime, MeterRuntime, phase_currents
 
 #: a device that has not answered for this many cycles (and at least STALE_MIN_S) is offline
@@ -60,11 +60,13 @@ class Reader:
         exc = task.exception()
         if exc is not None:
             st.asked_since = None
-            self.failed(st, str(exc) or type(exc).__name__)
+            reason = exc.reason if isinstance(exc, DeviceError) else None
+            self.failed(st, str(exc) or type(exc).__name__, reason)
         else:
             self.answered(st, now, task.result())
 
-    def failed(self, st: DeviceRuntime, error: str) -> None:
+    def failed(self, st: DeviceRuntime, error: str, reason: Reason | None = None) -> None:
+        st.error_reason = reason
         if st.online or st.error != error:
             self.events(
                 "offline",
@@ -79,7 +81,7 @@ class Reader:
             self.events(
                 "online", f"{st.name} answers again", device=st.id, params={"name": st.name}
             )
-        st.online, st.error = True, None
+        st.online, st.error, st.error_reason = True, None, None
         st.answered_at, st.asked_since = now, None
         st.reading = reading
         if isinstance(st, MeterRuntime) and phase_currents(reading) is not None:

@@ -46,6 +46,7 @@ class DeviceRuntime:
     config: dict[str, Any]
     online: bool = False
     error: str | None = None
+    error_reason: Reason | None = None  # the error as data, when the driver gave one
     #: why the driver could not be built (the driver's own words), shown as the reason
     build_error: str | None = None
     pending: asyncio.Task[Any] | None = None

@@ -144,7 +144,9 @@ class MeterState(_Model):
     current_a: Phases = NO_PHASES
     voltage_v: Phases = NO_PHASES
     power_w: Num = None
-    energy_wh: Num = Field(None, description="energy imported (Wh)")
+    energy_wh: Num = Field(
+        None, description="energy imported (Wh); for a PV meter the energy it produced"
+    )
     error: str | None = None
 
 

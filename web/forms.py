@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from manager.service import is_secret
-from web.i18n import FIELD_LABELS
+from web.i18n import FIELD_LABELS, ROLE_WORDS
 
 #: keys that are never edited in a form (identity, bookkeeping)
 SKIP_KEYS = frozenset({"id", "kind", "driver"})
@@ -177,7 +177,14 @@ def fields_from_schema(
         elif "enum" in prop:
             f.widget = "select"
             f.options = [
-                (_fmt(v), option_label(v, translate)) for v in prop["enum"] if v is not None
+                (
+                    _fmt(v),
+                    translate(ROLE_WORDS.get(v, str(v)))
+                    if key == "role"
+                    else option_label(v, translate),
+                )
+                for v in prop["enum"]
+                if v is not None
             ]
             if nullable:
                 f.options.insert(0, ("", "—"))

@@ -36,7 +36,7 @@ from web.auth import (
     set_session_cookie,
 )
 from web.event_words import device_names, kind_word, shown_event
-from web.forms import FormField, fields_from_schema, object_sections
+from web.forms import SKIP_KEYS, FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
 from web.render import Renderer, energy, evse_scale, site_scale
 from web.wording import shown
@@ -373,6 +373,13 @@ class Pages:
         schema = self.service.circuit_schema()
         return fields_from_schema(schema, values, choices=choices, translate=_)
 
+    def _fuses(self, request: Request) -> dict[str, list[Any]]:
+        """Each circuit's name and fuse, for the warning when a sub-board's fuse is larger."""
+        _ = translator(choose_language(request))
+        return {
+            c["id"]: [circuit_label(c, _), c["max_current_a"]] for c in self.service.list_circuits()
+        }
+
     async def new_circuit(self, request: Request) -> Response:
         values = {"parent": request.query_params.get("parent") or ROOT_CIRCUIT}
         return self.r.page(
@@ -381,6 +388,7 @@ class Pages:
             active="settings",
             circuit=None,
             fields=self._circuit_fields(request, None, values),
+            fuses=self._fuses(request),
         )
 
     async def edit_circuit(self, request: Request) -> Response:
@@ -394,6 +402,7 @@ class Pages:
             active="settings",
             circuit=circuit,
             fields=self._circuit_fields(request, circuit, circuit),
+            fuses=self._fuses(request),
         )
 
     # -- settings ----------------------------------------------------------------------------
@@ -410,6 +419,8 @@ class Pages:
                 prefix=f"{key}.",
                 translate=_,
                 root=schema,
+                # the grid connection's limits are edited in one place: its circuit form
+                skip={"id", "kind", "driver", *ROOT_FIELDS} if key == "site" else SKIP_KEYS,
             )
             sections.append((key, fields))
         devices = self.service.list_devices()

@@ -92,6 +92,7 @@ EN: Mapping[str, str] = {
     "box_reports": "box reports {code}",
     "box_reports/info": "box reports {code}: {info}",
     "box_says": "{text}",
+    "car_type": "car: {phases}-phase {amps} A",
     # names ampshare gives (not typed by a user)
     "Grid connection": "Grid connection",
 }
@@ -170,6 +171,7 @@ DE: Mapping[str, str] = {
     "box_reports": "Box meldet {code}",
     "box_reports/info": "Box meldet {code}: {info}",
     "box_says": "{text}",
+    "car_type": "Auto: {phases}-phasig {amps} A",
     "Grid connection": "Netzanschluss",
 }
 

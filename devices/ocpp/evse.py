@@ -25,6 +25,9 @@ from devices.ocpp.state import (
 )
 from manager.model import ChargeStatus, DeviceError, DeviceSpec, EvseReading, Reason, Triple
 
+#: the tile note while the box is away, worded by the web
+NOT_CONNECTED = Reason("box_not_connected")
+
 log = logging.getLogger(__name__)
 
 #: a setpoint that did not change is sent again after this long (s)
@@ -127,7 +130,7 @@ class OcppEvse:
     def _state(self) -> ConnectorState:
         rec = self.server.record(self.cb_id)
         if rec is None or not rec.connected:
-            raise DeviceError("charge point not connected")
+            raise DeviceError("charge point not connected", NOT_CONNECTED)
         state = rec.connectors.get(self.connector) or ConnectorState()
         # a one-connector box may report its meter on connector 0
         box = rec.connectors.get(0)
@@ -169,7 +172,7 @@ class OcppEvse:
         self._want = (setpoint_a, phases)
         conn = self.server.connection(self.cb_id)
         if conn is None:
-            raise DeviceError("charge point not connected")
+            raise DeviceError("charge point not connected", NOT_CONNECTED)
         if not conn.ready:
             return  # the set-up right after connecting sends it, after the default-deny
         await self._send(conn, setpoint_a, phases)
@@ -215,7 +218,7 @@ class OcppEvse:
         except CallTimeout as exc:
             raise DeviceError(f"charge point did not answer SetChargingProfile ({exc})") from None
         except NotConnected:
-            raise DeviceError("charge point not connected") from None
+            raise DeviceError("charge point not connected", NOT_CONNECTED) from None
         except OcppCallError as exc:
             status, reason = exc.code, exc.description
         self._sent, self._sent_at = key, time.monotonic()
