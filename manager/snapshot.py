@@ -107,9 +107,7 @@ def evse_state(st: EvseRuntime, gateways: BillingGateways | None = None) -> Evse
 def _deactivation(st: EvseRuntime) -> ReasonState | None:
     """The last hand-back, while it applies: once the box is enabled again it is ours again."""
     note = ReasonState.of(st.deactivation) if not st.enabled else None
-    if note is not None:
-        note.since = st.deactivated_at
-    return note
+    return note.model_copy(update={"since": st.deactivated_at}) if note is not None else None
 
 
 def _gateway(gateways: BillingGateways | None, evse_id: str) -> GatewayState | None:

@@ -122,6 +122,11 @@ DE: Mapping[str, str] = {
     "Devices": "Geräte",
     # circuits
     "Circuits": "Stromkreise",
+    "The fuse of this sub-board ({fuse} A) is above that of {parent} ({parent_a} A), which "
+    "limits it anyway. Save it like this?": (
+        "Die Sicherung dieser Unterverteilung ({fuse} A) ist größer als die von {parent} "
+        "({parent_a} A), die sie ohnehin begrenzt. So speichern?"
+    ),
     "New circuit": "Neuer Stromkreis",
     "Add sub-board": "Unterverteilung hinzufügen",
     "Parent": "Übergeordnet",

@@ -141,11 +141,6 @@ DE_DEVICES: Mapping[str, str] = {
     "User a free box's sessions go to (user id)": (
         "Benutzer, dem die Ladevorgänge einer freien Box zugeordnet werden (Benutzer-ID)"
     ),
-    "The fuse of this sub-board ({fuse} A) is above that of {parent} ({parent_a} A), which "
-    "limits it anyway. Save it like this?": (
-        "Die Sicherung dieser Unterverteilung ({fuse} A) ist größer als die von {parent} "
-        "({parent_a} A), die sie ohnehin begrenzt. So speichern?"
-    ),
     # help texts of the settings
     "A paused car waits this long before it resumes (s)": (
         "So lange wartet ein pausiertes Auto, bevor es weiterlädt (s)"
