@@ -37,7 +37,7 @@ from web.auth import (
 )
 from web.event_words import device_names, kind_word, shown_event
 from web.forms import SKIP_KEYS, FormField, fields_from_schema, object_sections
-from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from web.i18n import FIELD_LABELS, LANG_COOKIE, LANGUAGES, choose_language, translator
 from web.render import Renderer, energy, evse_scale, site_scale
 from web.wording import shown
 
@@ -363,7 +363,8 @@ class Pages:
                 "required": ["max_current_a"],
                 "properties": {k: full["properties"][k] for k in ROOT_FIELDS},
             }
-            return fields_from_schema(schema, values, translate=_)
+            labels = {**FIELD_LABELS, **{k: FIELD_LABELS[f"site.{k}"] for k in ROOT_FIELDS}}
+            return fields_from_schema(schema, values, translate=_, labels=labels)
         banned = descendants(circuits, circuit["id"]) if circuit else set()
         meters = [(d["id"], d["name"]) for d in self.service.list_devices() if d["kind"] == "meter"]
         choices = {
