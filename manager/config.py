@@ -354,9 +354,13 @@ def check_tree(circuits: Iterable[CircuitConfig]) -> None:
         parent = c.parent
         while parent != ROOT_CIRCUIT:
             if parent not in by_id:
-                raise InvalidInput.one("parent", f"circuit {c.name!r}: unknown parent {parent!r}")
+                raise InvalidInput.one(
+                    "parent", f"circuit {c.name!r}: unknown parent {parent!r}", "unknown_circuit"
+                )
             if parent in seen:
-                raise InvalidInput.one("parent", f"circuit {c.name!r}: parents form a cycle")
+                raise InvalidInput.one(
+                    "parent", f"circuit {c.name!r}: parents form a cycle", "parent_cycle"
+                )
             seen.add(parent)
             parent = by_id[parent].parent
 

@@ -228,7 +228,9 @@ class Service(CircuitEdits, UsersFacade):
             old = self._device(device_id)
             for key in ("id", "kind"):
                 if key in patch and patch[key] != old[key]:
-                    raise InvalidInput.one(key, "cannot be changed; delete and add instead")
+                    raise InvalidInput.one(
+                        key, "cannot be changed; delete and add instead", "immutable"
+                    )
             device = self._validate_device(merge_secrets(old, patch))
             if old.get("enabled", True) and not device.get("enabled", True):
                 await self._release(old)

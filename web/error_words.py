@@ -46,6 +46,30 @@ EN: Mapping[str, str] = {
     "bad_id": "Use 1 to 40 lower-case letters, digits, - or _.",
     "id_taken": "The id {id} is taken.",
     "above_parent": "Above the fuse of {parent} ({parent_a} A).",
+    "name_taken": "Another user has this name.",
+    "in_the_past": "This date lies in the past.",
+    "tag_taken": "The card {tag} belongs to {user}.",
+    "bad_tag": "The card {tag} does not fit: printable ASCII without spaces, at most 36.",
+    "tag_twice": "The card {tag} is listed twice.",
+    "unknown_wallbox": "There is no wallbox {id}.",
+    "unknown_user": "There is no user {id}.",
+    "unknown_meter": "There is no meter {id}.",
+    "password_short": "Please use at least {min} characters.",
+    "wrong_password": "This is not the current password.",
+    "needs_gateway_url": "This needs a backend URL in the gateway section.",
+    "immutable": "This cannot be changed; delete and add instead.",
+    "root_field": "The grid connection takes this from its own settings.",
+    "root_delete": "The grid connection cannot be deleted.",
+    "circuit_in_use": "Still in use by {names}; move them first.",
+    "parent_cycle": "A circuit cannot hang in itself or below itself.",
+    "bad_url": "This is not a valid URL.",
+    "bad_url_scheme": "The URL must start with ws:// or wss://.",
+    "bad_client_id": "No spaces and none of : / ? # %.",
+    "not_pem_cert": "This is not a PEM certificate.",
+    "not_pem_key": "This is not a PEM private key.",
+    "key_needed": "The certificate needs its key.",
+    "cert_needed": "The key needs its certificate.",
+    "key_mismatch": "The key does not belong to the certificate.",
 }
 
 DE: Mapping[str, str] = {
@@ -81,11 +105,35 @@ DE: Mapping[str, str] = {
     "bad_id": "Bitte 1 bis 40 Kleinbuchstaben, Ziffern, - oder _ verwenden.",
     "id_taken": "Die ID {id} ist vergeben.",
     "above_parent": "Über der Sicherung von {parent} ({parent_a} A).",
+    "name_taken": "Ein anderer Benutzer hat diesen Namen.",
+    "in_the_past": "Dieses Datum liegt in der Vergangenheit.",
+    "tag_taken": "Die Karte {tag} gehört {user}.",
+    "bad_tag": "Die Karte {tag} passt nicht: nur druckbares ASCII ohne Leerzeichen, bis 36.",
+    "tag_twice": "Die Karte {tag} steht doppelt in der Liste.",
+    "unknown_wallbox": "Es gibt keine Wallbox {id}.",
+    "unknown_user": "Es gibt keinen Benutzer {id}.",
+    "unknown_meter": "Es gibt keinen Zähler {id}.",
+    "password_short": "Bitte mindestens {min} Zeichen verwenden.",
+    "wrong_password": "Das ist nicht das aktuelle Passwort.",
+    "needs_gateway_url": "Dafür braucht es eine Backend-URL im Gateway-Abschnitt.",
+    "immutable": "Das lässt sich nicht ändern; stattdessen löschen und neu anlegen.",
+    "root_field": "Der Netzanschluss nimmt das aus seinen eigenen Einstellungen.",
+    "root_delete": "Der Netzanschluss kann nicht gelöscht werden.",
+    "circuit_in_use": "Noch belegt durch {names}; bitte zuerst umhängen.",
+    "parent_cycle": "Ein Stromkreis kann nicht in oder unter sich selbst hängen.",
+    "bad_url": "Das ist keine gültige URL.",
+    "bad_url_scheme": "Die URL muss mit ws:// oder wss:// beginnen.",
+    "bad_client_id": "Keine Leerzeichen und keines von : / ? # %.",
+    "not_pem_cert": "Das ist kein PEM-Zertifikat.",
+    "not_pem_key": "Das ist kein privater PEM-Schlüssel.",
+    "key_needed": "Das Zertifikat braucht seinen Schlüssel.",
+    "cert_needed": "Der Schlüssel braucht sein Zertifikat.",
+    "key_mismatch": "Der Schlüssel gehört nicht zum Zertifikat.",
 }
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {"en": EN, "de": DE}
 #: parameters that are numbers, written with the page's decimal mark
-_NUMBERS = frozenset({"gt", "ge", "lt", "le", "max", "min", "parent_a"})
+_NUMBERS = frozenset({"gt", "ge", "lt", "le", "max", "parent_a"})
 
 
 def _key(code: str, params: Mapping[str, Any]) -> str:
