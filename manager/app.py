@@ -226,7 +226,8 @@ class Manager:
         try:
             await self.ocpp.start()
         except OSError as exc:  # the manager still protects the fuse without its OCPP server
-            self.events("ocpp", f"OCPP server cannot listen on port {self.ocpp.port}: {exc}")
+            msg = f"OCPP server cannot listen on port {self.ocpp.port}: {exc}"
+            self.events("ocpp", msg, params={"port": self.ocpp.port, "error": str(exc)})
         await self.service.load()
         await self.control.cycle()
         if self.integrations is not None:

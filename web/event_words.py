@@ -84,6 +84,9 @@ MESSAGES_EN: Mapping[str, str] = {
     "tag_refused": "{name}: RFID card {tag} refused ({status})",
     "charge_point_connected": "{name} connected",
     "charge_point_disconnected": "{name} disconnected",
+    "station_action": "{who}: {action} on {name}: {status}",
+    "ocpp": "OCPP server cannot listen on port {port}: {error}",
+    "mqtt": "MQTT broker {host}:{port}: {error}",
 }
 
 MESSAGES_DE: Mapping[str, str] = {
@@ -97,6 +100,9 @@ MESSAGES_DE: Mapping[str, str] = {
     "tag_refused": "{name}: RFID-Karte {tag} abgelehnt ({status})",
     "charge_point_connected": "{name} verbunden",
     "charge_point_disconnected": "{name} getrennt",
+    "station_action": "{who}: {action} an {name}: {status}",
+    "ocpp": "OCPP-Server kann nicht auf Port {port} lauschen: {error}",
+    "mqtt": "MQTT-Broker {host}:{port}: {error}",
 }
 
 #: kinds whose message needs no parameter but the device's name
