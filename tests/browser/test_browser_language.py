@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from chromium import ARGS
 from manager_process import PASSWORD, ManagerProcess
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from tools import require_chromium
 
 from web import error_words, event_words, wording
@@ -215,3 +215,33 @@ def test_notes_go_away_and_events_arrive_live(
     assert after.count("profiles_cleared") == before.count("profiles_cleared")
     page.context.close()
     events.context.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+@pytest.mark.parametrize("width", [360, 1280])
+def test_sub_board_above_its_parent_asks_first(
+    browser: Browser, demo: ManagerProcess, width: int, lang: str
+) -> None:
+    page = open_page(browser, demo, width, lang)
+    page.goto(demo.url + "/circuits/new?parent=garage")
+    name = f"Shed {lang} {width}"
+    page.fill("#f-name", name)
+    page.fill("#f-max_current_a", "25")
+    asked: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", answer)
+    page.click("#circuit-form button[type=submit]")
+    expect(page.locator("#circuit-form button[type=submit]")).to_be_enabled()
+    assert asked and "25 A" in asked[0] and "16 A" in asked[0] and "Garage board" in asked[0]
+    assert {"en": "Save it like this?", "de": "So speichern?"}[lang] in asked[0]
+    assert not any(c["name"] == name for c in demo.api.get("/api/circuits").json())
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#circuit-form button[type=submit]")
+    expect(page).to_have_url(demo.url + "/settings#circuits")
+    made = next(c for c in demo.api.get("/api/circuits").json() if c["name"] == name)
+    assert demo.api.delete(f"/api/circuits/{made['id']}").status_code == 204
+    page.context.close()
