@@ -15,6 +15,9 @@ from typing import Any
 from manager.model import DeviceError, EventSink, MeterRole, Reason
 from manager.runtime import DeviceRuntime, EvseRuntime, MeterRuntime, phase_currents
 
+#: a device that does not answer in time, as the tiles word it
+NO_ANSWER = Reason("box_no_answer")
+
 #: a device that has not answered for this many cycles (and at least STALE_MIN_S) is offline
 STALE_CYCLES = 3
 STALE_MIN_S = 3.0
@@ -52,7 +55,7 @@ class Reader:
         if not task.done():
             since = st.answered_at if st.answered_at is not None else st.asked_since
             if since is not None and now - since > stale_s:
-                self.failed(st, f"no answer for {now - since:.0f} s")
+                self.failed(st, f"no answer for {now - since:.0f} s", NO_ANSWER)
             return
         st.pending = None
         if task.cancelled():

@@ -443,6 +443,7 @@ class Pages:
             members=members,
             devices=devices,
             circuit_names={c["id"]: circuit_label(c, _) for c in circuits},
+            driver_titles={d["name"]: d["title"] for d in self.service.drivers()},
             users=self.service.list_users(),
         )
 
