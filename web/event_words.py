@@ -85,6 +85,7 @@ MESSAGES_EN: Mapping[str, str] = {
     "charge_point_connected": "{name} connected",
     "charge_point_disconnected": "{name} disconnected",
     "station_action": "{who}: {action} on {name}: {status}",
+    "under_control": "{name} accepts charging profiles again",
     "ocpp": "OCPP server cannot listen on port {port}: {error}",
     "mqtt": "MQTT broker {host}:{port}: {error}",
 }
@@ -101,12 +102,15 @@ MESSAGES_DE: Mapping[str, str] = {
     "charge_point_connected": "{name} verbunden",
     "charge_point_disconnected": "{name} getrennt",
     "station_action": "{who}: {action} an {name}: {status}",
+    "under_control": "{name} nimmt wieder Ladeprofile an",
     "ocpp": "OCPP-Server kann nicht auf Port {port} lauschen: {error}",
     "mqtt": "MQTT-Broker {host}:{port}: {error}",
 }
 
 #: kinds whose message needs no parameter but the device's name
-_NAME_ONLY = frozenset({"charge_point_connected", "charge_point_disconnected", "safe_mode_end"})
+_NAME_ONLY = frozenset(
+    {"charge_point_connected", "charge_point_disconnected", "safe_mode_end", "under_control"}
+)
 _AMOUNTS = frozenset({"amps", "limit", "offered"})
 
 
