@@ -444,7 +444,6 @@ class Pages:
             devices=devices,
             circuit_names={c["id"]: circuit_label(c, _) for c in circuits},
             driver_titles={d["name"]: d["title"] for d in self.service.drivers()},
-            users=self.service.list_users(),
         )
 
     # -- sessions and events -----------------------------------------------------------------
