@@ -113,7 +113,8 @@ def parse_when(value: str | None, field: str, *, end_of_day: bool = False) -> st
             return datetime.combine(day, time()).astimezone().isoformat()
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidInput.one(field, "expected a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        msg = "expected a date (YYYY-MM-DD) or an ISO 8601 time"
+        raise InvalidInput.one(field, msg, "bad_date") from None
     return dt.isoformat()
 
 
@@ -121,7 +122,12 @@ def session_filters(request: Request) -> dict[str, str | None]:
     q = request.query_params
     unknown = set(q) - {"since", "until", "evse", "user", "month"}
     if unknown:
-        raise InvalidInput([{"field": k, "message": "unknown filter"} for k in sorted(unknown)])
+        raise InvalidInput(
+            [
+                {"field": k, "message": "unknown filter", "code": "extra_forbidden", "params": {}}
+                for k in sorted(unknown)
+            ]
+        )
     since, until = q.get("since"), q.get("until")
     if q.get("month"):
         since, until = month_range(q["month"])
@@ -138,7 +144,7 @@ def month_range(month: str) -> tuple[str, str]:
     try:
         first = datetime.strptime(month.strip(), "%Y-%m")
     except ValueError:
-        raise InvalidInput.one("month", "expected YYYY-MM") from None
+        raise InvalidInput.one("month", "expected YYYY-MM", "bad_month") from None
     after = (
         first.replace(year=first.year + 1, month=1)
         if first.month == 12
@@ -166,9 +172,9 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput.one(name, "expected a whole number") from None
+        raise InvalidInput.one(name, "expected a whole number", "int_parsing") from None
     if not lo <= value <= hi:
-        raise InvalidInput.one(name, f"must be between {lo} and {hi}")
+        raise InvalidInput.one(name, f"must be between {lo} and {hi}", "between", lo=lo, hi=hi)
     return value
 
 

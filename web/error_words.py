@@ -70,6 +70,9 @@ EN: Mapping[str, str] = {
     "key_needed": "The certificate needs its key.",
     "cert_needed": "The key needs its certificate.",
     "key_mismatch": "The key does not belong to the certificate.",
+    "bad_date": "Please enter a date (YYYY-MM-DD).",
+    "bad_month": "Please enter a month (YYYY-MM).",
+    "between": "Must be between {lo} and {hi}.",
 }
 
 DE: Mapping[str, str] = {
@@ -129,6 +132,9 @@ DE: Mapping[str, str] = {
     "key_needed": "Das Zertifikat braucht seinen Schlüssel.",
     "cert_needed": "Der Schlüssel braucht sein Zertifikat.",
     "key_mismatch": "Der Schlüssel gehört nicht zum Zertifikat.",
+    "bad_date": "Bitte ein Datum eingeben (JJJJ-MM-TT).",
+    "bad_month": "Bitte einen Monat eingeben (JJJJ-MM).",
+    "between": "Muss zwischen {lo} und {hi} liegen.",
 }
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {"en": EN, "de": DE}

@@ -35,6 +35,7 @@ from web.auth import (
     Authenticator,
     set_session_cookie,
 )
+from web.error_words import message
 from web.event_words import device_names, kind_word, shown_event
 from web.forms import SKIP_KEYS, FormField, fields_from_schema, object_sections
 from web.i18n import FIELD_LABELS, LANG_COOKIE, LANGUAGES, choose_language, translator
@@ -482,7 +483,7 @@ class Pages:
             devices=devices,
             names={d["id"]: d["name"] for d in devices},
             users=self.service.list_users(),
-            errors={e["field"]: e["message"] for e in error or []},
+            errors={e["field"]: message(e, choose_language(request)) for e in error or []},
         )
 
     async def events(self, request: Request) -> Response:
