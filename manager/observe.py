@@ -14,6 +14,7 @@ from manager.model import (
     ChargeStatus,
     EventSink,
     EvseReading,
+    ReadsTags,
     RecordsSessions,
     SessionRecorder,
 )
@@ -66,7 +67,7 @@ class Observer:
                 continue
             st.last_measured = r.current_a
             plugged = r.status in PLUGGED
-            if self.tags is not None and not _records_sessions(st):
+            if self.tags is not None and _reads_tags(st):
                 self.tags.seen(st.id, r.user)  # OCPP boxes ask by themselves
             self.track_session(st, plugged, r)
             if not plugged:
@@ -103,14 +104,25 @@ class Observer:
             open_ = [s for s in self.sessions.open_sessions() if s.get("evse") == st.id]
             if open_:  # the manager restarted while the car stayed plugged in
                 st.session_id = int(open_[-1]["id"])
+                st.session_tag = open_[-1].get("id_tag")
                 return
             who = self.tags.session_facts(st.id, r.user) if self.tags is not None else {}
             st.session_id = self.sessions.start(
                 st.id, 1, r.user, now_iso(), r.energy_wh, box=st.name, **({"user": r.user} | who)
             )
+            st.session_tag = r.user
+        elif plugged and r.user and r.user != st.session_tag and st.session_id is not None:
+            # the card came after the plug (a reader box), or a start from the dashboard
+            who = self.tags.session_facts(st.id, r.user) if self.tags is not None else {}
+            self.sessions.annotate(st.session_id, {"id_tag": r.user, "user": r.user} | who)
+            st.session_tag = r.user
         elif not plugged and st.session_id is not None:
             self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
-            st.session_id = None
+            st.session_id, st.session_tag = None, None
+
+
+def _reads_tags(st: EvseRuntime) -> bool:
+    return isinstance(st.device, ReadsTags) and st.device.reads_tags
 
 
 def _records_sessions(st: EvseRuntime) -> bool:
