@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any, Protocol
 
 from manager.model import (
@@ -52,6 +53,8 @@ class TagReader(Protocol):
 
     def session_facts(self, evse_id: str, tag: str | None) -> dict[str, str | None]: ...
 
+    def started(self, evse_id: str, plugged: bool) -> str | None: ...
+
 
 class Observer:
     def __init__(self, events: EventSink, sessions: SessionLog | None) -> None:
@@ -67,6 +70,8 @@ class Observer:
                 continue
             st.last_measured = r.current_a
             plugged = r.status in PLUGGED
+            if self.tags is not None and not _records_sessions(st):
+                r = st.reading = self._dashboard_tag(st.id, r, plugged)
             if self.tags is not None and _reads_tags(st):
                 self.tags.seen(st.id, r.user)  # OCPP boxes ask by themselves
             self.track_session(st, plugged, r)
@@ -79,6 +84,13 @@ class Observer:
                 st.car_phases = _phases_used(r, top)
             self._overdraw(now, st, top)
             reclaim(now, st, top)
+
+    def _dashboard_tag(self, evse_id: str, r: EvseReading, plugged: bool) -> EvseReading:
+        """A start from the dashboard stands for a card until the car leaves (a card the
+        reader shows wins)."""
+        assert self.tags is not None
+        tag = self.tags.started(evse_id, plugged)
+        return replace(r, user=tag) if tag and not r.user else r
 
     def _overdraw(self, now: float, st: EvseRuntime, top: float) -> None:
         """Remember a car that draws more than offered, once settled, for OVERDRAW_MEMORY_S."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from manager.authorize import ACCEPTED, Authorizer, Decision, mode_of
 from manager.teachin import TeachIn
+from manager.users import UserConfig
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,11 @@ class BackendTags(Protocol):
     fallback setting (None: no gateway relays this box)."""
 
     async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    async def authorize(self, evse_id: str, tag: str) -> str | None:
+        """Authorize `tag` at this box's backend (a start from the dashboard); None: no
+        gateway for this box."""
+        ...
 
 
 class TagDesk:
@@ -42,6 +49,8 @@ class TagDesk:
         self.events = events
         self.gateways = gateways
         self.recent: dict[tuple[str, str], Decision] = {}
+        #: boxes without OCPP started from the dashboard: box -> the user's tag, while plugged
+        self.starts: dict[str, str] = {}
         self._refused_seen: set[tuple[str, str]] = set()
 
     def ocpp_devices(self, cb_id: str, connector: int | None) -> list[Mapping[str, Any]]:
@@ -75,7 +84,7 @@ class TagDesk:
         if not gateway or not tag or self.gateways is None:
             return self.auth.decide(tag, devices)
         known = self.recent.get((str(gateway[0]["id"]), tag))
-        if known is not None and known.accepted and known.method == "backend":
+        if known is not None and known.accepted and known.method in ("backend", "remote"):
             return known  # the Authorize just before: not asked twice
         cb_id = str(gateway[0].get("address", ""))
         info = await self.gateways.box_authorize(cb_id, {"idTag": tag})
@@ -94,6 +103,34 @@ class TagDesk:
         self.teach.offer(tag, evse_id)
         if mode_of(device) == "local":
             self._note([device], tag, self.auth.decide(tag, [device]))
+
+    async def start_for(self, evse_id: str, user: UserConfig) -> tuple[Decision, str | None]:
+        """A start from the dashboard for `user` at this box: the users table decides, then the
+        billing backend (Authorize with the user's tag) if the box has a gateway. Remembered,
+        so the box's own Authorize is not asked twice and the session says `remote`."""
+        device = self.auth.device(evse_id)
+        verdict = self.auth.check_user(user, [evse_id])
+        tag = user.tags[0] if user.tags else None
+        if not verdict.accepted:
+            return replace(verdict, method="remote"), tag
+        if device is None or tag is None:
+            return Decision("Invalid", user, "remote", "no_tag"), tag
+        status = await self.gateways.authorize(evse_id, tag) if self.gateways else None
+        if status is not None and status != ACCEPTED:
+            verdict = Decision(status, user, "remote", "backend_refused")
+        else:
+            verdict = Decision(ACCEPTED, user, "remote")
+        self._note([device], tag, verdict)
+        if verdict.accepted and device.get("driver") != "ocpp":
+            self.starts[evse_id] = tag
+        return verdict, tag
+
+    def started(self, evse_id: str, plugged: bool) -> str | None:
+        """The tag a start from the dashboard gave this box, while its car stays plugged in."""
+        if not plugged:
+            self.starts.pop(evse_id, None)
+            return None
+        return self.starts.get(evse_id)
 
     def local_list(self, cb_id: str) -> dict[str, dict[str, Any]] | None:
         """The cards a `local` OCPP box should know offline, with the status it would get."""
@@ -117,6 +154,8 @@ class TagDesk:
         verdict = self.auth.decide(tag, [device]) if device is not None else None
         if verdict is None:
             return {"user": tag, "method": None, "result": None}
+        if tag and self.starts.get(evse_id) == tag:
+            verdict = Decision(verdict.status, verdict.user, "remote", verdict.reason)
         user = verdict.user.name if verdict.user is not None else None
         return {"user": user, "method": verdict.method, "result": verdict.status}
 
