@@ -113,24 +113,32 @@ class Observer:
         if self.sessions is None or _records_sessions(st):
             return
         if plugged and st.session_id is None:
-            open_ = [s for s in self.sessions.open_sessions() if s.get("evse") == st.id]
-            if open_:  # the manager restarted while the car stayed plugged in
-                st.session_id = int(open_[-1]["id"])
-                st.session_tag = open_[-1].get("id_tag")
-                return
-            who = self.tags.session_facts(st.id, r.user) if self.tags is not None else {}
-            st.session_id = self.sessions.start(
-                st.id, 1, r.user, now_iso(), r.energy_wh, box=st.name, **({"user": r.user} | who)
-            )
-            st.session_tag = r.user
-        elif plugged and r.user and r.user != st.session_tag and st.session_id is not None:
+            self._start_session(st, r)
+        elif plugged and r.user and r.user != st.session_tag:
             # the card came after the plug (a reader box), or a start from the dashboard
-            who = self.tags.session_facts(st.id, r.user) if self.tags is not None else {}
-            self.sessions.annotate(st.session_id, {"id_tag": r.user, "user": r.user} | who)
+            assert st.session_id is not None
+            self.sessions.annotate(st.session_id, self._who(st.id, r.user) | {"id_tag": r.user})
             st.session_tag = r.user
         elif not plugged and st.session_id is not None:
             self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
             st.session_id, st.session_tag = None, None
+
+    def _start_session(self, st: EvseRuntime, r: EvseReading) -> None:
+        assert self.sessions is not None
+        open_ = [s for s in self.sessions.open_sessions() if s.get("evse") == st.id]
+        if open_:  # the manager restarted while the car stayed plugged in
+            st.session_id = int(open_[-1]["id"])
+            st.session_tag = open_[-1].get("id_tag")
+            return
+        st.session_id = self.sessions.start(
+            st.id, 1, r.user, now_iso(), r.energy_wh, box=st.name, **self._who(st.id, r.user)
+        )
+        st.session_tag = r.user
+
+    def _who(self, evse_id: str, tag: str | None) -> dict[str, str | None]:
+        """Who the session belongs to and how that was decided (the tag itself without users)."""
+        facts = self.tags.session_facts(evse_id, tag) if self.tags is not None else {}
+        return {"user": tag} | facts
 
 
 def _reads_tags(st: EvseRuntime) -> bool:
