@@ -7,6 +7,7 @@ authorized so the session records it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 
 #: how many recent decisions are kept for sessions to pick up
 _MEMORY = 256
+#: how long an OCPP box has to begin what a start from the dashboard asked for (s)
+REMOTE_S = 180.0
 
 
 class BackendTags(Protocol):
@@ -51,6 +54,8 @@ class TagDesk:
         self.recent: dict[tuple[str, str], Decision] = {}
         #: boxes without OCPP started from the dashboard: box -> the user's tag, while plugged
         self.starts: dict[str, str] = {}
+        #: OCPP boxes sent RemoteStart from the dashboard: (box, tag) -> until (monotonic)
+        self.remote: dict[tuple[str, str], float] = {}
         self._refused_seen: set[tuple[str, str]] = set()
 
     def ocpp_devices(self, cb_id: str, connector: int | None) -> list[Mapping[str, Any]]:
@@ -73,7 +78,7 @@ class TagDesk:
             return None
         if tag:
             self.teach.offer(tag, str(devices[0]["id"]))
-        verdict = await self.decide(tag, devices)
+        verdict = self._remote_start(devices, tag) or await self.decide(tag, devices)
         self._note(devices, tag, verdict)
         if verdict.method == "free":
             return None
@@ -84,7 +89,7 @@ class TagDesk:
         if not gateway or not tag or self.gateways is None:
             return self.auth.decide(tag, devices)
         known = self.recent.get((str(gateway[0]["id"]), tag))
-        if known is not None and known.accepted and known.method in ("backend", "remote"):
+        if known is not None and known.accepted and known.method == "backend":
             return known  # the Authorize just before: not asked twice
         cb_id = str(gateway[0].get("address", ""))
         info = await self.gateways.box_authorize(cb_id, {"idTag": tag})
@@ -121,9 +126,20 @@ class TagDesk:
         else:
             verdict = Decision(ACCEPTED, user, "remote")
         self._note([device], tag, verdict)
-        if verdict.accepted and device.get("driver") != "ocpp":
+        if verdict.accepted and device.get("driver") == "ocpp":
+            self.remote = {k: t for k, t in self.remote.items() if t > time.monotonic()}
+            self.remote[(evse_id, tag)] = time.monotonic() + REMOTE_S
+        elif verdict.accepted:
             self.starts[evse_id] = tag
         return verdict, tag
+
+    def _remote_start(self, devices: list[Mapping[str, Any]], tag: str | None) -> Decision | None:
+        """The box begins what the dashboard asked for: already decided (users, backend)."""
+        for d in devices:
+            key = (str(d["id"]), tag or "")
+            if self.remote.get(key, 0.0) > time.monotonic():
+                return self.recent.get(key)
+        return None
 
     def started(self, evse_id: str, plugged: bool) -> str | None:
         """The tag a start from the dashboard gave this box, while its car stays plugged in."""

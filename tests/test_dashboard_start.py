@@ -154,3 +154,30 @@ async def test_start_as_user_on_an_ocpp_box_authorizes_then_remote_starts(
         assert authorized(backend, "GWDOCK") == ["ANNA-OCPP"]
         row = [s for s in manager.sessions.list() if s["evse"] == dev["id"]][-1]
         assert (row["user"], row["id_tag"], row["method"]) == ("Anna", "ANNA-OCPP", "remote")
+
+
+async def test_start_as_user_on_an_ocpp_box_without_gateway_is_filed_as_remote(
+    manager: Manager,
+) -> None:
+    svc = manager.service
+    ben = await svc.create_user({"name": "Ben", "tags": ["BEN-1"]})
+    off = await svc.create_user({"name": "Off", "tags": ["OFF-1"], "enabled": False})
+    dev = await svc.create_device(
+        {"kind": "evse", "driver": "ocpp", "name": "Wall", "address": "WALL1",
+         "authorization": "free"}
+    )  # fmt: skip
+    async with node_station(manager.ocpp.port, "WALL1", "1.6") as box:
+        with pytest.raises(InvalidInput) as refused:
+            await svc.start_for_user(dev["id"], off["id"], "admin")
+        assert refused.value.errors == [{"field": "user", "message": "is disabled"}]
+        assert not box.requests("RemoteStartTransaction")
+        answer = await svc.start_for_user(dev["id"], ben["id"], "admin")
+        assert (answer["status"], answer["tag"]) == ("Accepted", "BEN-1")
+        assert (await box.request("RemoteStartTransaction"))["idTag"] == "BEN-1"
+        res = await box.call(
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "BEN-1", "meterStart": 0, "timestamp": _now()},
+        )
+        assert res["result"]["idTagInfo"]["status"] == "Accepted"
+    row = [s for s in manager.sessions.list() if s["evse"] == dev["id"]][-1]
+    assert (row["user"], row["id_tag"], row["method"]) == ("Ben", "BEN-1", "remote")
