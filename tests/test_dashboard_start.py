@@ -58,6 +58,17 @@ def authorized(backend: Backend, identity: str) -> list[str]:
     return [c["params"]["idTag"] for c in backend.calls("Authorize") if c["identity"] == identity]
 
 
+async def seen_by(manager: Manager, backend: Backend, method: str, identity: str) -> dict[str, Any]:
+    """The backend's last `method` call from `identity`, running control cycles (bounded)."""
+    for _ in range(200):
+        calls = [c for c in backend.calls(method) if c["identity"] == identity]
+        if calls:
+            return calls[-1]
+        await manager.control.cycle()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{identity}: no {method} at the backend")
+
+
 async def test_start_as_user_on_a_modbus_box_authorizes_the_users_tag(
     manager: Manager, backend: Backend
 ) -> None:
@@ -83,7 +94,7 @@ async def test_start_as_user_on_a_modbus_box_authorizes_the_users_tag(
 
         emu.unit(UNIT).holding[122] = 2  # a car, no card: the box waits, the backend too
         assert await settle(manager, box_id, Reason("auth_wait")) == 0
-        await asyncio.to_thread(backend.wait, "call", method="StatusNotification", identity="GWMOD")
+        await seen_by(manager, backend, "StatusNotification", "GWMOD")
         for user, message in ((nocard, "has no tag"), (elsewhere, "may not use this wallbox")):
             with pytest.raises(InvalidInput) as refused:
                 await svc.start_for_user(box_id, user["id"], "admin")
@@ -96,9 +107,7 @@ async def test_start_as_user_on_a_modbus_box_authorizes_the_users_tag(
                           "status": "Accepted"}  # fmt: skip
         assert await settle(manager, box_id, None) > 0
         assert emu.unit(UNIT).holding[1000] > 0
-        start = await asyncio.to_thread(
-            backend.wait, "call", method="StartTransaction", identity="GWMOD"
-        )
+        start = await seen_by(manager, backend, "StartTransaction", "GWMOD")
         assert start["params"]["idTag"] == "ANNA-TAG"
         assert authorized(backend, "GWMOD") == ["ANNA-TAG"]  # once, never the box's identity
         row = [s for s in manager.sessions.list() if s["evse"] == box_id][-1]
@@ -181,3 +190,26 @@ async def test_start_as_user_on_an_ocpp_box_without_gateway_is_filed_as_remote(
         assert res["result"]["idTagInfo"]["status"] == "Accepted"
     row = [s for s in manager.sessions.list() if s["evse"] == dev["id"]][-1]
     assert (row["user"], row["id_tag"], row["method"]) == ("Ben", "BEN-1", "remote")
+
+
+async def test_card_at_a_modbus_reader_is_authorized_at_the_backend(
+    manager: Manager, backend: Backend
+) -> None:
+    """`gateway` authorization on a box with a reader: no current and no Authorize until the
+    card is shown; then Authorize and StartTransaction with that card."""
+    svc = manager.service
+    await svc.update_settings({"site": {"resume_delay_s": 0}})
+    async with Emulator() as emu:
+        bender(emu, state=2)
+        dev = await svc.create_device(
+            {"name": "Carport", "kind": "evse", "driver": "bender", "address": emu.address,
+             "unit_id": UNIT, "authorization": "gateway", **gateway(backend, "GWCARD")}
+        )  # fmt: skip
+        await seen_by(manager, backend, "StatusNotification", "GWCARD")
+        assert await settle(manager, dev["id"], Reason("auth_wait")) == 0
+        assert authorized(backend, "GWCARD") == []
+        present(emu, "04CAFE01")
+        start = await seen_by(manager, backend, "StartTransaction", "GWCARD")
+        assert start["params"]["idTag"] == "04CAFE01"
+        assert authorized(backend, "GWCARD") == ["04CAFE01"]
+        assert await settle(manager, dev["id"], None) > 0
