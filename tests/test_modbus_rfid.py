@@ -1,6 +1,6 @@
-"""A Modbus box with an RFID reader (Bender CC612/CC613 map) on a pymodbus emulator.
+"""Modbus boxes with an RFID reader (Bender CC612/CC613, KEBA P30 maps) on a pymodbus emulator.
 
-The driver alone: values, the card in registers 720..729, the HEMS limit. Then the whole
+The drivers alone: values, the card (Bender 720..729, KEBA 1500), setpoints. Then the whole
 manager: a box that requires authorization stays at 0 A until a known card is presented, a
 refused card holds it with the reason, the session carries the card's user, and "Add card"
 takes a card presented at this box.
@@ -98,6 +98,55 @@ async def test_bender_without_rfid_reads_no_card(ctx: DeviceContext) -> None:
         assert not b.reads_tags
         assert (await b.read()).user is None
         assert not [q for q in emu.log if q.address == 720]
+        await b.close()
+
+
+def keba(
+    emu: Emulator, cable: int = 7, state: int = 3, card: int = 0, product: int = 311201
+) -> None:
+    """A KEBA P30 with every value a register pair, as the box shows them."""
+    u = emu.unit(UNIT)
+    values = {1000: state, 1004: cable, 1008: 15800, 1010: 16000, 1012: 0, 1016: product,
+              1020: 7300000, 1036: 1234567, 1500: card}  # fmt: skip
+    for reg, value in values.items():
+        u.put("holding", reg, codec.enc_u32(value))
+    for reg in (5004, 5014, 5016, 5018, 5020):
+        u.holding.setdefault(reg, 0)
+
+
+async def test_keba_reads_the_card_and_sets_its_failsafe(ctx: DeviceContext) -> None:
+    async with Emulator() as emu:
+        keba(emu, card=0x04A1B2C3)
+        spec = DeviceSpec("k", "keba", "evse", "keba", emu.address,
+                          options={"phases": 3, "failsafe_current_a": 8})  # fmt: skip
+        b = build(spec, ctx, drivers())
+        assert isinstance(b, ReadsTags) and b.reads_tags
+        r = await b.read()
+        h = emu.unit(UNIT).holding
+        assert (h[5016], h[5018], h[5020]) == (8000, 30, 0)  # failsafe 8 A after 30 s
+        assert r.status is ChargeStatus.CHARGING and r.user == "04a1b2c3"
+        assert r.current_a == (15.8, 16.0, 0.0)
+        assert (r.power_w, r.energy_wh) == (7300.0, 123456.7)
+        await b.apply(10.6, 3)
+        assert (h[5004], h[5014]) == (10000, 1)
+        await b.apply(3.0, 3)
+        assert h[5014] == 0  # paused
+        emu.unit(UNIT).put("holding", 1500, codec.enc_u32(0))
+        assert (await b.read()).user is None  # no card
+        emu.unit(UNIT).put("holding", 1004, codec.enc_u32(1))  # cable only at the box
+        assert (await b.read()).status is ChargeStatus.NO_CAR
+        assert await b.deactivate() == Reason("watchdog_off", {"amps": 16})
+        assert (h[5018], h[5004], h[5014]) == (0, 16000, 1)
+        await b.close()
+
+
+async def test_keba_without_a_reader_reads_no_card(ctx: DeviceContext) -> None:
+    async with Emulator() as emu:
+        keba(emu, card=0x04A1B2C3, product=311200)  # last digit 0: no RFID
+        spec = DeviceSpec("k", "keba", "evse", "keba", emu.address, options={"phases": 3})
+        b = build(spec, ctx, drivers())
+        assert (await b.read()).user is None
+        assert not [q for q in emu.log if q.address == 1500]
         await b.close()
 
 

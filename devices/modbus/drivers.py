@@ -13,6 +13,7 @@ from devices.modbus import (
     eastron,
     gavazzi,
     heidelberg,
+    keba,
     phoenix,
     sunspec,
 )
@@ -29,6 +30,7 @@ _ALL = (
     *abl.DRIVERS,
     *alfen.DRIVERS,
     *bender.DRIVERS,
+    *keba.DRIVERS,
 )
 
 #: every Modbus device's address is checked with the same parser its bus uses
