@@ -44,6 +44,7 @@ class UsersFacade:
     teach: TeachIn
     desk: TagDesk | None
     control: Any
+    events: Any
     device_listeners: list[Callable[[], None]]
     sessions: Any
     _lock: asyncio.Lock
@@ -238,7 +239,12 @@ class UsersFacade:
             params = {"id_tag": tag, "connector_id": int(device.get("connector_id", 1))}
             answer = await self.station_action(str(device["address"]), "remote_start", params, who)
             status = str(answer["status"])
-        log.info("%s started at %s as %s (%s): %s", who, evse_id, user.name, tag, status)
+        self.events(
+            "started_as_user",
+            f"{who}: {device.get('name', evse_id)} started as {user.name} ({tag}): {status}",
+            device=evse_id,
+            params={"user": user.name, "tag": tag, "status": status, "by": who},
+        )
         return {"evse": evse_id, "user": user.id, "tag": tag, "status": status}
 
     def _plugged(self, evse_id: str) -> bool:

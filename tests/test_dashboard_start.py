@@ -107,6 +107,9 @@ async def test_start_as_user_on_a_modbus_box_authorizes_the_users_tag(
                           "status": "Accepted"}  # fmt: skip
         assert await settle(manager, box_id, None) > 0
         assert emu.unit(UNIT).holding[1000] > 0
+        started = [e for e in manager.events.recent(50) if e["kind"] == "started_as_user"]
+        assert started[-1]["params"] == {"user": "Anna", "tag": "ANNA-TAG", "status": "Accepted",
+                                         "by": "admin"}  # fmt: skip
         start = await seen_by(manager, backend, "StartTransaction", "GWMOD")
         assert start["params"]["idTag"] == "ANNA-TAG"
         assert authorized(backend, "GWMOD") == ["ANNA-TAG"]  # once, never the box's identity
