@@ -87,7 +87,7 @@ async def test_bender_reads_values_and_the_card_and_writes_the_hems_limit(
         assert (await b.read()).user is None  # no car: the last session's card is not read
         emu.unit(UNIT).holding[122] = 6
         r = await b.read()
-        assert r.status is ChargeStatus.ERROR and r.detail == "box state F"
+        assert r.status is ChargeStatus.ERROR and r.detail == "box state 6"
         await b.close()
 
 

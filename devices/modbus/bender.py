@@ -22,7 +22,7 @@ from devices.modbus.codec import text, u32
 from devices.modbus.wallbox import ModbusWallbox, WallboxOptions
 from manager.model import ChargeStatus, DeviceSpec, EvseReading, Reason
 
-REG_STATE = 122  # vehicle state: 1 A, 2 B, 3 C, 4 D, 5 E, 6 F
+REG_STATE = 122  # vehicle state: 1 A, 2 B, 3 C, 4 D; other values are errors
 REG_SAFE = 131  # safe current (A), then communication timeout (s), then hardware limit (A)
 REG_METER, METER_COUNT = 200, 28  # 200..227: energy, power, current (mA), total, voltage
 REG_UID, UID_COUNT = 720, 10  # user id of the session (OCPP idTag): 20 ASCII characters
@@ -32,10 +32,7 @@ STATES = {
     2: ChargeStatus.CONNECTED,
     3: ChargeStatus.CHARGING,
     4: ChargeStatus.CHARGING,  # D: with ventilation
-    5: ChargeStatus.ERROR,
-    6: ChargeStatus.ERROR,
 }
-STATE_LETTERS = {1: "A", 2: "B", 3: "C", 4: "D", 5: "E", 6: "F"}
 
 
 class BenderOptions(WallboxOptions):
@@ -86,7 +83,7 @@ class Bender(ModbusWallbox):
             user = uid_of(await unit.read_holding(REG_UID, UID_COUNT))
         detail = None
         if status is ChargeStatus.ERROR:
-            detail = f"box state {STATE_LETTERS.get(state, state)}"
+            detail = f"box state {state}"
         return EvseReading(
             status=status,
             current_a=(amps[0], amps[1], amps[2]),
