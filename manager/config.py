@@ -15,10 +15,11 @@ from typing import Any, Literal
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from manager.device_checks import current_errors
 from manager.gatewayconfig import GatewayFields, gateway_errors
 from manager.invalid import InvalidInput as InvalidInput
 from manager.invalid import NotFound as NotFound
-from manager.invalid import first_per_field, problem, pydantic_errors
+from manager.invalid import first_per_field, pydantic_errors
 from manager.model import ROTATIONS, Circuit, MeterRole, Problem
 
 SCHEMA_VERSION = 1
@@ -270,7 +271,7 @@ def validate_device(data: Mapping[str, Any], check_driver: DriverCheck) -> dict[
     except ValidationError as exc:
         errors = pydantic_errors(exc) + errors
     if model is EvseConfig:
-        errors += _current_errors(data)
+        errors += current_errors(data)
     driver_fields: dict[str, Any] = {}
     driver, address = data.get("driver"), data.get("address", "")
     if isinstance(driver, str) and driver and isinstance(address, str):
@@ -286,18 +287,12 @@ def validate_device(data: Mapping[str, Any], check_driver: DriverCheck) -> dict[
     return merged
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _current_errors(data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The minimum current above the maximum, judged on the values as given."""
-    lo = _number(data.get("min_current_a", 6.0))
-    hi = _number(data.get("max_current_a", 16.0))
-    if lo is None or hi is None or lo <= hi:
-        return []
-    msg = f"minimum current must not be above maximum ({hi:g} A)"
-    return [problem("min_current_a", "min_above_max_current", msg, max=hi)]
+def probe_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What Test connection validates: only what the driver needs to reach the box."""
+    keep = {"id", "kind", "driver", "address"} | (
+        set(data) - COMMON_FIELDS.get(str(data.get("kind")), set())
+    )
+    return {k: v for k, v in data.items() if k in keep} | {"name": "test"}
 
 
 def slug(name: str, taken: Iterable[str]) -> str:

@@ -1,6 +1,6 @@
 """Domain model shared by the allocator, the control loop and the device drivers.
 
-Pure data and small interfaces: no I/O, nothing of the project imported but its second file
+Pure data and small interfaces: no I/O, nothing of the project imported but its other files
 manager/model_ocpp.py, so the allocator can be tested in microseconds and drivers depend on
 nothing but the model.
 
@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 # the gateways' and the station management's contracts live beside (re-exported here)
+from manager.model_errors import DeviceError as DeviceError
+from manager.model_errors import Problem as Problem
 from manager.model_ocpp import BackendCap as BackendCap
 from manager.model_ocpp import BillingGateways as BillingGateways
 from manager.model_ocpp import BoxObservation as BoxObservation
@@ -187,28 +189,6 @@ class Allocation:
 # --------------------------------------------------------------------------------------------
 # Devices
 # --------------------------------------------------------------------------------------------
-
-
-class DeviceError(Exception):
-    """A device could not be read or written: the message for the log, and optionally the
-    same as a `Reason` the dashboard words in the reader's language."""
-
-    def __init__(self, message: str = "", reason: Reason | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class Problem(ValueError):
-    """A bad value as data: a code and parameters the web edge words, plus the English text.
-
-    Drivers raise it from address checks and validators, so a form can say what is wrong in
-    the reader's language without anyone parsing an English sentence.
-    """
-
-    def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.params = params
 
 
 class ChargeStatus(StrEnum):

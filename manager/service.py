@@ -17,7 +17,6 @@ from manager.auth import AdminLogin, LoginThrottle, Throttled
 from manager.authorize import authorization_errors
 from manager.circuit_edits import CircuitEdits
 from manager.config import (
-    COMMON_FIELDS,
     ROOT_CIRCUIT,
     CircuitConfig,
     EvseConfig,
@@ -28,6 +27,7 @@ from manager.config import (
     is_secret,
     merge_secrets,
     new_id,
+    probe_fields,
     public,
     validate_device,
 )
@@ -204,9 +204,8 @@ class Service(CircuitEdits, UsersFacade):
         device = validate_device(data, self.catalog.check)
         circuits = {c.id for c in self.store.circuits()} | {ROOT_CIRCUIT}
         if device["kind"] == "evse" and device["circuit"] not in circuits:
-            raise InvalidInput.one(
-                "circuit", f"unknown circuit {device['circuit']!r}", "unknown_circuit"
-            )
+            msg = f"unknown circuit {device['circuit']!r}"
+            raise InvalidInput.one("circuit", msg, "unknown_circuit")
         if device["kind"] == "evse":
             errors = authorization_errors(device, self.users)
             if errors:
@@ -274,12 +273,7 @@ class Service(CircuitEdits, UsersFacade):
         base = {**data, "id": given or "probe"}
         if base["id"] in {d["id"] for d in self.store.devices()}:
             base = merge_secrets(self._device(base["id"]), data)
-        # only what the driver needs to reach the box: the rest of the form may be unfinished
-        common = COMMON_FIELDS.get(str(base.get("kind")), set())
-        keep = {"id", "kind", "driver", "address"} | (set(base) - common)
-        device = validate_device(
-            {k: v for k, v in base.items() if k in keep} | {"name": "test"}, self.catalog.check
-        )
+        device = validate_device(probe_fields(base), self.catalog.check)
         return await self.catalog.probe(device, timeout_s)
 
     # -- settings ------------------------------------------------------------------------
