@@ -25,6 +25,7 @@ from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
 from manager.audit import AuditLog
+from manager.charging_limit import LimitFile
 from manager.config import (
     COMMON_FIELDS,
     InvalidInput,
@@ -35,6 +36,7 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.model import Evse, Meter
+from manager.schedule_edges import ScheduleEdges
 from manager.service import Service
 from manager.sessions import SessionStore
 from manager.startup import (  # noqa: F401  (the CLI and tests take them from here)
@@ -302,6 +304,7 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    control.rules.keep_limit_in(LimitFile(opts.data_dir, control.wall))
     ocpp.station.on_reservation_end = control.reservations.cancel
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways
@@ -380,6 +383,7 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             coalesce=True,
             misfire_grace_time=None,
         )
+        control.on_cycle.append(ScheduleEdges(scheduler, control).follow)  # window edges
         scheduler.start()
         stack.callback(scheduler.shutdown, wait=False)
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from manager.gatewayconfig import GatewayFields, gateway_errors
 from manager.model import ROTATIONS, Circuit, MeterRole
+from manager.rules_config import LimitSettings, RuleFields
 
 SCHEMA_VERSION = 1
 ROOT_CIRCUIT = "main"
@@ -188,6 +189,7 @@ def check_ca_pem(text: str) -> str:
 class Settings(_Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     ocpp: OcppServerSettings = Field(default_factory=OcppServerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
 
 
 class CircuitConfig(_Strict):
@@ -212,7 +214,7 @@ class DeviceBase(_Strict):
     address: str = Field("", max_length=256, description="Host:port, ChargeBox ID or serial port")
 
 
-class EvseConfig(DeviceBase, GatewayFields):
+class EvseConfig(DeviceBase, GatewayFields, RuleFields):
     kind: Literal["evse"] = "evse"
     min_current_a: float = Field(6.0, ge=0, le=80, description="Lowest current the car accepts")
     max_current_a: float = Field(16.0, gt=0, le=80, description="Highest current of the box")

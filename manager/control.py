@@ -52,6 +52,7 @@ from manager.runtime import (
     phase_currents,
 )
 from manager.setpoints import DEADBAND_A, INCREASE_EVERY_S, RAMP_STEP_A, REFRESH_S
+from manager.site_rules import SiteRules, UserLookup
 from manager.snapshot import ChargePoints, Inputs, OverloadWatch, Subscribers, build_state
 from manager.state import State
 
@@ -113,6 +114,12 @@ class ControlLoop:
         self.reservations = Reservations()
         #: the gateways to billing backends (wired by the composition root; None: none)
         self.gateways: BillingGateways | None = None
+        #: schedules, prices, plans and the external limit (manager/site_rules.py)
+        self.rules = SiteRules()
+        #: the wall clock the rules read (schedules, prices, plans and limits are dated)
+        self.wall: Callable[[], float] = time.time
+        #: who charges at a box and their mode and max current (None: users set no limits)
+        self.users: UserLookup | None = None
 
     @property
     def safe_mode(self) -> bool:
@@ -246,6 +253,7 @@ class ControlLoop:
                 self.reservations,
                 self.gateways,
             )
+            model = self.rules.apply(model, evses, self.settings, self.wall(), self.users)
             allocation = allocate(model.site, model.loads)
             reasons = {**allocation.reasons, **model.overrides}
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
@@ -273,7 +281,7 @@ class ControlLoop:
             charge_points=self.charge_points(),
             gateways=self.gateways,
         )
-        return build_state(inputs)
+        return self.rules.annotate(build_state(inputs), self.wall())
 
     def _timeout(self) -> float:
         return max(0.3, min(2.0, self.settings.site.control_interval_s * 0.8))
