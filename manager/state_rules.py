@@ -20,6 +20,7 @@ class ChargingLimitState(_Model):
     max_power_w: float = Field(description="what all wallboxes (or the circuit's) may draw (W)")
     until: float = Field(description="when it ends unless renewed (epoch s)")
     circuit: str | None = Field(None, description="the circuit it covers; null: all wallboxes")
+    text: str = Field("", description="the banner in words, in the request's language")
 
 
 class PlanState(_Model):
@@ -36,3 +37,4 @@ class PlanState(_Model):
         default_factory=list, description="solar charging [start, end] pairs"
     )
     forecast: bool = Field(False, description="a solar forecast was used; false: none")
+    text: str = Field("", description="planned start and end in words, in the request's language")

@@ -177,7 +177,7 @@ def test_meter_role_enum_through_ref() -> None:
 def test_settings_sections_and_write_only_password() -> None:
     schema = Settings.model_json_schema()
     sections = dict(object_sections(schema))
-    assert set(sections) == {"site", "ocpp"}
+    assert set(sections) == {"site", "ocpp", "limits"}
     values = {"port": 19520, "tls": "detect", "password_set": True}
     fields = {
         f.key: f for f in fields_from_schema(sections["ocpp"], values, prefix="ocpp.", root=schema)

@@ -24,6 +24,7 @@ from manager.service import InvalidInput, NotFound, Service, Throttled
 from web import api, pages
 from web.auth import CSRF_HEADER, Authenticator
 from web.render import STATIC, Renderer
+from web.rules_api import RuleRoutes
 from web.station_page import StationPages
 from web.transfers_web import TransferRoutes
 
@@ -196,6 +197,7 @@ def create_app(service: Service) -> Starlette:
         *json_api.routes(),
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),
+        *RuleRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

@@ -23,6 +23,7 @@ from manager.service import (
     UserConfig,
     is_secret,
 )
+from web.openapi_rules import rule_paths, rule_schemas
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
 
@@ -140,7 +141,7 @@ def _schemas() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF + "{model}")
         shapes.update(schema.pop("$defs", {}))
         shapes[model.__name__] = schema
-    return {**state_schemas(), **config_schemas(), **shapes}
+    return {**state_schemas(), **config_schemas(), **shapes, **rule_schemas()}
 
 
 def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, Any]:
@@ -346,6 +347,7 @@ def document() -> dict[str, Any]:
         },
     }
     paths.update(station_paths())
+    paths.update(rule_paths())
     return {
         "openapi": "3.1.0",
         "info": {

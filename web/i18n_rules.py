@@ -1,0 +1,36 @@
+"""German for the charging rules' fields, banner and plan (merged into web.i18n)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+#: labels of the rules' fields (merged into web.i18n.FIELD_LABELS)
+FIELD_LABELS_RULES: Mapping[str, str] = {
+    "limits.keep_14a_minimum": "Keep 4.2 kW per wallbox under a limit (§14a)",
+    "price_limit": "Charge now at or below price (per kWh)",
+    "plan_energy_wh": "Plan: energy (Wh)",
+    "plan_time": "Plan: ready by",
+}
+
+DE_RULES: Mapping[str, str] = {
+    "Keep 4.2 kW per wallbox under a limit (§14a)": (
+        "4,2 kW je Wallbox bei einer Begrenzung halten (§14a)"
+    ),
+    "Charge now at or below price (per kWh)": "Sofort laden bis zum Preis (je kWh)",
+    "Plan: energy (Wh)": "Plan: Energie (Wh)",
+    "Plan: ready by": "Plan: fertig bis",
+    "§14a EnWG: keep at least 4 200 W per charging wallbox while an external limit is active": (
+        "§14a EnWG: Während einer externen Begrenzung mindestens 4 200 W je ladender Wallbox halten"
+    ),
+    "Charge now while the price per kWh is at most this": (
+        "Sofort laden, solange der Preis je kWh höchstens so hoch ist"
+    ),
+    "Plan mode: energy to deliver (Wh)": "Planmodus: zu ladende Energie (Wh)",
+    "Plan mode: deliver by this time (ISO 8601; local time if no offset)": (
+        "Planmodus: fertig bis zu dieser Zeit (ISO 8601; ohne Zeitzone: Ortszeit)"
+    ),
+    "Time windows (days, from, to, mode), read top down; outside them the box's own mode applies": (
+        "Zeitfenster (Tage, von, bis, Modus), von oben gelesen; außerhalb gilt der eigene "
+        "Modus der Box"
+    ),
+}
