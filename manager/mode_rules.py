@@ -78,7 +78,7 @@ def resolve(
     user: UserLimits | None = None,
 ) -> InForce:
     """The mode in force at `at` (epoch s) for a box whose own mode is `configured`."""
-    return _user(_box(at, configured, rules, prices, plan), user)
+    return _user(at, _box(at, configured, rules, prices, plan), user, plan)
 
 
 def _box(
@@ -127,14 +127,20 @@ def _plan(at: float, progress: PlanProgress | None, cause: Reason | None) -> InF
     return InForce(ChargeMode.OFF, Reason("plan_waiting", params, cause))
 
 
-def _user(box: InForce, user: UserLimits | None) -> InForce:
-    """The lower of the box's and the user's mode, and the user's max current as a cap."""
+def _user(
+    at: float, box: InForce, user: UserLimits | None, plan: PlanProgress | None
+) -> InForce:
+    """The lower of the box's and the user's mode, and the user's max current as a cap (a
+    user in plan mode follows the box's plan)."""
     if user is None or (user.mode is None and user.max_current_a is None):
         return box
     mode, reason = box.mode, box.reason
     if user.mode is not None and RANK[user.mode] < RANK[box.mode]:
-        mode = user.mode
         reason = Reason("user_mode", {"user": user.name, "mode": user.mode.value}, reason)
+        mode = user.mode
+        if mode is ChargeMode.PLAN:
+            planned = _plan(at, plan, reason)
+            mode, reason = planned.mode, planned.reason
     cap = user.max_current_a
     if cap is not None and mode is not ChargeMode.OFF and reason is box.reason:
         reason = Reason("user_max", {"user": user.name, "amps": cap}, reason)
