@@ -127,9 +127,7 @@ def _plan(at: float, progress: PlanProgress | None, cause: Reason | None) -> InF
     return InForce(ChargeMode.OFF, Reason("plan_waiting", params, cause))
 
 
-def _user(
-    at: float, box: InForce, user: UserLimits | None, plan: PlanProgress | None
-) -> InForce:
+def _user(at: float, box: InForce, user: UserLimits | None, plan: PlanProgress | None) -> InForce:
     """The lower of the box's and the user's mode, and the user's max current as a cap (a
     user in plan mode follows the box's plan)."""
     if user is None or (user.mode is None and user.max_current_a is None):

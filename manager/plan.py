@@ -141,9 +141,10 @@ def _cheapest(
 
 
 def behind(plan: Plan, at: float, energy_wh: float, power_w: float) -> bool:
-    """The grid time left in the plan no longer carries the energy still missing."""
-    if power_w <= 0:
-        return False
+    """The grid time left in the plan no longer carries the energy still missing at
+    `power_w` (what the car draws now), give or take a minute."""
+    if power_w <= 0 or plan.planned_s(at) >= plan.deadline - at - 1e-6:
+        return False  # nothing to gain: it charges all the time left
     solar_left = sum(max(0.0, e - max(s, at)) for s, e in plan.solar) * power_w / 3600.0
     left = plan.planned_s(at) * power_w / 3600.0
-    return energy_wh > left + (solar_left if plan.forecast else 0.0) + 1e-6
+    return energy_wh > left + (solar_left if plan.forecast else 0.0) + power_w / 60.0

@@ -19,6 +19,7 @@ from manager.charging_limit import ChargingLimit, LimitFile
 from manager.config import Settings
 from manager.loads import Model
 from manager.mode_rules import BoxRules, InForce, PlanProgress, UserLimits, resolve
+from manager.model import ChargeStatus
 from manager.plan import Plan, behind, make_plan
 from manager.prices import PriceSlot
 from manager.rules_config import FLOOR_14A_W
@@ -137,14 +138,15 @@ class SiteRules:
             return None
         done = st.reading.session_wh if st.reading is not None else 0.0
         missing = cfg.plan_energy_wh - done
-        power = cfg.max_current_a * len(st.site_phases()) * volt
+        power = _rate(st, volt)
         key = (cfg.plan_energy_wh, cfg.plan_time, self._version, st.session_id)
         kept = self._plans.get(st.id)
         if kept is None or kept[0] != key or behind(kept[1], at, missing, power):
             deadline = parse_time(cfg.plan_time)
             plan = make_plan(at, max(0.0, missing), deadline, power, self.prices)
+            if kept is None or kept[1].slots != plan.slots:
+                log.info("%s: plan %.0f Wh by %s at %.0f W", st.id, missing, cfg.plan_time, power)
             self._plans[st.id] = (key, plan)
-            log.info("%s: plan %.0f Wh by %s: %s", st.id, missing, cfg.plan_time, plan.slots)
         return PlanProgress(self._plans[st.id][1], missing)
 
     # -- the snapshot ----------------------------------------------------------------------
@@ -162,6 +164,18 @@ class SiteRules:
             for e in state.evses
         ]
         return state.model_copy(update={"site": site, "evses": evses})
+
+
+def _rate(st: EvseRuntime, volt: float) -> float:
+    """The power a plan counts on: what the car draws while it charges (a car may take less
+    than the box offers), else the box's max."""
+    cfg = st.spec
+    full = cfg.max_current_a * len(st.site_phases()) * volt
+    r = st.reading
+    floor = cfg.min_current_a * len(st.site_phases()) * volt
+    if r is not None and r.status is ChargeStatus.CHARGING and r.power_w >= floor:
+        return min(full, r.power_w)
+    return full
 
 
 def _limit_state(limit: ChargingLimit | None) -> ChargingLimitState | None:
