@@ -1,0 +1,194 @@
+"""The charging rules' API against a real `ampshare serve` process: prices, the external
+charging limit (kept across a restart, lifted when it expires), plans and schedules on a box,
+every bad input a 422 that stores nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from manager_process import ManagerProcess
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def start(data_dir: Path) -> ManagerProcess:
+    """`ampshare serve` on a simulated site: a grid meter and two wallboxes with cars."""
+    fresh = not data_dir.exists()
+    proc = ManagerProcess("serve", data_dir=data_dir)
+    try:
+        proc.wait_ready()
+        if fresh:
+            _add_devices(proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc
+
+
+def _add_devices(proc: ManagerProcess) -> None:
+    sim = {"kind": "evse", "driver": "sim-evse", "arrive_after_s": 0.0}
+    for body in (
+        {"id": "grid", "name": "Grid", "kind": "meter", "driver": "sim-meter", "role": "grid"},
+        {**sim, "id": "carport", "name": "Carport", "car": "3p32", "max_current_a": 32.0},
+        {**sim, "id": "garage", "name": "Garage", "car": "3p32", "max_current_a": 16.0},
+    ):
+        resp = proc.api.post("/api/devices", json=body)
+        assert resp.status_code == 201, resp.text
+
+
+@pytest.fixture
+def demo(data_dir: Path) -> Iterator[ManagerProcess]:
+    proc = start(data_dir)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat(timespec="seconds")
+
+
+def fields(resp) -> set[str]:
+    assert resp.status_code == 422, resp.text
+    return {e["field"] for e in resp.json()["errors"]}
+
+
+def test_prices_round_trip_and_bad_lists(demo: ManagerProcess) -> None:
+    api = demo.api
+    assert api.get("/api/prices").json() == []
+    t0 = datetime(2026, 12, 7, tzinfo=UTC)
+    slots = [
+        {"start": iso(t0 + timedelta(hours=h)), "end": iso(t0 + timedelta(hours=h + 1)),
+         "price_per_kwh": p}
+        for h, p in enumerate([0.31, 0.12, -0.02])
+    ]  # fmt: skip
+    assert api.put("/api/prices", json=slots).status_code == 200
+    assert api.get("/api/prices").json() == slots
+    gap = [slots[0], slots[2]]
+    assert fields(api.put("/api/prices", json=gap)) == {"1.start"}
+    overlap = [slots[0], {**slots[1], "start": iso(t0 + timedelta(minutes=30))}]
+    assert fields(api.put("/api/prices", json=overlap)) == {"1.start"}
+    bad = [{"start": "soon", "end": slots[0]["end"], "price_per_kwh": "cheap", "x": 1}]
+    assert fields(api.put("/api/prices", json=bad)) == {"0.start", "0.price_per_kwh", "0.x"}
+    assert fields(api.put("/api/prices", json={"start": 1})) == {"body"}
+    assert api.get("/api/prices").json() == slots  # nothing stored
+    doc = api.get("/api/openapi.json").json()
+    assert {"get", "put"} <= set(doc["paths"]["/api/prices"])
+    assert {"get", "put", "delete"} <= set(doc["paths"]["/api/limits/charging"])
+
+
+def _limited_power(state: dict) -> float:
+    return sum(
+        (e["target_a"] or 0.0) * len(e["phases_used"] or range(e["phases"])) * 230.0
+        for e in state["evses"]
+    )
+
+
+def _grid_limited(state: dict) -> bool:
+    def says(reason: dict | None) -> bool:
+        return bool(reason) and (reason["code"] == "grid_limit" or says(reason.get("cause")))
+
+    return any(says(e["reason"]) for e in state["evses"])
+
+
+def test_limit_caps_the_boxes_survives_a_restart_and_is_lifted(data_dir: Path) -> None:
+    proc = start(data_dir)
+    try:
+        api = proc.api
+        assert api.get("/api/limits/charging").json() is None
+        assert fields(
+            api.put("/api/limits/charging", json={"max_power_w": -1, "duration_s": 60})
+        ) == {"max_power_w"}
+        past = iso(datetime.now(UTC) - timedelta(minutes=1))
+        assert fields(api.put("/api/limits/charging", json={"max_power_w": 1, "until": past})) == {
+            "until"
+        }
+        both = {"max_power_w": 1, "until": past, "duration_s": 5, "circuit": "nowhere"}
+        assert fields(api.put("/api/limits/charging", json=both)) == {"until", "circuit"}
+        assert api.get("/api/limits/charging").json() is None  # nothing stored
+        proc.wait_for(lambda s: any((e["target_a"] or 0) > 0 for e in s["evses"]), 30.0)
+
+        until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+        put = api.put("/api/limits/charging", json={"max_power_w": 4500, "until": iso(until)})
+        assert put.status_code == 200
+        assert put.json() == {"max_power_w": 4500.0, "until": iso(until), "circuit": None}
+        state = proc.wait_for(_grid_limited, 15.0)
+        assert _limited_power(state) <= 4500.0 + 1e-6
+        limit = state["site"]["charging_limit"]
+        assert limit["max_power_w"] == 4500.0 and limit["until"] == until.timestamp()
+        hhmm = until.astimezone().strftime("%H:%M")
+        assert limit["text"] == f"Charging limited to 4.5 kW until {hhmm}"
+        reason = next(e["reason"] for e in state["evses"] if e["reason"]["code"] == "grid_limit")
+        assert reason["text"] == f"limited by the grid operator until {hhmm}"
+        de = api.get("/api/state", headers={"accept-language": "de"}).json()
+        assert de["site"]["charging_limit"]["text"] == f"Laden begrenzt auf 4,5 kW bis {hhmm}"
+        page = api.get("/").text
+        assert f"Charging limited to 4.5 kW until {hhmm}" in page
+    finally:
+        proc.stop()
+
+    again = start(data_dir)  # the limit holds across the restart
+    try:
+        api = again.api
+        assert api.get("/api/limits/charging").json()["until"] == iso(until)
+        again.wait_for(_grid_limited, 15.0)
+        assert api.delete("/api/limits/charging").status_code == 204
+        assert api.get("/api/limits/charging").json() is None
+        assert again.state()["site"]["charging_limit"] is None
+        # a limit that is not renewed ends by itself
+        short = {"max_power_w": 0, "duration_s": 1}
+        assert api.put("/api/limits/charging", json=short).status_code == 200
+        deadline = time.monotonic() + 10.0
+        while api.get("/api/limits/charging").json() is not None:
+            assert time.monotonic() < deadline, "the limit did not expire"
+            time.sleep(0.2)
+    finally:
+        again.stop()
+    assert not (data_dir / "charging_limit.json").exists()
+
+
+def test_plans_and_schedules_on_a_box(demo: ManagerProcess) -> None:
+    api = demo.api
+    past = iso(datetime.now(UTC) - timedelta(hours=1))
+    assert fields(api.patch("/api/devices/carport", json={"plan_time": past})) == {"plan_time"}
+    overlap = [
+        {"days": ["mon"], "from": "22:00", "to": "06:00", "mode": "now"},
+        {"days": ["tue"], "from": "05:00", "to": "07:00", "mode": "pv"},
+    ]
+    assert fields(api.patch("/api/devices/carport", json={"schedules": overlap})) == {"schedules"}
+    empty = [{"days": ["mon"], "from": "10:00", "to": "10:00", "mode": "now"}]
+    assert fields(api.patch("/api/devices/carport", json={"schedules": empty})) == {"schedules"}
+    unknown = [{"days": ["mon"], "from": "10:00", "to": "11:00", "mode": "fast"}]
+    assert "schedules.0.mode" in fields(
+        api.patch("/api/devices/carport", json={"schedules": unknown})
+    )
+    assert (
+        "schedules" not in api.get("/api/devices/carport").json()
+        or not api.get("/api/devices/carport").json()["schedules"]
+    )
+
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=10)
+    nights = [{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "22:00", "to": "06:00",
+               "mode": "now"}]  # fmt: skip
+    body = {"plan_energy_wh": 5000, "plan_time": iso(ahead), "schedules": nights}
+    resp = api.patch("/api/devices/carport", json=body)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["schedules"] == nights
+    state = demo.wait_for(
+        lambda s: any(e["id"] == "carport" and e["plan"] for e in s["evses"])
+    )
+    plan = next(e for e in state["evses"] if e["id"] == "carport")["plan"]
+    assert plan["deadline"] == ahead.timestamp() and plan["forecast"] is False
+    assert plan["end"] <= plan["deadline"] and plan["text"].startswith("Plan: ")
+    # an edit of something else later does not trip over a plan time that has passed
+    assert api.patch("/api/devices/carport", json={"name": "Carport"}).status_code == 200
