@@ -184,9 +184,7 @@ def test_plans_and_schedules_on_a_box(demo: ManagerProcess) -> None:
     resp = api.patch("/api/devices/carport", json=body)
     assert resp.status_code == 200, resp.text
     assert resp.json()["schedules"] == nights
-    state = demo.wait_for(
-        lambda s: any(e["id"] == "carport" and e["plan"] for e in s["evses"])
-    )
+    state = demo.wait_for(lambda s: any(e["id"] == "carport" and e["plan"] for e in s["evses"]))
     plan = next(e for e in state["evses"] if e["id"] == "carport")["plan"]
     assert plan["deadline"] == ahead.timestamp() and plan["forecast"] is False
     assert plan["end"] <= plan["deadline"] and plan["text"].startswith("Plan: ")
