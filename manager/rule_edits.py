@@ -23,11 +23,16 @@ from manager.timestamps import parse_time
 log = logging.getLogger("ampshare.service")
 
 
-def check_plan(change: Mapping[str, Any], now: float | None = None) -> None:
-    """A plan time given in this change must lie ahead; raises InvalidInput. (A stored plan
-    time passes unnoticed: the plan is over, and other edits of the box stay possible.)"""
+def check_plan(
+    change: Mapping[str, Any], old: Mapping[str, Any] | None = None, now: float | None = None
+) -> None:
+    """A plan time given in this change must lie ahead; raises InvalidInput. A stored plan
+    time (sent back unchanged, as a form does) may have passed: the plan is over, and other
+    edits of the box stay possible."""
     value = change.get("plan_time")
     if not isinstance(value, str) or not value.strip():
+        return
+    if old is not None and value == old.get("plan_time"):
         return
     try:
         when = parse_time(value)

@@ -85,6 +85,8 @@ def active_window(
     windows: Sequence[ScheduleWindow], at: float
 ) -> tuple[ScheduleWindow, float] | None:
     """The first window (top down) that holds at `at`, and when it ends (epoch s)."""
+    if not windows:
+        return None
     now = week_second(at)
     for w in windows:
         _, length = w.span_s()

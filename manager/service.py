@@ -215,7 +215,7 @@ class Service(CircuitEdits, UserEdits, RuleEdits):
             for key in ("id", "kind"):
                 if key in patch and patch[key] != old[key]:
                     raise InvalidInput.one(key, "cannot be changed; delete and add instead")
-            check_plan(patch)  # a plan time given now must lie ahead
+            check_plan(patch, old)  # a plan time given now must lie ahead
             device = self._validate_device(merge_secrets(old, patch))
             if old.get("enabled", True) and not device.get("enabled", True):
                 await self._release(old)

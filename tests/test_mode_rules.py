@@ -15,6 +15,7 @@ from manager.config import EvseConfig, InvalidInput
 from manager.mode_rules import RANK, BoxRules, PlanProgress, UserLimits, resolve
 from manager.plan import make_plan
 from manager.prices import PriceSlot, parse_prices
+from manager.rule_edits import check_plan
 from manager.schedules import ScheduleWindow, active_window
 from web.wording import word
 
@@ -187,3 +188,12 @@ def test_price_lists_with_gaps_or_overlaps_are_refused() -> None:
     with pytest.raises(InvalidInput) as exc:
         parse_prices([{"start": "x", "end": "2026-12-07T00:00:00Z", "price_per_kwh": "1"}])
     assert {e["field"] for e in exc.value.errors} == {"0.start", "0.price_per_kwh"}
+
+
+def test_a_plan_time_in_the_past_is_refused_only_when_given() -> None:
+    past = {"plan_time": "2020-01-01T00:00:00Z"}
+    with pytest.raises(InvalidInput) as exc:
+        check_plan(past)
+    assert exc.value.errors == [{"field": "plan_time", "message": "lies in the past"}]
+    check_plan(past, old=past)  # stored and sent back unchanged: the plan is over, no error
+    check_plan({"plan_time": "2999-01-01T00:00:00Z"})
