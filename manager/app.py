@@ -25,7 +25,6 @@ from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
 from manager.audit import AuditLog
-from manager.charging_limit import LimitFile
 from manager.config import (
     COMMON_FIELDS,
     InvalidInput,
@@ -304,7 +303,7 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
-    control.rules.keep_limit_in(LimitFile(opts.data_dir, control.wall))
+    control.rules.keep_in(opts.data_dir, control.wall)  # the limit and prices on disk
     ocpp.station.on_reservation_end = control.reservations.cancel
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways

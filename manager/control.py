@@ -115,7 +115,7 @@ class ControlLoop:
         #: the gateways to billing backends (wired by the composition root; None: none)
         self.gateways: BillingGateways | None = None
         #: schedules, prices, plans and the external limit (manager/site_rules.py)
-        self.rules = SiteRules()
+        self.rules = SiteRules(events=events)
         #: the wall clock the rules read (schedules, prices, plans and limits are dated)
         self.wall: Callable[[], float] = time.time
         #: who charges at a box and their mode and max current (None: users set no limits)

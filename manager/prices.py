@@ -4,14 +4,21 @@ prices itself. A price list is a run of slots without gaps or overlaps."""
 from __future__ import annotations
 
 import itertools
+import json
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from manager.config import InvalidInput
+from manager.files import atomic_write
 from manager.timestamps import iso, parse_time
 
+log = logging.getLogger("ampshare.rules")
+
+PRICES_FILE = "prices.json"
 #: at most this many slots (15-minute prices for three weeks)
 MAX_SLOTS = 2016
 
@@ -95,3 +102,23 @@ def cheap_until(slots: Sequence[PriceSlot], at: float, limit: float) -> float | 
         if s.start == end and s.price_per_kwh <= limit:
             end = s.end
     return end
+
+
+class PriceFile:
+    """The last price list on disk, so plans made after a restart see it; an unreadable file
+    means no prices (the integration sends them again)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / PRICES_FILE
+
+    def load(self) -> tuple[PriceSlot, ...]:
+        try:
+            return parse_prices(json.loads(self.path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            return ()
+        except (OSError, ValueError) as exc:  # InvalidInput is a ValueError
+            log.warning("ignoring unreadable %s: %s", self.path, exc)
+            return ()
+
+    def save(self, slots: Sequence[PriceSlot]) -> None:
+        atomic_write(self.path, json.dumps([s.data() for s in slots]).encode("utf-8"))

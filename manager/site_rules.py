@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from manager.allocation.external import external_budget
 from manager.chargemode import ChargeMode
@@ -19,9 +20,9 @@ from manager.charging_limit import ChargingLimit, LimitFile
 from manager.config import Settings
 from manager.loads import Model
 from manager.mode_rules import BoxRules, InForce, PlanProgress, UserLimits, resolve
-from manager.model import ChargeStatus
+from manager.model import ChargeStatus, EventSink
 from manager.plan import Plan, behind, make_plan
-from manager.prices import PriceSlot
+from manager.prices import PriceFile, PriceSlot
 from manager.rules_config import FLOOR_14A_W
 from manager.runtime import EvseRuntime
 from manager.state import ReasonState, State
@@ -50,20 +51,28 @@ class SiteRules:
     prices: tuple[PriceSlot, ...] = ()
     limit: ChargingLimit | None = None
     limit_file: LimitFile | None = None
+    price_file: PriceFile | None = None
+    #: where a limit's end is reported to the operator (the events page)
+    events: EventSink | None = None
     in_force: dict[str, InForce] = field(default_factory=dict)
     progress: dict[str, PlanProgress] = field(default_factory=dict)
     _plans: dict[str, tuple[tuple[object, ...], Plan]] = field(default_factory=dict)
     _version: int = 0
 
     # -- inputs ----------------------------------------------------------------------------
+    def keep_in(self, data_dir: Path, wall: Callable[[], float]) -> None:
+        """Store the limit and the prices in `data_dir` from now on, and take what is there
+        (a limit only while it still holds by the clock `wall`)."""
+        self.limit_file = LimitFile(data_dir, wall)
+        self.limit = self.limit_file.load()
+        self.price_file = PriceFile(data_dir)
+        self.prices = self.price_file.load()
+
     def set_prices(self, slots: Sequence[PriceSlot]) -> None:
+        if self.price_file is not None:
+            self.price_file.save(slots)
         self.prices = tuple(slots)
         self._version += 1  # plans are made again with the new prices
-
-    def keep_limit_in(self, file: LimitFile) -> None:
-        """Store the limit in `file` from now on, and take the one it holds (if still on)."""
-        self.limit_file = file
-        self.limit = file.load()
 
     def set_limit(self, limit: ChargingLimit | None) -> None:
         if self.limit_file is not None:
@@ -77,8 +86,9 @@ class SiteRules:
     def active_limit(self, at: float) -> ChargingLimit | None:
         """The limit while it holds; an expired one is dropped (and its file with it)."""
         if self.limit is not None and not self.limit.active(at):
-            log.info("charging limit expired (not renewed)")
             self.set_limit(None)
+            if self.events is not None:
+                self.events("charging_limit", "charging limit ended (not renewed)")
         return self.limit
 
     # -- each cycle ------------------------------------------------------------------------

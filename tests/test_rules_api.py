@@ -101,7 +101,7 @@ def _grid_limited(state: dict) -> bool:
     return any(says(e["reason"]) for e in state["evses"])
 
 
-def test_limit_caps_the_boxes_survives_a_restart_and_is_lifted(data_dir: Path) -> None:
+def test_limit_caps_the_boxes_survives_a_restart_and_ends(data_dir: Path) -> None:
     proc = start(data_dir)
     try:
         api = proc.api
@@ -134,6 +134,9 @@ def test_limit_caps_the_boxes_survives_a_restart_and_is_lifted(data_dir: Path) -
         assert de["site"]["charging_limit"]["text"] == f"Laden begrenzt auf 4,5 kW bis {hhmm}"
         page = api.get("/").text
         assert f"Charging limited to 4.5 kW until {hhmm}" in page
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        prices = [{"start": iso(hour), "end": iso(hour + timedelta(hours=1)), "price_per_kwh": 0.2}]
+        assert api.put("/api/prices", json=prices).status_code == 200
     finally:
         proc.stop()
 
@@ -141,6 +144,7 @@ def test_limit_caps_the_boxes_survives_a_restart_and_is_lifted(data_dir: Path) -
     try:
         api = again.api
         assert api.get("/api/limits/charging").json()["until"] == iso(until)
+        assert api.get("/api/prices").json() == prices  # the prices too
         again.wait_for(_grid_limited, 15.0)
         assert api.delete("/api/limits/charging").status_code == 204
         assert api.get("/api/limits/charging").json() is None
