@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from manager.chargemode import ChargeMode
+from manager.charging_limit import ChargingLimit, LimitFile
 from manager.config import EvseConfig, InvalidInput
 from manager.mode_rules import RANK, BoxRules, PlanProgress, UserLimits, resolve
 from manager.plan import make_plan
@@ -197,3 +198,14 @@ def test_a_plan_time_in_the_past_is_refused_only_when_given() -> None:
     assert exc.value.errors == [{"field": "plan_time", "message": "lies in the past"}]
     check_plan(past, old=past)  # stored and sent back unchanged: the plan is over, no error
     check_plan({"plan_time": "2999-01-01T00:00:00Z"})
+
+
+def test_the_stored_limit_holds_until_it_ends(tmp_path) -> None:
+    clock = [1_000.0]
+    file = LimitFile(tmp_path, lambda: clock[0])
+    file.save(ChargingLimit(4200.0, 2_000.0, "garage"))
+    assert file.load() == ChargingLimit(4200.0, 2_000.0, "garage")
+    clock[0] = 2_000.0  # ended while ampshare was down: gone, file and all
+    assert file.load() is None and not file.path.exists()
+    file.path.write_text("{not json", encoding="utf-8")
+    assert file.load() is None  # unreadable: no limit (logged), never a crash
