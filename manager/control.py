@@ -241,6 +241,8 @@ class ControlLoop:
             evses = list(self.evses.values())
             self._observer.observe(now, evses)
             backend.feed(self.gateways, evses)
+            wall = self.wall()
+            self.rules.decide(evses, self.settings, wall, self.users)  # modes in force
             grid = self.grid_meter()
             model = build_model(
                 now,
@@ -253,7 +255,7 @@ class ControlLoop:
                 self.reservations,
                 self.gateways,
             )
-            model = self.rules.apply(model, evses, self.settings, self.wall(), self.users)
+            model = self.rules.apply(model, self.settings, wall)
             allocation = allocate(model.site, model.loads)
             reasons = {**allocation.reasons, **model.overrides}
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)

@@ -92,36 +92,47 @@ class SiteRules:
         return self.limit
 
     # -- each cycle ------------------------------------------------------------------------
-    def apply(
+    def decide(
         self,
-        model: Model,
         evses: Iterable[EvseRuntime],
         settings: Settings,
         at: float,
         users: UserLookup | None = None,
-    ) -> Model:
-        """The allocator's question with the rules in: demands, reasons, the limit's row."""
-        by_id = {st.id: st for st in evses}
-        loads, overrides = [], dict(model.overrides)
-        self.in_force, self.progress = {}, {}
+    ) -> None:
+        """Each online box's mode in force now (`in_force`) and its plan (`progress`)."""
         volt = settings.site.nominal_voltage_v
+        self.in_force, self.progress = {}, {}
+        for st in evses:
+            if st.enabled and st.device is not None and st.online:
+                self.in_force[st.id] = self._resolve(st, at, volt, users)
+
+    def mode_of(self, st: EvseRuntime) -> ChargeMode:
+        """The mode in force for a box (its own mode when the rules did not see it)."""
+        force = self.in_force.get(st.id)
+        return force.mode if force is not None else configured_mode(st)
+
+    def apply(self, model: Model, settings: Settings, at: float) -> Model:
+        """The allocator's question with the rules in (after `decide`): a box a rule stops
+        gets demand 0 and the rule's reason, a user's max current caps the demand, and the
+        external limit is a row of the site."""
+        loads, overrides = [], dict(model.overrides)
         for load in model.loads:
-            st = by_id[load.id]
-            force = self._resolve(st, at, volt, users)
-            self.in_force[st.id] = force
-            if load.id in overrides:  # no car, an error...: that reason stands
+            force = self.in_force.get(load.id)
+            if force is None or load.id in overrides:  # no car, an error...: that stands
                 loads.append(load)
                 continue
             demand = load.demand_a
             if force.mode is ChargeMode.OFF and force.reason is not None:
                 demand, overrides[load.id] = 0.0, force.reason
-            if force.max_current_a is not None:
-                demand = force.max_current_a if demand is None else min(demand, force.max_current_a)
+            cap = force.max_current_a
+            if cap is not None:
+                demand = cap if demand is None else min(demand, cap)
             loads.append(replace(load, demand_a=demand))
         site = model.site
         limit = self.active_limit(at)
         if limit is not None:
             floor = FLOOR_14A_W if settings.limits.keep_14a_minimum else 0.0
+            volt = settings.site.nominal_voltage_v
             budget = external_budget(
                 limit.max_power_w, limit.until, limit.circuit, site.circuits, loads, volt, floor
             )

@@ -39,6 +39,7 @@ def box(energy_wh: float, deadline: float) -> EvseRuntime:
         }
     )
     st.reading = EvseReading(status=ChargeStatus.CONNECTED, session_wh=0.0)
+    st.device, st.online = object(), True  # type: ignore[assignment]  # a box that answers
     return st
 
 
@@ -57,8 +58,8 @@ def simulate(rules: SiteRules, st: EvseRuntime, end: float, take: float) -> list
     charged = []
     t = T0
     while t < end:
-        model = Model(site, [st.load()], {})
-        rules.apply(model, [st], Settings(), t)
+        rules.decide([st], Settings(), t)
+        rules.apply(Model(site, [st.load()], {}), Settings(), t)
         if rules.in_force["car"].mode is ChargeMode.NOW:
             wh = st.reading.session_wh + power * take * STEP_S / 3600
             st.reading = EvseReading(
