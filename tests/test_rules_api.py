@@ -195,3 +195,37 @@ def test_plans_and_schedules_on_a_box(demo: ManagerProcess) -> None:
     # the stored plan time sent back unchanged (as the device form does) is not checked again
     again = {"name": "Carport", "plan_time": iso(ahead)}
     assert api.patch("/api/devices/carport", json=again).status_code == 200
+
+
+def _box(state: dict, box_id: str) -> dict:
+    return next((e for e in state["evses"] if e["id"] == box_id), {"reason": None, "rule": None})
+
+
+def test_a_window_stops_a_box_and_a_cheap_price_lets_it_charge(demo: ManagerProcess) -> None:
+    api = demo.api
+    now = datetime.now().astimezone()
+    frm, to = now - timedelta(minutes=1), now + timedelta(hours=2)
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"][frm.weekday()]  # its start day
+    off = [{"days": [days], "from": frm.strftime("%H:%M"), "to": to.strftime("%H:%M"),
+            "mode": "off"}]  # fmt: skip
+    assert api.patch("/api/devices/garage", json={"schedules": off}).status_code == 200
+    state = demo.wait_for(lambda s: (_box(s, "garage")["reason"] or {}).get("code") == "schedule")
+    garage = _box(state, "garage")
+    assert garage["target_a"] == 0.0
+    assert garage["reason"]["text"] == f"schedule: off until {to.strftime('%H:%M')}"
+    assert garage["rule"]["code"] == "schedule"
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    slots = [
+        {"start": iso(hour + timedelta(hours=h)), "end": iso(hour + timedelta(hours=h + 1)),
+         "price_per_kwh": p}
+        for h, p in enumerate([0.10, 0.11, 0.40])
+    ]  # fmt: skip
+    assert api.put("/api/prices", json=slots).status_code == 200
+    assert api.patch("/api/devices/carport", json={"price_limit": 0.11}).status_code == 200
+    state = demo.wait_for(lambda s: (_box(s, "carport")["rule"] or {}).get("code") == "cheap_price")
+    until = (hour + timedelta(hours=2)).astimezone().strftime("%H:%M")
+    assert _box(state, "carport")["rule"]["text"] == f"cheap price window until {until}"
+    de = api.get("/api/state", headers={"accept-language": "de"}).json()
+    assert _box(de, "carport")["rule"]["text"] == f"günstiges Preisfenster bis {until}"
+    assert (_box(state, "carport")["target_a"] or 0) > 0
