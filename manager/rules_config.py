@@ -18,8 +18,8 @@ class RuleFields(BaseModel):
     schedules: list[ScheduleWindow] = Field(
         default_factory=list,
         max_length=50,
-        description="Time windows (days, from, to, mode), read top down; outside them the "
-        "box's own mode applies",
+        description='Time windows, read top down, e.g. [{"days": ["mon", "tue"], "from": '
+        '"22:00", "to": "06:00", "mode": "now"}]; outside them the box\'s own mode applies',
     )
     price_limit: float | None = Field(
         None, ge=-1000, le=1000, description="Charge now while the price per kWh is at most this"

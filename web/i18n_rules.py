@@ -10,6 +10,7 @@ FIELD_LABELS_RULES: Mapping[str, str] = {
     "price_limit": "Charge now at or below price (per kWh)",
     "plan_energy_wh": "Plan: energy (Wh)",
     "plan_time": "Plan: ready by",
+    "schedules": "Schedules (JSON)",
 }
 
 DE_RULES: Mapping[str, str] = {
@@ -19,6 +20,7 @@ DE_RULES: Mapping[str, str] = {
     "Charge now at or below price (per kWh)": "Sofort laden bis zum Preis (je kWh)",
     "Plan: energy (Wh)": "Plan: Energie (Wh)",
     "Plan: ready by": "Plan: fertig bis",
+    "Schedules (JSON)": "Zeitpläne (JSON)",
     "§14a EnWG: keep at least 4 200 W per charging wallbox while an external limit is active": (
         "§14a EnWG: Während einer externen Begrenzung mindestens 4 200 W je ladender Wallbox halten"
     ),
@@ -29,8 +31,9 @@ DE_RULES: Mapping[str, str] = {
     "Plan mode: deliver by this time (ISO 8601; local time if no offset)": (
         "Planmodus: fertig bis zu dieser Zeit (ISO 8601; ohne Zeitzone: Ortszeit)"
     ),
-    "Time windows (days, from, to, mode), read top down; outside them the box's own mode applies": (
-        "Zeitfenster (Tage, von, bis, Modus), von oben gelesen; außerhalb gilt der eigene "
-        "Modus der Box"
+    'Time windows, read top down, e.g. [{"days": ["mon", "tue"], "from": "22:00", "to": '
+    '"06:00", "mode": "now"}]; outside them the box\'s own mode applies': (
+        'Zeitfenster, von oben gelesen, z. B. [{"days": ["mon", "tue"], "from": "22:00", '
+        '"to": "06:00", "mode": "now"}]; außerhalb gilt der eigene Modus der Box'
     ),
 }

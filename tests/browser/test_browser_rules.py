@@ -55,3 +55,28 @@ def test_limit_banner_comes_and_goes_live(page: Page, demo: ManagerProcess) -> N
     expect(banner).to_have_text(f"Laden begrenzt auf 4,2 kW bis {hhmm}")  # German browser
     assert demo.api.delete("/api/limits/charging").status_code == 204
     expect(banner).to_be_hidden()
+
+
+def test_schedules_are_edited_on_the_device_page(page: Page, demo: ManagerProcess) -> None:
+    """The list is a JSON field; overlapping windows get their message and are not saved."""
+    page.goto(demo.url + "/login?next=/devices/carport")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    field = page.locator("#f-schedules")
+    expect(field).to_have_value("[]")
+    overlap = (
+        '[{"days": ["mon"], "from": "22:00", "to": "06:00", "mode": "now"},'
+        ' {"days": ["tue"], "from": "05:00", "to": "07:00", "mode": "pv"}]'
+    )
+    field.fill(overlap)
+    page.click("#device-form button[type=submit]")
+    expect(page.locator('[data-error-for="schedules"]')).to_contain_text(
+        "window 1 overlaps window 2"
+    )
+    assert not demo.api.get("/api/devices/carport").json().get("schedules")
+    nights = '[{"days": ["mon", "tue"], "from": "22:00", "to": "06:00", "mode": "now"}]'
+    field.fill(nights)
+    page.click("#device-form button[type=submit]")
+    expect(page).to_have_url(demo.url + "/")
+    saved = demo.api.get("/api/devices/carport").json()["schedules"]
+    assert saved == [{"days": ["mon", "tue"], "from": "22:00", "to": "06:00", "mode": "now"}]
