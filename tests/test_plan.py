@@ -14,7 +14,7 @@ from manager.chargemode import ChargeMode
 from manager.config import Settings
 from manager.loads import Model
 from manager.model import ChargeStatus, Circuit, EvseReading, Site
-from manager.plan import make_plan
+from manager.plan import SolarSlot, make_plan
 from manager.prices import PriceSlot
 from manager.runtime import EvseRuntime
 from manager.site_rules import SiteRules
@@ -111,3 +111,18 @@ def test_without_prices_the_plan_ends_at_the_deadline() -> None:
     plan = make_plan(T0, 11_040.0, T0 + 10 * 3600, 11_040.0)
     assert plan.end == T0 + 10 * 3600
     assert plan.start == T0 + 10 * 3600 - (3600 * 1.2 + 300)
+
+
+def test_with_a_forecast_the_sun_comes_first() -> None:
+    """Sun from 10:00 to 13:00 carrying the box: those hours are planned as solar charging
+    and the grid covers only the rest, in the cheapest hour before the deadline."""
+    prices = tuple(
+        PriceSlot(T0 + h * 3600, T0 + (h + 1) * 3600, 0.10 if h == 6 else 0.30) for h in range(18)
+    )
+    sun = [SolarSlot(T0 + 10 * 3600, T0 + 13 * 3600, 5_000.0)]
+    plan = make_plan(T0, 20_000.0, T0 + 18 * 3600, 11_040.0, prices, sun, min_power_w=4_140.0)
+    assert plan.forecast and plan.solar == ((T0 + 10 * 3600, T0 + 13 * 3600),)
+    grid_s = (20_000.0 - 3 * 5_000.0) / 11_040.0 * 3600 * 1.2 + 300
+    assert plan.slots == ((T0 + 7 * 3600 - grid_s, T0 + 7 * 3600),)
+    weak = [SolarSlot(T0 + 10 * 3600, T0 + 13 * 3600, 1_000.0)]  # cannot carry the box's min
+    assert make_plan(T0, 20_000.0, T0 + 18 * 3600, 11_040.0, prices, weak, 4_140.0).solar == ()
