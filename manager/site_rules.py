@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from manager.allocation.external import external_budget
+from manager.allocation.external import external_limit
 from manager.chargemode import ChargeMode
 from manager.charging_limit import ChargingLimit, LimitFile
 from manager.config import Settings
@@ -133,10 +133,10 @@ class SiteRules:
         if limit is not None:
             floor = FLOOR_14A_W if settings.limits.keep_14a_minimum else 0.0
             volt = settings.site.nominal_voltage_v
-            budget = external_budget(
+            row, loads = external_limit(
                 limit.max_power_w, limit.until, limit.circuit, site.circuits, loads, volt, floor
             )
-            site = replace(site, budgets=(*site.budgets, budget))
+            site = replace(site, budgets=(*site.budgets, row))
         return Model(site, loads, overrides)
 
     def _resolve(

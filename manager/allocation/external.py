@@ -1,21 +1,25 @@
-"""The constraint row of an external limit (grid operator, EMS): one `Budget` in watts over
-the wallboxes it covers (all, or those in one circuit and below), with the reason
+"""An external limit (grid operator, EMS) in the allocator's terms: one `Budget` row in watts
+over the wallboxes it covers (all, or those in one circuit and below), with the reason
 `grid_limit` [max_power_w, until] for a box it stops.
 
-The §14a option keeps at least `floor_w` per box that may charge (4 200 W under §14a EnWG, at
-most what the box can draw): the row's capacity is never below the sum of those floors. Boxes
-of one priority share the row max-min fairly, so each of them then gets its floor or more;
-a higher priority is served first, as everywhere in the allocator.
+The §14a option: every box that may charge keeps its floor (4 200 W, but not below its min nor
+above its max power or its demand) while the limit holds. The floor becomes the box's min
+current, which the allocator grants before it shares anything (mins first), and the row is
+never below the sum of those mins. So each box gets its floor whenever the fuses allow,
+whatever the phases and priorities: the 3-phase box that rises three times as fast in watts,
+or the higher priority served first, take only what is above the floors.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from manager.model import Budget, Circuit, EvseLoad, Reason
 
 
-def external_budget(
+def external_limit(
     max_power_w: float,
     until: float,
     circuit: str | None,
@@ -23,17 +27,32 @@ def external_budget(
     loads: Sequence[EvseLoad],
     volt: float,
     floor_w: float = 0.0,
-) -> Budget:
-    """The limit as a budget; `circuit` None covers every wallbox."""
+) -> tuple[Budget, list[EvseLoad]]:
+    """The limit's row, and the loads with the §14a floors as mins; `circuit` None covers
+    every wallbox."""
     inside = _subtree(circuit, circuits)
-    members = [e for e in loads if inside is None or e.circuit in inside]
-    floor = sum(
-        min(floor_w, e.max_current_a * len(e.site_phases()) * volt)
-        for e in members
-        if e.demand_a != 0
-    )
+    out, members, floors = [], [], 0.0
+    for e in loads:
+        if inside is not None and e.circuit not in inside:
+            out.append(e)
+            continue
+        members.append(e.id)
+        if floor_w > 0 and e.demand_a != 0:
+            e = replace(e, min_current_a=_floor_a(e, floor_w, volt))
+            floors += e.min_current_a * len(e.site_phases()) * volt
+        out.append(e)
     reason = Reason("grid_limit", {"max_power_w": max_power_w, "until": until})
-    return Budget(reason, tuple(e.id for e in members), max_power_w=max(max_power_w, floor))
+    return Budget(reason, tuple(members), max_power_w=max(max_power_w, floors)), out
+
+
+def _floor_a(e: EvseLoad, floor_w: float, volt: float) -> float:
+    """The box's floor in amperes on its grid: the floor's current rounded up, not below its
+    min, not above its max or its demand (a car that takes less keeps what it takes)."""
+    res = e.resolution_a
+    cap = e.max_current_a if e.demand_a is None else min(e.max_current_a, e.demand_a)
+    top = math.floor(cap / res + 1e-9)  # its cap, on its grid
+    want = math.ceil(floor_w / (len(e.site_phases()) * volt) / res - 1e-9)
+    return max(e.min_current_a, min(want, top) * res)
 
 
 def _subtree(root: str | None, circuits: Sequence[Circuit]) -> set[str] | None:
