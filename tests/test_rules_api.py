@@ -229,3 +229,16 @@ def test_a_window_stops_a_box_and_a_cheap_price_lets_it_charge(demo: ManagerProc
     de = api.get("/api/state", headers={"accept-language": "de"}).json()
     assert _box(de, "carport")["rule"]["text"] == f"günstiges Preisfenster bis {until}"
     assert (_box(state, "carport")["target_a"] or 0) > 0
+
+
+def test_14a_keeps_every_charging_box_at_4200_w(demo: ManagerProcess) -> None:
+    api = demo.api
+    patch = {"limits": {"keep_14a_minimum": True}}
+    assert api.patch("/api/settings", json=patch).json()["limits"] == patch["limits"]
+    assert api.put("/api/limits/charging", json={"max_power_w": 0, "duration_s": 600}).is_success
+
+    def floors_kept(s: dict) -> bool:
+        boxes = [e for e in s["evses"] if e["id"] in ("carport", "garage")]
+        return len(boxes) == 2 and all(e["target_a"] == 6.1 for e in boxes)
+
+    demo.wait_for(floors_kept, 30.0)
