@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 from manager_process import ManagerProcess
 
 pytestmark = pytest.mark.slow
@@ -242,3 +243,30 @@ def test_14a_keeps_every_charging_box_at_4200_w(demo: ManagerProcess) -> None:
         return len(boxes) == 2 and all(e["target_a"] == 6.1 for e in boxes)
 
     demo.wait_for(floors_kept, 30.0)
+
+
+def test_rules_answers_match_the_generated_schemas(demo: ManagerProcess) -> None:
+    """A state with a limit, a plan and a rule in force, the prices and the limit, each as the
+    OpenAPI document describes it."""
+    api = demo.api
+    ahead = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    prices = [{"start": iso(hour), "end": iso(hour + timedelta(hours=2)), "price_per_kwh": 0.1}]
+    assert api.put("/api/prices", json=prices).status_code == 200
+    box = {"plan_energy_wh": 4000, "plan_time": iso(ahead), "price_limit": 0.2}
+    assert api.patch("/api/devices/carport", json=box).status_code == 200
+    assert api.put("/api/limits/charging", json={"max_power_w": 9000, "duration_s": 300}).is_success
+    demo.wait_for(lambda s: any(e["plan"] and e["rule"] for e in s["evses"]))
+    doc = api.get("/api/openapi.json").json()
+    checks = {
+        "/api/state": {"$ref": "#/components/schemas/State"},
+        "/api/prices": doc["paths"]["/api/prices"]["get"]["responses"]["200"],
+        "/api/limits/charging": doc["paths"]["/api/limits/charging"]["get"]["responses"]["200"],
+    }
+    for path, schema in checks.items():
+        schema = schema.get("content", {}).get("application/json", {}).get("schema", schema)
+        validator = Draft202012Validator({**schema, "components": doc["components"]})
+        for lang in ("en", "de"):
+            body = api.get(path, headers={"accept-language": lang}).json()
+            errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(body)]
+            assert errors == [], path
