@@ -75,7 +75,10 @@ def make_plan(
     forecast: Sequence[SolarSlot] | None = None,
     min_power_w: float = 0.0,
 ) -> Plan:
-    """The plan from `now`; `min_power_w` is what the surplus must carry to count as solar."""
+    """The plan from `now`; `min_power_w` is what the surplus must carry to count as solar.
+    A deadline already past gives an empty plan."""
+    if deadline <= now:
+        return Plan((), (), deadline, energy_wh, forecast is not None)
     solar = _solar(now, deadline, forecast or (), min_power_w)
     solar_wh = sum(min(w, power_w) * (e - s) / 3600.0 for s, e, w in solar)
     grid_wh = max(0.0, energy_wh - solar_wh)

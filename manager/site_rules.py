@@ -102,9 +102,13 @@ class SiteRules:
         """Each online box's mode in force now (`in_force`) and its plan (`progress`)."""
         volt = settings.site.nominal_voltage_v
         self.in_force, self.progress = {}, {}
+        seen = set()
         for st in evses:
+            seen.add(st.id)
             if st.enabled and st.device is not None and st.online:
                 self.in_force[st.id] = self._resolve(st, at, volt, users)
+        for gone in set(self._plans) - seen:  # a removed box's plan
+            del self._plans[gone]
 
     def mode_of(self, st: EvseRuntime) -> ChargeMode:
         """The mode in force for a box (its own mode when the rules did not see it)."""
