@@ -1,19 +1,24 @@
-"""Wakes the control loop at the edges of the wallboxes' schedule windows.
+"""Wakes the control loop at the edges of the wallboxes' schedule windows, and at the other
+moments a rule changes its mind (a limit's end, a plan's slots, a price slot's start).
 
-The loop runs once per interval anyway; a cron job (APScheduler) per edge runs one more cycle
-right at the edge, so a window's mode starts and ends on the minute rather than up to one
-interval later. The jobs follow the configuration: each cycle compares the edges wanted with
-those scheduled and replaces them when they differ.
+The loop runs once per interval anyway; a cron job (APScheduler) per window edge, and a date
+job per dated edge in the next hour, runs one more cycle right then, so a window's mode starts
+and ends on the minute rather than up to one interval later. The jobs follow the
+configuration: each cycle compares the edges wanted with those scheduled and replaces them
+when they differ.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 
 from manager.schedules import DAYS, ScheduleWindow
 
@@ -46,9 +51,11 @@ def trigger(edge: Edge) -> CronTrigger:
 
 
 class Loop(Protocol):
-    """The control loop as far as the edges need it: its boxes, and a cycle to run."""
+    """The control loop as far as the edges need it: its boxes, its rules, a cycle to run."""
 
     evses: Any  # id -> runtime with `.spec.schedules`
+    rules: Any  # manager.site_rules.SiteRules (`next_edges`)
+    wall: Callable[[], float]
 
     def cycle(self) -> Awaitable[object]: ...
 
@@ -66,11 +73,35 @@ class ScheduleEdges:
         self.loop = loop
         self.wake = wake or (loop.cycle if loop is not None else None)
         self.edges: set[Edge] = set()
+        self.dated: set[float] = set()
 
     def follow(self, _: object = None) -> None:
-        """After each cycle (an `on_cycle` hook): the jobs follow the boxes' schedules."""
+        """After each cycle (an `on_cycle` hook): the jobs follow the boxes' schedules and the
+        rules' coming edges."""
         if self.loop is not None:
             self.sync(st.spec.schedules for st in self.loop.evses.values())
+            self.sync_dated(self.loop.rules.next_edges(self.loop.wall()))
+
+    def sync_dated(self, times: Iterable[float]) -> None:
+        """One date job per coming edge (epoch s); a job that ran is gone by itself."""
+        wanted = set(times)
+        if wanted == self.dated:
+            return
+        for t in self.dated - wanted:
+            try:
+                self.scheduler.remove_job(_date_id(t))
+            except JobLookupError:
+                pass  # it has run
+        assert self.wake is not None, "nothing to wake"
+        for t in wanted - self.dated:
+            self.scheduler.add_job(
+                self.wake,
+                DateTrigger(datetime.fromtimestamp(t, UTC)),
+                id=_date_id(t),
+                replace_existing=True,
+                misfire_grace_time=60,
+            )
+        self.dated = wanted
 
     def sync(self, schedules: Iterable[Sequence[ScheduleWindow]]) -> None:
         wanted = edges_of(schedules)
@@ -95,3 +126,7 @@ class ScheduleEdges:
 def _job_id(edge: Edge) -> str:
     days, hour, minute = edge
     return f"edge:{days}:{hour:02d}:{minute:02d}"
+
+
+def _date_id(t: float) -> str:
+    return f"at:{t:.3f}"

@@ -174,6 +174,15 @@ class SiteRules:
             self._plans[st.id] = (key, plan)
         return PlanProgress(self._plans[st.id][1], missing)
 
+    def next_edges(self, at: float, horizon_s: float = 3600.0) -> set[float]:
+        """When a rule may decide differently within the horizon: the limit's end, the edges
+        of the plans' slots and of the price slots (a price limit starts or ends there)."""
+        times = {self.limit.until} if self.limit is not None else set()
+        for progress in self.progress.values():
+            times |= {t for span in (*progress.plan.slots, *progress.plan.solar) for t in span}
+        times |= {t for slot in self.prices for t in (slot.start, slot.end)}
+        return {t for t in times if at < t <= at + horizon_s}
+
     # -- the snapshot ----------------------------------------------------------------------
     def annotate(self, state: State, at: float) -> State:
         """The snapshot with the active limit, each box's plan and the rule in force."""

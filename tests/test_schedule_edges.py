@@ -4,14 +4,17 @@ loop is woken at the edge itself, and at that moment the resolver already gives 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from manager.chargemode import ChargeMode
+from manager.charging_limit import ChargingLimit
 from manager.mode_rules import BoxRules, resolve
 from manager.schedule_edges import ScheduleEdges, trigger, window_edges
 from manager.schedules import ScheduleWindow
+from manager.site_rules import SiteRules
 
 
 def window(days, frm, to, mode="now") -> ScheduleWindow:
@@ -71,5 +74,32 @@ async def test_scheduler_wakes_the_loop_at_an_edge() -> None:
         await asyncio.wait_for(woke.wait(), 5.0)
         edges.sync([])
         assert scheduler.get_jobs() == []
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+async def test_a_dated_edge_wakes_the_loop_then_and_is_gone() -> None:
+    """A limit's end (or a plan's or a price slot's edge) a moment ahead: the loop wakes then,
+    and the job is not kept after it ran."""
+    woke: list[float] = []
+    done = asyncio.Event()
+
+    async def wake() -> None:
+        woke.append(time.time())
+        done.set()
+
+    rules = SiteRules()
+    edge = time.time() + 0.5
+    rules.set_limit(ChargingLimit(4200.0, edge))
+    assert rules.next_edges(time.time()) == {edge}
+    scheduler = AsyncIOScheduler()
+    scheduler.start()
+    try:
+        edges = ScheduleEdges(scheduler, wake=wake)
+        edges.sync_dated(rules.next_edges(time.time()))
+        await asyncio.wait_for(done.wait(), 5.0)
+        assert woke[0] >= edge - 0.01
+        assert scheduler.get_jobs() == []
+        edges.sync_dated(set())  # the job that ran is not an error to remove
     finally:
         scheduler.shutdown(wait=False)
