@@ -16,6 +16,7 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from manager.gatewayconfig import GatewayFields, gateway_errors
+from manager.integration_settings import MetricsSettings, MqttSettings
 from manager.model import ROTATIONS, Circuit, MeterRole
 from manager.rules_config import LimitSettings, RuleFields
 
@@ -190,6 +191,8 @@ class Settings(_Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     ocpp: OcppServerSettings = Field(default_factory=OcppServerSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 class CircuitConfig(_Strict):
@@ -222,6 +225,15 @@ class EvseConfig(DeviceBase, GatewayFields, RuleFields):
     phase_rotation: str = Field("L1L2L3", description="Site phase of the box's L1, L2, L3")
     priority: int = Field(1, ge=0, le=9, description="Higher is served first")
     circuit: str = Field(ROOT_CIRCUIT, description="Circuit the box hangs in")
+    charge_mode: Literal["off", "now", "minpv", "pv", "plan"] = Field(
+        "now", description="Charge mode"
+    )
+    authorization: Literal["free", "local", "gateway"] = Field(
+        "free", description="Who may charge: free (plug and charge), local users, gateway"
+    )
+    default_user: str | None = Field(
+        None, max_length=40, description="User a free box's sessions go to (user id)"
+    )
 
     @field_validator("phase_rotation")
     @classmethod
@@ -234,12 +246,6 @@ class EvseConfig(DeviceBase, GatewayFields, RuleFields):
 class MeterConfig(DeviceBase):
     kind: Literal["meter"] = "meter"
     role: MeterRole = Field(MeterRole.GRID, description="What the meter measures")
-
-
-class UserConfig(_Strict):
-    id: str = Field(pattern=ID_PATTERN)
-    name: str = Field(min_length=1, max_length=64)
-    id_tag: str = Field(min_length=1, max_length=64, description="RFID tag")
 
 
 COMMON_FIELDS = {

@@ -21,6 +21,7 @@ from typing import Any
 
 from manager import backend, setpoints
 from manager.allocation import allocate
+from manager.authorize import Authorizer, limiting
 from manager.config import CircuitConfig, Settings
 from manager.loads import build_model
 from manager.model import (
@@ -55,6 +56,7 @@ from manager.setpoints import DEADBAND_A, INCREASE_EVERY_S, RAMP_STEP_A, REFRESH
 from manager.site_rules import SiteRules, UserLookup
 from manager.snapshot import ChargePoints, Inputs, OverloadWatch, Subscribers, build_state
 from manager.state import State
+from manager.user_modes import user_modes
 
 __all__ = [
     "DEADBAND_A",
@@ -101,7 +103,7 @@ class ControlLoop:
         self.safe_reason: Reason | None = None
         self.started = clock()
         self._reader = Reader(events)
-        self._observer = Observer(events, sessions)
+        self.observer = Observer(events, sessions)
         self._overload = OverloadWatch(events)
         self._snapshot = State()
         self._subs = Subscribers()
@@ -110,16 +112,25 @@ class ControlLoop:
         #: OCPP charge points seen, for the snapshot (set by the composition root)
         self.charge_points: ChargePoints = list
         self.on_cycle: list[Callable[[State], None]] = []
+        #: how long the last cycle and its allocation took (s), and when it ended (monotonic)
+        self.last_cycle_s = 0.0
+        self.last_allocation_s = 0.0
+        self.last_cycle_at: float | None = None
         #: reserved boxes are kept free (demand 0) until their user comes
         self.reservations = Reservations()
         #: the gateways to billing backends (wired by the composition root; None: none)
         self.gateways: BillingGateways | None = None
+        #: who may charge where (manager.authorize; wired by the composition root)
+        self.authorizer: Authorizer | None = None
         #: schedules, prices, plans and the external limit (manager/site_rules.py)
         self.rules = SiteRules(events=events)
         #: the wall clock the rules read (schedules, prices, plans and limits are dated)
         self.wall: Callable[[], float] = time.time
-        #: who charges at a box and their mode and max current (None: users set no limits)
-        self.users: UserLookup | None = None
+
+    @property
+    def users(self) -> UserLookup | None:
+        """Who charges at a box and the mode they allow (the users' settings)."""
+        return user_modes(self.authorizer) if self.authorizer is not None else None
 
     @property
     def safe_mode(self) -> bool:
@@ -233,13 +244,14 @@ class ControlLoop:
     # -- one cycle ---------------------------------------------------------------------
     async def cycle(self) -> State:
         async with self._lock:
+            t0 = time.perf_counter()
             now = self.clock()
             interval = self.settings.site.control_interval_s
             devices: list[Runtime] = [*self.meters.values(), *self.evses.values()]
             await self._reader.read_all(devices, now, self._timeout(), interval)
             self._update_safe_mode(now)
             evses = list(self.evses.values())
-            self._observer.observe(now, evses)
+            self.observer.observe(now, evses)
             backend.feed(self.gateways, evses)
             wall = self.wall()
             self.rules.decide(evses, self.settings, wall, self.users)  # modes in force
@@ -254,15 +266,22 @@ class ControlLoop:
                 self.safe_mode,
                 self.reservations,
                 self.gateways,
+                self.authorizer,
             )
             model = self.rules.apply(model, self.settings, wall)
+            t_alloc = time.perf_counter()
             allocation = allocate(model.site, model.loads)
+            self.last_allocation_s = time.perf_counter() - t_alloc
             reasons = {**allocation.reasons, **model.overrides}
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
+            skip = model.overrides.keys() | capped.keys()
+            capped |= limiting(model.user_caps, allocation.setpoints, skip)
             setpoints.decide(now, evses, allocation.setpoints, reasons, self.safe_reason, capped)
             await setpoints.apply_all(now, evses, self._timeout())
             self.cycles += 1
             snapshot = self._publish(model.site, grid)
+            self.last_cycle_s = time.perf_counter() - t0
+            self.last_cycle_at = time.monotonic()
         self._snapshot = snapshot
         self._subs.publish(snapshot)
         for hook in self.on_cycle:

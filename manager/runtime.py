@@ -109,19 +109,19 @@ class EvseRuntime(DeviceRuntime):
         return self.spec.enabled
 
     def load(self, **values: Any) -> EvseLoad:
-        """The wallbox as the allocator sees it, with `values` (demand, rank...) filled in."""
+        """The wallbox as the allocator sees it, with `values` (demand, rank, a user's priority...)
+        filled in or replaced."""
         cfg = self.spec
-        return EvseLoad(
-            id=self.id,
-            circuit=cfg.circuit,
-            phases=cfg.phases,
-            rotation=cfg.phase_rotation,
-            car_phases=self.car_phases,
-            min_current_a=cfg.min_current_a,
-            max_current_a=cfg.max_current_a,
-            priority=cfg.priority,
-            **values,
-        )
+        fields: dict[str, Any] = {
+            "circuit": cfg.circuit,
+            "phases": cfg.phases,
+            "rotation": cfg.phase_rotation,
+            "car_phases": self.car_phases,
+            "min_current_a": cfg.min_current_a,
+            "max_current_a": cfg.max_current_a,
+            "priority": cfg.priority,
+        }
+        return EvseLoad(id=self.id, **(fields | values))
 
     def site_phases(self) -> tuple[int, ...]:
         return self.load().site_phases()

@@ -48,10 +48,10 @@ def decide(
     setpoints: Mapping[str, float],
     reasons: Mapping[str, Reason],
     safe_reason: Reason | None,
-    backend: Mapping[str, Reason],
+    capped: Mapping[str, Reason],
 ) -> None:
     """Set each box's target and reason from the allocation (`safe_reason`: safe mode is on;
-    `backend`: boxes a billing backend's cap limits)."""
+    `capped`: boxes a billing backend's or their user's cap limits)."""
     for st in evses:
         held = unmanaged(st)
         if held is not None:
@@ -63,8 +63,8 @@ def decide(
         if safe_reason is not None:
             why = {"why": safe_reason.code, **safe_reason.params}
             reason = Reason("safe_mode", why, cause=reason)
-        elif st.id in backend:
-            reason = backend[st.id]
+        elif st.id in capped:
+            reason = capped[st.id]
         elif st.cap_a is not None and target >= st.cap_a - 1e-9:
             reason = Reason("car_takes_less", {"amps": st.cap_a})
         _track_waiting(now, st, target)

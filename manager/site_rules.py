@@ -141,7 +141,7 @@ class SiteRules:
                 limit.max_power_w, limit.until, limit.circuit, site.circuits, loads, volt, floor
             )
             site = replace(site, budgets=(*site.budgets, row))
-        return Model(site, loads, overrides)
+        return replace(model, site=site, loads=loads, overrides=overrides)
 
     def _resolve(
         self, st: EvseRuntime, at: float, volt: float, users: UserLookup | None

@@ -59,7 +59,7 @@ def simulate(rules: SiteRules, st: EvseRuntime, end: float, take: float) -> list
     t = T0
     while t < end:
         rules.decide([st], Settings(), t)
-        rules.apply(Model(site, [st.load()], {}), Settings(), t)
+        rules.apply(Model(site, [st.load()], {}, {}), Settings(), t)
         if rules.in_force["car"].mode is ChargeMode.NOW:
             wh = st.reading.session_wh + power * take * STEP_S / 3600
             st.reading = EvseReading(

@@ -270,3 +270,19 @@ def test_rules_answers_match_the_generated_schemas(demo: ManagerProcess) -> None
             body = api.get(path, headers={"accept-language": lang}).json()
             errors = [f"{list(e.path)}: {e.message}" for e in validator.iter_errors(body)]
             assert errors == [], path
+
+
+def test_the_lower_of_box_and_user_mode_wins(demo: ManagerProcess) -> None:
+    """A user whose mode is `off` charging at a box in `now`: the box stays at 0 A, under
+    control, and says why."""
+    api = demo.api
+    user = {"name": "Anna", "tags": ["ANNA01"], "charge_mode": "off"}
+    assert api.post("/api/users", json=user).status_code == 201
+    box = {"id": "visitor", "name": "Visitor", "kind": "evse", "driver": "sim-evse",
+           "arrive_after_s": 0.0, "user": "ANNA01"}  # fmt: skip
+    assert api.post("/api/devices", json=box).status_code == 201
+    state = demo.wait_for(lambda s: (_box(s, "visitor")["reason"] or {}).get("code") == "user_mode")
+    visitor = _box(state, "visitor")
+    assert visitor["target_a"] == 0.0 and visitor["reason"]["text"] == "user Anna allows only off"
+    de = api.get("/api/state", headers={"accept-language": "de"}).json()
+    assert _box(de, "visitor")["reason"]["text"] == "Nutzer Anna erlaubt nur Aus"
