@@ -39,6 +39,7 @@ from manager.rule_edits import RuleEdits, check_plan
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
+from manager.tagdesk import TagDesk
 from manager.teachin import TeachIn
 from manager.transfers import TransferError, Transfers
 from manager.user_service import UsersFacade
@@ -122,6 +123,7 @@ class Service(CircuitEdits, UsersFacade, RuleEdits):
         users: UserBook | None = None,
         teach: TeachIn | None = None,
         stations: Stations | None = None,
+        desk: TagDesk | None = None,
     ) -> None:
         self.store = store
         self.control = control
@@ -135,6 +137,8 @@ class Service(CircuitEdits, UsersFacade, RuleEdits):
         self.device_listeners: list[Callable[[], None]] = []
         self.login = AdminLogin(store, throttle or LoginThrottle())
         self.stations = stations
+        #: where tags are decided (manager/tagdesk.py): a start from the dashboard goes there
+        self.desk = desk
         self._lock = asyncio.Lock()
         #: health, metrics, log view, backup and restore (manager/operations.py)
         self.ops = Operations(control=control, store=store, events=events, lock=self._lock)
