@@ -35,6 +35,7 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.operations import Operations, Unavailable
+from manager.rule_edits import RuleEdits, check_plan
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
@@ -105,7 +106,7 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-class Service(CircuitEdits, UsersFacade):
+class Service(CircuitEdits, UsersFacade, RuleEdits):
     """The one entry point of the web (and the CLI) into the running manager."""
 
     def __init__(
@@ -212,6 +213,7 @@ class Service(CircuitEdits, UsersFacade):
             raise InvalidInput.one("body", "expected a JSON object")
         async with self._lock:
             taken = {d["id"] for d in self.store.devices()}
+            check_plan(data)
             device = self._validate_device({**data, "id": new_id(data, taken)})
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
@@ -227,6 +229,7 @@ class Service(CircuitEdits, UsersFacade):
             for key in ("id", "kind"):
                 if key in patch and patch[key] != old[key]:
                     raise InvalidInput.one(key, "cannot be changed; delete and add instead")
+            check_plan(patch, old)  # a plan time given now must lie ahead
             device = self._validate_device(merge_secrets(old, patch))
             if old.get("enabled", True) and not device.get("enabled", True):
                 await self._release(old)
