@@ -91,12 +91,18 @@ class SimWorld:
         wall_hour: Callable[[], float] | None = None,
         base_load_a: Triple = (1.2, 0.8, 1.0),
         pv_peak_w: float = 8000.0,
+        pv_curve: Callable[[float], float] | None = None,
+        event_gap_s: tuple[float, float] = (20.0, 90.0),
     ) -> None:
         self.rng = random.Random(seed)
         self.clock = clock
         self.wall_hour = wall_hour or _local_hour
         self.base_load_a = base_load_a
         self.pv_peak_w = pv_peak_w
+        #: PV power (W) by hour of the day; None: a clear day's sine up to pv_peak_w
+        self.pv_curve = pv_curve
+        #: time between two household events (s): from, to
+        self.event_gap_s = event_gap_s
         self.evses: dict[str, SimEvse] = {}
         self.active: list[tuple[LoadEvent, float]] = []  # event, end time
         self._next_event = self.clock() + 5.0
@@ -111,7 +117,7 @@ class SimWorld:
             ev = self.rng.choice(HOUSEHOLD_EVENTS)
             if all(a.name != ev.name for a, _ in self.active):
                 self.active.append((ev, now + ev.duration_s))
-            self._next_event = now + self.rng.uniform(20.0, 90.0)
+            self._next_event = now + self.rng.uniform(*self.event_gap_s)
         for evse_id, evse in list(self.evses.items()):
             if evse.closed_at is not None and now - evse.closed_at > REMOVE_AFTER_S:
                 del self.evses[evse_id]  # deleted for good: the box is gone
@@ -128,6 +134,8 @@ class SimWorld:
 
     def pv_w(self) -> float:
         hour = self.wall_hour()
+        if self.pv_curve is not None:
+            return round(max(0.0, self.pv_curve(hour)), 1)
         sun = math.sin(math.pi * (hour - 6.0) / 14.0) if 6.0 < hour < 20.0 else 0.0
         return round(self.pv_peak_w * max(0.0, sun) * 0.9, 1)
 
@@ -205,6 +213,12 @@ class SimEvse:
         self.rotation = ROTATIONS[rotation]
         self.phases = phases
         self.resolution_a = opts.resolution_a
+        #: 1p/3p switching (manager.phaseswitch.PhaseSwitcher)
+        self.switching = opts.phase_relay and phases == 3
+        self.active_phases: int | None = 3 if self.switching else None
+        #: how often the phases were switched, and how often while the car drew current
+        self.switches = 0
+        self.switched_under_load = 0
         self.car: SimCar | None = None
         self.offer_a = 0.0
         self.offer_phases = 3
@@ -241,7 +255,7 @@ class SimEvse:
         if car is None:
             return
         limit = min(self.offer_a, car.kind.max_a) if self.offer_a >= 6.0 else 0.0
-        if car.full:
+        if car.full or (self.opts.car_refuses_1p and self._one_phase()):
             limit = 0.0
         car.draw_a += (limit - car.draw_a) * (1.0 - math.exp(-dt / CAR_TAU_S))
         if car.draw_a < 0.05:
@@ -263,6 +277,9 @@ class SimEvse:
                 self.car = None
                 self.user = None
                 self._next = now + rng.uniform(20.0, 120.0)
+
+    def _one_phase(self) -> bool:
+        return self.phases == 1 or self.offer_phases == 1
 
     def _box_phases(self) -> tuple[int, ...]:
         if self.car is None:
@@ -313,6 +330,15 @@ class SimEvse:
         if self.opts.offline:
             raise DeviceError("simulated wallbox is offline")
         self.world.step()
+        self.offer(setpoint_a, phases)
+
+    def offer(self, setpoint_a: float, phases: int) -> None:
+        """What `apply` sets, also for a controller outside the manager (the bench)."""
+        if self.switching and phases in (1, 3) and phases != self.active_phases:
+            self.switches += 1
+            if self.car is not None and self.car.draw_a > 0.5:
+                self.switched_under_load += 1
+            self.active_phases = phases
         self.offer_a = max(0.0, setpoint_a)
         self.offer_phases = phases
 
@@ -340,6 +366,8 @@ class SimEvseOptions(DriverOptions):
     latency_s: float = Field(0.0, ge=0, le=30, description="Simulate a slow answer (s)")
     resolution_a: float = Field(0.1, gt=0, le=1, description="Setpoint step of the wallbox")
     failsafe_current_a: float = Field(6.0, ge=0, description="Current when released")
+    phase_relay: bool = Field(False, description="Can switch between 1 and 3 phases")
+    car_refuses_1p: bool = Field(False, description="The car does not charge on 1 phase")
 
 
 def _world(ctx: DeviceContext) -> SimWorld:

@@ -16,6 +16,7 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from manager.gatewayconfig import GatewayFields, gateway_errors
+from manager.modeconfig import ModeFields, SolarFields
 from manager.model import ROTATIONS, Circuit, MeterRole
 
 SCHEMA_VERSION = 1
@@ -98,7 +99,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class SiteSettings(_Strict):
+class SiteSettings(_Strict, SolarFields):
     max_current_a: float = Field(32.0, gt=0, le=2000, description="Main fuse per phase (A)")
     max_power_w: float | None = Field(None, gt=0, description="Optional power limit (W)")
     reserve_a: float = Field(0.0, ge=0, le=100, description="Kept free on every phase (A)")
@@ -212,7 +213,7 @@ class DeviceBase(_Strict):
     address: str = Field("", max_length=256, description="Host:port, ChargeBox ID or serial port")
 
 
-class EvseConfig(DeviceBase, GatewayFields):
+class EvseConfig(DeviceBase, GatewayFields, ModeFields):
     kind: Literal["evse"] = "evse"
     min_current_a: float = Field(6.0, ge=0, le=80, description="Lowest current the car accepts")
     max_current_a: float = Field(16.0, gt=0, le=80, description="Highest current of the box")

@@ -9,6 +9,7 @@ from typing import Any
 from tinydb import Query
 
 from manager.config import SCHEMA_VERSION, CircuitConfig, Settings, UserConfig
+from manager.modeconfig import migrate_device
 from manager.store import CorruptDataError, open_db
 
 CONFIG_FILE = "config.json"
@@ -87,7 +88,7 @@ class ConfigStore:
         return self._delete("circuits", circuit_id)
 
     def devices(self) -> list[dict[str, Any]]:
-        return self._all("devices")
+        return [migrate_device(d) for d in self._all("devices")]
 
     def put_device(self, device: dict[str, Any]) -> None:
         self._put("devices", device)

@@ -21,7 +21,7 @@ from typing import Any
 
 from manager import backend, setpoints
 from manager.allocation import allocate
-from manager.config import CircuitConfig, Settings
+from manager.config import CircuitConfig, EvseConfig, Settings
 from manager.loads import build_model
 from manager.model import (
     BillingGateways,
@@ -53,6 +53,7 @@ from manager.runtime import (
 )
 from manager.setpoints import DEADBAND_A, INCREASE_EVERY_S, RAMP_STEP_A, REFRESH_S
 from manager.snapshot import ChargePoints, Inputs, OverloadWatch, Subscribers, build_state
+from manager.solar import Solar, interim
 from manager.state import State
 
 __all__ = [
@@ -102,6 +103,8 @@ class ControlLoop:
         self._reader = Reader(events)
         self._observer = Observer(events, sessions)
         self._overload = OverloadWatch(events)
+        #: the charging modes: surplus, start/stop delays, 1p/3p switching
+        self.solar = Solar(events)
         self._snapshot = State()
         self._subs = Subscribers()
         self._lock = asyncio.Lock()
@@ -143,6 +146,8 @@ class ControlLoop:
         for table in tables:
             for dev_id in list(table):
                 state = table[dev_id]
+                if isinstance(state, EvseRuntime) and _mode_edit(state, wanted.get(dev_id)):
+                    continue  # a mode switch: the driver stays as it is
                 if wanted.get(dev_id) != state.config:
                     state.forget_read()
                     await self._close(state.device)
@@ -235,6 +240,7 @@ class ControlLoop:
             self._observer.observe(now, evses)
             backend.feed(self.gateways, evses)
             grid = self.grid_meter()
+            plan = self.solar.plan(now, self.settings.site, evses, grid, self.meters.values())
             model = build_model(
                 now,
                 self.settings,
@@ -245,9 +251,14 @@ class ControlLoop:
                 self.safe_mode,
                 self.reservations,
                 self.gateways,
+                plan,
             )
             allocation = allocate(model.site, model.loads)
             reasons = {**allocation.reasons, **model.overrides}
+            for box_id, note in plan.notes.items():  # a stop countdown while it charges
+                if allocation.setpoints.get(box_id, 0.0) > 0:
+                    reasons[box_id] = note
+            interim(plan.modes, reasons)
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
             setpoints.decide(now, evses, allocation.setpoints, reasons, self.safe_reason, capped)
             await setpoints.apply_all(now, evses, self._timeout())
@@ -272,6 +283,7 @@ class ControlLoop:
             safe_reason=self.safe_reason,
             charge_points=self.charge_points(),
             gateways=self.gateways,
+            solar=self.solar,
         )
         return build_state(inputs)
 
@@ -307,6 +319,22 @@ class ControlLoop:
                 yield await queue.get()
         finally:
             self._subs.queues.discard(queue)
+
+
+#: fields a box takes over at once, without rebuilding its driver (the tile's mode switch)
+LIVE_FIELDS = frozenset({"charge_mode", "phase_switching"})
+
+
+def _mode_edit(state: EvseRuntime, new: dict[str, Any] | None) -> bool:
+    """Takes over an edit of only the live fields; False for any other change."""
+    if new is None or new == state.config:
+        return False
+    keys = set(new) | set(state.config)
+    if any(new.get(k) != state.config.get(k) for k in keys - LIVE_FIELDS):
+        return False
+    state.config = new
+    state.spec = EvseConfig.model_validate(new)
+    return True
 
 
 def _event_words(reason: Reason) -> str:

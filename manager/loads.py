@@ -24,8 +24,10 @@ from manager.model import (
 )
 from manager.reservations import Reservations
 from manager.runtime import EvseRuntime, MeterRuntime, phase_currents, resolution_of
+from manager.solar import SolarPlan
 
 Acc = dict[str, list[float]]
+RESUME = "resume_wait"
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +61,7 @@ def hold_back(
     if r.status is ChargeStatus.ERROR:
         return _box_error(r.detail)
     if st.paused_at is not None and now - st.paused_at < resume_delay_s:
-        return Reason("resume_wait", {"seconds": round(resume_delay_s - (now - st.paused_at))})
+        return Reason(RESUME, {"seconds": round(resume_delay_s - (now - st.paused_at))})
     return None
 
 
@@ -79,6 +81,7 @@ def build_model(
     safe_mode: bool,
     reservations: Reservations,
     gateways: BillingGateways | None = None,
+    solar: SolarPlan | None = None,
 ) -> Model:
     site_cfg = settings.site
     loads: list[EvseLoad] = []
@@ -90,6 +93,8 @@ def build_model(
     for rank, st in enumerate(ranked):
         demand: float | None = st.cap_a
         held = hold_back(now, st, site_cfg.resume_delay_s, reservations)
+        if solar is not None and st.id in solar.held and (held is None or held.code == RESUME):
+            held = solar.held[st.id]  # its mode: off, waiting for surplus, switching phases
         if held is not None:
             demand, overrides[st.id] = 0.0, held
         demand = capped(gateways, st, demand)
@@ -109,9 +114,9 @@ def build_model(
             unbalance_counts_base=False,
         )
         tree = (safe, *tree[1:])
-    return Model(
-        Site(circuits=tree, nominal_voltage_v=site_cfg.nominal_voltage_v), loads, overrides
-    )
+    budgets = solar.budgets if solar is not None else ()
+    site = Site(circuits=tree, nominal_voltage_v=site_cfg.nominal_voltage_v, budgets=budgets)
+    return Model(site, loads, overrides)
 
 
 class BaseLoads:

@@ -99,6 +99,8 @@ class EvseRuntime(DeviceRuntime):
     target_a: float = 0.0
     reason: Reason = STARTING
     deactivation: Reason | None = None
+    #: phases it charges on now (a box that switches 1p/3p; None: its wiring)
+    phases_active: int | None = None
     spec: EvseConfig = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,7 +116,7 @@ class EvseRuntime(DeviceRuntime):
         return EvseLoad(
             id=self.id,
             circuit=cfg.circuit,
-            phases=cfg.phases,
+            phases=self.phases_active or cfg.phases,
             rotation=cfg.phase_rotation,
             car_phases=self.car_phases,
             min_current_a=cfg.min_current_a,

@@ -144,7 +144,9 @@ async def apply_all(now: float, evses: list[EvseRuntime], timeout_s: float) -> N
 async def apply(now: float, st: EvseRuntime, setpoint: float, timeout_s: float) -> None:
     assert st.device is not None
     try:
-        await asyncio.wait_for(st.device.apply(round(setpoint, 3), st.spec.phases), timeout_s)
+        await asyncio.wait_for(
+            st.device.apply(round(setpoint, 3), st.phases_active or st.spec.phases), timeout_s
+        )
     except (TimeoutError, DeviceError) as exc:
         st.error = str(exc) or "no answer while setting the current"
         log.warning("%s: setting %.1f A failed: %s", st.id, setpoint, st.error)

@@ -32,6 +32,7 @@ ZERO_PHASES: Phases = (0.0, 0.0, 0.0)
 
 EvseStatus = Literal["no_car", "connected", "charging", "paused", "error", "offline", "disabled"]
 MeterRoleName = Literal["grid", "pv", "battery", "consumer", "evse"]
+ChargeModeName = Literal["off", "now", "minpv", "pv", "plan"]
 
 
 class _Model(BaseModel):
@@ -82,6 +83,14 @@ class SiteState(_Model):
     safe_mode: bool = False
     safe_reason: ReasonState | None = Field(None, description="why safe mode is on")
     safe_current_a: Num = Field(None, description="what all wallboxes share in safe mode (A)")
+    surplus_w: Num = Field(
+        None,
+        description="solar surplus for the boxes in a solar mode: export + what they draw - "
+        "reserve, averaged (W); null without a grid reading",
+    )
+    solar_charge_w: Num = Field(
+        None, description="what the boxes in a solar mode (pv, minpv, plan) draw now (W)"
+    )
 
 
 class GatewayState(_Model):
@@ -129,6 +138,13 @@ class EvseState(_Model):
     gateway: GatewayState | None = Field(
         None, description="the gateway to a billing backend; null: none configured"
     )
+    charge_mode: ChargeModeName = Field("now", description="the mode in force now")
+    phases_active: int | None = Field(
+        None, description="phases it charges on now (1 or 3; switches for auto 1p/3p)"
+    )
+    pv_start_in_s: Num = Field(None, description="solar start in this many seconds")
+    pv_stop_in_s: Num = Field(None, description="solar pause in this many seconds")
+    phase_switch_in_s: Num = Field(None, description="1p/3p switch in this many seconds")
 
 
 class MeterState(_Model):
