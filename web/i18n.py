@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
-from web import gateway_words
+from web import gateway_words, mode_words
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
+from web.mode_words import DE_MODES, FIELD_LABELS_MODES
 
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
@@ -218,6 +219,7 @@ DE: Mapping[str, str] = {
         "(nicht abgerechnet), jeden"
     ),
     **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
+    **DE_MODES,  # the charging modes (web/mode_words.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -261,6 +263,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "gateway_verify_tls": "Check the backend's certificate",
     "gateway_auth_fallback": "Tag refused or backend away",
     **FIELD_LABELS_STATIONS,
+    **FIELD_LABELS_MODES,
 }
 
 DE_FIELDS: Mapping[str, str] = {
@@ -406,4 +409,5 @@ JS_STRINGS = (
 
 def js_strings(lang: str) -> dict[str, str]:
     _ = translator(lang)
-    return {**{s: _(s) for s in JS_STRINGS}, **gateway_words.js_words(_)}
+    words = {**gateway_words.js_words(_), **mode_words.js_words(_)}
+    return {**{s: _(s) for s in JS_STRINGS}, **words}
