@@ -53,7 +53,7 @@ def battery_share(meters: Iterable[MeterRuntime], cfg: SiteSettings) -> float:
 def battery_rule(power_w: float, soc: float | None, cfg: SiteSettings) -> float:
     """One battery's share: `power_w` > 0 charging, < 0 giving."""
     if soc is not None and soc > cfg.battery_discharge_soc:
-        return power_w  # may give to the car, and what it charges is available too
+        return max(power_w, 0.0)  # may give to the car; what it charges is available too
     if soc is not None and soc >= cfg.battery_priority_soc:
         return power_w  # charging is available; giving is not surplus
     return min(power_w, 0.0)  # charged first: only its giving is taken off
