@@ -60,6 +60,8 @@ class BoxSolar:
     stop_in: float | None = None
     switch_in: float | None = None
     pauses: int = 0
+    #: the driver instance last checked and whether it switches (the Protocol check is slow)
+    switcher: tuple[object, bool] | None = None
 
     def clear_countdowns(self) -> None:
         self.start_in = self.stop_in = self.switch_in = None
@@ -302,7 +304,7 @@ class Solar:
             b.switch_in = b.phase.wait_s(ctx.now, _interval(ctx))
 
     def _wanted_fixed(self, st: EvseRuntime, b: BoxSolar) -> int | None:
-        if not can_switch(st):
+        if not self.switches(st):
             return None
         setting = st.spec.phase_switching
         if setting == "1p" and not b.phase.refuses_1p:
@@ -310,7 +312,14 @@ class Solar:
         return 3
 
     def _auto(self, st: EvseRuntime) -> bool:
-        return can_switch(st) and st.spec.phase_switching == "auto"
+        return self.switches(st) and st.spec.phase_switching == "auto"
+
+    def switches(self, st: EvseRuntime) -> bool:
+        """can_switch, checked once per driver instance."""
+        b = self.box(st)
+        if b.switcher is None or b.switcher[0] is not st.device:
+            b.switcher = (st.device, can_switch(st))
+        return b.switcher[1]
 
     def need(self, st: EvseRuntime, phases: int, ctx: Ctx) -> float:
         """The box's minimum power on `phases` phases (W), as the budget counts it: once per

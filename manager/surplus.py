@@ -61,37 +61,33 @@ def battery_rule(power_w: float, soc: float | None, cfg: SiteSettings) -> float:
 
 @dataclass
 class SurplusMeter:
-    """The rolling average of the surplus over `window_s` seconds, weighted by time."""
+    """The rolling average of the surplus over `window_s` seconds, weighted by time: each
+    sample stands for the time since the one before it (sums kept as samples come and go)."""
 
-    samples: deque[tuple[float, float]] = field(default_factory=deque)
+    samples: deque[tuple[float, float, float]] = field(default_factory=deque)
     raw_w: float | None = None
     average_w: float | None = None
+    _total: float = 0.0
+    _weight: float = 0.0
 
     def update(self, now: float, raw_w: float | None, window_s: float) -> float | None:
         """Add this cycle's surplus (None: not measurable, which empties the average)."""
         self.raw_w = raw_w
         if raw_w is None:
             self.samples.clear()
+            self._total = self._weight = 0.0
             self.average_w = None
             return None
-        self.samples.append((now, raw_w))
-        while len(self.samples) > 1 and self.samples[1][0] <= now - window_s:
-            self.samples.popleft()
-        self.average_w = _mean(self.samples)
+        dt = max(now - self.samples[-1][0], 0.0) if self.samples else 0.0
+        self.samples.append((now, raw_w, dt))
+        self._total += raw_w * dt
+        self._weight += dt
+        while len(self.samples) > 1 and self.samples[0][0] <= now - window_s:
+            _, w, d = self.samples.popleft()
+            self._total -= w * d
+            self._weight -= d
+        if self._weight > 1e-9:
+            self.average_w = self._total / self._weight
+        else:
+            self.average_w = raw_w
         return self.average_w
-
-
-def _mean(samples: deque[tuple[float, float]]) -> float:
-    """Time-weighted mean: each sample stands for the time since the one before it."""
-    items = list(samples)
-    if len(items) == 1:
-        return items[0][1]
-    first_dt = items[1][0] - items[0][0]
-    total = weight = 0.0
-    prev = items[0][0] - first_dt
-    for t, w in items:
-        dt = max(t - prev, 0.0)
-        total += w * dt
-        weight += dt
-        prev = t
-    return total / weight if weight > 0 else items[-1][1]

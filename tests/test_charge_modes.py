@@ -227,7 +227,7 @@ def test_surplus_average_and_battery_rules() -> None:
     m = SurplusMeter()
     for t, w in [(0, 1000.0), (10, 1000.0), (20, 4000.0)]:
         avg = m.update(t, w, 30.0)
-    assert avg == pytest.approx(2000.0)
+    assert avg == pytest.approx(2500.0)  # each sample stands for the 10 s before it
     assert m.update(21, None, 30.0) is None  # no grid reading: nothing to average
     cfg = SiteSettings(battery_priority_soc=50, battery_discharge_soc=90)
     assert battery_rule(2000, 30, cfg) == 0  # charged first: its charging stays its own
