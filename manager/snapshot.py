@@ -117,6 +117,16 @@ def _modes(st: EvseRuntime, solar: Solar | None) -> dict[str, Any]:
     }
 
 
+def _solar_site(solar: Solar | None, evses: list[EvseState]) -> dict[str, float | None]:
+    """The surplus and what the boxes in a solar mode draw of it."""
+    surplus = solar.meter.average_w if solar is not None else None
+    drawn = sum(e.power_w or 0.0 for e in evses if e.charge_mode in SOLAR_MODES)
+    return {
+        "surplus_w": None if surplus is None else round(surplus, 1),
+        "solar_charge_w": round(drawn, 1),
+    }
+
+
 def _secs(value: float | None) -> float | None:
     return None if value is None else float(round(value))
 
@@ -169,7 +179,6 @@ class Inputs:
 def build_state(x: Inputs) -> State:
     by_name = lambda s: s.name  # noqa: E731
     evses = [evse_state(st, x.gateways, x.solar) for st in sorted(x.evses, key=by_name)]
-    surplus = x.solar.meter.average_w if x.solar is not None else None
     meters = sorted(x.meters, key=by_name)
     grid_reading = x.grid.reading if x.grid and x.grid.online else None
     cfg = x.settings.site
@@ -183,10 +192,7 @@ def build_state(x: Inputs) -> State:
         safe_mode=x.safe_reason is not None,
         safe_reason=ReasonState.of(x.safe_reason),
         safe_current_a=cfg.safe_current_a,
-        surplus_w=None if surplus is None else round(surplus, 1),
-        solar_charge_w=round(
-            sum(e.power_w or 0.0 for e in evses if e.charge_mode in SOLAR_MODES), 1
-        ),
+        **_solar_site(x.solar, evses),
     )
     circuits = [
         CircuitState(

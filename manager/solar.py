@@ -22,12 +22,12 @@ from manager.chargemode import ChargeMode
 from manager.config import SiteSettings
 from manager.model import Budget, ChargeStatus, EventSink, Reason
 from manager.phaseswitch import PhaseState, PhaseSwitcher, can_switch
-from manager.runtime import EvseRuntime, MeterRuntime
+from manager.runtime import FOLLOW_S, EvseRuntime, MeterRuntime
 from manager.surplus import SurplusMeter, battery_share, total_power
 
 SOLAR = (ChargeMode.PV, ChargeMode.MINPV, ChargeMode.PLAN)
 #: going back to 3 phases needs the 3-phase minimum plus this share of it (hysteresis)
-PHASE_UP_MARGIN = 0.1
+PHASE_UP_MARGIN = 0.2
 PLUGGED = (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)
 #: the slow average of the surplus (s): a running box is kept at its min through a cloud
 #: while this average still covers it, and phases switch only when it agrees
@@ -147,25 +147,27 @@ class Solar:
         active = [st for st in evses if st.enabled and st.device is not None and st.online]
         out = SolarPlan(modes={st.id: mode_in_force(st, now) for st in active})
         solar = [st for st in active if out.modes[st.id] in SOLAR]
-        surplus = self.measure(now, cfg, grid, meters, solar)
-        out.surplus_w = surplus
+        out.surplus_w = surplus = self.measure(now, cfg, grid, meters, solar)
         slow = self.slow.update(now, self.meter.raw_w, SLOW_AVERAGE_S)
         ctx = Ctx(now, cfg, self.events, surplus or 0.0, slow or 0.0, surplus is not None)
         for st in active:
             self._switch_step(now, st, out)
+        self._share(ctx, solar, out)
+        for st in active:
+            if out.modes[st.id] not in SOLAR or not self._auto(st):
+                self._fixed(ctx, st, out)
+            st.phases_active = self.phases(st)
+        self.modes = out.modes
+        return out
+
+    def _share(self, ctx: Ctx, solar: list[EvseRuntime], out: SolarPlan) -> None:
+        """The minpv boxes' mins first, then the pv boxes in order; then the rows."""
         minpv = [st for st in solar if acting_mode(out.modes[st.id]) is ChargeMode.MINPV]
         pv = [st for st in solar if st not in minpv]
         minpv_need = sum(self._minpv(ctx, st, out) for st in _ordered(minpv, self))
         pv_room = ctx.avail
         on = [st for st in _ordered(pv, self) if self._pv(ctx, st, out)]
-        for st in active:
-            if out.modes[st.id] not in SOLAR or not self._auto(st):
-                self._fixed(ctx, st, out)
-        out.budgets = self._budgets(ctx, surplus, pv_room, minpv_need, (minpv, on), out)
-        for st in active:
-            st.phases_active = self.phases(st)
-        self.modes = out.modes
-        return out
+        out.budgets = self._budgets(ctx, out.surplus_w, pv_room, minpv_need, (minpv, on), out)
 
     # -- the modes ---------------------------------------------------------------------------
     def _switch_step(self, now: float, st: EvseRuntime, out: SolarPlan) -> None:
@@ -190,7 +192,7 @@ class Solar:
             return 0.0
         if self._auto(st):
             self._phases_by_surplus(ctx, st, b)
-        need = self.need(st, b.phase.active, ctx)
+        need = _held(ctx, st, self.need(st, b.phase.active, ctx))
         ctx.take(need)
         return need
 
@@ -219,7 +221,7 @@ class Solar:
             b.short_since = None
             if ctx.avail < need:
                 out.notes[st.id] = _short("pv_bridging", ctx.avail, need)
-            ctx.take(need)
+            ctx.take(_held(ctx, st, need))
             return
         b.short_since = b.short_since if b.short_since is not None else ctx.now
         left = ctx.cfg.pv_disable_delay_s - (ctx.now - b.short_since)
@@ -340,10 +342,14 @@ class Solar:
         out: SolarPlan,
     ) -> tuple[Budget, ...]:
         """The surplus as two rows: pv boxes within their room (at least their running mins
-        until the disable delay ends), pv and minpv boxes within that plus the minpv mins."""
+        until the disable delay ends), pv and minpv boxes within that plus the minpv mins.
+        A box whose car takes nothing (full) is in neither: it keeps no room from the others."""
         minpv, on = boxes
+        on = [st for st in on if _held(ctx, st, 1.0)]
         pv_ids = tuple(st.id for st in on)
-        minpv_ids = tuple(st.id for st in minpv if st.id not in out.held and _plugged(st))
+        minpv_ids = tuple(
+            st.id for st in minpv if st.id not in out.held and _plugged(st) and _held(ctx, st, 1.0)
+        )
         if not pv_ids and not minpv_ids:
             return ()
         label = Reason("pv_budget", {"surplus_w": round(surplus or 0.0)})
@@ -353,6 +359,16 @@ class Solar:
         if pv_ids:
             rows.append(Budget(label, pv_ids, max_power_w=pv_cap))
         return tuple(rows)
+
+
+def _held(ctx: Ctx, st: EvseRuntime, need: float) -> float:
+    """What a running box keeps of the surplus: its min, or nothing when its car has not
+    drawn for a while although offered current (a full car keeps nothing from the others)."""
+    r, since = st.reading, st.charging_since
+    offered = st.commanded_a > 0 and since is not None and ctx.now - since > FOLLOW_S
+    if offered and r is not None and r.status is ChargeStatus.CONNECTED:
+        return 0.0
+    return need
 
 
 def _interval(ctx: Ctx) -> float:
