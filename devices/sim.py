@@ -80,6 +80,25 @@ class SimCar:
         return self.need_wh <= 0
 
 
+@dataclass
+class SimBattery:
+    """A home battery behind the grid meter that keeps the grid at 0: it charges with what
+    would be exported and gives what would be imported, within its power and charge."""
+
+    capacity_wh: float = 10_000.0
+    soc_pct: float = 50.0
+    max_w: float = 3000.0
+    power_w: float = 0.0  # > 0 charging
+
+    def follow(self, net_w: float, dt_s: float) -> None:
+        """Set its power for a grid balance of `net_w` (import > 0) and move its charge."""
+        want = max(-self.max_w, min(self.max_w, -net_w))
+        if (want > 0 and self.soc_pct >= 100.0) or (want < 0 and self.soc_pct <= 5.0):
+            want = 0.0
+        self.power_w = want
+        self.soc_pct = min(100.0, max(0.0, self.soc_pct + want * dt_s / 36.0 / self.capacity_wh))
+
+
 class SimWorld:
     """Shared state of the simulated site; advanced lazily whenever a device is read."""
 
@@ -104,6 +123,8 @@ class SimWorld:
         #: time between two household events (s): from, to
         self.event_gap_s = event_gap_s
         self.evses: dict[str, SimEvse] = {}
+        #: a home battery, there once a simulated meter with role `battery` is configured
+        self.battery: SimBattery | None = None
         self.active: list[tuple[LoadEvent, float]] = []  # event, end time
         self._next_event = self.clock() + 5.0
         self._last = self.clock()
@@ -123,6 +144,8 @@ class SimWorld:
                 del self.evses[evse_id]  # deleted for good: the box is gone
             else:
                 evse.advance(now)
+        if self.battery is not None:
+            self.battery.follow(sum(self._net_a()) * VOLTAGE, now - self._last)
         self._last = now
 
     def household_a(self) -> Triple:
@@ -140,6 +163,14 @@ class SimWorld:
         return round(self.pv_peak_w * max(0.0, sun) * 0.9, 1)
 
     def grid_a(self) -> Triple:
+        cur = self._net_a()
+        if self.battery is not None:
+            for p in range(PHASES):
+                cur[p] += self.battery.power_w / VOLTAGE / PHASES
+        return (cur[0], cur[1], cur[2])
+
+    def _net_a(self) -> list[float]:
+        """House + cars - PV per phase, before the battery."""
         cur = list(self.household_a())
         pv_phase = self.pv_w() / VOLTAGE / PHASES
         for p in range(PHASES):
@@ -148,7 +179,7 @@ class SimWorld:
             site = evse.site_current_a()
             for p in range(PHASES):
                 cur[p] += site[p]
-        return (cur[0], cur[1], cur[2])
+        return cur
 
 
 def _local_hour() -> float:
@@ -157,7 +188,7 @@ def _local_hour() -> float:
 
 
 class SimMeter:
-    """Grid meter (household + cars - PV) or PV meter of the simulated site."""
+    """Grid meter (household + cars - PV + battery), PV meter or home battery of the site."""
 
     def __init__(self, world: SimWorld, role: str, opts: SimMeterOptions) -> None:
         self.world = world
@@ -167,6 +198,8 @@ class SimMeter:
         self.import_wh = 0.0
         self.export_wh = 0.0
         self._last = world.clock()
+        if role == "battery" and world.battery is None:
+            world.battery = SimBattery()
 
     async def read(self) -> MeterReading:
         if self.latency_s:
@@ -174,9 +207,14 @@ class SimMeter:
         if self.offline:
             raise DeviceError("simulated meter is offline")
         self.world.step()
+        soc = None
         if self.role == "pv":
             p_pv = self.world.pv_w()
             cur = tuple(-p_pv / VOLTAGE / PHASES for _ in range(PHASES))
+        elif self.role == "battery" and self.world.battery is not None:
+            battery = self.world.battery
+            cur = tuple(battery.power_w / VOLTAGE / PHASES for _ in range(PHASES))
+            soc = round(battery.soc_pct, 1)
         else:
             cur = self.world.grid_a()
         power = tuple(round(c * VOLTAGE, 1) for c in cur)
@@ -195,6 +233,7 @@ class SimMeter:
             total_power_w=round(total, 1),
             energy_import_wh=round(self.import_wh, 1),
             energy_export_wh=round(self.export_wh, 1),
+            soc_pct=soc,
         )
 
     async def close(self) -> None:

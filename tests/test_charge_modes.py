@@ -257,3 +257,30 @@ def test_stored_relay_option_is_migrated() -> None:
     new = migrate_device(old)
     assert new["phase_relay"] is True and new["phase_switching"] == "auto"
     assert migrate_device(new) == new
+
+
+@pytest.mark.parametrize(("soc", "charges"), [(30.0, False), (80.0, True)])
+async def test_home_battery_first_below_its_priority_charge(soc: float, charges: bool) -> None:
+    """6 kW of PV, a battery taking up to 3 kW: below battery_priority_soc (50 %) it keeps what
+    it charges and the car's 4.1 kW minimum does not fit; above it, the car goes first."""
+    site = SolarSite(pv_w=6000, pv_enable_delay_s=5, surplus_average_s=0)
+    site.devices["battery"] = {
+        "id": "battery",
+        "name": "battery",
+        "kind": "meter",
+        "driver": "sim-meter",
+        "role": "battery",
+    }
+    site.add("a", charge_mode="pv")
+    await site.run(1)
+    assert site.world.battery is not None
+    site.world.battery.soc_pct = soc
+    site.world.battery.capacity_wh = 1e9  # its charge stays put during the test
+    snap = await site.run(60)
+    a = site.evse(snap, "a")
+    if charges:
+        assert a["setpoint_a"] > 6.0
+        assert site.world.battery.power_w < 1000  # the car took its share
+    else:
+        assert a["setpoint_a"] == 0.0 and a["reason"]["code"] == "pv_waiting"
+        assert site.world.battery.power_w > 2900  # the battery charges first
