@@ -25,6 +25,8 @@ RAMP_STEP_A = 4.0
 DEADBAND_A = 0.5
 #: the setpoint is sent again this often even if unchanged (s)
 REFRESH_S = 60.0
+#: a target change logged (A)
+LOG_STEP_A = 1.0
 
 PLUGGED = (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)
 
@@ -68,7 +70,7 @@ def decide(
         elif st.cap_a is not None and target >= st.cap_a - 1e-9:
             reason = Reason("car_takes_less", {"amps": st.cap_a})
         _track_waiting(now, st, target)
-        if target != st.target_a or _steady(reason) != _steady(st.reason):
+        if _moved(target, st.target_a) or _steady(reason) != _steady(st.reason):
             log.info("%s: %.1f A (%s)", st.id, target, reason)
         st.target_a, st.reason = target, reason
 
@@ -82,11 +84,21 @@ def _track_waiting(now: float, st: EvseRuntime, target: float) -> None:
         st.waiting_since = None
 
 
+def _moved(target: float, before: float) -> bool:
+    """Worth a log line: a start, a pause, or a change of at least LOG_STEP_A (a box that
+    follows the solar surplus changes a little every cycle)."""
+    return (target == 0) != (before == 0) or abs(target - before) >= LOG_STEP_A
+
+
+#: reason parameters that change from cycle to cycle (counters and measurements)
+_VOLATILE = frozenset({"seconds", "surplus_w", "need_w"})
+
+
 def _steady(reason: Reason | None) -> tuple[object, ...]:
     """The reason without its counters, so a countdown is logged once, not every second."""
     if reason is None:
         return ()
-    params = tuple(sorted((k, v) for k, v in reason.params.items() if k != "seconds"))
+    params = tuple(sorted((k, v) for k, v in reason.params.items() if k not in _VOLATILE))
     return (reason.code, params, _steady(reason.cause))
 
 
