@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 from manager.chargemode import ChargeMode
 from manager.config import SiteSettings
@@ -317,11 +318,14 @@ class Solar:
         return self.switches(st) and st.spec.phase_switching == "auto"
 
     def switches(self, st: EvseRuntime) -> bool:
-        """can_switch, checked once per driver instance."""
+        """can_switch; the Protocol check once per driver instance, the driver's `switching`
+        every time (an OCPP box says whether it can after it connected)."""
         b = self.box(st)
         if b.switcher is None or b.switcher[0] is not st.device:
-            b.switcher = (st.device, can_switch(st))
-        return b.switcher[1]
+            b.switcher = (st.device, isinstance(st.device, PhaseSwitcher))
+        if not b.switcher[1] or st.spec.phases != 3:
+            return False
+        return bool(cast(PhaseSwitcher, st.device).switching)
 
     def need(self, st: EvseRuntime, phases: int, ctx: Ctx) -> float:
         """The box's minimum power on `phases` phases (W), as the budget counts it: once per
