@@ -145,7 +145,9 @@ class Solar:
         grid: MeterRuntime | None,
         meters: Iterable[MeterRuntime],
     ) -> SolarPlan:
-        active = [st for st in evses if st.enabled and st.device is not None and st.online]
+        boxes = list(evses)
+        self._forget({st.id for st in boxes})
+        active = [st for st in boxes if st.enabled and st.device is not None and st.online]
         out = SolarPlan(modes={st.id: mode_in_force(st, now) for st in active})
         solar = [st for st in active if out.modes[st.id] in SOLAR]
         out.surplus_w = surplus = self.measure(now, cfg, grid, meters, solar)
@@ -169,6 +171,11 @@ class Solar:
         pv_room = ctx.avail
         on = [st for st in _ordered(pv, self) if self._pv(ctx, st, out)]
         out.budgets = self._budgets(ctx, out.surplus_w, pv_room, minpv_need, (minpv, on), out)
+
+    def _forget(self, ids: set[str]) -> None:
+        """What was learned of deleted boxes goes with them."""
+        for gone in set(self.boxes) - ids:
+            del self.boxes[gone]
 
     # -- the modes ---------------------------------------------------------------------------
     def _switch_step(self, now: float, st: EvseRuntime, out: SolarPlan) -> None:
