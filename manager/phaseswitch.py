@@ -3,9 +3,10 @@
 A switch goes: pause (the box is held at 0 A), wait until the car has stopped drawing, wait
 SETTLE_S more, then change the phase count the loop passes to `apply` and resume. The driver
 switches its relay on the first offer with the new count (devices/modbus/wallbox.py keeps the
-box paused a while longer itself). A car that draws nothing on 1 phase after a switch is
-remembered: that box stays on 3 phases from then on. When to switch is decided in
-manager/solar.py; this module only carries a switch out safely.
+box paused a while longer itself); the resume delay after a pause does not apply to it. A car
+that draws nothing on 1 phase after a switch is remembered: that box stays on 3 phases from
+then on. When to switch is decided in manager/solar.py; this module only carries a switch out
+safely.
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ class PhaseState:
         self.switches += 1
         self.on_1p_since = now if self.active == 1 else None
         st.car_phases = None  # learned again on the new phases
+        # the pause was the switch's own: no resume delay on top (switches are rate-limited,
+        # so this is no on/off flapping)
+        st.paused_at = None
 
     def _check_refusal(self, now: float, st: EvseRuntime, events: EventSink) -> None:
         """A car offered current on 1 phase that does not draw refuses 1 phase."""
