@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import time
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from pydantic import ValidationError
 
 from devices import registry
@@ -24,17 +25,23 @@ from devices.ocpp.station import StationDesk
 from devices.ocpp.station_ca import LocalCA
 from devices.probe import probe
 from devices.sim import SimWorld
+from manager import backup, integrations
 from manager.audit import AuditLog
+from manager.authorize import Authorizer
 from manager.config import (
     COMMON_FIELDS,
     InvalidInput,
     Settings,
+    validate_device,
 )
 from manager.configstore import ConfigStore
 from manager.control import ControlLoop
+from manager.cycles import cycle_every_interval
 from manager.events import EventLog
 from manager.history import History
 from manager.model import Evse, Meter
+from manager.mqtt import MqttBridge
+from manager.ocpp_sessions import OcppSessions
 from manager.service import Service
 from manager.sessions import SessionStore
 from manager.startup import (  # noqa: F401  (the CLI and tests take them from here)
@@ -44,13 +51,15 @@ from manager.startup import (  # noqa: F401  (the CLI and tests take them from h
     ensure_admin_password,
     seed_demo,
 )
-from manager.state import State
 from manager.station_display import ReasonDisplay
 from manager.stations import Stations
+from manager.tagdesk import TagDesk
+from manager.teachin import TeachIn
 from manager.transfers import Transfers
+from manager.users import UserBook
 from manager.webserver import listen_socket, serve
 from web.app import create_app
-from web.wording import word
+from web.wording import shown, word
 
 log = logging.getLogger("ampshare")
 
@@ -100,85 +109,20 @@ class DriverTable:
         return await probe(registry.spec_of(device), self.ctx, timeout_s)
 
 
-class OcppSessions:
-    """The session recorder the OCPP server gets: files sessions under the configured device
-    (not the ChargeBox ID) and names the user of the RFID tag, like every other session."""
-
-    def __init__(self, sessions: SessionStore, store: ConfigStore) -> None:
-        self.sessions = sessions
-        self.store = store
-
-    def start(
-        self,
-        evse: str,
-        connector: int,
-        id_tag: str | None,
-        started_at: str,
-        meter_start_wh: float | None,
-        *,
-        key: str | None = None,
-        user: str | None = None,
-        box: str | None = None,
-    ) -> int:
-        # the key stays on the ChargeBox ID, so a start resent after the box was added as a
-        # device is still the same session
-        key = key or f"ocpp|{evse}|{connector}|{id_tag}|{started_at}|{meter_start_wh}"
-        device = next(
-            (
-                d
-                for d in self.store.devices()
-                if d.get("driver") == "ocpp"
-                and d.get("address") == evse
-                and int(d.get("connector_id", 1)) == connector
-            ),
-            None,
-        )
-        if user is None and id_tag:
-            owner = self.store.user_by_tag(id_tag)
-            user = owner.name if owner else None
-        if device is not None:
-            evse, box = str(device["id"]), str(device["name"])
-        return self.sessions.start(
-            evse, connector, id_tag, started_at, meter_start_wh, key=key, user=user, box=box
-        )
-
-    def stop(
-        self,
-        transaction_id: int,
-        stopped_at: str,
-        meter_stop_wh: float | None,
-        reason: str | None = None,
-        signed_data: list[object] | None = None,
-        *,
-        meter_start_wh: float | None = None,
-    ) -> Mapping[str, object] | None:
-        return self.sessions.stop(
-            transaction_id,
-            stopped_at,
-            meter_stop_wh,
-            reason,
-            signed_data,
-            meter_start_wh=meter_start_wh,
-        )
-
-    def find(self, key: str) -> int | None:
-        return self.sessions.find(key)
-
-    def open_sessions(self) -> list[dict[str, Any]]:
-        return self.sessions.open_sessions()
-
-    def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
-        self.sessions.annotate(transaction_id, fields)
-
-
 class OcppBridge:
     """Both sides between the manager and the OCPP server: its hooks, and its controls."""
 
     def __init__(
-        self, store: ConfigStore, sessions: SessionStore, events: EventLog, local_ca: LocalCA
+        self,
+        store: ConfigStore,
+        sessions: SessionStore,
+        events: EventLog,
+        local_ca: LocalCA,
+        desk: TagDesk,
     ) -> None:
         self.store = store
-        self.sessions = OcppSessions(sessions, store)
+        self.desk = desk
+        self.sessions = OcppSessions(sessions, store, desk)
         self.events = events
         self.host = "0.0.0.0"
         self.server: OcppServer | None = None
@@ -186,13 +130,23 @@ class OcppBridge:
 
     # hooks the server calls
     def authorize(self, id_tag: str) -> bool:
-        return self.store.user_by_tag(id_tag) is not None
+        """A local user who may charge somewhere (enabled, not expired)."""
+        user = self.desk.auth.users.by_tag(id_tag)
+        return self.desk.auth.check_user(user, user.evses if user else []).accepted
+
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        return await self.desk.check_ocpp(charge_box_id, connector, id_tag, protocol)
 
     def _device(self, charge_box_id: str) -> dict[str, Any] | None:
         for d in self.store.devices():
             if d.get("driver") == "ocpp" and d.get("address") == charge_box_id:
                 return d
         return None
+
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        return self.desk.local_list(charge_box_id)
 
     def device_password(self, charge_box_id: str) -> str | None:
         device = self._device(charge_box_id)
@@ -261,6 +215,12 @@ class Manager:
     service: Service
     audit: AuditLog
     gateways: GatewayHub
+    #: MQTT, metrics, the log view (manager/integrations.py)
+    integrations: integrations.Integrations | None = None
+
+    @property
+    def mqtt(self) -> MqttBridge | None:
+        return self.integrations.mqtt if self.integrations else None
 
     async def start(self) -> None:
         try:
@@ -269,34 +229,67 @@ class Manager:
             self.events("ocpp", f"OCPP server cannot listen on port {self.ocpp.port}: {exc}")
         await self.service.load()
         await self.control.cycle()
+        if self.integrations is not None:
+            self.integrations.start()
 
     async def close(self) -> None:
+        if self.integrations is not None:
+            await self.integrations.close()
         await self.control.close()
         await self.gateways.close()
         await self.ocpp.stop()
         await self.ctx.buses.close()
         self.sessions.close()
+        self.events.close()
         self.audit.close()
         self.store.close()
 
 
+def open_data(data_dir: Path) -> tuple[ConfigStore, EventLog, SessionStore, History, AuditLog]:
+    """Every data file, read strictly before anything is written; CorruptDataError names a
+    bad one."""
+    store = ConfigStore(data_dir)  # reads and validates all but the devices
+    drivers = DriverTable(DeviceContext())
+    store.check_devices(lambda device: validate_device(device, drivers.check))
+    history = History(data_dir / "history.json")
+    return store, EventLog(data_dir), SessionStore(data_dir), history, AuditLog(data_dir)
+
+
+def check_data(data_dir: Path) -> None:
+    """A staged restore is read as start-up reads it, so no restore switches in data that the
+    manager would then refuse to start on."""
+    store, _, sessions, _, audit = open_data(data_dir)
+    for part in (store, sessions, audit):
+        part.close()
+
+
 def build_manager(opts: Options) -> Manager:
     """Opens the data directory and wires every part; raises CorruptDataError on a bad file."""
-    store = ConfigStore(opts.data_dir)
+    store, events, sessions, history, audit = open_data(opts.data_dir)
+    # written only now that everything stored is known to load, and only what changes
     if opts.demo and not store.devices():
         seed_demo(store)
-    if opts.ocpp_port is not None:
-        settings = store.settings()
+    store.migrate_users()
+    settings = store.settings()
+    if opts.ocpp_port is not None and opts.ocpp_port != settings.ocpp.port:
         settings.ocpp.port = opts.ocpp_port
         store.save_settings(settings)
 
-    events = EventLog()
-    sessions = SessionStore(opts.data_dir)
-    bridge = OcppBridge(store, sessions, events, LocalCA(opts.data_dir / "ocpp" / "ca"))
+    users = UserBook(store)
+    control: ControlLoop | None = None
+
+    def wallboxes() -> list[dict[str, Any]]:  # the control loop's, in memory
+        return [st.config for st in control.evses.values()] if control is not None else []
+
+    authorizer = Authorizer(users, wallboxes)
+    tag_desk = TagDesk(authorizer, TeachIn(users), authorizer.devices, events)
+    local_ca = LocalCA(opts.data_dir / "ocpp" / "ca")
+    bridge = OcppBridge(store, sessions, events, local_ca, tag_desk)
     bridge.host = opts.host
     ocpp = OcppServer(bridge.server_settings(store.settings()), bridge, opts.data_dir)
     bridge.server = ocpp
     bridge.use_local_ca(store.settings())
+    users.listeners.append(lambda _change: ocpp.refresh_local_lists())
     ctx = DeviceContext(
         sim=SimWorld(seed=int(time.time()) if opts.demo else 1), ocpp=ocpp, buses=BusPool()
     )
@@ -305,9 +298,10 @@ def build_manager(opts: Options) -> Manager:
     ocpp.station.on_reservation_end = control.reservations.cancel
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways
+    control.authorizer = authorizer
+    control.observer.tags = tag_desk
+    tag_desk.gateways = gateways
     ocpp.observer = gateways
-    history = History(opts.data_dir / "history.json")
-    audit = AuditLog(opts.data_dir)
     desk = StationDesk(ocpp)
     stations = Stations(
         desk,
@@ -326,8 +320,11 @@ def build_manager(opts: Options) -> Manager:
         history=history,
         sessions=sessions,
         ocpp=bridge,
+        users=users,
+        teach=tag_desk.teach,
         stations=stations,
     )
+    service.device_listeners = [ocpp.refresh_local_lists]
     control.on_cycle.append(history.add)
     control.on_cycle.append(
         ReasonDisplay(
@@ -338,15 +335,34 @@ def build_manager(opts: Options) -> Manager:
         )
     )
     control.charge_points = service.charge_points
-    return Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
+    manager = Manager(store, sessions, events, ocpp, ctx, control, service, audit, gateways)
+    manager.integrations = integrations.wire(
+        service, control, events, opts.data_dir, lambda state: shown(state, "en")
+    )
+    return manager
 
 
 async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
-    """Runs the manager until cancelled or until uvicorn gets SIGINT/SIGTERM."""
+    """Runs the manager until cancelled or until uvicorn gets SIGINT/SIGTERM.
+
+    A restore from the web stops the manager, switches the checked data in and starts again.
+    """
+    # a demo's data is a temporary folder of its own: nothing to guard
+    with contextlib.nullcontext() if opts.demo else backup.DataLock(opts.data_dir):
+        while True:
+            staged = await _run_once(opts, ready=ready)
+            if staged is None:
+                return
+            await asyncio.to_thread(backup.switch, staged, opts.data_dir)
+            log.warning("restarting on the restored data")
+
+
+async def _run_once(opts: Options, *, ready: asyncio.Event | None = None) -> Path | None:
+    """One life of the manager; returns a staged restore to switch to, if one was asked for."""
     t0 = time.monotonic()
     sock = listen_socket(opts.host, opts.http_port)  # first: a taken port fails before anything
     manager = build_manager(opts)
-    service, control, store = manager.service, manager.control, manager.store
+    service, control = manager.service, manager.control
     generated = ensure_admin_password(service, opts.admin_password)
     if generated:
         print(f"ampshare: admin password (change it in Settings): {generated}", flush=True)
@@ -359,30 +375,17 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
         gc.collect()
         gc.freeze()
 
-        scheduler = AsyncIOScheduler()
-        interval = store.settings().site.control_interval_s
+        stack.callback(cycle_every_interval(control))
 
-        def follow_interval(_: State) -> None:
-            nonlocal interval
-            wanted = control.settings.site.control_interval_s
-            if wanted != interval:
-                interval = wanted
-                scheduler.reschedule_job("control", trigger="interval", seconds=wanted)
-                log.info("control interval now %.1f s", wanted)
+        restore: list[Path] = []
+        stop = asyncio.Event()
 
-        control.on_cycle.append(follow_interval)
-        scheduler.add_job(
-            control.cycle,
-            "interval",
-            seconds=interval,
-            id="control",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        scheduler.start()
-        stack.callback(scheduler.shutdown, wait=False)
+        def restart_with(staged: Path) -> None:
+            restore.append(staged)
+            # after the answer to the restore request has gone out
+            asyncio.get_running_loop().call_later(0.5, stop.set)
 
+        service.ops.restart_with, service.ops.check_staged = restart_with, check_data
         await serve(
             create_app(service),
             sock,
@@ -390,4 +393,6 @@ async def run(opts: Options, *, ready: asyncio.Event | None = None) -> None:
             opts.http_port,
             started_at=t0,
             ready=ready,
+            stop=stop,
         )
+    return restore[-1] if restore else None

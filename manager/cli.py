@@ -1,4 +1,4 @@
-"""The `ampshare` command: serve, demo, set-password."""
+"""The `ampshare` command: serve, demo, set-password, backup, restore, install-service."""
 
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ampshare", description="Local load management for EV charging."
     )
+    from manager.version import VERSION
+
+    parser.add_argument("--version", action="version", version=f"ampshare {VERSION}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the manager")
@@ -38,7 +41,33 @@ def _parser() -> argparse.ArgumentParser:
 
     pw = sub.add_parser("set-password", help="set the admin password")
     pw.add_argument("--data", type=Path, help="data directory (default: ~/.local/share/ampshare)")
+    _operations_parsers(sub)
     return parser
+
+
+def _operations_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    data_help = "data directory (default: ~/.local/share/ampshare)"
+    bk = sub.add_parser(
+        "backup", help="write the whole data directory (secrets included) to one archive"
+    )
+    bk.add_argument("--data", type=Path, help=data_help)
+    bk.add_argument("file", type=Path, help="archive to write (.tar.gz)")
+    rs = sub.add_parser("restore", help="check an archive, then replace the data with it")
+    rs.add_argument("--data", type=Path, help=data_help)
+    rs.add_argument("file", type=Path, help="archive written by `ampshare backup`")
+    svc = sub.add_parser("install-service", help="install and start a systemd service (root)")
+    svc.add_argument("--user", default="ampshare", help="user the service runs as (ampshare)")
+    svc.add_argument(
+        "--data", type=Path, default=Path("/var/lib/ampshare/data"), help="data directory"
+    )
+    svc.add_argument("--host", default="0.0.0.0", help="address to listen on (0.0.0.0)")
+    svc.add_argument("--http-port", type=int, default=8080, help="web port (8080)")
+    svc.add_argument("--ocpp-port", type=int, help="OCPP port (default: settings, 19520)")
+    svc.add_argument(
+        "--unit-dir", type=Path, default=Path("/etc/systemd/system"), help="where the unit goes"
+    )
+    svc.add_argument("--print", action="store_true", help="only print the unit")
+    svc.add_argument("--no-start", action="store_true", help="enable, but do not start it now")
 
 
 def _return_big_blocks_to_os() -> None:
@@ -86,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "set-password":
             return _set_password(args.data or app.default_data_dir())
+        if args.command in ("backup", "restore", "install-service"):
+            from manager import operations_cli
+
+            return operations_cli.run(args, app.default_data_dir(), app.check_data)
         _port(args.http_port, "--http-port")
         _port(args.ocpp_port, "--ocpp-port")
         _env_password_ok(os.environ.get(app.ADMIN_ENV))

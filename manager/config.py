@@ -1,8 +1,7 @@
-"""The configuration a user edits: settings, circuits, devices, RFID users.
-
-pydantic models, so the API, the store and the CLI share one set of rules and every error names
-its field. The grid connection is not stored as a circuit: it is the root circuit `main`, derived
-from the site settings, so its limit cannot disagree with `site.max_current_a`.
+"""The configuration a user edits: settings, circuits and devices, as pydantic models, so the
+API, the store and the CLI share one set of rules and every error names its field. The grid
+connection is not stored as a circuit: it is the root circuit `main`, derived from the site
+settings, so its limit cannot disagree with `site.max_current_a`.
 """
 
 from __future__ import annotations
@@ -186,9 +185,36 @@ def check_ca_pem(text: str) -> str:
     return pem
 
 
+class MqttSettings(_Strict):
+    host: str = Field("", max_length=253, description="Broker host; empty: MQTT off")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (1883, TLS 8883)")
+    tls: bool = Field(False, description="Connect with TLS")
+    username: str = Field("", max_length=128, description="User name (optional)")
+    password: str | None = Field(None, max_length=256, description="Password (optional)")
+    base_topic: str = Field(
+        "ampshare",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$",
+        description="Topic prefix, no wildcards",
+    )
+    retain: bool = Field(True, description="Publish state retained")
+
+
+class MetricsSettings(_Strict):
+    token: str | None = Field(
+        None,
+        min_length=16,
+        max_length=128,
+        description="Bearer token for /metrics; without one only this machine may read it",
+    )
+
+
 class Settings(_Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     ocpp: OcppServerSettings = Field(default_factory=OcppServerSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
 
 class CircuitConfig(_Strict):
@@ -221,6 +247,15 @@ class EvseConfig(DeviceBase, GatewayFields, ModeFields):
     phase_rotation: str = Field("L1L2L3", description="Site phase of the box's L1, L2, L3")
     priority: int = Field(1, ge=0, le=9, description="Higher is served first")
     circuit: str = Field(ROOT_CIRCUIT, description="Circuit the box hangs in")
+    charge_mode: Literal["off", "now", "minpv", "pv", "plan"] = Field(
+        "now", description="Charge mode"
+    )
+    authorization: Literal["free", "local", "gateway"] = Field(
+        "free", description="Who may charge: free (plug and charge), local users, gateway"
+    )
+    default_user: str | None = Field(
+        None, max_length=40, description="User a free box's sessions go to (user id)"
+    )
 
     @field_validator("phase_rotation")
     @classmethod
@@ -233,12 +268,6 @@ class EvseConfig(DeviceBase, GatewayFields, ModeFields):
 class MeterConfig(DeviceBase):
     kind: Literal["meter"] = "meter"
     role: MeterRole = Field(MeterRole.GRID, description="What the meter measures")
-
-
-class UserConfig(_Strict):
-    id: str = Field(pattern=ID_PATTERN)
-    name: str = Field(min_length=1, max_length=64)
-    id_tag: str = Field(min_length=1, max_length=64, description="RFID tag")
 
 
 COMMON_FIELDS = {

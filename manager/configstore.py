@@ -3,16 +3,74 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from tinydb import Query
 
-from manager.config import SCHEMA_VERSION, CircuitConfig, Settings, UserConfig
+from manager.config import (
+    SCHEMA_VERSION,
+    CircuitConfig,
+    InvalidInput,
+    Settings,
+    check_tree,
+    valid_id,
+)
 from manager.modeconfig import migrate_device
 from manager.store import CorruptDataError, open_db
+from manager.users import UserConfig
 
 CONFIG_FILE = "config.json"
+MIN_SECRET_BYTES = 16
+
+
+def _first_error(exc: ValidationError | InvalidInput) -> str:
+    """One short phrase for the operator: the first wrong field and why."""
+    if isinstance(exc, InvalidInput):
+        err = exc.errors[0]
+        return f"{err['field']}: {err['message']}"
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "value"
+    return f"{field}: {err['msg']}"
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_meta(path: Path, row: dict[str, Any]) -> None:
+    _check_version(path, row.get("schema_version"))
+    _check_secret(path, row.get("secret"))
+    if not isinstance(row.get("admin_hash") or "", str):
+        raise CorruptDataError(f"data file {path}: the admin password hash is not text")
+    revoked = row.get("revoked_sessions") or {}
+    if not _whole(row.get("session_generation", 0)):
+        raise CorruptDataError(f"data file {path}: the session generation is not a number")
+    if not isinstance(revoked, dict) or not all(_whole(v) for v in revoked.values()):
+        raise CorruptDataError(f"data file {path}: the ended sessions are not a table of times")
+
+
+def _check_version(path: Path, version: object) -> None:
+    if not _whole(version) or version == 0:
+        raise CorruptDataError(f"data file {path} has no valid schema version")
+    assert isinstance(version, int)
+    if version > SCHEMA_VERSION:
+        raise CorruptDataError(
+            f"data file {path} is from a newer ampshare (schema {version} > {SCHEMA_VERSION})"
+        )
+
+
+def _check_secret(path: Path, secret: object) -> None:
+    try:
+        ok = isinstance(secret, str) and len(bytes.fromhex(secret)) >= MIN_SECRET_BYTES
+    except ValueError:
+        ok = False
+    if not ok:
+        raise CorruptDataError(
+            f"data file {path}: the session secret is not {MIN_SECRET_BYTES}+ bytes of hex"
+        )
 
 
 class ConfigStore:
@@ -25,18 +83,55 @@ class ConfigStore:
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir) / CONFIG_FILE
         self.db = open_db(self.path)
-        meta = self.db.table("meta")
-        row = meta.get(doc_id=1)
-        if row is None:
-            if len(self.db.tables() - {"meta"}) == 0:
-                meta.insert({"schema_version": SCHEMA_VERSION, "secret": secrets.token_hex(32)})
-            else:
-                raise CorruptDataError(f"data file {self.path} has no schema version")
-        elif int(row.get("schema_version", 0)) > SCHEMA_VERSION:
-            raise CorruptDataError(
-                f"data file {self.path} is from a newer ampshare "
-                f"(schema {row['schema_version']} > {SCHEMA_VERSION})"
-            )
+        row = self.db.table("meta").get(doc_id=1)
+        if row is None and self.db.tables() - {"meta"}:
+            raise CorruptDataError(f"data file {self.path} has no schema version")
+        if row is not None:
+            _check_meta(self.path, dict(row))
+            self._check_contents()
+        else:  # a new file: validated by construction
+            meta = {"schema_version": SCHEMA_VERSION, "secret": secrets.token_hex(32)}
+            self.db.table("meta").insert(meta)
+
+    def _check_contents(self) -> None:
+        """Everything stored loads, or CorruptDataError names the file and the first fault."""
+        rows: list[tuple[str, type[BaseModel], dict[str, Any]]] = [
+            ("settings", Settings, dict(row)) for row in self.db.table("settings").all()
+        ]
+        rows += [("circuits", CircuitConfig, row) for row in self._all("circuits")]
+        rows += [("users", UserConfig, row) for row in self._all("users")]
+        for table, model, row in rows:
+            try:
+                model.model_validate(row)
+            except ValidationError as exc:
+                raise CorruptDataError(
+                    f"data file {self.path}: {table} entry {row.get('id', '')!r} is invalid "
+                    f"({_first_error(exc)})"
+                ) from None
+        for device in self._all("devices"):
+            if not isinstance(device.get("id"), str) or not valid_id(device["id"]):
+                raise CorruptDataError(f"data file {self.path}: a device has no valid id")
+        try:
+            check_tree(self.circuits())
+        except InvalidInput as exc:
+            raise CorruptDataError(f"data file {self.path}: {_first_error(exc)}") from None
+
+    def migrate_users(self) -> None:
+        """Users stored with the old single `id_tag` get it as `tags` (validated above)."""
+        for row in self._all("users"):
+            if "id_tag" in row:
+                self.put_user(UserConfig.model_validate(row))
+
+    def check_devices(self, check: Callable[[dict[str, Any]], object]) -> None:
+        """Runs each stored device through `check` (the drivers' validation) before start-up."""
+        for device in self._all("devices"):
+            try:
+                check(migrate_device(device))
+            except InvalidInput as exc:
+                raise CorruptDataError(
+                    f"data file {self.path}: device {device['id']!r} is invalid "
+                    f"({_first_error(exc)})"
+                ) from None
 
     def close(self) -> None:
         self.db.close()
@@ -53,7 +148,19 @@ class ConfigStore:
         return str(value) if value else None
 
     def set_admin_hash(self, value: str) -> None:
-        self.db.table("meta").update({"admin_hash": value}, doc_ids=[1])
+        """A new password also ends every login session, in the same write."""
+        generation, _ = self.session_ledger()
+        change = {"admin_hash": value, "session_generation": generation + 1, "revoked_sessions": {}}
+        self.db.table("meta").update(change, doc_ids=[1])
+
+    def session_ledger(self) -> tuple[int, dict[str, int]]:
+        """The login session generation and the sessions ended early (id -> expiry)."""
+        meta = self._meta()
+        return int(meta.get("session_generation", 0)), dict(meta.get("revoked_sessions") or {})
+
+    def save_session_ledger(self, generation: int, revoked: dict[str, int]) -> None:
+        change = {"session_generation": generation, "revoked_sessions": revoked}
+        self.db.table("meta").update(change, doc_ids=[1])
 
     # -- settings ------------------------------------------------------------------------
     def settings(self) -> Settings:
@@ -99,14 +206,16 @@ class ConfigStore:
     def users(self) -> list[UserConfig]:
         return [UserConfig.model_validate(row) for row in self._all("users")]
 
-    def user_by_tag(self, id_tag: str) -> UserConfig | None:
-        for user in self.users():
-            if user.id_tag == id_tag:
-                return user
-        return None
-
     def put_user(self, user: UserConfig) -> None:
-        self._put("users", user.model_dump(mode="json"))
+        row = user.model_dump(mode="json")
+        table = self.db.table("users")
+
+        def replace(doc: dict[str, Any]) -> None:  # one write, and old fields do not linger
+            doc.clear()
+            doc.update(row)
+
+        if not table.update(replace, Query().id == user.id):
+            table.insert(row)
 
     def delete_user(self, user_id: str) -> bool:
         return self._delete("users", user_id)

@@ -21,6 +21,7 @@ from typing import Any
 
 from manager import backend, setpoints
 from manager.allocation import allocate
+from manager.authorize import Authorizer, limiting
 from manager.config import CircuitConfig, EvseConfig, Settings
 from manager.loads import build_model
 from manager.model import (
@@ -101,7 +102,7 @@ class ControlLoop:
         self.safe_reason: Reason | None = None
         self.started = clock()
         self._reader = Reader(events)
-        self._observer = Observer(events, sessions)
+        self.observer = Observer(events, sessions)
         self._overload = OverloadWatch(events)
         #: the charging modes: surplus, start/stop delays, 1p/3p switching
         self.solar = Solar(events)
@@ -112,10 +113,16 @@ class ControlLoop:
         #: OCPP charge points seen, for the snapshot (set by the composition root)
         self.charge_points: ChargePoints = list
         self.on_cycle: list[Callable[[State], None]] = []
+        #: how long the last cycle and its allocation took (s), and when it ended (monotonic)
+        self.last_cycle_s = 0.0
+        self.last_allocation_s = 0.0
+        self.last_cycle_at: float | None = None
         #: reserved boxes are kept free (demand 0) until their user comes
         self.reservations = Reservations()
         #: the gateways to billing backends (wired by the composition root; None: none)
         self.gateways: BillingGateways | None = None
+        #: who may charge where (manager.authorize; wired by the composition root)
+        self.authorizer: Authorizer | None = None
 
     @property
     def safe_mode(self) -> bool:
@@ -231,13 +238,14 @@ class ControlLoop:
     # -- one cycle ---------------------------------------------------------------------
     async def cycle(self) -> State:
         async with self._lock:
+            t0 = time.perf_counter()
             now = self.clock()
             interval = self.settings.site.control_interval_s
             devices: list[Runtime] = [*self.meters.values(), *self.evses.values()]
             await self._reader.read_all(devices, now, self._timeout(), interval)
             self._update_safe_mode(now)
             evses = list(self.evses.values())
-            self._observer.observe(now, evses)
+            self.observer.observe(now, evses)
             backend.feed(self.gateways, evses)
             grid = self.grid_meter()
             plan = self.solar.plan(now, self.settings.site, evses, grid, self.meters.values())
@@ -251,19 +259,26 @@ class ControlLoop:
                 self.safe_mode,
                 self.reservations,
                 self.gateways,
+                self.authorizer,
                 plan,
             )
+            t_alloc = time.perf_counter()
             allocation = allocate(model.site, model.loads)
+            self.last_allocation_s = time.perf_counter() - t_alloc
             reasons = {**allocation.reasons, **model.overrides}
             for box_id, note in plan.notes.items():  # a stop countdown while it charges
                 if allocation.setpoints.get(box_id, 0.0) > 0:
                     reasons[box_id] = note
             interim(plan.modes, reasons)
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
+            skip = model.overrides.keys() | capped.keys()
+            capped |= limiting(model.user_caps, allocation.setpoints, skip)
             setpoints.decide(now, evses, allocation.setpoints, reasons, self.safe_reason, capped)
             await setpoints.apply_all(now, evses, self._timeout())
             self.cycles += 1
             snapshot = self._publish(model.site, grid)
+            self.last_cycle_s = time.perf_counter() - t0
+            self.last_cycle_at = time.monotonic()
         self._snapshot = snapshot
         self._subs.publish(snapshot)
         for hook in self.on_cycle:

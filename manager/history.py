@@ -35,13 +35,13 @@ class History:
         self._acc: dict[str, float] = {}
         self._n = 0
         self._bucket: int | None = None
-        if self.storage is not None:
-            try:
-                data = self.storage.read() or {}
-            except CorruptDataError as exc:  # history is not worth refusing to start for
-                log.warning("history not loaded: %s", exc)
-                data = {}
-            self.points.extend(data.get("points", [])[-POINTS:])
+        if self.storage is not None:  # a damaged file stops start-up, like every data file
+            points = (self.storage.read() or {}).get("points", [])
+            if not isinstance(points, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("ts"), str) for p in points
+            ):
+                raise CorruptDataError(f"data file {self.storage.path} holds no list of points")
+            self.points.extend(points[-POINTS:])
 
     def add(self, snapshot: State) -> None:
         site = snapshot.site

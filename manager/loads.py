@@ -1,8 +1,9 @@
 """What the allocator is asked: the wallboxes' loads and the circuits with their base load.
 
 Rules that decide *whether* a box may charge this cycle (no car, an error, the resume delay
-after a pause, the slot order when not every car fits) live here, as each box's demand and wait
-rank plus a reason; rules about *how much* live in the allocator. See docs/architecture.md.
+after a pause, its authorization, the slot order when not every car fits) live here, as each
+box's demand and wait rank plus a reason; rules about *how much* live in the allocator. See
+docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from manager.authorize import Authorizer, box_rules
 from manager.backend import capped
 from manager.config import ROOT_CIRCUIT, CircuitConfig, Settings, to_circuits
 from manager.model import (
@@ -37,6 +39,8 @@ class Model:
     site: Site
     loads: list[EvseLoad]
     overrides: dict[str, Reason]
+    #: the charging user's cap per box (`user_limit`), shown when it is what limits the box
+    user_caps: dict[str, Reason]
 
 
 def wait_key(now: float, st: EvseRuntime, rotation_s: float) -> tuple[int, float, str]:
@@ -81,11 +85,13 @@ def build_model(
     safe_mode: bool,
     reservations: Reservations,
     gateways: BillingGateways | None = None,
+    authorizer: Authorizer | None = None,
     solar: SolarPlan | None = None,
 ) -> Model:
     site_cfg = settings.site
     loads: list[EvseLoad] = []
     overrides: dict[str, Reason] = {}
+    user_caps: dict[str, Reason] = {}
     active = [st for st in evses if st.enabled and st.device is not None]
     ranked = sorted(
         (st for st in active if st.online), key=lambda st: wait_key(now, st, site_cfg.rotation_s)
@@ -98,8 +104,19 @@ def build_model(
         if held is not None:
             demand, overrides[st.id] = 0.0, held
         demand = capped(gateways, st, demand)
+        # the tag decides whether the box may charge; the charging user's limits apply
+        rules = box_rules(authorizer, st.config, st.reading.user if st.reading else None, demand)
+        if rules.hold is not None:
+            overrides[st.id] = rules.hold
+        if rules.cap is not None:
+            user_caps[st.id] = rules.cap
         loads.append(
-            st.load(demand_a=demand, resolution_a=resolution_of(st.device), wait_rank=rank)
+            st.load(
+                demand_a=rules.demand_a,
+                priority=rules.priority,
+                resolution_a=resolution_of(st.device),
+                wait_rank=rank,
+            )
         )
     base, root_uncontrolled = BaseLoads(circuits, active, meters, grid, safe_mode, now).compute()
     tree = to_circuits(site_cfg, circuits, base)
@@ -116,7 +133,7 @@ def build_model(
         tree = (safe, *tree[1:])
     budgets = solar.budgets if solar is not None else ()
     site = Site(circuits=tree, nominal_voltage_v=site_cfg.nominal_voltage_v, budgets=budgets)
-    return Model(site, loads, overrides)
+    return Model(site, loads, overrides, user_caps)
 
 
 class BaseLoads:

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from manager.model_ocpp import BackendCap as BackendCap
 from manager.model_ocpp import BillingGateways as BillingGateways
 from manager.model_ocpp import BoxObservation as BoxObservation
+from manager.model_ocpp import OcppHooks as OcppHooks
 from manager.model_ocpp import StationActions as StationActions
 from manager.model_ocpp import StationInputError as StationInputError
 from manager.model_ocpp import StationOffline as StationOffline
@@ -348,6 +349,8 @@ class SessionRecorder(Protocol):
         key: str | None = None,
         user: str | None = None,
         box: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
     ) -> int: ...
 
     def stop(
@@ -371,27 +374,4 @@ class SessionRecorder(Protocol):
 
     def annotate(self, transaction_id: int, fields: Mapping[str, Any]) -> None:
         """Store more about a session (e.g. its `cost`); unknown ids are ignored."""
-        ...
-
-
-class OcppHooks(Protocol):
-    """The manager side of the OCPP server: users, per-device passwords, sessions, events.
-
-    `authorize` answers whether the users table knows and allows this id tag (RFID); the
-    server combines it with its `unknown_tags` policy. `device_password` is the per-device
-    password of the device whose address is this ChargeBox ID (None: none set).
-    """
-
-    events: EventSink
-    sessions: SessionRecorder
-
-    def authorize(self, id_tag: str) -> bool: ...
-
-    def device_password(self, charge_box_id: str) -> str | None: ...
-
-    def is_released(self, charge_box_id: str) -> bool:
-        """True if the admin deactivated this box: it gets no default-deny profile on connect.
-
-        Comes from the configuration, so it holds across restarts of ampshare.
-        """
         ...

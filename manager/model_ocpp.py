@@ -1,5 +1,6 @@
-"""The contracts of the OCPP side beyond the wallbox itself: the gateways to billing backends
-and the station management, as the control loop, the facade and devices/ocpp see them.
+"""The contracts of the OCPP side beyond the wallbox itself: the manager's hooks for the OCPP
+server, the gateways to billing backends and the station management, as the control loop, the
+facade and devices/ocpp see them.
 
 Part of the domain model (`manager.model` re-exports every name, and that is where they are
 imported from); kept in its own file so each stays small. Pure: no I/O, and of the project only
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from manager.model import EvseReading
+    from manager.model import EventSink, EvseReading, SessionRecorder
 
 
 # --------------------------------------------------------------------------------------------
@@ -92,3 +93,44 @@ class StationActions(Protocol):
     async def run(self, charge_box_id: str, action: str, params: Any) -> dict[str, Any]: ...
 
     def identity(self, charge_box_id: str) -> dict[str, Any] | None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# The manager side of the OCPP server (implemented by manager/app.py's OcppBridge)
+# --------------------------------------------------------------------------------------------
+
+
+class OcppHooks(Protocol):
+    """The manager side of the OCPP server: users, per-device passwords, sessions, events.
+
+    `authorize` answers whether the users table knows and allows this id tag (RFID); the
+    server combines it with its `unknown_tags` policy. `device_password` is the per-device
+    password of the device whose address is this ChargeBox ID (None: none set).
+    """
+
+    events: EventSink
+    sessions: SessionRecorder
+
+    def authorize(self, id_tag: str) -> bool: ...
+
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        """The OCPP status for this tag at the wallbox configured for this box and connector
+        (any of its connectors when None); None: no mode decides, use the `unknown_tags`
+        policy with `authorize`."""
+        ...
+
+    def device_password(self, charge_box_id: str) -> str | None: ...
+
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        """The cards this box should know offline: `{tag: {"status", "expiry"}}` (None: the
+        box needs no list, e.g. it charges freely or is not configured)."""
+        ...
+
+    def is_released(self, charge_box_id: str) -> bool:
+        """True if the admin deactivated this box: it gets no default-deny profile on connect.
+
+        Comes from the configuration, so it holds across restarts of ampshare.
+        """
+        ...

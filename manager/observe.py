@@ -43,10 +43,21 @@ class SessionLog(SessionRecorder, Protocol):
     def get(self, transaction_id: int) -> dict[str, Any] | None: ...
 
 
+class TagReader(Protocol):
+    """Where the tags of boxes with a reader go (manager.tagdesk.TagDesk): teach-in, refused
+    tags, and who a session belongs to."""
+
+    def seen(self, evse_id: str, tag: str | None) -> None: ...
+
+    def session_facts(self, evse_id: str, tag: str | None) -> dict[str, str | None]: ...
+
+
 class Observer:
     def __init__(self, events: EventSink, sessions: SessionLog | None) -> None:
         self.events = events
         self.sessions = sessions
+        #: set by the composition root when users are configured
+        self.tags: TagReader | None = None
 
     def observe(self, now: float, evses: list[EvseRuntime]) -> None:
         for st in evses:
@@ -55,6 +66,8 @@ class Observer:
                 continue
             st.last_measured = r.current_a
             plugged = r.status in PLUGGED
+            if self.tags is not None and not _records_sessions(st):
+                self.tags.seen(st.id, r.user)  # OCPP boxes ask by themselves
             self.track_session(st, plugged, r)
             if not plugged:
                 st.car_phases, st.cap_a, st.less_since = None, None, None
@@ -84,21 +97,24 @@ class Observer:
 
     def track_session(self, st: EvseRuntime, plugged: bool, r: EvseReading) -> None:
         """Sessions of boxes whose driver does not record them itself (all but OCPP)."""
-        if self.sessions is None:
-            return
-        if isinstance(st.device, RecordsSessions) and st.device.records_sessions:
+        if self.sessions is None or _records_sessions(st):
             return
         if plugged and st.session_id is None:
             open_ = [s for s in self.sessions.open_sessions() if s.get("evse") == st.id]
             if open_:  # the manager restarted while the car stayed plugged in
                 st.session_id = int(open_[-1]["id"])
                 return
+            who = self.tags.session_facts(st.id, r.user) if self.tags is not None else {}
             st.session_id = self.sessions.start(
-                st.id, 1, r.user, now_iso(), r.energy_wh, user=r.user, box=st.name
+                st.id, 1, r.user, now_iso(), r.energy_wh, box=st.name, **({"user": r.user} | who)
             )
         elif not plugged and st.session_id is not None:
             self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
             st.session_id = None
+
+
+def _records_sessions(st: EvseRuntime) -> bool:
+    return isinstance(st.device, RecordsSessions) and st.device.records_sessions
 
 
 def _phases_used(r: EvseReading, top: float) -> frozenset[int]:

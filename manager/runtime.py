@@ -97,6 +97,10 @@ class EvseRuntime(DeviceRuntime):
     last_measured: Triple = ZERO3
     session_id: int | None = None
     target_a: float = 0.0
+    #: the target last written to the log (small ripples are not logged)
+    logged_a: float = 0.0
+    #: why the last setpoint write failed (logged once until it works again)
+    apply_failed: str | None = None
     reason: Reason = STARTING
     deactivation: Reason | None = None
     #: phases it charges on now (a box that switches 1p/3p; None: its wiring)
@@ -111,19 +115,19 @@ class EvseRuntime(DeviceRuntime):
         return self.spec.enabled
 
     def load(self, **values: Any) -> EvseLoad:
-        """The wallbox as the allocator sees it, with `values` (demand, rank...) filled in."""
+        """The wallbox as the allocator sees it, with `values` (demand, rank, a user's priority...)
+        filled in or replaced."""
         cfg = self.spec
-        return EvseLoad(
-            id=self.id,
-            circuit=cfg.circuit,
-            phases=self.phases_active or cfg.phases,
-            rotation=cfg.phase_rotation,
-            car_phases=self.car_phases,
-            min_current_a=cfg.min_current_a,
-            max_current_a=cfg.max_current_a,
-            priority=cfg.priority,
-            **values,
-        )
+        fields: dict[str, Any] = {
+            "circuit": cfg.circuit,
+            "phases": self.phases_active or cfg.phases,
+            "rotation": cfg.phase_rotation,
+            "car_phases": self.car_phases,
+            "min_current_a": cfg.min_current_a,
+            "max_current_a": cfg.max_current_a,
+            "priority": cfg.priority,
+        }
+        return EvseLoad(id=self.id, **(fields | values))
 
     def site_phases(self) -> tuple[int, ...]:
         return self.load().site_phases()

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from manager.auth import (
-    LoginThrottle,
-    Throttled,
-    check_new_password,
-    hash_password,
-    verify_password,
-)
+from manager.auth import AdminLogin, LoginThrottle, Throttled
+from manager.authorize import authorization_errors
 from manager.circuit_edits import CircuitEdits
 from manager.config import (
     ROOT_CIRCUIT,
@@ -29,7 +24,6 @@ from manager.config import (
     MeterConfig,
     NotFound,
     Settings,
-    UserConfig,
     is_secret,
     merge_secrets,
     new_id,
@@ -40,10 +34,14 @@ from manager.configstore import ConfigStore
 from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
+from manager.operations import Operations, Unavailable
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
+from manager.store import WriteFailed
+from manager.teachin import TeachIn
 from manager.transfers import TransferError, Transfers
-from manager.user_edits import UserEdits
+from manager.user_service import UsersFacade
+from manager.users import UserBook, UserConfig
 
 log = logging.getLogger("ampshare.service")
 
@@ -63,7 +61,9 @@ __all__ = [
     "State",
     "Throttled",
     "TransferError",
+    "Unavailable",
     "UserConfig",
+    "WriteFailed",
     "is_secret",
 ]
 
@@ -104,7 +104,7 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-class Service(CircuitEdits, UserEdits):
+class Service(CircuitEdits, UsersFacade):
     """The one entry point of the web (and the CLI) into the running manager."""
 
     def __init__(
@@ -118,6 +118,8 @@ class Service(CircuitEdits, UserEdits):
         sessions: SessionQuery | None = None,
         ocpp: OcppControl | None = None,
         throttle: LoginThrottle | None = None,
+        users: UserBook | None = None,
+        teach: TeachIn | None = None,
         stations: Stations | None = None,
     ) -> None:
         self.store = store
@@ -127,11 +129,14 @@ class Service(CircuitEdits, UserEdits):
         self._history = history
         self.sessions = sessions
         self.ocpp = ocpp
-        self.throttle = throttle or LoginThrottle()
+        self.users = users or UserBook(store)
+        self.teach = teach or TeachIn(self.users)
+        self.device_listeners: list[Callable[[], None]] = []
+        self.login = AdminLogin(store, throttle or LoginThrottle())
         self.stations = stations
         self._lock = asyncio.Lock()
-        self._password_lock = asyncio.Lock()
-        self._admin_hash = store.admin_hash()
+        #: health, metrics, log view, backup and restore (manager/operations.py)
+        self.ops = Operations(control=control, store=store, events=events, lock=self._lock)
 
     # -- start-up ------------------------------------------------------------------------
     async def load(self) -> None:
@@ -192,6 +197,10 @@ class Service(CircuitEdits, UserEdits):
         circuits = {c.id for c in self.store.circuits()} | {ROOT_CIRCUIT}
         if device["kind"] == "evse" and device["circuit"] not in circuits:
             raise InvalidInput.one("circuit", f"unknown circuit {device['circuit']!r}")
+        if device["kind"] == "evse":
+            errors = authorization_errors(device, self.users)
+            if errors:
+                raise InvalidInput(errors)
         return device
 
     async def create_device(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -202,6 +211,7 @@ class Service(CircuitEdits, UserEdits):
             device = self._validate_device({**data, "id": new_id(data, taken)})
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
+            self.devices_changed()
         log.info("device %s added (%s, %s)", device["id"], device["kind"], device["driver"])
         return public(device)
 
@@ -218,6 +228,7 @@ class Service(CircuitEdits, UserEdits):
                 await self._release(old)
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
+            self.devices_changed()
         return public(device)
 
     async def _release(self, device: dict[str, Any]) -> None:
@@ -229,21 +240,27 @@ class Service(CircuitEdits, UserEdits):
     async def delete_device(self, device_id: str) -> None:
         async with self._lock:
             device = self._device(device_id)
-            for c in self.store.circuits():
-                if c.meter == device_id:
-                    self.store.put_circuit(c.model_copy(update={"meter": None}))
-            if device.get("enabled", True):
-                await self._release(device)
-            self.store.delete_device(device_id)
-            self.control.set_circuits(self.store.circuits())
-            await self.control.set_devices(self.store.devices())
+            try:
+                for c in self.store.circuits():
+                    if c.meter == device_id:
+                        self.store.put_circuit(c.model_copy(update={"meter": None}))
+                if device.get("enabled", True):
+                    await self._release(device)
+                self.store.delete_device(device_id)
+            finally:  # also after a failed write: run exactly what is stored
+                self.control.set_circuits(self.store.circuits())
+                await self.control.set_devices(self.store.devices())
+                self.devices_changed()
 
     async def test_device(self, data: dict[str, Any], timeout_s: float = 5.0) -> dict[str, Any]:
         """Read a device once with the given settings, without saving it."""
         if not isinstance(data, dict):
             raise InvalidInput.one("body", "expected a JSON object")
-        base = {"name": "test", **data, "id": data.get("id") or "probe"}
-        if base.get("id") in {d["id"] for d in self.store.devices()}:
+        given = data.get("id")
+        if given is not None and not isinstance(given, str):
+            raise InvalidInput.one("id", "expected text")
+        base = {"name": "test", **data, "id": given or "probe"}
+        if base["id"] in {d["id"] for d in self.store.devices()}:
             base = merge_secrets(self._device(base["id"]), data)
         device = self._validate_device(base)
         return await self.catalog.probe(device, timeout_s)
@@ -272,12 +289,13 @@ class Service(CircuitEdits, UserEdits):
                 settings = Settings.model_validate(data)
             except ValidationError as exc:
                 raise InvalidInput.from_pydantic(exc) from None
+            self.store.save_settings(settings)  # a failed write changes nothing that runs
             if self.ocpp is not None and settings.ocpp != old.ocpp:
-                try:  # first, so a port that cannot be opened is refused, not stored
+                try:
                     await self.ocpp.apply_settings(settings)
-                except ValueError as exc:
+                except ValueError as exc:  # e.g. the port is taken: back to what runs
+                    self.store.save_settings(old)
                     raise InvalidInput.one("ocpp.port", str(exc)) from None
-            self.store.save_settings(settings)
             self.control.set_settings(settings)
         return self.get_settings()
 
@@ -342,51 +360,30 @@ class Service(CircuitEdits, UserEdits):
             raise InvalidInput.one("certificate", str(exc)) from None
         await self.ocpp.apply_settings(self.store.settings())
 
-    # -- admin login ---------------------------------------------------------------------
+    # -- admin login (manager.auth.AdminLogin does the work) ---------------------------------
     def has_admin_password(self) -> bool:
-        return self._admin_hash is not None
+        return self.login.has_password()
 
     async def verify_admin(self, password: str, client: str) -> bool:
-        """Checks the admin password; raises Throttled after repeated failures from `client`.
-
-        The scrypt check (~50 ms, 16 MB) runs in a worker thread, so the event loop and the
-        control loop on it go on; one check at a time, so parallel guesses neither slip past
-        the throttle nor take 16 MB each.
-        """
-        async with self._password_lock:
-            self.throttle.check(client)
-            stored = self._admin_hash
-            ok = stored is not None and await asyncio.to_thread(verify_password, password, stored)
-            if ok:
-                self.throttle.succeeded(client)
-            else:
-                self.throttle.failed(client)
-                log.warning("failed admin login from %s", client)
-        return ok
+        return await self.login.verify(password, client)
 
     def set_admin_password_now(self, new: str) -> None:
-        """Sets the password without asking for the old one (first start, CLI)."""
-        self._store_admin_hash(hash_password(self._checked_new_password(new)))
+        self.login.set_now(new)
 
     async def set_admin_password(self, old: str, new: str) -> None:
-        async with self._password_lock:  # scrypt off the event loop, one at a time
-            stored = self._admin_hash
-            if stored is None or not await asyncio.to_thread(verify_password, old, stored):
-                raise InvalidInput.one("old_password", "is not the current password")
-            new_hash = await asyncio.to_thread(hash_password, self._checked_new_password(new))
-            self._store_admin_hash(new_hash)
-
-    @staticmethod
-    def _checked_new_password(new: str) -> str:
-        try:
-            check_new_password(new)
-        except ValueError as exc:
-            raise InvalidInput.one("new_password", str(exc)) from None
-        return new
-
-    def _store_admin_hash(self, new_hash: str) -> None:
-        self._admin_hash = new_hash
-        self.store.set_admin_hash(new_hash)
+        await self.login.change(old, new)
 
     def session_secret(self) -> bytes:
         return self.store.session_secret()
+
+    def session_generation(self) -> int:
+        return self.login.session_generation()
+
+    def session_revoked(self, session_id: str) -> bool:
+        return self.login.session_revoked(session_id)
+
+    async def end_session(self, session_id: str, expires: int) -> None:
+        await self.login.end_session(session_id, expires)
+
+    async def end_all_sessions(self) -> None:
+        await self.login.end_all_sessions()

@@ -38,6 +38,8 @@ CSV_COLUMNS = (
     "connector",
     "id_tag",
     "user",
+    "method",
+    "result",
     "started_at",
     "stopped_at",
     "meter_start_kwh",
@@ -130,8 +132,14 @@ class SessionStore:
         key: str | None = None,
         user: str | None = None,
         box: str | None = None,
+        method: str | None = None,
+        result: str | None = None,
     ) -> int:
-        """Record a new session and return its id, or the id of the same session sent again."""
+        """Record a new session and return its id, or the id of the same session sent again.
+
+        `method` is how the tag was authorized (local, backend, free, remote, fallback),
+        `result` the status it got (Accepted, or why it was refused).
+        """
         start = parse_time(started_at)
         started = iso(start)
         meter = None if meter_start_wh is None else float(meter_start_wh)
@@ -157,6 +165,8 @@ class SessionStore:
                 "connector": int(connector),
                 "id_tag": id_tag,
                 "user": user,
+                "method": method,
+                "result": result,
                 "started_at": started,
                 "stopped_at": None,
                 "meter_start_wh": meter,
@@ -285,6 +295,8 @@ class SessionStore:
                     r.get("connector"),
                     _cell(r.get("id_tag")),
                     _cell(r.get("user")),
+                    _cell(r.get("method")),
+                    _cell(r.get("result")),
                     r.get("started_at") or "",
                     r.get("stopped_at") or "",
                     _kwh(r.get("meter_start_wh")),

@@ -23,10 +23,10 @@ INCREASE_EVERY_S = 5.0
 RAMP_STEP_A = 4.0
 #: increases smaller than this are not sent (A)
 DEADBAND_A = 0.5
+#: a target change smaller than this is not logged (unless the reason changes)
+LOG_STEP_A = 1.0
 #: the setpoint is sent again this often even if unchanged (s)
 REFRESH_S = 60.0
-#: a target change logged (A)
-LOG_STEP_A = 1.0
 
 PLUGGED = (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)
 
@@ -50,10 +50,10 @@ def decide(
     setpoints: Mapping[str, float],
     reasons: Mapping[str, Reason],
     safe_reason: Reason | None,
-    backend: Mapping[str, Reason],
+    capped: Mapping[str, Reason],
 ) -> None:
     """Set each box's target and reason from the allocation (`safe_reason`: safe mode is on;
-    `backend`: boxes a billing backend's cap limits)."""
+    `capped`: boxes a billing backend's or their user's cap limits)."""
     for st in evses:
         held = unmanaged(st)
         if held is not None:
@@ -65,13 +65,14 @@ def decide(
         if safe_reason is not None:
             why = {"why": safe_reason.code, **safe_reason.params}
             reason = Reason("safe_mode", why, cause=reason)
-        elif st.id in backend:
-            reason = backend[st.id]
+        elif st.id in capped:
+            reason = capped[st.id]
         elif st.cap_a is not None and target >= st.cap_a - 1e-9:
             reason = Reason("car_takes_less", {"amps": st.cap_a})
         _track_waiting(now, st, target)
-        if _moved(target, st.target_a) or _steady(reason) != _steady(st.reason):
+        if _moved(st.logged_a, target) or _steady(reason) != _steady(st.reason):
             log.info("%s: %.1f A (%s)", st.id, target, reason)
+            st.logged_a = target
         st.target_a, st.reason = target, reason
 
 
@@ -84,10 +85,10 @@ def _track_waiting(now: float, st: EvseRuntime, target: float) -> None:
         st.waiting_since = None
 
 
-def _moved(target: float, before: float) -> bool:
-    """Worth a log line: a start, a pause, or a change of at least LOG_STEP_A (a box that
-    follows the solar surplus changes a little every cycle)."""
-    return (target == 0) != (before == 0) or abs(target - before) >= LOG_STEP_A
+def _moved(old: float, new: float) -> bool:
+    """A change an operator wants in the log: on, off, or at least 1 A; the meter's ripple
+    under a fuse limit (24.9 A, 25.0 A, ...) is not."""
+    return (old > 0) != (new > 0) or abs(new - old) >= LOG_STEP_A
 
 
 #: reason parameters that change from cycle to cycle (counters and measurements)
@@ -161,8 +162,13 @@ async def apply(now: float, st: EvseRuntime, setpoint: float, timeout_s: float) 
         )
     except (TimeoutError, DeviceError) as exc:
         st.error = str(exc) or "no answer while setting the current"
-        log.warning("%s: setting %.1f A failed: %s", st.id, setpoint, st.error)
+        if st.error != st.apply_failed:
+            log.warning("%s: setting %.1f A failed: %s", st.id, setpoint, st.error)
+        st.apply_failed = st.error
         return  # keep assuming the old offer
+    if st.apply_failed is not None:
+        log.info("%s: setting the current works again", st.id)
+        st.apply_failed = None
     if setpoint > st.commanded_a:
         st.increased_at = now
     elif setpoint < st.commanded_a:

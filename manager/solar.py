@@ -25,6 +25,7 @@ from manager.model import Budget, ChargeStatus, EventSink, Reason
 from manager.phaseswitch import PhaseState, PhaseSwitcher, can_switch
 from manager.runtime import FOLLOW_S, EvseRuntime, MeterRuntime
 from manager.surplus import SurplusMeter, battery_share, total_power
+from manager.surplusrows import surplus_rows
 
 SOLAR = (ChargeMode.PV, ChargeMode.MINPV, ChargeMode.PLAN)
 #: going back to 3 phases needs the 3-phase minimum plus this share of it (hysteresis)
@@ -170,7 +171,12 @@ class Solar:
         minpv_need = sum(self._minpv(ctx, st, out) for st in _ordered(minpv, self))
         pv_room = ctx.avail
         on = [st for st in _ordered(pv, self) if self._pv(ctx, st, out)]
-        out.budgets = self._budgets(ctx, out.surplus_w, pv_room, minpv_need, (minpv, on), out)
+        takes = [st for st in on if _held(ctx, st, 1.0)]  # a full car keeps no room
+        pv_rows = [(st.id, self.need(st, self.phases(st), ctx)) for st in takes]
+        minpv_rows = [
+            st.id for st in minpv if st.id not in out.held and _plugged(st) and _held(ctx, st, 1.0)
+        ]
+        out.budgets = surplus_rows(out.surplus_w, pv_room, minpv_need, pv_rows, minpv_rows)
 
     def _forget(self, ids: set[str]) -> None:
         """What was learned of deleted boxes goes with them."""
@@ -341,35 +347,6 @@ class Solar:
         on_three = self.box(st).phase.active == 3
         used = 1 if phases == 1 else len((st.car_phases if on_three else None) or (0, 1, 2))
         return st.spec.min_current_a * used * ctx.cfg.nominal_voltage_v
-
-    # -- the rows ----------------------------------------------------------------------------
-    def _budgets(
-        self,
-        ctx: Ctx,
-        surplus: float | None,
-        pv_room: float,
-        minpv_need: float,
-        boxes: tuple[list[EvseRuntime], list[EvseRuntime]],
-        out: SolarPlan,
-    ) -> tuple[Budget, ...]:
-        """The surplus as two rows: pv boxes within their room (at least their running mins
-        until the disable delay ends), pv and minpv boxes within that plus the minpv mins.
-        A box whose car takes nothing (full) is in neither: it keeps no room from the others."""
-        minpv, on = boxes
-        on = [st for st in on if _held(ctx, st, 1.0)]
-        pv_ids = tuple(st.id for st in on)
-        minpv_ids = tuple(
-            st.id for st in minpv if st.id not in out.held and _plugged(st) and _held(ctx, st, 1.0)
-        )
-        if not pv_ids and not minpv_ids:
-            return ()
-        label = Reason("pv_budget", {"surplus_w": round(surplus or 0.0)})
-        held_mins = sum(self.need(st, self.phases(st), ctx) for st in on)
-        pv_cap = max(pv_room, held_mins, 0.0)
-        rows = [Budget(label, pv_ids + minpv_ids, max_power_w=pv_cap + minpv_need)]
-        if pv_ids:
-            rows.append(Budget(label, pv_ids, max_power_w=pv_cap))
-        return tuple(rows)
 
 
 def _held(ctx: Ctx, st: EvseRuntime, need: float) -> float:

@@ -40,20 +40,45 @@ async def serve(
     *,
     started_at: float,
     ready: asyncio.Event | None = None,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Serve `app` on `sock` until the server is told to exit (SIGINT/SIGTERM or cancel)."""
+    """Serve `app` on `sock` until the server is told to exit (SIGINT/SIGTERM, cancel, or
+    `stop` being set)."""
     config = uvicorn.Config(
         app,
         host=host,
         port=port,
         log_level="warning",
         lifespan="on",
+        # the login throttle keys on the real peer: X-Forwarded-For is not trusted
+        proxy_headers=False,
         ws="none",  # the web needs no WebSocket; OCPP has its own server
         # open dashboards hold an endless SSE stream: do not wait for them on shutdown
         timeout_graceful_shutdown=2,
     )
     server = _Uvicorn(config)
     serve_task = asyncio.create_task(server.serve(sockets=[sock]))
+    watch = asyncio.create_task(_exit_on(stop, server)) if stop is not None else None
+    try:
+        await _serving(server, serve_task, host, port, started_at, ready)
+    finally:
+        if watch is not None:
+            watch.cancel()
+
+
+async def _exit_on(stop: asyncio.Event, server: uvicorn.Server) -> None:
+    await stop.wait()
+    server.should_exit = True
+
+
+async def _serving(
+    server: uvicorn.Server,
+    serve_task: asyncio.Task[None],
+    host: str,
+    port: int,
+    started_at: float,
+    ready: asyncio.Event | None,
+) -> None:
     # uvicorn offers no start event; it ends when serve() starts or fails
     while not server.started and not serve_task.done():  # noqa: ASYNC110
         await asyncio.sleep(0.02)

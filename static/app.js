@@ -79,6 +79,8 @@
       const nullable = el.dataset.nullable === "1";
       let v;
       if (el.type === "checkbox") v = el.checked;
+      else if (type === "multi") v = Array.from(el.selectedOptions, (o) => o.value);
+      else if (type === "list") v = el.value.split(/[\s,;]+/).filter(Boolean);
       else if (el.dataset.secret === "1") {
         const clear = form.querySelector(`[data-clear="${CSS.escape(name)}"]`);
         if (clear?.checked) v = null;
@@ -118,7 +120,8 @@
       if (!target) {
         for (const el of form.querySelectorAll("[data-error-for]")) {
           const name = el.dataset.errorFor;
-          if (name.endsWith("." + field) || field.endsWith("." + name)) {
+          const within = field.startsWith(name + "."); // "tags.1" belongs to "tags"
+          if (within || name.endsWith("." + field) || field.endsWith("." + name)) {
             target = el;
             break;
           }
@@ -218,11 +221,40 @@
     }
   }
 
+  // restore: the backup file goes as the request body; the manager restarts afterwards
+  async function restore(form) {
+    const file = form.querySelector('input[type="file"]')?.files?.[0];
+    const error = form.querySelector(".form-error");
+    error.textContent = "";
+    if (!file) {
+      error.textContent = t("Choose a backup file first.");
+      return;
+    }
+    if (!confirm(t("Really replace all data with this backup?"))) return;
+    const res = await fetch(form.dataset.restore, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/gzip" },
+      body: file,
+    });
+    const data = (res.headers.get("content-type") || "").includes("json") ? await res.json() : null;
+    if (res.ok) {
+      toast(t("Restored. The manager restarts…"));
+      setTimeout(() => location.reload(), 4000);
+    } else {
+      const msg = data?.errors?.map((e) => e.message).join("; ") || data?.error;
+      error.textContent = msg || t("Something went wrong.");
+    }
+  }
+
   document.addEventListener("submit", (ev) => {
     const form = ev.target;
     if (form instanceof HTMLFormElement && form.dataset.api) {
       ev.preventDefault();
       submit(form);
+    } else if (form instanceof HTMLFormElement && form.dataset.restore) {
+      ev.preventDefault();
+      restore(form);
     }
   });
 

@@ -47,8 +47,16 @@ class Hooks:
     def authorize(self, id_tag: str) -> bool:
         return id_tag in self.tags
 
+    async def check_tag(
+        self, charge_box_id: str, connector: int | None, id_tag: str | None, protocol: str | None
+    ) -> str | None:
+        return None
+
     def device_password(self, charge_box_id: str) -> str | None:
         return self.passwords.get(charge_box_id)
+
+    def local_list(self, charge_box_id: str) -> dict[str, dict[str, Any]] | None:
+        return None
 
     def is_released(self, charge_box_id: str) -> bool:
         return charge_box_id in self.released

@@ -13,7 +13,7 @@ from ports import free_port
 from manager.app import Manager, Options, build_manager
 from manager.auth import LoginThrottle, Throttled
 from manager.config import InvalidInput
-from manager.service import NotFound
+from manager.service import NotFound, WriteFailed
 
 
 @pytest.fixture
@@ -118,8 +118,8 @@ async def test_users_and_tags(manager: Manager) -> None:
     with pytest.raises(InvalidInput) as err:
         await svc.create_user({"name": "Ben", "id_tag": "04A1B2"})
     assert fields(err) == {"id_tag"}
-    assert manager.store.user_by_tag("04A1B2") is not None
-    assert manager.store.user_by_tag("FFFF") is None
+    assert svc.users.by_tag("04a1b2") is not None  # OCPP id tags are case-insensitive
+    assert svc.users.by_tag("FFFF") is None
 
 
 async def test_admin_password_change(manager: Manager) -> None:
@@ -160,7 +160,7 @@ async def test_password_check_leaves_the_event_loop_free(manager: Manager) -> No
 async def test_parallel_guesses_cannot_pass_the_throttle(manager: Manager) -> None:
     svc = manager.service
     svc.set_admin_password_now("right-pw")
-    svc.throttle = LoginThrottle(free=3, clock=lambda: 1000.0)  # time stands still
+    svc.login.throttle = LoginThrottle(free=3, clock=lambda: 1000.0)  # time stands still
     results = await asyncio.gather(
         *(svc.verify_admin(f"guess-{n}", "192.0.2.2") for n in range(6)), return_exceptions=True
     )
@@ -183,3 +183,35 @@ async def test_ocpp_sessions_are_filed_under_the_device_with_the_user(manager: M
     assert row["user"] == "Anna" and row["box"] == "Keba garage"
     assert row["energy_wh"] == 11000.0
     assert "Anna" in svc.sessions_csv(user="Anna")
+
+
+async def test_a_failed_write_changes_nothing_that_runs(
+    manager: Manager, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same as the real full-disk test, for machines where no tmpfs can be mounted."""
+    import errno
+
+    import manager.store as store_module
+
+    svc = manager.service
+    svc.set_admin_password_now("right-pw")
+    devices, settings = svc.list_devices(), svc.get_settings()
+    port = manager.ocpp.settings.port
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module.os, "fsync", no_space)
+    with pytest.raises(WriteFailed) as err:
+        await svc.create_device({"kind": "meter", "driver": "sim-meter", "name": "Extra"})
+    assert err.value.disk_full
+    with pytest.raises(WriteFailed):
+        await svc.update_settings({"ocpp": {"port": free_port()}})
+    with pytest.raises(WriteFailed):
+        await svc.set_admin_password("right-pw", "other-pw")
+    assert svc.list_devices() == devices and svc.get_settings() == settings
+    assert manager.ocpp.settings.port == port
+    assert await svc.verify_admin("right-pw", "192.0.2.9")
+    assert len(manager.control.snapshot().meters) == len(
+        [d for d in devices if d["kind"] == "meter"]
+    )

@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 from manager.config import CircuitConfig, EvseConfig, MeterConfig, Settings
 from manager.service import public
 from manager.state import EvseState, MeterState, ReasonState, State
-from web import chart
+from web import chart, users_words
 from web.auth import SESSION_COOKIE, SESSION_LIFETIME_S, Authenticator, Identity, Signer
 from web.forms import fields_from_schema, object_sections
 from web.i18n import DE, DE_FIELDS, JS_STRINGS, parse_accept_language, translator
@@ -177,7 +177,12 @@ def test_meter_role_enum_through_ref() -> None:
 def test_settings_sections_and_write_only_password() -> None:
     schema = Settings.model_json_schema()
     sections = dict(object_sections(schema))
-    assert set(sections) == {"site", "ocpp"}
+    assert set(sections) == {"site", "ocpp", "mqtt", "metrics"}
+    mqtt = {f.key: f for f in fields_from_schema(sections["mqtt"], {}, prefix="mqtt.", root=schema)}
+    assert set(mqtt) == {"host", "port", "tls", "username", "password", "base_topic", "retain"}
+    assert mqtt["password"].widget == "password" and mqtt["tls"].widget == "checkbox"
+    token = fields_from_schema(sections["metrics"], {"token_set": True}, root=schema)[0]
+    assert token.widget == "password" and token.secret_set and token.value == ""
     values = {"port": 19520, "tls": "detect", "password_set": True}
     fields = {
         f.key: f for f in fields_from_schema(sections["ocpp"], values, prefix="ocpp.", root=schema)
@@ -243,16 +248,17 @@ def test_every_template_text_has_a_german_translation() -> None:
     sources = [*(root / "templates").glob("*.html"), *(root / "web").glob("*.py")]
     for path in (p for p in sources if p.name != "i18n.py"):
         texts |= set(re.findall(r'\b_\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
-    missing = sorted(t for t in texts if t not in DE and t not in DE_FIELDS)
+    german = {**DE, **DE_FIELDS, **users_words.DE}
+    missing = sorted(t for t in texts if t not in german)
     assert not missing
 
 
-def test_revoking_ends_earlier_sessions_only() -> None:
+async def test_revoking_ends_earlier_sessions_only() -> None:
     clock = Clock()
     auth, _ = make_auth(clock=clock)
     old, _ = auth.new_session()
     clock.t += 1
-    auth.revoke_sessions()
+    await auth.revoke_sessions()
     clock.t += 1
     new, sid = auth.new_session()
     assert auth.session_id(old) is None
@@ -279,3 +285,13 @@ def test_one_secret_rule_for_the_api_and_the_forms() -> None:
     assert fields["api_token"].widget == "password" and fields["api_token"].secret_set
     assert fields["pin"].widget == "password"
     assert fields["host"].widget != "password"
+
+
+async def test_logout_ends_only_that_session() -> None:
+    auth, _ = make_auth()
+    mine, _ = auth.new_session()
+    other, other_sid = auth.new_session()
+    await auth.end_session(mine)
+    assert auth.session_id(mine) is None
+    assert auth.session_id(other) == other_sid
+    await auth.end_session("forged.cookie")  # nothing to end, no error

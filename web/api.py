@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from manager.model import StationOffline, StationTimeout
 from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
+from web.finite import FiniteJSONResponse as JSONResponse
+from web.finite import dumps
 from web.i18n import choose_language
 from web.openapi import document
 from web.wording import shown
@@ -26,6 +31,8 @@ from web.wording import shown
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+#: no stored object nests deeper; a deeper body is refused before it reaches any validation
+MAX_DEPTH = 32
 
 
 def jsonable(data: Any) -> JSONResponse:
@@ -38,10 +45,51 @@ async def read_json(request: Request) -> Any:
         raise InvalidInput.one("body", f"larger than {MAX_BODY // 1024} KB")
     if not body.strip():
         raise InvalidInput.one("body", "expected a JSON object")
+    too_deep = InvalidInput.one("body", f"nested deeper than {MAX_DEPTH} levels")
     try:
-        return json.loads(body)
+        data = json.loads(body, parse_constant=_not_a_number, parse_float=_finite_float)
+    except RecursionError:
+        raise too_deep from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput.one("body", f"not valid JSON: {exc}") from None
+    if _depth(data) > MAX_DEPTH:
+        raise too_deep
+    return data
+
+
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _depth(data: Any) -> int:
+    """How deep lists and objects nest in `data` (without recursion)."""
+    deepest, todo = 0, [(data, 1)]
+    while todo:
+        item, level = todo.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            if level <= MAX_DEPTH:
+                todo.extend((v, level + 1) for v in children)
+    return deepest
+
+
+def download(text: str, media: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type=f"{media}; charset=utf-8",
+        headers={
+            "content-disposition": f'attachment; filename="{filename}"',
+            "cache-control": "no-store",
+        },
+    )
 
 
 async def read_object(request: Request) -> dict[str, Any]:
@@ -70,15 +118,44 @@ def parse_when(value: str | None, field: str, *, end_of_day: bool = False) -> st
 
 def session_filters(request: Request) -> dict[str, str | None]:
     q = request.query_params
-    unknown = set(q) - {"since", "until", "evse", "user"}
+    unknown = set(q) - {"since", "until", "evse", "user", "month"}
     if unknown:
         raise InvalidInput([{"field": k, "message": "unknown filter"} for k in sorted(unknown)])
+    since, until = q.get("since"), q.get("until")
+    if q.get("month"):
+        since, until = month_range(q["month"])
     return {
-        "since": parse_when(q.get("since"), "since"),
-        "until": parse_when(q.get("until"), "until", end_of_day=True),
+        "since": parse_when(since, "since"),
+        "until": parse_when(until, "until", end_of_day=not q.get("month")),
         "evse": q.get("evse") or None,
         "user": q.get("user") or None,
     }
+
+
+def month_range(month: str) -> tuple[str, str]:
+    """`YYYY-MM` as the first day of that month and of the next (local dates)."""
+    try:
+        first = datetime.strptime(month.strip(), "%Y-%m")
+    except ValueError:
+        raise InvalidInput.one("month", "expected YYYY-MM") from None
+    after = (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else (first.replace(month=first.month + 1))
+    )
+    return first.strftime("%Y-%m-%d"), after.strftime("%Y-%m-%d")
+
+
+def export_name(kind: str, request: Request, ext: str) -> str:
+    """ampshare-sessions[-user][-month].csv: the file says whose and which month it holds."""
+    q = request.query_params
+    parts = [f"ampshare-{kind}"]
+    for key in ("user", "month"):
+        if q.get(key):
+            parts.append(re.sub(r"[^A-Za-z0-9_-]+", "_", q[key])[:40])
+    if len(parts) == 1:
+        parts.append(datetime.now().strftime("%Y-%m-%d"))
+    return "-".join(parts) + ext
 
 
 def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -102,8 +179,7 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
         if snapshot is last:
             continue  # the same snapshot can arrive twice right after subscribing
         last = snapshot
-        data = shown(snapshot, lang)
-        yield f"data: {json.dumps(data, separators=(',', ':'), allow_nan=False)}\n\n"
+        yield f"data: {dumps(shown(snapshot, lang), separators=(',', ':'))}\n\n"
 
 
 def who(request: Request) -> str:
@@ -130,8 +206,11 @@ class Api:
             Route("/api/schemas", self.schemas),
             Route("/api/sessions", self.sessions),
             Route("/api/sessions.csv", self.sessions_csv),
+            Route("/api/sessions/totals", self.sessions_totals),
+            Route("/api/sessions/signed", self.sessions_signed),
             Route("/api/users", self.users, methods=["GET", "POST"]),
-            Route("/api/users/{id}", self.user, methods=["DELETE"]),
+            Route("/api/users/{id}", self.user, methods=["GET", "PATCH", "DELETE"]),
+            Route("/api/teach-in", self.teach_in, methods=["GET", "POST", "DELETE"]),
             Route("/api/events", self.events),
             Route("/api/events/log", self.events_log),
             Route("/api/drivers", self.drivers),
@@ -210,15 +289,16 @@ class Api:
             text = self.service.sessions_csv(**filters)
         except ValueError as exc:
             raise InvalidInput.one("since", str(exc)) from None
-        stamp = datetime.now().strftime("%Y-%m-%d")
-        return Response(
-            text,
-            media_type="text/csv; charset=utf-8",
-            headers={
-                "content-disposition": f'attachment; filename="ampshare-sessions-{stamp}.csv"',
-                "cache-control": "no-store",
-            },
-        )
+        return download(text, "text/csv", export_name("sessions", request, ".csv"))
+
+    async def sessions_totals(self, request: Request) -> Response:
+        """Sessions and energy per user and month, over the same filters."""
+        return jsonable(self.service.session_totals(self._sessions(request)))
+
+    async def sessions_signed(self, request: Request) -> Response:
+        """The signed meter data (OCMF etc.) as the boxes sent it, one record per line."""
+        text = self.service.signed_export(self._sessions(request))
+        return download(text, "text/plain", export_name("signed", request, ".txt"))
 
     async def users(self, request: Request) -> Response:
         if request.method == "POST":
@@ -227,8 +307,22 @@ class Api:
         return jsonable(self.service.list_users())
 
     async def user(self, request: Request) -> Response:
-        await self.service.delete_user(request.path_params["id"])
+        user_id = request.path_params["id"]
+        if request.method == "PATCH":
+            return jsonable(await self.service.update_user(user_id, await read_object(request)))
+        if request.method == "GET":
+            return jsonable(self.service.get_user(user_id))
+        await self.service.delete_user(user_id)
         return Response(status_code=204)
+
+    async def teach_in(self, request: Request) -> Response:
+        """POST {"user": id} opens the 60 s window, GET shows it, DELETE cancels it."""
+        if request.method == "POST":
+            body = await read_object(request)
+            return jsonable(self.service.start_teach_in(body.get("user")))
+        if request.method == "DELETE":
+            return jsonable(self.service.cancel_teach_in())
+        return jsonable(self.service.teach_in_status())
 
     async def events(self, request: Request) -> Response:
         return StreamingResponse(
@@ -262,14 +356,7 @@ class Api:
     async def _pem_pair(self, request: Request) -> tuple[str, str]:
         ctype = request.headers.get("content-type", "")
         if ctype.startswith("multipart/form-data"):
-            async with request.form(max_files=2, max_fields=4) as form:
-                values: dict[str, Any] = {}
-                for field in ("cert_pem", "key_pem"):
-                    item = form.get(field)
-                    if item is not None and not isinstance(item, str):
-                        values[field] = (await item.read(MAX_BODY)).decode("utf-8", "replace")
-                    else:
-                        values[field] = item
+            values = await self._pem_form(request)
         else:
             values = await read_object(request)
         errors = [
@@ -281,6 +368,21 @@ class Api:
             raise InvalidInput(errors)
         return values["cert_pem"], values["key_pem"]
 
+    @staticmethod
+    async def _pem_form(request: Request) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        try:
+            async with request.form(max_files=2, max_fields=4) as form:
+                for field in ("cert_pem", "key_pem"):
+                    item = form.get(field)
+                    if item is not None and not isinstance(item, str):
+                        values[field] = (await item.read(MAX_BODY)).decode("utf-8", "replace")
+                    else:
+                        values[field] = item
+        except HTTPException as exc:  # a malformed form is bad input like any other
+            raise InvalidInput.one("body", str(exc.detail)) from None
+        return values
+
     async def admin_password(self, request: Request) -> Response:
         data = await read_object(request)
         old, new = data.get("old_password"), data.get("new_password")
@@ -291,9 +393,8 @@ class Api:
         ]
         if errors:
             raise InvalidInput(errors)
-        await self.service.set_admin_password(str(old), str(new))
+        await self.service.set_admin_password(str(old), str(new))  # ends every session
         self.auth.forget_credentials()
-        self.auth.revoke_sessions()
         log.info("admin password changed; other sessions ended")
         if request.scope["identity"].via != "cookie":
             return jsonable({"ok": True})

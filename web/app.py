@@ -20,17 +20,23 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from manager.service import InvalidInput, NotFound, Service, Throttled
-from web import api, pages
+from manager.service import InvalidInput, NotFound, Service, Throttled, WriteFailed
+from web import api, me, ops, pages, users_page
 from web.auth import CSRF_HEADER, Authenticator
+from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
 from web.station_page import StationPages
 from web.transfers_web import TransferRoutes
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PREFIXES = ("/static/", "/lang/", "/transfer/")  # transfer: one-time box URLs
-PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"})
+PUBLIC_PREFIXES = (
+    "/static/",
+    "/lang/",
+    "/login/link/",
+    "/transfer/",
+)  # transfer: one-time box URLs
+PUBLIC_PATHS = frozenset({"/login", "/favicon.ico", "/robots.txt"}) | ops.PUBLIC
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -93,6 +99,9 @@ class LoginGate:
                 body = {"error": "missing or wrong CSRF token (X-CSRF-Token header)"}
                 await _json(403, body)(scope, receive, send)
                 return
+        if who.user is not None and not me.user_may(method, path):
+            await me.refuse_user(conn, is_api)(scope, receive, send)
+            return
         scope["identity"] = who
         scope["csrf"] = self.auth.csrf_token(who)
         await self.app(scope, receive, send)
@@ -156,10 +165,18 @@ def _is_api(request: Request) -> bool:
 
 
 def create_app(service: Service) -> Starlette:
-    auth = Authenticator(service.session_secret(), service.verify_admin)
+    auth = Authenticator(
+        service.session_secret(),
+        service.verify_admin,
+        ledger=service,
+        verify_user=service.verify_user,
+    )
     renderer = Renderer()
     json_api = api.Api(service, auth)
     ui = pages.Pages(service, auth, renderer)
+    user_ui = users_page.UserPages(service, renderer)
+    self_service = me.SelfService(service, auth, renderer)
+    operations = ops.Ops(service, renderer)
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)
@@ -179,11 +196,26 @@ def create_app(service: Service) -> Starlette:
     async def http_error(request: Request, exc: Exception) -> Response:
         status = getattr(exc, "status_code", 500)
         detail = getattr(exc, "detail", "")
+        headers = getattr(exc, "headers", None)  # e.g. Allow on a 405
         if _is_api(request):
-            return _json(status, {"error": detail or "error"})
+            return _json(status, {"error": detail or "error"}, headers)
         if status == 404:
             return ui.error(request, 404, "")
-        return Response(str(detail), status_code=status)
+        return Response(str(detail), status_code=status, headers=headers)
+
+    async def write_failed(request: Request, exc: Exception) -> Response:
+        """Nothing was changed, in memory or on disk; 507 when the disk is full."""
+        assert isinstance(exc, WriteFailed)
+        log.error("%s; the change was not made", exc)
+        status = 507 if exc.disk_full else 503
+        if _is_api(request):
+            return _json(status, {"error": f"{exc}; nothing was changed"})
+        _ = translator(choose_language(request))
+        if exc.disk_full:
+            message = _("Could not save: the disk is full. Nothing was changed.")
+        else:
+            message = _("Could not save: {why}. Nothing was changed.", why=str(exc))
+        return ui.error(request, status, message)
 
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("error in %s %s", request.method, request.url.path)
@@ -193,7 +225,10 @@ def create_app(service: Service) -> Starlette:
 
     routes = [
         *ui.routes(),
+        *user_ui.routes(),
+        *self_service.routes(),
         *json_api.routes(),
+        *operations.routes(),
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
@@ -209,6 +244,7 @@ def create_app(service: Service) -> Starlette:
             InvalidInput: invalid,
             NotFound: not_found,
             Throttled: throttled,
+            WriteFailed: write_failed,
             HTTPException: http_error,
             Exception: crash,
         },

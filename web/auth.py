@@ -1,9 +1,11 @@
 """Admin login for the browser and the API: signed session cookies, HTTP Basic, CSRF tokens.
 
-The session cookie carries no secret of its own: it is a random session id plus expiry, signed
-with HMAC-SHA256 under the facade's persisted session secret, so it survives a restart and
-needs no server-side session table. The CSRF token is derived from the session id with the
-same secret, so the page can carry it and the server can check it without storage.
+The session cookie carries no secret of its own: it is a random session id, the session
+generation and the expiry, signed with HMAC-SHA256 under the facade's persisted session secret,
+so it survives a restart. Revocation is server-side and persisted too (the facade's session
+ledger): a logout voids that session id, a password change starts a new generation. The CSRF
+token is derived from the session id with the same secret, so the page can carry it and the
+server can check it without storage.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -44,10 +47,12 @@ def _unb64(text: str) -> bytes:
 
 @dataclass(frozen=True)
 class Identity:
-    """Who made a request: via "cookie" (needs CSRF on changes) or "basic"."""
+    """Who made a request: via "cookie" (needs CSRF on changes) or "basic"; `user` is the
+    user id of a self-service login (None: the admin)."""
 
     via: str
     session_id: str = ""
+    user: str | None = None
 
 
 class Signer:
@@ -82,6 +87,39 @@ class Signer:
         return _b64(hmac.new(self._csrf_key, f"{purpose}|{nonce}".encode(), "sha256").digest())
 
 
+class SessionLedger(Protocol):
+    """Where ended sessions are kept; the facade keeps it in the stored settings."""
+
+    def session_generation(self) -> int: ...
+
+    def session_revoked(self, session_id: str) -> bool: ...
+
+    async def end_session(self, session_id: str, expires: int) -> None: ...
+
+    async def end_all_sessions(self) -> None: ...
+
+
+@dataclass
+class MemoryLedger:
+    """A ledger that lives only as long as the process (for tests and tools)."""
+
+    generation: int = 0
+    revoked: set[str] = field(default_factory=set)
+
+    def session_generation(self) -> int:
+        return self.generation
+
+    def session_revoked(self, session_id: str) -> bool:
+        return session_id in self.revoked
+
+    async def end_session(self, session_id: str, expires: int) -> None:
+        self.revoked.add(session_id)
+
+    async def end_all_sessions(self) -> None:
+        self.generation += 1
+        self.revoked.clear()
+
+
 class Authenticator:
     """Decides who a request is. One per app; holds only the short Basic credential cache."""
 
@@ -90,38 +128,65 @@ class Authenticator:
         secret: bytes,
         verify: Callable[[str, str], Awaitable[bool]],
         clock: Callable[[], float] = time.time,
+        ledger: SessionLedger | None = None,
+        verify_user: Callable[[str, str, str], Awaitable[str | None]] | None = None,
     ) -> None:
         self.signer = Signer(secret)
         self._verify = verify
+        self._verify_user = verify_user
         self._clock = clock
+        self._ledger: SessionLedger = ledger or MemoryLedger()
         self._basic_ok: dict[bytes, float] = {}
-        self._not_before = 0.0
 
     # -- sessions ---------------------------------------------------------------------------
 
-    def new_session(self) -> tuple[str, str]:
-        """A fresh signed cookie value and the session id it carries."""
+    def new_session(self, user: str | None = None) -> tuple[str, str]:
+        """A fresh signed cookie value and the session id it carries (`user`: a user's own
+        login, not the admin's)."""
         sid = secrets.token_urlsafe(18)
         now = self._clock()
-        payload = {"sid": sid, "iat": now, "exp": int(now) + SESSION_LIFETIME_S}
+        payload: dict[str, object] = {
+            "sid": sid,
+            "gen": self._ledger.session_generation(),
+            "exp": int(now) + SESSION_LIFETIME_S,
+        }
+        if user is not None:
+            payload["usr"] = user
         return self.signer.sign(payload), sid
 
-    def session_id(self, cookie: str | None) -> str | None:
-        if not cookie:
+    def session_user(self, cookie: str | None) -> str | None:
+        """The user id of a user's session cookie (None: none, or the admin's)."""
+        if self._session(cookie) is None:
             return None
-        data = self.signer.unsign(cookie)
+        data = self.signer.unsign(cookie or "") or {}
+        user = data.get("usr")
+        return user if isinstance(user, str) else None
+
+    def _session(self, cookie: str | None) -> tuple[str, int] | None:
+        """The session id and expiry of a valid, unexpired, not revoked cookie."""
+        data = self.signer.unsign(cookie) if cookie else None
         if data is None:
             return None
-        sid, exp, iat = data.get("sid"), data.get("exp"), data.get("iat", 0)
+        sid, exp, gen = data.get("sid"), data.get("exp"), data.get("gen")
         if not isinstance(sid, str) or not isinstance(exp, int) or exp < self._clock():
             return None
-        if not isinstance(iat, int | float) or iat < self._not_before:
-            return None  # logged in before the password was changed
-        return sid
+        if gen != self._ledger.session_generation() or self._ledger.session_revoked(sid):
+            return None  # logged out, or issued before the password was changed
+        return sid, exp
 
-    def revoke_sessions(self) -> None:
-        """Ends every session issued until now (after a password change, in this process)."""
-        self._not_before = self._clock()
+    def session_id(self, cookie: str | None) -> str | None:
+        found = self._session(cookie)
+        return found[0] if found else None
+
+    async def end_session(self, cookie: str | None) -> None:
+        """Logout: the cookie stops working here and after a restart."""
+        found = self._session(cookie)
+        if found is not None:
+            await self._ledger.end_session(*found)
+
+    async def revoke_sessions(self) -> None:
+        """Ends every session issued until now."""
+        await self._ledger.end_all_sessions()
 
     def csrf_token(self, identity: Identity) -> str:
         return self.signer.csrf_for("session", identity.session_id) if identity.session_id else ""
@@ -149,9 +214,10 @@ class Authenticator:
 
     async def identify(self, conn: HTTPConnection) -> Identity | None:
         """Cookie first, then HTTP Basic. Raises the facade's Throttled from verify."""
-        sid = self.session_id(conn.cookies.get(SESSION_COOKIE))
+        cookie = conn.cookies.get(SESSION_COOKIE)
+        sid = self.session_id(cookie)
         if sid is not None:
-            return Identity("cookie", sid)
+            return Identity("cookie", sid, self.session_user(cookie))
         header = conn.headers.get("authorization", "")
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "basic" or not value:
@@ -162,9 +228,11 @@ class Authenticator:
             )
         except (ValueError, binascii.Error, UnicodeDecodeError):
             return None
-        if not sep or user != "admin":
+        if not sep:
             return None
         client = conn.client.host if conn.client else "unknown"
+        if user != "admin":
+            return await self._basic_user(user, password, client)
         # remembered per client, so another client guessing is still throttled by the facade
         remembered = f"{client}|{value.strip()}"
         if self._basic_cached(remembered):
@@ -174,6 +242,12 @@ class Authenticator:
             return None
         self._remember_basic(remembered)
         return Identity("basic")
+
+    async def _basic_user(self, name: str, password: str, client: str) -> Identity | None:
+        if self._verify_user is None:
+            return None
+        user_id = await self._verify_user(name, password, client)
+        return Identity("basic", user=user_id) if user_id else None
 
     async def verify_password(self, password: str, client: str) -> bool:
         return await self._verify(password, client)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
-from web import gateway_words, mode_words
+from web import gateway_words, mode_words, users_words
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
 from web.mode_words import DE_MODES, FIELD_LABELS_MODES
 
@@ -99,6 +99,12 @@ DE: Mapping[str, str] = {
     "Connection works.": "Verbindung funktioniert.",
     "Please correct the marked fields.": "Bitte die markierten Felder korrigieren.",
     "Something went wrong.": "Etwas ist schiefgelaufen.",
+    "Could not save: the disk is full. Nothing was changed.": (
+        "Speichern nicht möglich: Der Datenträger ist voll. Nichts wurde geändert."
+    ),
+    "Could not save: {why}. Nothing was changed.": (
+        "Speichern nicht möglich: {why}. Nichts wurde geändert."
+    ),
     "unchanged": "unverändert",
     "not set": "nicht gesetzt",
     "set": "gesetzt",
@@ -218,6 +224,44 @@ DE: Mapping[str, str] = {
         "Tag abgelehnt oder Backend nicht erreichbar: ablehnen, lokale Benutzer "
         "(nicht abgerechnet), jeden"
     ),
+    # log view, operations
+    "Log": "Protokoll",
+    "Level": "Stufe",
+    "and above": "und höher",
+    "Info": "Info",
+    "Warning": "Warnung",
+    "Error": "Fehler",
+    "Source": "Quelle",
+    "No log lines at this level.": "Keine Protokollzeilen auf dieser Stufe.",
+    "The newest lines since the manager started. The full log is in the system journal "
+    "(journalctl -u ampshare).": (
+        "Die neuesten Zeilen seit dem Start. Das vollständige Protokoll steht im Systemjournal "
+        "(journalctl -u ampshare)."
+    ),
+    "MQTT": "MQTT",
+    "Prometheus metrics": "Prometheus-Metriken",
+    "Backup and restore": "Sicherung und Wiederherstellung",
+    "Download backup": "Sicherung herunterladen",
+    "Restore": "Wiederherstellen",
+    "Backup file": "Sicherungsdatei",
+    "The backup holds everything: configuration, users, sessions, events, certificates and "
+    "keys, and the passwords. Keep it as safe as this device.": (
+        "Die Sicherung enthält alles: Konfiguration, Benutzer, Ladevorgänge, Ereignisse, "
+        "Zertifikate und Schlüssel sowie die Passwörter. Bewahren Sie sie so sicher auf wie "
+        "dieses Gerät."
+    ),
+    "Restoring replaces all data; the current data is kept beside it. The manager restarts.": (
+        "Die Wiederherstellung ersetzt alle Daten; die bisherigen bleiben daneben erhalten. "
+        "Der Manager startet neu."
+    ),
+    "Really replace all data with this backup?": (
+        "Wirklich alle Daten durch diese Sicherung ersetzen?"
+    ),
+    "Restored. The manager restarts…": "Wiederhergestellt. Der Manager startet neu…",
+    "Choose a backup file first.": "Bitte zuerst eine Sicherungsdatei wählen.",
+    "Without a token only this machine may read /metrics.": (
+        "Ohne Token darf nur dieser Rechner /metrics lesen."
+    ),
     **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
     **DE_MODES,  # the charging modes (web/mode_words.py)
 }
@@ -240,6 +284,14 @@ FIELD_LABELS: Mapping[str, str] = {
     "ocpp.password": "Password",
     "ocpp.clear_profiles_on_deactivate": "Cancel charging current limit on deactivation",
     "ocpp.unknown_tags": "Unknown RFID tags",
+    "mqtt.host": "Broker host",
+    "mqtt.port": "Port",
+    "mqtt.tls": "TLS",
+    "mqtt.username": "User name",
+    "mqtt.password": "Password",
+    "mqtt.base_topic": "Base topic",
+    "mqtt.retain": "Retain state",
+    "metrics.token": "Metrics token",
     "ocpp.ca_pem": "CA of the client certificates (PEM)",
     "max_profile": "ChargePointMaxProfile only",
     "max_current_a": "Max current (A)",
@@ -328,9 +380,25 @@ DE_FIELDS: Mapping[str, str] = {
     "Circuit this board hangs in": "Stromkreis, an dem diese Verteilung hängt",
     "Fuse per phase (A)": "Sicherung je Phase (A)",
     "Meter measuring this circuit (optional)": "Zähler dieses Stromkreises (optional)",
+    # MQTT and metrics settings
+    "Broker host": "Broker-Host",
+    "User name": "Benutzername",
+    "Base topic": "Basis-Topic",
+    "Retain state": "Zustand mit Retain senden",
+    "Metrics token": "Metrik-Token",
+    "Broker host; empty: MQTT off": "Broker-Host; leer: MQTT aus",
+    "Broker port (1883, TLS 8883)": "Broker-Port (1883, TLS 8883)",
+    "Connect with TLS": "Mit TLS verbinden",
+    "User name (optional)": "Benutzername (optional)",
+    "Password (optional)": "Passwort (optional)",
+    "Topic prefix, no wildcards": "Topic-Präfix, ohne Platzhalter",
+    "Publish state retained": "Zustand mit Retain veröffentlichen",
+    "Bearer token for /metrics; without one only this machine may read it": (
+        "Bearer-Token für /metrics; ohne Token darf nur dieser Rechner sie lesen"
+    ),
 }
 
-_TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE}}
+_TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE, **users_words.DE}}
 
 
 def translator(lang: str) -> Callable[..., str]:
@@ -398,6 +466,9 @@ JS_STRINGS = (
     "Live",
     "Password changed.",
     "Certificate imported.",
+    "Really replace all data with this backup?",
+    "Restored. The manager restarts…",
+    "Choose a backup file first.",
     "Clear stale profiles",
     "grid",
     "pv",
@@ -409,5 +480,5 @@ JS_STRINGS = (
 
 def js_strings(lang: str) -> dict[str, str]:
     _ = translator(lang)
-    words = {**gateway_words.js_words(_), **mode_words.js_words(_)}
-    return {**{s: _(s) for s in JS_STRINGS}, **words}
+    words = {s: _(s) for s in (*JS_STRINGS, *users_words.JS)}
+    return {**words, **gateway_words.js_words(_), **mode_words.js_words(_)}

@@ -23,6 +23,7 @@ from manager.service import (
     UserConfig,
     is_secret,
 )
+from web import openapi_ops, openapi_users
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
 
@@ -38,6 +39,10 @@ def _ref(name: str) -> dict[str, str]:
 
 def _ok(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _answer(description: str, schema: str = "Error") -> dict[str, Any]:
+    return {"description": description, "content": {JSON: {"schema": _ref(schema)}}}
 
 
 def _body(schema: dict[str, Any], description: str = "") -> dict[str, Any]:
@@ -56,6 +61,7 @@ def _op(
     params: list[dict[str, Any]] | None = None,
     tag: str,
     op_id: str,
+    changes: bool = False,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -69,7 +75,10 @@ def _op(
     }
     if body is not None:
         op["requestBody"] = body
+    if body is not None or changes:
         op["responses"]["403"] = {"$ref": "#/components/responses/Forbidden"}
+        op["responses"]["503"] = {"$ref": "#/components/responses/WriteFailed"}
+        op["responses"]["507"] = {"$ref": "#/components/responses/WriteFailed"}
     if params:
         op["parameters"] = params
     return op
@@ -87,6 +96,11 @@ def _q(name: str, description: str, schema: dict[str, Any] | None = None) -> dic
 
 _ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}
 _NUM = {"type": ["number", "null"]}
+
+
+def _int(lo: int, hi: int, default: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": lo, "maximum": hi}
+    return schema if default is None else {**schema, "default": default}
 
 
 def state_schemas() -> dict[str, Any]:
@@ -120,6 +134,7 @@ def config_schemas() -> dict[str, Any]:
     defs: dict[str, Any] = top["$defs"]
     for schema in defs.values():
         _as_answered(schema)
+    openapi_users.as_user_api(defs["UserConfig"])
     # the grid connection `main` is answered as a circuit without a parent
     parent = defs["CircuitConfig"]["properties"]["parent"]
     defs["CircuitConfig"]["properties"]["parent"] = {"anyOf": [parent, {"type": "null"}]}
@@ -153,6 +168,7 @@ def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, 
             {"204": {"description": "deleted"}, "404": _E404, "422": _E422},
             tag=tag,
             op_id=f"delete{schema}",
+            changes=True,
         ),
     }
     if patch:
@@ -190,6 +206,7 @@ def document() -> dict[str, Any]:
         _q("until", "sessions started before; a date includes that whole day"),
         _q("evse", "device id or ChargeBox ID"),
         _q("user", "user name or RFID tag"),
+        _q("month", "sessions started in this month (YYYY-MM)"),
     ]
     paths: dict[str, Any] = {
         "/api/state": {
@@ -202,8 +219,16 @@ def document() -> dict[str, Any]:
                 "Server-Sent Events: one `data:` JSON state snapshot per control cycle",
                 {
                     "200": {
-                        "description": "event stream",
-                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                        "description": (
+                            "An endless text/event-stream: a `retry:` line, then one event per "
+                            "snapshot whose `data:` line is a JSON object of schema State"
+                        ),
+                        "content": {
+                            "text/event-stream": {
+                                "schema": {"type": "string"},
+                                "x-event-data": _ref("State"),
+                            }
+                        },
                     }
                 },
                 tag="live",
@@ -214,7 +239,7 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Recent events, newest first",
                 {"200": _ok({"type": "array", "items": _ref("Event")}), "422": _E422},
-                params=[_q("limit", "1..1000, default 200", {"type": "integer"})],
+                params=[_q("limit", "how many, newest first", _int(1, 1000, 200))],
                 tag="live",
                 op_id="eventLog",
             )
@@ -223,7 +248,7 @@ def document() -> dict[str, Any]:
             "get": _op(
                 "Grid, PV and charging power, one point per minute",
                 {"200": _ok({"type": "array", "items": _ref("HistoryPoint")}), "422": _E422},
-                params=[_q("hours", "1..168, default 24", {"type": "integer"})],
+                params=[_q("hours", "how far back", _int(1, 168, 24))],
                 tag="live",
                 op_id="history",
             )
@@ -306,45 +331,15 @@ def document() -> dict[str, Any]:
             )
         },
         "/api/users": _collection("users", "RFID user", "User"),
-        "/api/users/{id}": {
-            "parameters": [_ID],
-            "delete": _op(
-                "Delete an RFID user",
-                {"204": {"description": "deleted"}, "404": _E404},
-                tag="users",
-                op_id="deleteUser",
-            ),
-        },
-        "/api/sessions": {
-            "get": _op(
-                "Charging sessions, oldest first",
-                {"200": _ok({"type": "array", "items": _ref("Session")}), "422": _E422},
-                params=filters,
-                tag="sessions",
-                op_id="sessions",
-            )
-        },
-        "/api/sessions.csv": {
-            "get": _op(
-                "Charging sessions as CSV (energy in kWh)",
-                {
-                    "200": {
-                        "description": "CSV",
-                        "content": {"text/csv": {"schema": {"type": "string"}}},
-                    },
-                    "422": _E422,
-                },
-                params=filters,
-                tag="sessions",
-                op_id="sessionsCsv",
-            )
-        },
+        "/api/users/{id}": {"parameters": [_ID], **_crud("users", "RFID user", "User")},
         "/api/openapi.json": {
             "get": _op(
                 "This document", {"200": _ok({"type": "object"})}, tag="meta", op_id="openapi"
             )
         },
+        **openapi_ops.paths(),
     }
+    paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
     paths.update(station_paths())
     return {
         "openapi": "3.1.0",
@@ -365,25 +360,17 @@ def document() -> dict[str, Any]:
             "securitySchemes": {
                 "basic": {"type": "http", "scheme": "basic"},
                 "cookie": {"type": "apiKey", "in": "cookie", "name": "ampshare_session"},
+                "metricsToken": {"type": "http", "scheme": "bearer"},
             },
             "schemas": _schemas(),
             "responses": {
-                "Invalid": {
-                    "description": "invalid input; every bad field is named",
-                    "content": {JSON: {"schema": _ref("Invalid")}},
-                },
-                "NotFound": {
-                    "description": "unknown id",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
-                "Unauthorized": {
-                    "description": "login required",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
-                "Forbidden": {
-                    "description": "missing CSRF token or cross-site request",
-                    "content": {JSON: {"schema": _ref("Error")}},
-                },
+                "Invalid": _answer("invalid input; every bad field is named", "Invalid"),
+                "NotFound": _answer("unknown id"),
+                "Unauthorized": _answer("login required"),
+                "Forbidden": _answer("missing CSRF token or cross-site request"),
+                "WriteFailed": _answer(
+                    "the change could not be stored (507: disk full); nothing was changed"
+                ),
                 "Throttled": {
                     "description": "too many failed logins; see Retry-After",
                     "headers": {"Retry-After": {"schema": {"type": "integer"}}},

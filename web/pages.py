@@ -186,6 +186,7 @@ class Pages:
         _ = translator(choose_language(request))
         async with request.form(max_files=0, max_fields=8) as form:
             password = str(form.get("password") or "")
+            username = str(form.get("username") or "admin").strip() or "admin"
             token = str(form.get(CSRF_FIELD) or "")
             target = safe_next(str(form.get("next") or "/"))
         if not self.auth.check_login_csrf(request.cookies.get(LOGIN_COOKIE), token):
@@ -193,17 +194,22 @@ class Pages:
                 request, target, _("The login form expired. Please try again."), 400
             )
         client = request.client.host if request.client else "unknown"
+        user: str | None = None
         try:
-            ok = await self.auth.verify_password(password, client)
+            if username == "admin":
+                ok = await self.auth.verify_password(password, client)
+            else:  # a user's self-service login
+                user = await self.service.verify_user(username, password, client)
+                ok = user is not None
         except Throttled as exc:
             wait = max(1, round(exc.retry_after_s + 0.49))
             msg = _("Too many failed attempts. Try again in {s} s.", s=wait)
             return self._login_form(request, target, msg, 429, {"retry-after": str(wait)})
         if not ok:
             return self._login_form(request, target, _("Wrong password."), 401)
-        cookie, _sid = self.auth.new_session()
-        log.info("admin logged in from %s", client)
-        resp = RedirectResponse(target, status_code=303)
+        cookie, _sid = self.auth.new_session(user)
+        log.info("%s logged in from %s", f"user {user}" if user else "admin", client)
+        resp = RedirectResponse("/me" if user else target, status_code=303)
         set_session_cookie(resp, request, cookie)
         resp.delete_cookie(LOGIN_COOKIE, path="/login")
         return resp
@@ -213,6 +219,7 @@ class Pages:
             token = str(form.get(CSRF_FIELD) or "")
         if not self.auth.check_csrf(request.scope["identity"], token):
             return self.error(request, 403, "CSRF token missing or wrong; reload the page.")
+        await self.auth.end_session(request.cookies.get(SESSION_COOKIE))
         resp = RedirectResponse("/login", status_code=303)
         resp.delete_cookie(SESSION_COOKIE, path="/")
         return resp
@@ -426,7 +433,6 @@ class Pages:
             members=members,
             devices=devices,
             circuit_names={c["id"]: circuit_label(c, _) for c in circuits},
-            users=self.service.list_users(),
         )
 
     # -- sessions and events -----------------------------------------------------------------
@@ -460,7 +466,8 @@ class Pages:
             total=energy(total_wh, choose_language(request)),
             count=len(rows),
             query=query,
-            filters={k: q.get(k, "") for k in ("since", "until", "evse", "user")},
+            filters={k: q.get(k, "") for k in ("since", "until", "evse", "user", "month")},
+            totals=self.service.session_totals(rows),
             devices=devices,
             names={d["id"]: d["name"] for d in devices},
             users=self.service.list_users(),

@@ -84,6 +84,9 @@ class Session(_Shape):
     stopped_at: datetime | None = None
     energy_wh: float | None = None
     stop_reason: str | None = None
+    method: str | None = Field(None, description="local, backend, free, remote or fallback")
+    result: str | None = Field(None, description="the status the tag got (Accepted, ...)")
+    signed_data: list[Any] | None = Field(None, description="signed meter values as sent")
 
 
 SHAPES: tuple[type[BaseModel], ...] = (

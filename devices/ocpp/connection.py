@@ -117,6 +117,10 @@ class WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
         self.complaints.warning(self.logger, "%s (%s)", text, exc)
 
 
+#: for the gateway's client side towards billing backends (one shared complaint budget)
+wire_log = WireLog(ComplaintLog("gateway clients"))
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
@@ -235,6 +239,7 @@ class OcppConnection(Authority):
 
     async def _on_frame(self, raw: str | bytes) -> None:
         self.record.touch()
+        self.record.messages += 1
         if isinstance(raw, bytes):
             await self._send_error("-1", self.FORMAT_ERROR, "OCPP-J uses text frames")
             return
@@ -447,6 +452,22 @@ class OcppConnection(Authority):
         except Exception:
             log.exception("%s: checking id tag failed", self.id)
             return "Invalid"
+
+    async def check_tag(
+        self, id_tag: str | None, what: str = "Authorize", connector: int | None = None
+    ) -> str:
+        """The status for a tag at this box: the configured wallbox's authorization mode
+        decides (users table, billing backend); without one, `authorize_tag`'s policy."""
+        if self.refusal() is not None:
+            return self.authorize_tag(id_tag, what)
+        try:
+            status = await self.host.hooks.check_tag(
+                self.id, connector, id_tag, self.record.protocol
+            )
+        except Exception:
+            log.exception("%s: checking id tag failed", self.id)
+            return "Invalid"
+        return self.authorize_tag(id_tag, what) if status is None else status
 
     def event(self, kind: str, message: str) -> None:
         self.host.box_event(kind, message, self.id)

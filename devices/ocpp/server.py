@@ -29,6 +29,7 @@ from websockets.typing import Subprotocol
 from devices.ocpp.auth import charge_box_id, check_basic_auth
 from devices.ocpp.connection import OcppConnection, ProfileStyle
 from devices.ocpp.guard import EventLimiter, LoginThrottle
+from devices.ocpp.local_list import LocalLists
 from devices.ocpp.sessions import restore_sessions
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import ChargePointRecord
@@ -105,6 +106,7 @@ class OcppServer:
         self.settings = settings
         self.hooks = hooks
         self.certs = CertificateStore(Path(data_dir) / "ocpp")
+        self.local_lists = LocalLists(hooks, Path(data_dir))
         self._records: dict[str, ChargePointRecord] = {}
         self._conns: dict[str, OcppConnection] = {}
         self._attached: dict[str, dict[int, Attachment]] = {}
@@ -113,10 +115,10 @@ class OcppServer:
         self._detecting: set[DetectingConnection] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._lock = asyncio.Lock()
-        #: gets every request a box sent once it is answered (the gateway's pass-through)
-        self.observer: BoxObserver | None = None
         self._logins = LoginThrottle()
         self._event_limit = EventLimiter()
+        #: gets every request a box sent once it is answered (the gateway's pass-through)
+        self.observer: BoxObserver | None = None
         self._stranger_limit = EventLimiter()
         #: report parts and transfer progress that admin station actions wait for
         self.station = StationInbox()
@@ -411,6 +413,12 @@ class OcppServer:
         rec = self._records.get(cb_id)
         return (rec is not None and rec.released) or self.hooks.is_released(cb_id)
 
+    async def resend_setpoints(self, conn: OcppConnection) -> None:
+        for att in list(self._attached.get(conn.id, {}).values()):
+            if conn.closed:
+                return
+            await att.resend(conn)
+
     def observe_call(self, conn: OcppConnection, action: str, payload: dict[str, Any]) -> None:
         if self.observer is None:
             return
@@ -427,19 +435,20 @@ class OcppServer:
             return None
         return await self.observer.box_data_transfer(cb_id, payload)
 
+    def refresh_local_lists(self) -> None:
+        """The users changed: bring every connected box's local list in step."""
+        for conn in list(self._conns.values()):
+            if conn.ready and not conn.closed:
+                conn.spawn(self.local_lists.sync(conn))
+
     async def relay_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The billing backend's idTagInfo / idTokenInfo for a box's tag (None: no gateway)."""
         if self.observer is None:
             return None
         return await self.observer.box_authorize(cb_id, payload)
 
-    async def resend_setpoints(self, conn: OcppConnection) -> None:
-        for att in list(self._attached.get(conn.id, {}).values()):
-            if conn.closed:
-                return
-            await att.resend(conn)
-
     def connection_ready(self, conn: OcppConnection) -> None:
+        conn.spawn(self.local_lists.sync(conn))
         caps = conn.record.caps
         log.info(
             "%s: ready (stack level %s, units %s, measurands %s)",
@@ -493,6 +502,7 @@ class OcppServer:
                         else None
                     ),
                     "known": self.is_known(rec.id),
+                    "messages": rec.messages,
                 }
             )
         return rows

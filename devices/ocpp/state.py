@@ -98,6 +98,8 @@ class ChargePointRecord:
     #: given back to its own control (deactivated): no default-deny until a setpoint is sent
     released: bool = False
     status_seen: bool = False
+    #: frames received since the manager started (for metrics)
+    messages: int = 0
     #: the box refuses every deny profile: why (None = ampshare's profiles hold)
     uncontrolled: str | None = None
     #: ampshare switched the box Inoperative because it is not under control

@@ -82,7 +82,7 @@ class _Routes(_ChargePoint16):
         if relayed is not None:
             return call_result.Authorize(id_tag_info=relayed)
         return call_result.Authorize(
-            id_tag_info={"status": self.conn.authorize_tag(p.get("idTag"))}
+            id_tag_info={"status": await self.conn.check_tag(p.get("idTag"))}
         )
 
     @on(Action.start_transaction)
@@ -192,7 +192,7 @@ class V16Connection(OcppConnection):
 
     async def on_start_transaction(self, p: dict[str, Any]) -> Any:
         cid, tag = p["connectorId"], p["idTag"]
-        status = self.authorize_tag(tag, "StartTransaction")
+        status = await self.check_tag(tag, "StartTransaction", cid if type(cid) is int else None)
         if not self.configured():  # never stored: an unconfigured box stores nothing
             self.stop_after_reply(0)
             return call_result.StartTransaction(transaction_id=0, id_tag_info={"status": status})

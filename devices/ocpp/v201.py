@@ -66,7 +66,8 @@ class _Routes(_ChargePoint201):
         if relayed is not None:
             return call_result.Authorize(id_token_info=relayed)
         token = (p.get("idToken") or {}).get("idToken")
-        return call_result.Authorize(id_token_info={"status": self.conn.authorize_tag(token)})
+        status = await self.conn.check_tag(token)
+        return call_result.Authorize(id_token_info={"status": status})
 
     @on(Action.transaction_event)
     async def _transaction(self, **_: Any) -> Any:
@@ -216,7 +217,9 @@ class V201Connection(OcppConnection):
                 raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
         if not tag and self.refusal() is None:
             return call_result.TransactionEvent()
-        status = self.authorize_tag(tag, "TransactionEvent")
+        evse_no = (p.get("evse") or {}).get("id")
+        number = evse_no if type(evse_no) is int else None
+        status = await self.check_tag(tag, "TransactionEvent", number)
         if status != "Accepted" and p["eventType"] != "Ended":
             self.stop_after_reply(tx)
         return call_result.TransactionEvent(id_token_info={"status": status})
