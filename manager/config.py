@@ -247,9 +247,7 @@ class EvseConfig(DeviceBase, GatewayFields, ModeFields):
     phase_rotation: str = Field("L1L2L3", description="Site phase of the box's L1, L2, L3")
     priority: int = Field(1, ge=0, le=9, description="Higher is served first")
     circuit: str = Field(ROOT_CIRCUIT, description="Circuit the box hangs in")
-    charge_mode: Literal["off", "now", "minpv", "pv", "plan"] = Field(
-        "now", description="Charge mode"
-    )
+    # charge_mode and phase_switching come from ModeFields (manager/modeconfig.py)
     authorization: Literal["free", "local", "gateway"] = Field(
         "free", description="Who may charge: free (plug and charge), local users, gateway"
     )

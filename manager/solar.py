@@ -41,7 +41,7 @@ def mode_in_force(st: EvseRuntime, now: float) -> ChargeMode:
 
     Schedules, prices and plans will decide it here; for now it is the configured mode."""
     del now
-    return st.spec.charge_mode
+    return ChargeMode(st.spec.charge_mode)
 
 
 def acting_mode(mode: ChargeMode) -> ChargeMode:
