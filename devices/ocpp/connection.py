@@ -1,16 +1,19 @@
 """One live connection of a charge point: frame loop, fast path, requests to the box.
 
 Why not the `ocpp` library's own loop: it handles one message at a time, validates every message
-in a thread pool, and deadlocks when a handler sends a request. Here the frame loop answers the
+in a thread pool, and deadlocks when a handler sends a request (measured in
+tests/bench/bench_ocpp_design.py; see docs/ocpp.md, "Design"). Here the frame loop answers the
 hot messages (Heartbeat, StatusNotification, MeterValues) itself with cheap, lenient checks,
-hands every other request to a fresh `ocpp` ChargePoint for schema validation and routing, and
-matches replies to our own requests without blocking the loop. Follow-up work (reading
-capabilities, default-deny, meter setup) runs in a task after the reply has gone out.
+checks every other request against the library's JSON schemas and hands it to its `@handles`
+method (devices/ocpp/routing.py), and matches replies to our own requests without blocking the
+loop. Follow-up work (reading capabilities, default-deny, meter setup) runs in a task after the
+reply has gone out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import re
@@ -27,6 +30,8 @@ from websockets.exceptions import ConnectionClosed
 from devices.ocpp.authority import Authority
 from devices.ocpp.errors import BadMessage, CallTimeout, NotConnected, OcppCallError
 from devices.ocpp.meter import MeterFormatError, MeterSample, parse_meter_values
+from devices.ocpp.profiles import clear_profile_request, set_profile_request, status_reason
+from devices.ocpp.routing import check, compact, route_table
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import (
     ChargePointRecord,
@@ -125,6 +130,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def boot_accepted(heartbeat_s: int) -> dict[str, Any]:
+    return {"currentTime": now_iso(), "interval": heartbeat_s, "status": "Accepted"}
+
+
 _Taken = tuple[int | None, float | None, float | None, list[dict[str, Any]]]
 
 
@@ -152,6 +161,12 @@ class OcppConnection(Authority):
     TYPE_ERROR: ClassVar[str] = "TypeConstraintViolation"
     #: how long to wait for a StatusNotification after connecting before triggering one
     STATUS_GRACE_S: ClassVar[float] = 2.0
+    #: action -> (handler method name, schema-checked), from the `@handles` marks
+    ROUTES: ClassVar[dict[str, tuple[str, bool]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.ROUTES = route_table(cls)
 
     def __init__(self, host: Host, ws: ServerConnection, record: ChargePointRecord) -> None:
         self.host = host
@@ -167,16 +182,12 @@ class OcppConnection(Authority):
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._followup: asyncio.Task[None] | None = None
-        self._raw_payload: dict[str, Any] = {}
+        self._after: list[Callable[[], None]] = []
         #: result of the last default-deny attempt on this connection (None: not tried)
         self.deny_status: str | None = None
         self._refused: set[tuple[str, str]] = set()
         self._stop_next: int | str | None = None
         self.complaints = ComplaintLog(self.id)
-        self.wire_log = WireLog(self.complaints)
-        self.handler = self._make_handler()
-        self._call_errored = False  # the library answered the routed request with a CALLERROR
-        self._watch_errors()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
             "StatusNotification": self._on_status,
@@ -184,9 +195,6 @@ class OcppConnection(Authority):
         }
 
     # ------------------------------------------------------------------ subclass hooks
-
-    def _make_handler(self) -> Any:
-        raise NotImplementedError
 
     def _known_actions(self) -> frozenset[str]:
         raise NotImplementedError
@@ -215,11 +223,33 @@ class OcppConnection(Authority):
         transaction_id: int | str | None = None,
     ) -> tuple[str, str | None]:
         """Install (replace) one of our profiles; returns the box's status and reason."""
-        raise NotImplementedError
+        payload = set_profile_request(
+            self.version,
+            connector,
+            limit,
+            unit,
+            phases,
+            profile_id=profile_id,
+            purpose=purpose,
+            stack_level=stack_level,
+            relative=relative,
+            transaction_id=transaction_id,
+        )
+        reply = await self.request("SetChargingProfile", payload)
+        status = str(reply.get("status"))
+        if status == "Accepted":
+            self.record.installed.add(profile_id)
+        return status, status_reason(reply)
 
     async def clear_profile(self, profile_id: int) -> str:
         """ClearChargingProfile by id; returns the box's status (Accepted / Unknown)."""
-        raise NotImplementedError
+        reply = await self.request(
+            "ClearChargingProfile", clear_profile_request(self.version, profile_id)
+        )
+        status = str(reply.get("status"))
+        if status == "Accepted":
+            self.record.installed.discard(profile_id)
+        return status
 
     # ------------------------------------------------------------------ frame loop
 
@@ -278,7 +308,7 @@ class OcppConnection(Authority):
             )
             return
         if msg[0] == 2:
-            await self._on_call(raw, msg)
+            await self._on_call(msg)
         else:
             fut = self._pending.get(msg[1])
             if fut is not None and not fut.done():
@@ -289,14 +319,14 @@ class OcppConnection(Authority):
     def _message_type_error(self) -> str:
         return self.RPC_ERROR
 
-    async def _on_call(self, raw: str, msg: list[Any]) -> None:
+    async def _on_call(self, msg: list[Any]) -> None:
         uid = msg[1]
         if len(msg) != 4 or not isinstance(msg[2], str) or not isinstance(msg[3], dict):
             await self._send_error(uid, self.RPC_ERROR, "a CALL is [2, id, action, {payload}]")
             return
         action: str = msg[2]
         fast = self._fast.get(action)
-        if fast is None and action not in self.handler.route_map:
+        if fast is None and action not in self.ROUTES:
             known = action in self._known_actions()
             code = "NotSupported" if known else "NotImplemented"
             text = f"{action} is not supported" if known else f"unknown action {action}"
@@ -304,7 +334,7 @@ class OcppConnection(Authority):
             await self._send_error(uid, code, text)
             return
         try:
-            await self._dispatch(raw, uid, action, msg[3], fast)
+            await self._dispatch(uid, action, msg[3], fast)
         except BadMessage as exc:
             self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc.description)
             await self._send_error(uid, exc.code, exc.description)
@@ -319,7 +349,6 @@ class OcppConnection(Authority):
 
     async def _dispatch(
         self,
-        raw: str,
         uid: str,
         action: str,
         payload: dict[str, Any],
@@ -330,27 +359,27 @@ class OcppConnection(Authority):
             await self.ws.send(_dumps([3, uid, result]))
             self.host.observe_call(self, action, payload)
             return
-        self._raw_payload = payload
-        self._call_errored = False
-        try:
-            await self.handler.route_message(raw)
-        finally:
-            self._raw_payload = {}
-        if not self._call_errored and action != "DataTransfer":  # answered: pass it on
+        name, strict = self.ROUTES[action]
+        if strict:
+            check(self.version, action, payload)
+        self._after = []
+        answer = getattr(self, name)(payload)
+        result = compact(await answer if inspect.isawaitable(answer) else answer)
+        if strict:
+            check(self.version, action, result, reply=True)
+        after, self._after = self._after, []
+        await self.ws.send(_dumps([3, uid, result]))
+        for step in after:
+            step()
+        if action != "DataTransfer":  # answered: pass it on
             self.host.observe_call(self, action, payload)
         if action == "BootNotification" and self._followup is not None and self._followup.done():
             self.start_setup()  # the box rebooted: read it and install everything again
 
-    def _watch_errors(self) -> None:
-        """Note when the library answers a routed request with a CALLERROR."""
-        send = self.handler._send
-
-        async def _send(message: str) -> None:
-            if message.startswith("[4"):
-                self._call_errored = True
-            await send(message)
-
-        self.handler._send = _send
+    def after_reply(self, step: Callable[[], None]) -> None:
+        """Run `step` once the reply to the request being handled has gone out (a request
+        back to the box sent from inside a handler would come before its reply)."""
+        self._after.append(step)
 
     def start_setup(self) -> None:
         """Set the box up now: capabilities, default-deny, setpoints, meter configuration.
@@ -382,6 +411,26 @@ class OcppConnection(Authority):
 
     def _on_heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
         return {"currentTime": now_iso()}
+
+    # ------------------------------------------------------------------ shared by both versions
+
+    async def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))
+        reply = await self.host.relay_data_transfer(self.id, p)  # to a billing backend
+        if reply is not None:
+            return {"status": reply.get("status"), "data": reply.get("data")}
+        return {"status": "UnknownVendorId"}
+
+    def log_status(self, kind: str, p: dict[str, Any]) -> dict[str, Any]:
+        """Firmware update or log upload progress (the station desk follows it too)."""
+        log.info("%s: %s status %s", self.id, kind, p.get("status"))
+        return {}
+
+    def security_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        text = f"security event {p.get('type')}: {p.get('techInfo') or ''}".strip(": ")
+        log.warning("%s: %s", self.id, text)
+        self.event("security_event", text)
+        return {}
 
     # ------------------------------------------------------------------ requests to the box
 
