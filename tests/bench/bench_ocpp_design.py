@@ -13,8 +13,9 @@ as ampshare's server):
 
 Box -> server: CLIENTS charge points send one message kind back to back for SECONDS; printed
 are messages/s and p50/p99 latency, per version (1.6, 2.0.1). Authorize stands for the
-schema-checked rest (StartTransaction, TransactionEvent, ...): the fast path does not take it. Server -> box: CALLS
-SetChargingProfile requests one after another to one box; printed are calls/s and p50/p99.
+schema-checked rest (StartTransaction, TransactionEvent, ...): no fast path takes it.
+Server -> box: CALLS SetChargingProfile requests one after another to one box; printed are
+calls/s and p50/p99.
 Everything runs in this one process, so absolute figures include the clients' own cost; the
 comparison between the designs is what counts.
 """
