@@ -11,9 +11,15 @@ happen after the reply went out (a request back to the box) is queued with
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from typing import Any, TypeVar
 
+import ocpp
+from jsonschema import Draft4Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 from ocpp.messages import MessageType, get_validator
 
@@ -21,6 +27,8 @@ from devices.ocpp.errors import BadMessage
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: 1.6 requests with `multipleOf: 0.1` limits: checked with decimals, as the library does
+_DECIMAL_16 = frozenset({"SetChargingProfile", "RemoteStartTransaction"})
 #: jsonschema keyword -> OCPP error code, as the `ocpp` library maps them
 _CODES = {
     "type": "TypeConstraintViolation",
@@ -31,14 +39,16 @@ _CODES = {
 
 
 def handles(action: str, *, strict: bool = True) -> Callable[[F], F]:
-    """Mark a method as the handler of an incoming `action`.
+    """Mark a method as the handler of an incoming `action` (stackable: one method may
+    handle the 1.6 and the 2.0.1 name of a command).
 
     strict=False skips the schema check; real boxes send BootNotifications that break it
     (long serial numbers, odd firmware strings), and a refused boot would lock them out.
     """
 
     def mark(fn: F) -> F:
-        fn.ocpp_route = (action, strict)  # type: ignore[attr-defined]
+        routes = getattr(fn, "ocpp_routes", ())
+        fn.ocpp_routes = (*routes, (action, strict))  # type: ignore[attr-defined]
         return fn
 
     return mark
@@ -50,17 +60,21 @@ def route_table(cls: type) -> dict[str, tuple[str, bool]]:
     table: dict[str, tuple[str, bool]] = {}
     for klass in reversed(cls.__mro__):
         for name, value in vars(klass).items():
-            route = getattr(value, "ocpp_route", None)
-            if route is not None:
-                table[route[0]] = (name, route[1])
+            for action, strict in getattr(value, "ocpp_routes", ()):
+                table[action] = (name, strict)
     return table
 
 
 def check(version: str, action: str, payload: dict[str, Any], *, reply: bool = False) -> None:
-    """Raise BadMessage with the library's error code if `payload` breaks the schema."""
+    """Raise BadMessage with the library's error code if `payload` breaks the schema
+    (FormatViolation also in 1.6, as the library's ChargePoint answers)."""
     kind = MessageType.CallResult if reply else MessageType.Call
     try:
-        validator = get_validator(kind, action, version)
+        if version == "1.6" and not reply and action in _DECIMAL_16:
+            validator = _decimal_validator(action)
+            payload = json.loads(json.dumps(payload), parse_float=Decimal)
+        else:
+            validator = get_validator(kind, action, version)
     except OSError:
         raise BadMessage("NotImplemented", f"no schema for {action}") from None
     try:
@@ -72,6 +86,14 @@ def check(version: str, action: str, payload: dict[str, Any], *, reply: bool = F
         if reply:  # our own answer is wrong: a bug here, not the box's fault
             raise BadMessage("InternalError", f"reply to {action} not valid: {what}") from None
         raise BadMessage(code, what) from None
+
+
+@cache
+def _decimal_validator(action: str) -> Draft4Validator:
+    """Own cache: the library caches one validator per schema, float or Decimal, whichever
+    was asked for first, and a float payload against a Decimal schema fails."""
+    path = Path(ocpp.__file__).parent / "v16" / "schemas" / f"{action}.json"
+    return Draft4Validator(json.loads(path.read_text("utf-8-sig"), parse_float=Decimal))
 
 
 def compact(value: Any) -> Any:
