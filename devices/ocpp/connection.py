@@ -144,6 +144,13 @@ def _take_session(state: ConnectorState) -> _Taken:
     return taken
 
 
+def _is_rpc(msg: Any) -> bool:
+    """[2|3|4, "id", ...]: the shape every OCPP-J frame has."""
+    return (
+        isinstance(msg, list) and len(msg) >= 3 and msg[0] in (2, 3, 4) and isinstance(msg[1], str)
+    )
+
+
 def _dumps(msg: list[Any]) -> str:
     return json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
 
@@ -288,24 +295,8 @@ class OcppConnection(Authority):
             self.complaints.warning(log, "%s: frame is not JSON: %.80r", self.id, raw)
             await self._send_error("-1", self.FORMAT_ERROR, "message is not valid JSON")
             return
-        if (
-            not isinstance(msg, list)
-            or len(msg) < 3
-            or msg[0] not in (2, 3, 4)
-            or not isinstance(msg[1], str)
-        ):
-            uid = msg[1] if isinstance(msg, list) and len(msg) > 1 else "-1"
-            code = self.RPC_ERROR
-            if (
-                isinstance(msg, list)
-                and msg
-                and isinstance(msg[0], int)
-                and msg[0] not in (2, 3, 4)
-            ):
-                code = self._message_type_error()
-            await self._send_error(
-                uid if isinstance(uid, str) else "-1", code, "not an OCPP-J RPC frame"
-            )
+        if not _is_rpc(msg):
+            await self._refuse_frame(msg)
             return
         if msg[0] == 2:
             await self._on_call(msg)
@@ -315,6 +306,15 @@ class OcppConnection(Authority):
                 fut.set_result(msg)
             else:
                 log.info("%s: reply to unknown or expired request %s ignored", self.id, msg[1])
+
+    async def _refuse_frame(self, msg: Any) -> None:
+        uid = msg[1] if isinstance(msg, list) and len(msg) > 1 else "-1"
+        code = self.RPC_ERROR
+        if isinstance(msg, list) and msg and isinstance(msg[0], int) and msg[0] not in (2, 3, 4):
+            code = self._message_type_error()
+        await self._send_error(
+            uid if isinstance(uid, str) else "-1", code, "not an OCPP-J RPC frame"
+        )
 
     def _message_type_error(self) -> str:
         return self.RPC_ERROR
