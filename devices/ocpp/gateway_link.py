@@ -82,7 +82,7 @@ class LinkState:
 class Link:
     """Keeps one backend connection up and offers `request()` over it.
 
-    `router(ws)` builds the `ocpp` ChargePoint that answers the backend's requests;
+    `router(ws)` builds the handler that answers the backend's requests (gateway_commands);
     `on_open()` runs after every connect (boot, status, queue) and `on_close()` after a drop.
     """
 
