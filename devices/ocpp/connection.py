@@ -17,7 +17,6 @@ import inspect
 import json
 import logging
 import re
-import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -103,27 +102,6 @@ class ComplaintLog:
         logger.warning(msg, *args)
         if self.left == 0:
             logger.warning("%s: further bad messages are logged at debug level only", self.name)
-
-
-class WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it
-    down to debug frames and one-line warnings, within the connection's complaint budget."""
-
-    def __init__(self, complaints: ComplaintLog) -> None:
-        super().__init__(logging.getLogger("devices.ocpp.wire"), {})
-        self.complaints = complaints
-
-    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self.logger.debug(msg, *args)
-
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        exc = sys.exc_info()[1]
-        text = str(msg) % args if args else str(msg)
-        self.complaints.warning(self.logger, "%s (%s)", text, exc)
-
-
-#: for the gateway's client side towards billing backends (one shared complaint budget)
-wire_log = WireLog(ComplaintLog("gateway clients"))
 
 
 def now_iso() -> str:

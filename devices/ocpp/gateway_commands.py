@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from devices.ocpp import gateway_v16, gateway_v201
+from devices.ocpp.connection import ComplaintLog
 from devices.ocpp.errors import BadMessage
 from devices.ocpp.gateway_profiles import iso
 from devices.ocpp.gateway_v201 import VARIABLES
@@ -66,6 +67,7 @@ class Commands:
         self.ws = ws
         self.version: str = gw.msgs.version
         self.words = WORDS[self.version]
+        self.complaints = ComplaintLog(f"{gw.id} gateway")  # a chatty backend cannot fill the log
         #: the commands this version has (the link answers others NotSupported/NotImplemented)
         self.route_map = {a: r for a, r in self.ROUTES.items() if a in gw.dialect.ACTIONS}
 
@@ -75,11 +77,15 @@ class Commands:
         try:
             frame: list[Any] = [3, uid, await self._answer(action, payload)]
         except BadMessage as exc:
-            log.warning("%s: refused %s from the backend: %s", self.gw.id, action, exc)
+            self.complaints.warning(
+                log, "%s: refused %s from the backend: %s", self.gw.id, action, exc
+            )
             code = self.words.format_error if exc.code == "FormatViolation" else exc.code
             frame = [4, uid, code, exc.description, {}]
         except Exception as exc:  # a bug costs one answer, never the link
-            log.warning("%s: %s from the backend failed: %r", self.gw.id, action, exc)
+            self.complaints.warning(
+                log, "%s: %s from the backend failed: %r", self.gw.id, action, exc
+            )
             frame = [4, uid, "InternalError", "An unexpected error occurred.", {}]
         await self.ws.send(json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
 
