@@ -97,6 +97,10 @@ class EvseRuntime(DeviceRuntime):
     last_measured: Triple = ZERO3
     session_id: int | None = None
     target_a: float = 0.0
+    #: the target last written to the log (small ripples are not logged)
+    logged_a: float = 0.0
+    #: why the last setpoint write failed (logged once until it works again)
+    apply_failed: str | None = None
     reason: Reason = STARTING
     deactivation: Reason | None = None
     spec: EvseConfig = field(init=False)
