@@ -27,6 +27,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from devices.ocpp.authority import Authority
+from devices.ocpp.box_setup import BoxSetup
 from devices.ocpp.errors import BadMessage, CallTimeout, NotConnected, OcppCallError
 from devices.ocpp.meter import MeterFormatError, MeterSample, parse_meter_values
 from devices.ocpp.profiles import clear_profile_request, set_profile_request, status_reason
@@ -136,7 +137,7 @@ def _dumps(msg: list[Any]) -> str:
 __all__ = ["BadMessage", "CallTimeout", "NotConnected", "OcppCallError", "OcppConnection"]
 
 
-class OcppConnection(Authority):
+class OcppConnection(Authority, BoxSetup):
     """Base of the 1.6 and 2.0.1 connections; subclasses add the version's messages."""
 
     version: ClassVar[str]
@@ -182,16 +183,6 @@ class OcppConnection(Authority):
     # ------------------------------------------------------------------ subclass hooks
 
     def _known_actions(self) -> frozenset[str]:
-        raise NotImplementedError
-
-    async def after_connect(self) -> None:
-        """Capabilities, default-deny, meter setup; runs after the first request is answered."""
-        raise NotImplementedError
-
-    def _on_status(self, payload: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _on_meter_values(self, payload: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
     async def set_limit(

@@ -4,24 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from ocpp.v16.enums import Action
 
 from devices.ocpp.connection import BadMessage, OcppConnection, boot_accepted
-from devices.ocpp.meter import CURRENT, ENERGY, POWER, VOLTAGE
-from devices.ocpp.profiles import clear_profile_request
 from devices.ocpp.routing import handles
 from devices.ocpp.state import (
-    DEFAULT_PROFILE_BASE,
-    TX_PROFILE_BASE,
     ConnectorLimit,
     ConnectorState,
 )
 
 log = logging.getLogger(__name__)
 
-WANTED_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE)
 CONFIG_KEYS = (
     "ChargeProfileMaxStackLevel",
     "ChargingScheduleAllowedChargingRateUnit",
@@ -31,6 +26,8 @@ CONFIG_KEYS = (
     "MeterValueSampleInterval",
 )
 _ACTIONS = frozenset(a.value for a in Action)
+#: the meter settings ampshare makes (OcppConnection.configure_meter), as 1.6 keys
+METER_KEYS = {"interval": "MeterValueSampleInterval", "measurands": "MeterValuesSampledData"}
 
 
 def _int(value: Any) -> int | None:
@@ -55,6 +52,7 @@ class V16Connection(OcppConnection):
     version = "1.6"
     FORMAT_ERROR = "FormationViolation"
     RPC_ERROR = "ProtocolError"
+    STATUS_TRIGGER: ClassVar[dict[str, Any]] = {"requestedMessage": "StatusNotification"}
 
     def _known_actions(self) -> frozenset[str]:
         return _ACTIONS
@@ -215,28 +213,10 @@ class V16Connection(OcppConnection):
 
     # ------------------------------------------------------------------ set-up after boot
 
-    async def after_connect(self) -> None:
-        await self._read_capabilities()
-        await self.take_control()
-        if not self.host.is_known(self.id):
-            for c in range(1, (self.record.caps.connectors or 1) + 1):
-                for pid in (DEFAULT_PROFILE_BASE + c, TX_PROFILE_BASE + c):
-                    await self.try_request(
-                        "ClearChargingProfile", clear_profile_request(self.version, pid)
-                    )
-        await self._configure_meter()
-        if not self.status_seen.is_set():
-            try:
-                async with asyncio.timeout(self.STATUS_GRACE_S):
-                    await self.status_seen.wait()
-            except TimeoutError:
-                log.info("%s: no StatusNotification yet, triggering one", self.id)
-                await self.try_request("TriggerMessage", {"requestedMessage": "StatusNotification"})
-
-    async def _read_capabilities(self) -> None:
+    async def read_setup(self) -> dict[str, Any]:
         reply = await self.try_request("GetConfiguration", {"key": list(CONFIG_KEYS)})
         if reply is None:
-            return
+            return {}
         values = {
             str(item.get("key")): item.get("value")
             for item in reply.get("configurationKey") or []
@@ -248,28 +228,10 @@ class V16Connection(OcppConnection):
         caps.connectors = _int(values.get("NumberOfConnectors"))
         switch = values.get("ConnectorSwitch3to1PhaseSupported")
         caps.phase_switching = None if switch is None else str(switch).lower() == "true"
-        self._config = values
+        return {which: values.get(key) for which, key in METER_KEYS.items()}
 
-    async def _configure_meter(self) -> None:
-        values = getattr(self, "_config", {})
-        interval = str(self.host.settings.sample_interval_s)
-        if str(values.get("MeterValueSampleInterval")) != interval:
-            await self.change_configuration("MeterValueSampleInterval", interval)
-        current = [m.strip() for m in str(values.get("MeterValuesSampledData") or "").split(",")]
-        if all(m in current for m in WANTED_MEASURANDS):
-            self.record.caps.measurands = WANTED_MEASURANDS
-            return
-        accepted: list[str] = []
-        for measurand in WANTED_MEASURANDS:  # some boxes reject one unknown measurand: probe
-            status = await self.change_configuration(
-                "MeterValuesSampledData", ",".join([*accepted, measurand])
-            )
-            if status in ("Accepted", "RebootRequired"):
-                accepted.append(measurand)
-            elif status is None:
-                break
-        self.record.caps.measurands = tuple(accepted)
-        log.info("%s: meter values %s", self.id, ",".join(accepted) or "none accepted")
+    async def set_meter(self, which: str, value: str) -> str | None:
+        return await self.change_configuration(METER_KEYS[which], value)
 
     # ------------------------------------------------------------------ requests to the box
 

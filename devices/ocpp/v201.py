@@ -8,25 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
 from ocpp.v201.enums import Action
 
 from devices.ocpp.connection import BadMessage, OcppConnection, boot_accepted
 from devices.ocpp.meter import (
-    CURRENT,
-    ENERGY,
-    POWER,
-    VOLTAGE,
     MeterFormatError,
     MeterSample,
     parse_meter_values,
 )
-from devices.ocpp.profiles import clear_profile_request
 from devices.ocpp.routing import handles
 from devices.ocpp.state import (
-    DEFAULT_PROFILE_BASE,
-    TX_PROFILE_BASE,
     ConnectorLimit,
     ConnectorState,
 )
@@ -34,10 +27,11 @@ from devices.ocpp.v16 import _int, _units
 
 log = logging.getLogger(__name__)
 
-WANTED_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE)
 _ACTIONS = frozenset(a.value for a in Action)
 _SMART = "SmartChargingCtrlr"
 _SAMPLED = "SampledDataCtrlr"
+#: the meter settings ampshare makes (OcppConnection.configure_meter), as SampledDataCtrlr names
+METER_VARIABLES = {"interval": "TxUpdatedInterval", "measurands": "TxUpdatedMeasurands"}
 
 
 def _var(component: str, variable: str) -> dict[str, Any]:
@@ -48,6 +42,10 @@ class V201Connection(OcppConnection):
     version = "2.0.1"
     FORMAT_ERROR = "FormatViolation"
     RPC_ERROR = "RpcFrameworkError"
+    STATUS_TRIGGER: ClassVar[dict[str, Any]] = {
+        "requestedMessage": "StatusNotification",
+        "evse": {"id": 1, "connectorId": 1},
+    }
 
     def _known_actions(self) -> frozenset[str]:
         return _ACTIONS
@@ -244,27 +242,7 @@ class V201Connection(OcppConnection):
 
     # ------------------------------------------------------------------ set-up after boot
 
-    async def after_connect(self) -> None:
-        values = await self._read_variables()
-        await self.take_control()
-        if not self.host.is_known(self.id):
-            for pid in (DEFAULT_PROFILE_BASE + 1, TX_PROFILE_BASE + 1):
-                await self.try_request(
-                    "ClearChargingProfile", clear_profile_request(self.version, pid)
-                )
-        await self._configure_meter(values)
-        if not self.status_seen.is_set():
-            try:
-                async with asyncio.timeout(self.STATUS_GRACE_S):
-                    await self.status_seen.wait()
-            except TimeoutError:
-                log.info("%s: no StatusNotification yet, triggering one", self.id)
-                await self.try_request(
-                    "TriggerMessage",
-                    {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}},
-                )
-
-    async def _read_variables(self) -> dict[str, Any]:
+    async def read_setup(self) -> dict[str, Any]:
         wanted = [
             _var(_SMART, "ProfileStackLevel"),
             _var(_SMART, "RateUnit"),
@@ -284,7 +262,10 @@ class V201Connection(OcppConnection):
             caps.rate_units = _units(str(values["RateUnit"]))
         if "Phases3to1" in values:
             caps.phase_switching = str(values["Phases3to1"]).lower() == "true"
-        return values
+        return {which: values.get(name) for which, name in METER_VARIABLES.items()}
+
+    async def set_meter(self, which: str, value: str) -> str | None:
+        return await self._set_variable(_SAMPLED, METER_VARIABLES[which], value)
 
     async def _set_variable(self, component: str, variable: str, value: str) -> str | None:
         data = [{**_var(component, variable), "attributeValue": value}]
@@ -293,26 +274,6 @@ class V201Connection(OcppConnection):
         if not results or not isinstance(results[0], dict):
             return None
         return str(results[0].get("attributeStatus"))
-
-    async def _configure_meter(self, values: dict[str, Any]) -> None:
-        interval = str(self.host.settings.sample_interval_s)
-        if str(values.get("TxUpdatedInterval")) != interval:
-            await self._set_variable(_SAMPLED, "TxUpdatedInterval", interval)
-        current = [m.strip() for m in str(values.get("TxUpdatedMeasurands") or "").split(",")]
-        if all(m in current for m in WANTED_MEASURANDS):
-            self.record.caps.measurands = WANTED_MEASURANDS
-            return
-        accepted: list[str] = []
-        for measurand in WANTED_MEASURANDS:
-            status = await self._set_variable(
-                _SAMPLED, "TxUpdatedMeasurands", ",".join([*accepted, measurand])
-            )
-            if status in ("Accepted", "RebootRequired"):
-                accepted.append(measurand)
-            elif status is None:
-                break
-        self.record.caps.measurands = tuple(accepted)
-        log.info("%s: meter values %s", self.id, ",".join(accepted) or "none accepted")
 
     # ------------------------------------------------------------------ requests to the station
 
