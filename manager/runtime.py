@@ -96,6 +96,8 @@ class EvseRuntime(DeviceRuntime):
     cap_until: float = -math.inf
     last_measured: Triple = ZERO3
     session_id: int | None = None
+    #: the tag the open session is recorded with (a reader's card may come after the plug)
+    session_tag: str | None = None
     target_a: float = 0.0
     #: the target last written to the log (small ripples are not logged)
     logged_a: float = 0.0

@@ -38,6 +38,7 @@ from manager.operations import Operations, Unavailable
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
+from manager.tagdesk import TagDesk
 from manager.teachin import TeachIn
 from manager.transfers import TransferError, Transfers
 from manager.user_service import UsersFacade
@@ -121,6 +122,7 @@ class Service(CircuitEdits, UsersFacade):
         users: UserBook | None = None,
         teach: TeachIn | None = None,
         stations: Stations | None = None,
+        desk: TagDesk | None = None,
     ) -> None:
         self.store = store
         self.control = control
@@ -134,6 +136,8 @@ class Service(CircuitEdits, UsersFacade):
         self.device_listeners: list[Callable[[], None]] = []
         self.login = AdminLogin(store, throttle or LoginThrottle())
         self.stations = stations
+        #: where tags are decided (manager/tagdesk.py): a start from the dashboard goes there
+        self.desk = desk
         self._lock = asyncio.Lock()
         #: health, metrics, log view, backup and restore (manager/operations.py)
         self.ops = Operations(control=control, store=store, events=events, lock=self._lock)

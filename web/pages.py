@@ -346,6 +346,7 @@ class Pages:
             common=common,
             specific=specific,
             gateway=gateway,
+            users=self.service.list_users() if device["kind"] == "evse" else [],
         )
 
     # -- circuits ----------------------------------------------------------------------------
