@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devices.ocpp.gateway_config import BackendConfig
 from devices.ocpp.gateway_link import BACKOFF_MAX_S, backoff
-from devices.ocpp.gateway_profiles import composite, from_v16, limit_at, matches_clear
+from devices.ocpp.gateway_profiles import composite, limit_at, matches_clear, parse_profile
 from devices.ocpp.gateway_queue import GatewayQueue
 
 
@@ -60,18 +60,20 @@ def _profile(pid: int, purpose: str, stack: int, limit: float, **extra: object) 
 
 def test_composite_limit_follows_ocpp_rules() -> None:
     t = 1_800_000_000.0  # 2027
-    cp_max = from_v16(0, _profile(1, "ChargePointMaxProfile", 0, 20))
-    default_low = from_v16(0, _profile(2, "TxDefaultProfile", 0, 10))
-    default_high = from_v16(0, _profile(3, "TxDefaultProfile", 2, 13))
-    tx = from_v16(1, _profile(4, "TxProfile", 0, 6, transactionId=99))
-    watts = from_v16(0, _profile(5, "ChargePointMaxProfile", 1, 4140, unit="W"))
+    cp_max = parse_profile("1.6", 0, _profile(1, "ChargePointMaxProfile", 0, 20))
+    default_low = parse_profile("1.6", 0, _profile(2, "TxDefaultProfile", 0, 10))
+    default_high = parse_profile("1.6", 0, _profile(3, "TxDefaultProfile", 2, 13))
+    tx = parse_profile("1.6", 1, _profile(4, "TxProfile", 0, 6, transactionId=99))
+    watts = parse_profile("1.6", 0, _profile(5, "ChargePointMaxProfile", 1, 4140, unit="W"))
     assert limit_at([], t, None, None, 3) is None
     assert limit_at([cp_max], t, None, None, 3) == 20
     assert limit_at([cp_max, default_low, default_high], t, None, None, 3) == 13
     assert limit_at([cp_max, default_high, tx], t, 99, None, 3) == 6  # TxProfile wins
     assert limit_at([cp_max, default_high, tx], t, 98, None, 3) == 13  # other transaction
     assert limit_at([cp_max, watts], t, None, None, 3) == 4140 / 230 / 3  # higher stack level
-    remote = from_v16(1, _profile(6, "TxProfile", 0, 7))  # came with a remote start: no id
+    remote = parse_profile(
+        "1.6", 1, _profile(6, "TxProfile", 0, 7)
+    )  # came with a remote start: no id
     assert limit_at([cp_max, default_high, remote], t, 1234, None, 3) == 7
     assert limit_at([cp_max, default_high, remote], t, None, None, 3) == 13  # no transaction
     assert matches_clear(tx, {"id": None, "purpose": "TxProfile"})
@@ -81,8 +83,8 @@ def test_composite_limit_follows_ocpp_rules() -> None:
 def test_composite_schedule_has_a_period_per_change() -> None:
     t0 = 1_800_000_000.0
     steps = [{"startPeriod": 0, "limit": 16}, {"startPeriod": 600, "limit": 8}]
-    stepped = replace(from_v16(0, _profile(1, "ChargePointMaxProfile", 0, 0, periods=steps)),
-                      start=t0)  # fmt: skip
+    raw = _profile(1, "ChargePointMaxProfile", 0, 0, periods=steps)
+    stepped = replace(parse_profile("1.6", 0, raw), start=t0)
     periods = composite([stepped], t0, 1200, None, None, 3, 32.0)
     assert periods == [{"startPeriod": 0, "limit": 16.0}, {"startPeriod": 600, "limit": 8.0}]
     later = composite([stepped], t0 + 900, 600, None, None, 3, 32.0)

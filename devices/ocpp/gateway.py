@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.ocpp import gateway_v16, gateway_v201
+from devices.ocpp.gateway_commands import Commands
 from devices.ocpp.gateway_config import (
     CURRENT,
     ENERGY,
@@ -91,7 +92,7 @@ class Gateway:
             self.dialect.SUBPROTOCOL,
             headers=self._headers(),
             ssl_ctx=settings.ssl_context(base),
-            router=lambda ws: self.dialect.Router(self, ws),
+            router=lambda ws: Commands(self, ws),
             on_open=self._on_open,
             on_close=self._on_close,
             events=self._link_event,
@@ -135,9 +136,6 @@ class Gateway:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    def link_raw(self, uid: str) -> dict[str, Any]:
-        return self.link.raw.get(uid, {})
 
     def _link_event(self, kind: str, endpoint: str) -> None:
         word = "connected to" if kind == "gateway_connected" else "disconnected from"
