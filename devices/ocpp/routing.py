@@ -68,13 +68,8 @@ def route_table(cls: type) -> dict[str, tuple[str, bool]]:
 def check(version: str, action: str, payload: dict[str, Any], *, reply: bool = False) -> None:
     """Raise BadMessage with the library's error code if `payload` breaks the schema
     (FormatViolation also in 1.6, as the library's ChargePoint answers)."""
-    kind = MessageType.CallResult if reply else MessageType.Call
     try:
-        if version == "1.6" and not reply and action in _DECIMAL_16:
-            validator = _decimal_validator(action)
-            payload = json.loads(json.dumps(payload), parse_float=Decimal)
-        else:
-            validator = get_validator(kind, action, version)
+        validator, payload = validator_for(version, action, payload, reply=reply)
     except OSError:
         raise BadMessage("NotImplemented", f"no schema for {action}") from None
     try:
@@ -86,6 +81,17 @@ def check(version: str, action: str, payload: dict[str, Any], *, reply: bool = F
         if reply:  # our own answer is wrong: a bug here, not the box's fault
             raise BadMessage("InternalError", f"reply to {action} not valid: {what}") from None
         raise BadMessage(code, what) from None
+
+
+def validator_for(
+    version: str, action: str, payload: dict[str, Any], *, reply: bool = False
+) -> tuple[Draft4Validator, dict[str, Any]]:
+    """The schema validator for a message and the payload as it must be checked: 1.6 limits
+    as Decimal, so 7.3 A passes `multipleOf 0.1` (as a float it does not)."""
+    if version == "1.6" and not reply and action in _DECIMAL_16:
+        return _decimal_validator(action), json.loads(json.dumps(payload), parse_float=Decimal)
+    kind = MessageType.CallResult if reply else MessageType.Call
+    return get_validator(kind, action, version), payload
 
 
 @cache
