@@ -99,3 +99,16 @@ def test_backoff_grows_with_jitter_and_stays_bounded() -> None:
     assert all(0.5 <= d <= 1.0 for d in first)
     assert all(BACKOFF_MAX_S / 2 <= d <= BACKOFF_MAX_S for d in late)
     assert len(set(late)) > 40  # jitter: reconnects of many boxes spread out
+
+
+def test_an_authorize_is_sent_in_the_backends_version() -> None:
+    """The tag desk asks with a 1.6 `idTag`; a 2.0.1 backend must get an `idToken`, and a
+    box's own Authorize in the backend's version is relayed as sent."""
+    from devices.ocpp import gateway_v16, gateway_v201
+    from devices.ocpp.gateway_commands import in_backend_version
+
+    v201 = in_backend_version(gateway_v201.Messages, "04A1", {"idTag": "04A1"})
+    assert v201["idToken"]["idToken"] == "04A1" and "idTag" not in v201
+    own = {"idToken": {"idToken": "04A1", "type": "ISO14443"}, "certificate": "x"}
+    assert in_backend_version(gateway_v201.Messages, "04A1", own) is own
+    assert in_backend_version(gateway_v16.Messages, "04A1", own) == {"idTag": "04A1"}

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.ocpp import gateway_v16, gateway_v201
-from devices.ocpp.gateway_commands import Commands
+from devices.ocpp.gateway_commands import Commands, in_backend_version
 from devices.ocpp.gateway_config import (
     CURRENT,
     ENERGY,
@@ -145,8 +145,6 @@ class Gateway:
     def relaying(self) -> bool:
         return self.relay is not None and self.relay.protocol() == self.msgs.version
 
-    # ------------------------------------------------------------------ status for the UI
-
     def status(self) -> dict[str, Any]:
         st = self.link.state
         cap = self.cap()
@@ -232,7 +230,7 @@ class Gateway:
         return ("SuspendedEVSE" if obs.offered_a <= 0 else "SuspendedEV"), None
 
     @staticmethod
-    def _register(r: Any) -> float:
+    def _register(r: Any) -> float:  # the meter's register, else the session's count
         return float(r.energy_wh if r.energy_wh is not None else r.session_wh)
 
     # ------------------------------------------------------------------ authorization
@@ -570,6 +568,7 @@ class Gateway:
         """A relayed box's Authorize: the backend's answer; when it refuses or is away, the
         cache and this box's fallback (a local user charges unbilled: not relayed)."""
         tag = str(payload.get("idTag") or (payload.get("idToken") or {}).get("idToken") or "")
+        payload = in_backend_version(self.msgs, tag, payload)
         if not self.booted and self.config.cached(tag):
             return {"status": "Accepted"}
         try:

@@ -242,3 +242,10 @@ class Commands:
 
 
 Commands.ROUTES = route_table(Commands)
+
+
+def in_backend_version(msgs: Any, tag: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """An Authorize in the backend's version: a 1.6 box's (or the dashboard's `idTag`) behind a
+    2.0.1 backend gets an `idToken`, and the reverse; the same version is relayed as sent."""
+    built: dict[str, Any] = msgs.authorize(tag)[1]
+    return payload if ("idTag" in payload) == ("idTag" in built) else built
