@@ -226,8 +226,7 @@ class Manager:
         try:
             await self.ocpp.start()
         except OSError as exc:  # the manager still protects the fuse without its OCPP server
-            msg = f"OCPP server cannot listen on port {self.ocpp.port}: {exc}"
-            self.events("ocpp", msg, params={"port": self.ocpp.port, "error": str(exc)})
+            self.events("ocpp", f"OCPP server cannot listen on port {self.ocpp.port}: {exc}")
         await self.service.load()
         await self.control.cycle()
         if self.integrations is not None:
@@ -296,6 +295,7 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    control.rules.keep_in(opts.data_dir, control.wall)  # the limit and prices on disk
     ocpp.station.on_reservation_end = control.reservations.cancel
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways

@@ -1,8 +1,7 @@
-"""The configuration a user edits: settings, circuits, devices, RFID users.
-
-pydantic models, so the API, the store and the CLI share one set of rules and every error names
-its field. The grid connection is not stored as a circuit: it is the root circuit `main`, derived
-from the site settings, so its limit cannot disagree with `site.max_current_a`.
+"""The configuration a user edits: settings, circuits and devices, as pydantic models, so the
+API, the store and the CLI share one set of rules and every error names its field. The grid
+connection is not stored as a circuit: it is the root circuit `main`, derived from the site
+settings, so its limit cannot disagree with `site.max_current_a`.
 """
 
 from __future__ import annotations
@@ -17,10 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from manager.device_checks import current_errors
 from manager.gatewayconfig import GatewayFields, gateway_errors
+from manager.integration_settings import MetricsSettings, MqttSettings
 from manager.invalid import InvalidInput as InvalidInput
 from manager.invalid import NotFound as NotFound
 from manager.invalid import first_per_field, pydantic_errors
+from manager.modeconfig import ModeFields, SolarFields
 from manager.model import ROTATIONS, Circuit, MeterRole, Problem
+from manager.rules_config import LimitSettings, RuleFields
 
 SCHEMA_VERSION = 1
 ROOT_CIRCUIT = "main"
@@ -70,7 +72,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class SiteSettings(_Strict):
+class SiteSettings(_Strict, SolarFields):
     max_current_a: float = Field(32.0, gt=0, le=2000, description="Main fuse per phase (A)")
     max_power_w: float | None = Field(None, gt=0, description="Optional power limit (W)")
     reserve_a: float = Field(0.0, ge=0, le=100, description="Kept free on every phase (A)")
@@ -157,34 +159,10 @@ def check_ca_pem(text: str) -> str:
     return pem
 
 
-class MqttSettings(_Strict):
-    host: str = Field("", max_length=253, description="Broker host; empty: MQTT off")
-    port: int = Field(1883, ge=1, le=65535, description="Broker port (1883, TLS 8883)")
-    tls: bool = Field(False, description="Connect with TLS")
-    username: str = Field("", max_length=128, description="User name (optional)")
-    password: str | None = Field(None, max_length=256, description="Password (optional)")
-    base_topic: str = Field(
-        "ampshare",
-        min_length=1,
-        max_length=64,
-        pattern=r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$",
-        description="Topic prefix, no wildcards",
-    )
-    retain: bool = Field(True, description="Publish state retained")
-
-
-class MetricsSettings(_Strict):
-    token: str | None = Field(
-        None,
-        min_length=16,
-        max_length=128,
-        description="Bearer token for /metrics; without one only this machine may read it",
-    )
-
-
 class Settings(_Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     ocpp: OcppServerSettings = Field(default_factory=OcppServerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
@@ -211,7 +189,7 @@ class DeviceBase(_Strict):
     address: str = Field("", max_length=256, description="Host:port, ChargeBox ID or serial port")
 
 
-class EvseConfig(DeviceBase, GatewayFields):
+class EvseConfig(DeviceBase, GatewayFields, ModeFields, RuleFields):
     kind: Literal["evse"] = "evse"
     min_current_a: float = Field(6.0, ge=0, le=80, description="Lowest current the car accepts")
     max_current_a: float = Field(16.0, gt=0, le=80, description="Highest current of the box")
@@ -219,9 +197,7 @@ class EvseConfig(DeviceBase, GatewayFields):
     phase_rotation: str = Field("L1L2L3", description="Site phase of the box's L1, L2, L3")
     priority: int = Field(1, ge=0, le=9, description="Higher is served first")
     circuit: str = Field(ROOT_CIRCUIT, description="Circuit the box hangs in")
-    charge_mode: Literal["off", "now", "minpv", "pv", "plan"] = Field(
-        "now", description="Charge mode"
-    )
+    # charge_mode and phase_switching come from ModeFields (manager/modeconfig.py)
     authorization: Literal["free", "local", "gateway"] = Field(
         "free", description="Who may charge: free (plug and charge), local users, gateway"
     )

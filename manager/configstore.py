@@ -18,6 +18,7 @@ from manager.config import (
     check_tree,
     valid_id,
 )
+from manager.modeconfig import migrate_device
 from manager.store import CorruptDataError, open_db
 from manager.users import UserConfig
 
@@ -130,7 +131,7 @@ class ConfigStore:
         """Runs each stored device through `check` (the drivers' validation) before start-up."""
         for device in self._all("devices"):
             try:
-                check(device)
+                check(migrate_device(device))
             except InvalidInput as exc:
                 if all(e.get("code") in LATER_RULES for e in exc.errors):
                     continue  # stored before the rule existed: runs, and its form says why
@@ -201,7 +202,7 @@ class ConfigStore:
         return self._delete("circuits", circuit_id)
 
     def devices(self) -> list[dict[str, Any]]:
-        return self._all("devices")
+        return [migrate_device(d) for d in self._all("devices")]
 
     def put_device(self, device: dict[str, Any]) -> None:
         self._put("devices", device)

@@ -36,6 +36,7 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.operations import Operations, Unavailable
+from manager.rule_edits import RuleEdits, check_plan
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
@@ -106,7 +107,7 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-class Service(CircuitEdits, UsersFacade):
+class Service(CircuitEdits, UsersFacade, RuleEdits):
     """The one entry point of the web (and the CLI) into the running manager."""
 
     def __init__(
@@ -204,8 +205,7 @@ class Service(CircuitEdits, UsersFacade):
         device = validate_device(data, self.catalog.check)
         circuits = {c.id for c in self.store.circuits()} | {ROOT_CIRCUIT}
         if device["kind"] == "evse" and device["circuit"] not in circuits:
-            msg = f"unknown circuit {device['circuit']!r}"
-            raise InvalidInput.one("circuit", msg, "unknown_circuit")
+            raise InvalidInput.one("circuit", f"unknown circuit {device['circuit']!r}")
         if device["kind"] == "evse":
             errors = authorization_errors(device, self.users)
             if errors:
@@ -217,6 +217,7 @@ class Service(CircuitEdits, UsersFacade):
             raise InvalidInput.one("body", "expected a JSON object")
         async with self._lock:
             taken = {d["id"] for d in self.store.devices()}
+            check_plan(data)
             device = self._validate_device({**data, "id": new_id(data, taken)})
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
@@ -231,9 +232,8 @@ class Service(CircuitEdits, UsersFacade):
             old = self._device(device_id)
             for key in ("id", "kind"):
                 if key in patch and patch[key] != old[key]:
-                    raise InvalidInput.one(
-                        key, "cannot be changed; delete and add instead", "immutable"
-                    )
+                    raise InvalidInput.one(key, "cannot be changed; delete and add instead")
+            check_plan(patch, old)  # a plan time given now must lie ahead
             device = self._validate_device(merge_secrets(old, patch))
             if old.get("enabled", True) and not device.get("enabled", True):
                 await self._release(old)

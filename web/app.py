@@ -26,6 +26,7 @@ from web.auth import CSRF_HEADER, Authenticator
 from web.error_words import message, worded_errors
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
+from web.rules_api import RuleRoutes
 from web.station_page import StationPages
 from web.transfers_web import TransferRoutes
 
@@ -233,6 +234,7 @@ def create_app(service: Service) -> Starlette:
         *operations.routes(),
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),
+        *RuleRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

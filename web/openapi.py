@@ -24,6 +24,7 @@ from manager.service import (
     is_secret,
 )
 from web import openapi_ops, openapi_users
+from web.openapi_rules import rule_paths, rule_schemas
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
 
@@ -155,7 +156,7 @@ def _schemas() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF + "{model}")
         shapes.update(schema.pop("$defs", {}))
         shapes[model.__name__] = schema
-    return {**state_schemas(), **config_schemas(), **shapes}
+    return {**state_schemas(), **config_schemas(), **shapes, **rule_schemas()}
 
 
 def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, Any]:
@@ -358,6 +359,7 @@ def document() -> dict[str, Any]:
     }
     paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
     paths.update(station_paths())
+    paths.update(rule_paths())
     return {
         "openapi": "3.1.0",
         "info": {

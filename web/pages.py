@@ -39,6 +39,7 @@ from web.error_words import message
 from web.event_words import device_names, kind_word, shown_event
 from web.forms import SKIP_KEYS, FormField, fields_from_schema, object_sections
 from web.i18n import FIELD_LABELS, LANG_COOKIE, LANGUAGES, choose_language, translator
+from web.mode_words import MODE_LABELS
 from web.render import Renderer, energy, evse_scale, site_scale
 from web.wording import shown
 
@@ -282,6 +283,8 @@ class Pages:
         choices = {
             "circuit": self._circuit_choices(request),
             "phase_rotation": [(r, r) for r in ROTATIONS],
+            # the tile's words: "pv" is Solar here, not the meter role PV
+            "charge_mode": [(m, _(label)) for m, label in MODE_LABELS],
         }
         common = fields_from_schema(common_schema, values, choices=choices, translate=_)
         common_keys = {f.key for f in common} | {"id", "kind", "driver"}

@@ -16,9 +16,14 @@ from typing import Any
 
 from manager.model import Reason
 from manager.service import ROOT_CIRCUIT, State
+from web.wording_rules import DE_RULES, EN_RULES
 
 #: parameters that are amounts in A (formatted with up to two decimals)
-_AMOUNTS = frozenset({"amps", "demand", "min", "max", "step", "safe_a"})
+_AMOUNTS = frozenset({"amps", "demand", "min", "max", "step", "safe_a", "kw"})
+#: parameters that are times (epoch s, shown as local HH:MM)
+_TIMES = frozenset({"until", "start", "deadline"})
+#: parameters in W, worded in kW with one decimal
+_KILOWATTS = frozenset({"surplus_w", "need_w"})
 
 EN: Mapping[str, str] = {
     # the allocator
@@ -93,8 +98,21 @@ EN: Mapping[str, str] = {
     "box_reports/info": "box reports {code}: {info}",
     "box_says": "{text}",
     "car_type": "car: {phases}-phase {amps} A",
+    # the charging modes (manager/solar.py, manager/phaseswitch.py)
+    "mode_off": "off: charging switched off, the box stays under control",
+    "pv_waiting": "waiting for surplus ({surplus_w} of {need_w} kW)",
+    "pv_starting": "surplus {surplus_w} of {need_w} kW: starts in {seconds} s",
+    "pv_stopping": "surplus short ({surplus_w} of {need_w} kW): pauses in {seconds} s",
+    "pv_bridging": (
+        "surplus short for now ({surplus_w} of {need_w} kW): kept at its min, the last "
+        "minutes covered it"
+    ),
+    "pv_budget": "limited by the solar surplus ({surplus_w} kW)",
+    "surplus_unknown": "waiting: no grid meter reading to measure the surplus",
+    "phase_switching": "switching to {phases} phase(s), paused meanwhile",
     # names ampshare gives (not typed by a user)
     "Grid connection": "Grid connection",
+    **EN_RULES,  # schedules, prices, plans, users, the external limit (web/wording_rules.py)
 }
 
 DE: Mapping[str, str] = {
@@ -172,7 +190,19 @@ DE: Mapping[str, str] = {
     "box_reports/info": "Box meldet {code}: {info}",
     "box_says": "{text}",
     "car_type": "Auto: {phases}-phasig {amps} A",
+    "mode_off": "aus: Laden abgeschaltet, die Box bleibt unter Kontrolle",
+    "pv_waiting": "wartet auf Überschuss ({surplus_w} von {need_w} kW)",
+    "pv_starting": "Überschuss {surplus_w} von {need_w} kW: startet in {seconds} s",
+    "pv_stopping": "Überschuss zu knapp ({surplus_w} von {need_w} kW): pausiert in {seconds} s",
+    "pv_bridging": (
+        "Überschuss gerade zu knapp ({surplus_w} von {need_w} kW): bleibt am Minimum, die "
+        "letzten Minuten reichten"
+    ),
+    "pv_budget": "begrenzt durch den Solarüberschuss ({surplus_w} kW)",
+    "surplus_unknown": "wartet: kein Wert vom Netzzähler, um den Überschuss zu messen",
+    "phase_switching": "schaltet auf {phases} Phase(n) um, pausiert solange",
     "Grid connection": "Netzanschluss",
+    **DE_RULES,
 }
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {"en": EN, "de": DE}
@@ -196,8 +226,12 @@ def amount(value: Any, lang: str) -> str:
 def _param(key: str, value: Any, lang: str) -> str:
     if key in _AMOUNTS:
         return amount(value, lang)
-    if key == "until" and isinstance(value, int | float):  # epoch seconds, local time
+    if key in _KILOWATTS and isinstance(value, int | float):
+        return amount(round(value / 1000.0, 1), lang)
+    if key in _TIMES and isinstance(value, int | float):  # epoch seconds, local time
         return datetime.fromtimestamp(value).strftime("%H:%M")
+    if key == "mode":  # a charging mode
+        return CATALOGUE.get(lang, EN).get(f"mode.{value}", str(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -267,13 +301,33 @@ def localize(state: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """A copy of a snapshot (JSON form) whose reasons carry their `text` in `lang`."""
     site = dict(state.get("site") or {})
     site["safe_reason"] = worded(site.get("safe_reason"), lang)
+    site["charging_limit"] = limit_banner(site.get("charging_limit"), lang)
     evses = [
         {
             **e,
             "reason": worded(e.get("reason"), lang),
             "deactivation": worded(e.get("deactivation"), lang),
             "detail": worded(e.get("detail"), lang),
+            "rule": worded(e.get("rule"), lang),
+            "plan": plan_line(e.get("plan"), lang),
         }
         for e in state.get("evses") or []
     ]
     return {**state, "site": site, "evses": evses}
+
+
+def limit_banner(limit: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """The external limit with its banner text ("Charging limited to 11 kW until 18:00")."""
+    if not limit:
+        return None
+    params = {"kw": limit.get("max_power_w", 0) / 1000, "until": limit.get("until")}
+    return {**limit, "text": word({"code": "limit_banner", "params": params}, lang)}
+
+
+def plan_line(plan: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """A box's plan with its line for the tile (planned start and end, the deadline)."""
+    if not plan:
+        return None
+    params = {k: plan.get(k) for k in ("start", "end", "deadline")}
+    code = "plan_line" if plan.get("start") is not None else "plan_line_nothing"
+    return {**plan, "text": word({"code": code, "params": params}, lang)}
