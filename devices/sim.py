@@ -365,7 +365,9 @@ class SimEvse:
             session_wh=round(self.session_wh, 1),
             energy_wh=round(self.energy_wh, 1),
             user=self.user,
-            detail=f"car: {self.car.kind.name}" if self.car else None,
+            detail=Reason("car_type", {"phases": self.car.kind.phases, "amps": self.car.kind.max_a})
+            if self.car
+            else None,
         )
 
     async def apply(self, setpoint_a: float, phases: int) -> None:

@@ -39,6 +39,7 @@ from manager.control import ControlLoop
 from manager.cycles import cycle_every_interval
 from manager.events import EventLog
 from manager.history import History
+from manager.invalid import address_errors, problem, pydantic_errors
 from manager.model import Evse, Meter
 from manager.mqtt import MqttBridge
 from manager.ocpp_sessions import OcppSessions
@@ -84,23 +85,22 @@ class DriverTable:
         ]
 
     def check(self, driver: str, kind: str, address: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """The driver's own fields validated, with every mistake (address too) at once."""
         found = self.table.get(driver)
         if found is None:
-            raise InvalidInput.one("driver", f"unknown driver {driver!r}")
+            raise InvalidInput.one("driver", f"unknown driver {driver!r}", "unknown_driver")
         if found.kind != kind:
-            raise InvalidInput.one("driver", f"{found.title} is not a {kind}")
-        if found.check_address is not None:
-            try:
-                found.check_address(address)
-            except ValueError as exc:
-                raise InvalidInput.one("address", str(exc)) from None
+            raise InvalidInput.one("driver", f"{found.title} is not a {kind}", "wrong_kind")
+        errors = address_errors(found.check_address, address)
         unknown = set(fields) - set(found.options.model_fields) - COMMON_FIELDS[kind]
-        if unknown:
-            raise InvalidInput([{"field": k, "message": "unknown field"} for k in sorted(unknown)])
+        errors += [problem(k, "extra_forbidden", "unknown field") for k in sorted(unknown)]
         try:
-            return registry.validate_options(found, fields)
+            options = registry.validate_options(found, fields)
         except ValidationError as exc:
-            raise InvalidInput.from_pydantic(exc) from None
+            errors += pydantic_errors(exc)
+        if errors:
+            raise InvalidInput(errors)
+        return options
 
     def build(self, config: Mapping[str, Any]) -> Meter | Evse:
         return registry.build(registry.spec_of(config), self.ctx, self.table)

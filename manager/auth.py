@@ -171,7 +171,9 @@ class AdminLogin:
         async with self._lock:
             stored = self._hash
             if stored is None or not await asyncio.to_thread(verify_password, old, stored):
-                raise InvalidInput.one("old_password", "is not the current password")
+                raise InvalidInput.one(
+                    "old_password", "is not the current password", "wrong_password"
+                )
             self._store_hash(await asyncio.to_thread(hash_password, _checked(new)))
 
     def _store_hash(self, new_hash: str) -> None:
@@ -205,5 +207,7 @@ def _checked(new: str) -> str:
     try:
         check_new_password(new)
     except ValueError as exc:
-        raise InvalidInput.one("new_password", str(exc)) from None
+        raise InvalidInput.one(
+            "new_password", str(exc), "password_short", min=MIN_PASSWORD
+        ) from None
     return new

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from manager.invalid import problem
 from manager.model import Reason
 from manager.users import UserBook, UserConfig
 
@@ -190,7 +191,7 @@ def authorization_errors(device: Mapping[str, Any], users: UserBook) -> list[dic
     errors = []
     default = device.get("default_user")
     if default and users.get(str(default)) is None:
-        errors.append({"field": "default_user", "message": f"no user {default!r}"})
+        errors.append(problem("default_user", "unknown_user", f"no user {default!r}", id=default))
     if device.get("authorization") == "gateway" and not device.get("gateway_url"):
-        errors.append({"field": "authorization", "message": "needs a gateway URL"})
+        errors.append(problem("authorization", "needs_gateway_url", "needs a gateway URL"))
     return errors

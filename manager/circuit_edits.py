@@ -63,7 +63,9 @@ class CircuitEdits:
         if circuit.meter is not None:
             meters = {d["id"] for d in self.store.devices() if d["kind"] == "meter"}
             if circuit.meter not in meters:
-                raise InvalidInput.one("meter", f"unknown meter {circuit.meter!r}")
+                raise InvalidInput.one(
+                    "meter", f"unknown meter {circuit.meter!r}", "unknown_meter", id=circuit.meter
+                )
 
     async def create_circuit(self, data: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(data, dict):
@@ -89,7 +91,7 @@ class CircuitEdits:
             others = [c for c in self.store.circuits() if c.id != circuit_id]
             old = self.get_circuit(circuit_id)
             if "id" in patch and patch["id"] != circuit_id:
-                raise InvalidInput.one("id", "cannot be changed")
+                raise InvalidInput.one("id", "cannot be changed", "immutable")
             try:
                 circuit = CircuitConfig.model_validate({**old, **patch})
             except ValidationError as exc:
@@ -104,20 +106,22 @@ class CircuitEdits:
         site_patch = {k: v for k, v in patch.items() if k in allowed}
         for key in patch.keys() - allowed:
             if patch[key] != self.get_circuit(ROOT_CIRCUIT).get(key):
-                raise InvalidInput.one(key, "the grid connection takes this from elsewhere")
+                raise InvalidInput.one(
+                    key, "the grid connection takes this from elsewhere", "root_field"
+                )
         await self.update_settings({"site": site_patch})
         return self.get_circuit(ROOT_CIRCUIT)
 
     async def delete_circuit(self, circuit_id: str) -> None:
         if circuit_id == ROOT_CIRCUIT:
-            raise InvalidInput.one("id", "the grid connection cannot be deleted")
+            raise InvalidInput.one("id", "the grid connection cannot be deleted", "root_delete")
         async with self._lock:
             self.get_circuit(circuit_id)
             users = [d["name"] for d in self.store.devices() if d.get("circuit") == circuit_id]
             users += [c.name for c in self.store.circuits() if c.parent == circuit_id]
             if users:
-                raise InvalidInput.one(
-                    "id", f"circuit still has {', '.join(sorted(users))}; move them first"
-                )
+                names = ", ".join(sorted(users))
+                msg = f"circuit still has {names}; move them first"
+                raise InvalidInput.one("id", msg, "circuit_in_use", names=names)
             self.store.delete_circuit(circuit_id)
             self.control.set_circuits(self.store.circuits())

@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="ampshare-demo-") as tmp:
                 print(
                     f"ampshare demo: http://{args.host}:{args.http_port}/  "
-                    f"login admin / {password}  OCPP ws://{args.host}:{args.ocpp_port}/<ChargeBoxId>",
+                    f"login admin / {password}  OCPP ws://{args.host}:{args.ocpp_port}/<ChargeBoxId>\n"
+                    f"ampshare demo: its data is temporary ({tmp}): everything you change is "
+                    "deleted when the demo stops. Use `ampshare serve` to keep it.",
                     flush=True,
                 )
                 opts = app.Options(

@@ -14,48 +14,20 @@ from typing import Any, Literal
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from manager.device_checks import current_errors
 from manager.gatewayconfig import GatewayFields, gateway_errors
 from manager.integration_settings import MetricsSettings, MqttSettings
+from manager.invalid import InvalidInput as InvalidInput
+from manager.invalid import NotFound as NotFound
+from manager.invalid import first_per_field, pydantic_errors
 from manager.modeconfig import ModeFields, SolarFields
-from manager.model import ROTATIONS, Circuit, MeterRole
+from manager.model import ROTATIONS, Circuit, MeterRole, Problem
 from manager.rules_config import LimitSettings, RuleFields
 
 SCHEMA_VERSION = 1
 ROOT_CIRCUIT = "main"
 ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 _ID_RE = re.compile(ID_PATTERN)
-
-
-class InvalidInput(ValueError):
-    """Input that breaks a rule; `errors` lists {"field", "message"} for the API and the forms."""
-
-    def __init__(self, errors: list[dict[str, str]]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-
-    @classmethod
-    def one(cls, field: str, message: str) -> InvalidInput:
-        return cls([{"field": field, "message": message}])
-
-    @classmethod
-    def from_pydantic(cls, exc: ValidationError, prefix: str = "") -> InvalidInput:
-        errors = []
-        for err in exc.errors():
-            field = ".".join(str(p) for p in err["loc"]) or "body"
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field"
-            errors.append({"field": prefix + field, "message": msg})
-        return cls(errors)
-
-
-class NotFound(KeyError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 SECRET_WORDS = ("password", "secret", "token")
@@ -237,7 +209,9 @@ class EvseConfig(DeviceBase, GatewayFields, ModeFields, RuleFields):
     @classmethod
     def _rotation(cls, v: str) -> str:
         if v not in ROTATIONS:
-            raise ValueError(f"must be one of {', '.join(ROTATIONS)}")
+            raise Problem(
+                "one_of", f"must be one of {', '.join(ROTATIONS)}", choices=", ".join(ROTATIONS)
+            )
         return v
 
 
@@ -260,24 +234,41 @@ def validate_device(data: Mapping[str, Any], check_driver: DriverCheck) -> dict[
 
     `check_driver` returns the driver's fields with defaults filled in and raises InvalidInput
     for an unknown driver, a driver of the other kind, a bad address, a bad or unknown field.
+    Every mistake is collected, so a form shows all of them after one save.
     """
     kind = data.get("kind")
     model = {"evse": EvseConfig, "meter": MeterConfig}.get(str(kind))
     if model is None:
-        raise InvalidInput.one("kind", "must be 'evse' or 'meter'")
-    extra_errors = gateway_errors(data) if model is EvseConfig else []
+        raise InvalidInput.one("kind", "must be 'evse' or 'meter'", "one_of", choices="evse, meter")
+    errors = list(gateway_errors(data)) if model is EvseConfig else []
+    common: DeviceBase | None = None
     try:
         common = model.model_validate(dict(data))
     except ValidationError as exc:
-        raise InvalidInput(InvalidInput.from_pydantic(exc).errors + extra_errors) from None
-    if extra_errors:
-        raise InvalidInput(extra_errors)
-    if isinstance(common, EvseConfig) and common.min_current_a > common.max_current_a:
-        raise InvalidInput.one("min_current_a", "must not be above max_current_a")
-    extras = dict(common.model_extra or {})
-    merged = common.model_dump(mode="json", exclude=set(extras))
-    merged.update(check_driver(common.driver, common.kind, common.address, extras))
+        errors = pydantic_errors(exc) + errors
+    if model is EvseConfig:
+        errors += current_errors(data)
+    driver_fields: dict[str, Any] = {}
+    driver, address = data.get("driver"), data.get("address", "")
+    if isinstance(driver, str) and driver and isinstance(address, str):
+        extras = {k: v for k, v in data.items() if k not in COMMON_FIELDS[str(kind)]}
+        try:
+            driver_fields = check_driver(driver, str(kind), address, extras)
+        except InvalidInput as exc:
+            errors += exc.errors
+    if errors or common is None:
+        raise InvalidInput(first_per_field(errors))
+    merged = common.model_dump(mode="json", exclude=set(common.model_extra or {}))
+    merged.update(driver_fields)
     return merged
+
+
+def probe_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """What Test connection validates: only what the driver needs to reach the box."""
+    keep = {"id", "kind", "driver", "address"} | (
+        set(data) - COMMON_FIELDS.get(str(data.get("kind")), set())
+    )
+    return {k: v for k, v in data.items() if k in keep} | {"name": "test"}
 
 
 def slug(name: str, taken: Iterable[str]) -> str:
@@ -299,12 +290,14 @@ def valid_id(value: str) -> bool:
 def new_id(data: Mapping[str, Any], taken: set[str]) -> str:
     """The id given in `data` (checked), or one made from its name, unique among `taken`."""
     given = data.get("id")
-    if given is None:
-        return slug(str(data.get("name") or data.get("kind") or "device"), taken)
+    if given is None:  # an OCPP box by its ChargeBox ID: two of one model stay apart
+        ocpp_id = data.get("address") if data.get("driver") == "ocpp" else None
+        source = ocpp_id if isinstance(ocpp_id, str) and ocpp_id.strip() else data.get("name")
+        return slug(str(source or data.get("kind") or "device"), taken)
     if not isinstance(given, str) or not valid_id(given):
-        raise InvalidInput.one("id", "use 1-40 lower-case letters, digits, - or _")
+        raise InvalidInput.one("id", "use 1-40 lower-case letters, digits, - or _", "bad_id")
     if given in taken:
-        raise InvalidInput.one("id", f"{given!r} is taken")
+        raise InvalidInput.one("id", f"{given!r} is taken", "id_taken", id=given)
     return given
 
 
@@ -332,9 +325,13 @@ def check_tree(circuits: Iterable[CircuitConfig]) -> None:
         parent = c.parent
         while parent != ROOT_CIRCUIT:
             if parent not in by_id:
-                raise InvalidInput.one("parent", f"circuit {c.name!r}: unknown parent {parent!r}")
+                raise InvalidInput.one(
+                    "parent", f"circuit {c.name!r}: unknown parent {parent!r}", "unknown_circuit"
+                )
             if parent in seen:
-                raise InvalidInput.one("parent", f"circuit {c.name!r}: parents form a cycle")
+                raise InvalidInput.one(
+                    "parent", f"circuit {c.name!r}: parents form a cycle", "parent_cycle"
+                )
             seen.add(parent)
             parent = by_id[parent].parent
 

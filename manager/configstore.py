@@ -73,6 +73,11 @@ def _check_secret(path: Path, secret: object) -> None:
         )
 
 
+#: rules added after devices could be stored without them (an OCPP box without ChargeBox ID):
+#: such a device still starts (it shows offline), and its form names what is missing
+LATER_RULES = frozenset({"address_required", "charge_box_id_required"})
+
+
 class ConfigStore:
     """Reads and writes settings, circuits, devices, users and the admin credentials.
 
@@ -128,6 +133,8 @@ class ConfigStore:
             try:
                 check(migrate_device(device))
             except InvalidInput as exc:
+                if all(e.get("code") in LATER_RULES for e in exc.errors):
+                    continue  # stored before the rule existed: runs, and its form says why
                 raise CorruptDataError(
                     f"data file {self.path}: device {device['id']!r} is invalid "
                     f"({_first_error(exc)})"

@@ -232,10 +232,12 @@ class ControlLoop:
         except DeviceError as exc:
             result = Reason("device_error", {"error": str(exc)})
         state.deactivation = result
+        state.deactivated_at = time.time()
         self.events(
             "deactivated",
             f"{state.name} handed back to its own control ({result})",
             device=device_id,
+            params={"name": state.name, "result": result.data()},
         )
         return result
 
@@ -329,7 +331,9 @@ class ControlLoop:
         if reason and not self.safe_mode:
             share = self.settings.site.safe_current_a
             self.events(
-                "safe_mode", f"safe mode: {_event_words(reason)}; wallboxes share {share:g} A"
+                "safe_mode",
+                f"safe mode: {_event_words(reason)}; wallboxes share {share:g} A",
+                params={"reason": reason.data(), "amps": share},
             )
         elif not reason and self.safe_mode:
             self.events("safe_mode_end", "grid meter readings are back; safe mode ended")

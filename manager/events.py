@@ -7,10 +7,11 @@ recent events are also kept in memory, where the web reads them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,22 @@ class EventLog:
         keep = sorted({*self._months(), month})[-MONTHS:]
         for old in set(self._months()) - set(keep):
             self._path(old).unlink(missing_ok=True)
+
+    async def follow(self) -> AsyncIterator[dict[str, Any]]:
+        """Every new event as it happens (the events page's live stream); a slow reader
+        misses events rather than holding memory."""
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=100)
+
+        def push(event: dict[str, Any]) -> None:
+            if not queue.full():
+                queue.put_nowait(event)
+
+        self.listeners.append(push)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self.listeners.remove(push)
 
     def recent(self, limit: int = 200) -> list[dict[str, Any]]:
         items = list(self._events)[-limit:]

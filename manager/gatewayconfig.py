@@ -14,6 +14,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pydantic import BaseModel, Field
 
+from manager.invalid import problem
+
 #: the fields, with their defaults, documented in the API schema and the device form
 GatewayProtocol = Literal["ocpp1.6", "ocpp2.0.1"]
 AuthFallback = Literal["refuse", "local", "anyone"]
@@ -59,28 +61,28 @@ class GatewayFields(BaseModel):
 GATEWAY_FIELDS = frozenset(GatewayFields.model_fields)
 
 
-def _url_errors(url: str) -> list[str]:
+def _url_errors(url: str) -> list[tuple[str, str]]:
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        return ["is not a valid URL"]
+        return [("bad_url", "is not a valid URL")]
     if parts.scheme not in ("ws", "wss"):
-        return ["must start with ws:// or wss://"]
+        return [("bad_url_scheme", "must start with ws:// or wss://")]
     if not parts.hostname:
-        return ["names no host"]
+        return [("bad_url", "names no host")]
     if port == 0:
-        return ["has port 0"]
+        return [("bad_url", "has port 0")]
     if parts.fragment or any(c.isspace() for c in url):
-        return ["is not a valid URL"]
+        return [("bad_url", "is not a valid URL")]
     return []
 
 
-def _client_id_errors(client_id: str, url: str) -> list[str]:
+def _client_id_errors(client_id: str, url: str) -> list[tuple[str, str]]:
     if not client_id:
-        return ["is needed when a gateway URL is set"] if url else []
+        return [("required", "is needed when a gateway URL is set")] if url else []
     if any(c in client_id for c in ":/?#%") or not client_id.isprintable() or " " in client_id:
-        return ["must not contain spaces or : / ? # %"]
+        return [("bad_client_id", "must not contain spaces or : / ? # %")]
     return []
 
 
@@ -99,7 +101,7 @@ def _pem_errors(data: Mapping[str, Any]) -> list[dict[str, str]]:
         try:
             _certificates(ca)
         except ValueError as exc:
-            errors.append({"field": "gateway_ca_pem", "message": str(exc)})
+            errors.append(problem("gateway_ca_pem", "not_pem_cert", str(exc)))
     return errors + _client_cert_errors(data)
 
 
@@ -113,22 +115,22 @@ def _client_cert_errors(data: Mapping[str, Any]) -> list[dict[str, str]]:
         try:
             cert = _certificates(cert_pem)[0]
         except ValueError as exc:
-            errors.append({"field": "gateway_client_cert_pem", "message": str(exc)})
+            errors.append(problem("gateway_client_cert_pem", "not_pem_cert", str(exc)))
     if key_pem:
         try:
             key = serialization.load_pem_private_key(key_pem.encode(), password=None)
         except (ValueError, TypeError):
-            errors.append({"field": "gateway_client_key", "message": "is not a PEM private key"})
+            errors.append(problem("gateway_client_key", "not_pem_key", "is not a PEM private key"))
     if cert_pem and not key_pem:
-        errors.append({"field": "gateway_client_key", "message": "is needed with a certificate"})
+        errors.append(problem("gateway_client_key", "key_needed", "is needed with a certificate"))
     if key_pem and not cert_pem:
-        errors.append({"field": "gateway_client_cert_pem", "message": "is needed with a key"})
+        errors.append(problem("gateway_client_cert_pem", "cert_needed", "is needed with a key"))
     if cert is not None and key is not None:
         fmt = serialization.PublicFormat.SubjectPublicKeyInfo
         enc = serialization.Encoding.DER
         if cert.public_key().public_bytes(enc, fmt) != key.public_key().public_bytes(enc, fmt):
             mismatch = "does not match the certificate"
-            errors.append({"field": "gateway_client_key", "message": mismatch})
+            errors.append(problem("gateway_client_key", "key_mismatch", mismatch))
     return errors
 
 
@@ -138,8 +140,6 @@ def gateway_errors(data: Mapping[str, Any]) -> list[dict[str, str]]:
     client_id = data.get("gateway_client_id") or ""
     if not isinstance(url, str) or not isinstance(client_id, str):
         return []  # wrong types are reported by the model
-    errors = [{"field": "gateway_url", "message": m} for m in (_url_errors(url) if url else [])]
-    errors += [
-        {"field": "gateway_client_id", "message": m} for m in _client_id_errors(client_id, url)
-    ]
+    errors = [problem("gateway_url", c, m) for c, m in (_url_errors(url) if url else [])]
+    errors += [problem("gateway_client_id", c, m) for c, m in _client_id_errors(client_id, url)]
     return errors + _pem_errors(data)

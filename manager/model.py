@@ -1,6 +1,6 @@
 """Domain model shared by the allocator, the control loop and the device drivers.
 
-Pure data and small interfaces: no I/O, nothing of the project imported but its second file
+Pure data and small interfaces: no I/O, nothing of the project imported but its other files
 manager/model_ocpp.py, so the allocator can be tested in microseconds and drivers depend on
 nothing but the model.
 
@@ -16,6 +16,8 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 # the gateways' and the station management's contracts live beside (re-exported here)
+from manager.model_errors import DeviceError as DeviceError
+from manager.model_errors import Problem as Problem
 from manager.model_ocpp import BackendCap as BackendCap
 from manager.model_ocpp import BillingGateways as BillingGateways
 from manager.model_ocpp import BoxObservation as BoxObservation
@@ -187,10 +189,6 @@ class Allocation:
 # --------------------------------------------------------------------------------------------
 # Devices
 # --------------------------------------------------------------------------------------------
-
-
-class DeviceError(Exception):
-    """A device could not be read or written; the message is shown to the operator as is."""
 
 
 class ChargeStatus(StrEnum):

@@ -176,7 +176,11 @@ class MqttBridge:
                 continue
             except aiomqtt.MqttError as exc:
                 if not reported:  # once per outage, not once per attempt
-                    self.service.events("mqtt", f"MQTT broker {cfg.host}:{cfg.port}: {exc}")
+                    self.service.events(
+                        "mqtt",
+                        f"MQTT broker {cfg.host}:{cfg.port}: {exc}",
+                        params={"host": cfg.host, "port": cfg.port, "error": str(exc)},
+                    )
                     reported = True
                 log.debug("MQTT: %s; next attempt in %.0f s", exc, backoff)
             except Exception:  # a bug must not end MQTT for good: log it, retry

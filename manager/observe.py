@@ -102,6 +102,7 @@ class Observer:
                     "overdraw",
                     f"{st.name} draws {top:.1f} A, offered {st.commanded_a:.1f} A",
                     device=st.id,
+                    params={"name": st.name, "amps": round(top, 1), "offered": st.commanded_a},
                 )
             st.overdraw_a = max(over, st.overdraw_a if now < st.overdraw_until else 0.0)
             st.overdraw_until = now + OVERDRAW_MEMORY_S

@@ -12,8 +12,11 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from manager.model import EventSink, MeterRole, Reason
+from manager.model import DeviceError, EventSink, MeterRole, Reason
 from manager.runtime import DeviceRuntime, EvseRuntime, MeterRuntime, phase_currents
+
+#: a device that does not answer in time, as the tiles word it
+NO_ANSWER = Reason("box_no_answer")
 
 #: a device that has not answered for this many cycles (and at least STALE_MIN_S) is offline
 STALE_CYCLES = 3
@@ -52,7 +55,7 @@ class Reader:
         if not task.done():
             since = st.answered_at if st.answered_at is not None else st.asked_since
             if since is not None and now - since > stale_s:
-                self.failed(st, f"no answer for {now - since:.0f} s")
+                self.failed(st, f"no answer for {now - since:.0f} s", NO_ANSWER)
             return
         st.pending = None
         if task.cancelled():
@@ -60,19 +63,28 @@ class Reader:
         exc = task.exception()
         if exc is not None:
             st.asked_since = None
-            self.failed(st, str(exc) or type(exc).__name__)
+            reason = exc.reason if isinstance(exc, DeviceError) else None
+            self.failed(st, str(exc) or type(exc).__name__, reason)
         else:
             self.answered(st, now, task.result())
 
-    def failed(self, st: DeviceRuntime, error: str) -> None:
+    def failed(self, st: DeviceRuntime, error: str, reason: Reason | None = None) -> None:
+        st.error_reason = reason
         if st.online or st.error != error:
-            self.events("offline", f"{st.name}: {error}", device=st.id)
+            self.events(
+                "offline",
+                f"{st.name}: {error}",
+                device=st.id,
+                params={"name": st.name, "error": error},
+            )
         st.online, st.error = False, error
 
     def answered(self, st: Runtime, now: float, reading: Any) -> None:
         if not st.online and st.error is not None:
-            self.events("online", f"{st.name} answers again", device=st.id)
-        st.online, st.error = True, None
+            self.events(
+                "online", f"{st.name} answers again", device=st.id, params={"name": st.name}
+            )
+        st.online, st.error, st.error_reason = True, None, None
         st.answered_at, st.asked_since = now, None
         st.reading = reading
         if isinstance(st, MeterRuntime) and phase_currents(reading) is not None:

@@ -46,6 +46,7 @@ class DeviceRuntime:
     config: dict[str, Any]
     online: bool = False
     error: str | None = None
+    error_reason: Reason | None = None  # the error as data, when the driver gave one
     #: why the driver could not be built (the driver's own words), shown as the reason
     build_error: str | None = None
     pending: asyncio.Task[Any] | None = None
@@ -105,6 +106,7 @@ class EvseRuntime(DeviceRuntime):
     apply_failed: str | None = None
     reason: Reason = STARTING
     deactivation: Reason | None = None
+    deactivated_at: float | None = None  # wall clock, for "when it happened"
     #: phases it charges on now (a box that switches 1p/3p; None: its wiring)
     phases_active: int | None = None
     spec: EvseConfig = field(init=False)

@@ -27,6 +27,7 @@ from manager.config import (
     is_secret,
     merge_secrets,
     new_id,
+    probe_fields,
     public,
     validate_device,
 )
@@ -163,6 +164,9 @@ class Service(CircuitEdits, UsersFacade, RuleEdits):
     def recent_events(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.events.recent(limit)
 
+    def follow_events(self) -> AsyncIterator[dict[str, Any]]:
+        return self.events.follow()
+
     def charge_points(self) -> list[dict[str, Any]]:
         """Charge points seen by the OCPP server, marked whether a device is configured."""
         if self.ocpp is None:
@@ -266,10 +270,10 @@ class Service(CircuitEdits, UsersFacade, RuleEdits):
         given = data.get("id")
         if given is not None and not isinstance(given, str):
             raise InvalidInput.one("id", "expected text")
-        base = {"name": "test", **data, "id": given or "probe"}
+        base = {**data, "id": given or "probe"}
         if base["id"] in {d["id"] for d in self.store.devices()}:
             base = merge_secrets(self._device(base["id"]), data)
-        device = self._validate_device(base)
+        device = validate_device(probe_fields(base), self.catalog.check)
         return await self.catalog.probe(device, timeout_s)
 
     # -- settings ------------------------------------------------------------------------

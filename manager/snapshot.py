@@ -13,6 +13,7 @@ from manager.model import (
     BillingGateways,
     ChargeStatus,
     EventSink,
+    MeterReading,
     MeterRole,
     Reason,
     Site,
@@ -64,8 +65,12 @@ def _rounded(values: Triple | None, digits: int = 2) -> tuple[float | None, ...]
     return tuple(round(x, digits) for x in values)
 
 
-def _detail(said: Reason | str | None, error: str | None) -> ReasonState | None:
+def _detail(
+    said: Reason | str | None, error: str | None, error_reason: Reason | None = None
+) -> ReasonState | None:
     """What the box reports (as data, or its own words), else the driver's error."""
+    if error_reason is not None and said is None:
+        return ReasonState.of(error_reason)
     if isinstance(said, Reason):
         return ReasonState.of(said)
     if said:
@@ -94,15 +99,21 @@ def evse_state(
         power_w=r.power_w if r else 0.0,
         session_wh=r.session_wh if r else 0.0,
         user=r.user if r else None,
-        detail=_detail(r.detail if r else None, st.error),
+        detail=_detail(r.detail if r else None, st.error, st.error_reason),
         circuit=cfg.circuit,
         phases=cfg.phases,
         phases_used=sorted(st.site_phases()) if st.car_phases else None,
         priority=cfg.priority,
         max_current_a=cfg.max_current_a,
-        deactivation=ReasonState.of(st.deactivation),
+        deactivation=_deactivation(st),
         gateway=_gateway(gateways, st.id),
     )
+
+
+def _deactivation(st: EvseRuntime) -> ReasonState | None:
+    """The last hand-back, while it applies: once the box is enabled again it is ours again."""
+    note = ReasonState.of(st.deactivation) if not st.enabled else None
+    return note.model_copy(update={"since": st.deactivated_at}) if note is not None else None
 
 
 def _modes(st: EvseRuntime, solar: Solar | None) -> dict[str, Any]:
@@ -150,9 +161,18 @@ def meter_state(m: MeterRuntime) -> MeterState:
         current_a=_rounded(phase_currents(r)),
         voltage_v=r.voltage_v if r else (None, None, None),
         power_w=r.total_power_w if r else None,
-        energy_wh=r.energy_import_wh if r else None,
+        energy_wh=_meter_energy(m, r),
         error=m.error,
     )
+
+
+def _meter_energy(m: MeterRuntime, r: MeterReading | None) -> float | None:
+    """Energy imported; for a PV meter what it produced, which it may count as export."""
+    if r is None:
+        return None
+    if m.spec.role is MeterRole.PV and r.energy_export_wh is not None:
+        return max(r.energy_export_wh, r.energy_import_wh or 0.0)
+    return r.energy_import_wh
 
 
 def pv_power(meters: Iterable[MeterRuntime]) -> float:
@@ -237,6 +257,12 @@ class OverloadWatch:
                 self.events(
                     "overload",
                     f"grid {key} at {grid_a[p]:.1f} A > {limit:g} A for {now - since:.0f} s",
+                    params={
+                        "phase": key,
+                        "amps": round(grid_a[p], 1),
+                        "limit": limit,
+                        "seconds": round(now - since),
+                    },
                 )
 
 

@@ -47,8 +47,8 @@ class _Model(BaseModel):
 
 
 def _cause_optional(schema: dict[str, Any]) -> None:
-    """`cause` is left out when there is none."""
-    schema["required"] = [k for k in schema.get("required", []) if k != "cause"]
+    """`cause` and `since` are left out when there is none."""
+    schema["required"] = [k for k in schema.get("required", []) if k not in ("cause", "since")]
 
 
 class ReasonState(_Model):
@@ -66,6 +66,9 @@ class ReasonState(_Model):
         None, exclude_if=lambda v: v is None, description="the reason behind this one"
     )
     text: str = Field("", description="the reason in words, in the request's language")
+    since: float | None = Field(
+        None, exclude_if=lambda v: v is None, description="when it happened (epoch s), for notes"
+    )
 
     @classmethod
     def of(cls, reason: Reason | None) -> ReasonState | None:
@@ -167,7 +170,9 @@ class MeterState(_Model):
     current_a: Phases = NO_PHASES
     voltage_v: Phases = NO_PHASES
     power_w: Num = None
-    energy_wh: Num = Field(None, description="energy imported (Wh)")
+    energy_wh: Num = Field(
+        None, description="energy imported (Wh); for a PV meter the energy it produced"
+    )
     error: str | None = None
 
 

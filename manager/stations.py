@@ -117,7 +117,12 @@ class Stations:
     ) -> None:
         request, answer = redact(params), redact(answer)
         await asyncio.to_thread(self.audit.record, who, cb_id, action, request, status, answer)
-        self.events("station_action", f"{who}: {action} on {cb_id}: {status}", device=cb_id)
+        self.events(
+            "station_action",
+            f"{who}: {action} on {cb_id}: {status}",
+            device=cb_id,
+            params={"who": who, "action": action, "status": status},
+        )
 
     def _follow(self, cb_id: str, action: str, params: Any, answer: dict[str, Any]) -> None:
         """What an accepted action means for ampshare itself."""

@@ -104,7 +104,9 @@ class UsersFacade:
         async with self._lock:
             old = self._user(user_id)
             if "id" in patch and patch["id"] != user_id:
-                raise InvalidInput.one("id", "cannot be changed; delete and add instead")
+                raise InvalidInput.one(
+                    "id", "cannot be changed; delete and add instead", "immutable"
+                )
             fields = user_input(patch, old)
             user = self.users.check(
                 fields, user_id=user_id, creating=False, devices=self._evse_ids()

@@ -13,8 +13,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from manager.auth import check_new_password, hash_password
+from manager.auth import MIN_PASSWORD, check_new_password, hash_password
 from manager.config import ID_PATTERN, InvalidInput
+from manager.invalid import problem
+from manager.model import Problem
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +84,9 @@ class UserConfig(BaseModel):
         for tag in tags:
             problem = tag_problem(tag)
             if problem:
-                raise ValueError(f"{tag!r}: {problem}")
+                raise Problem("bad_tag", f"{tag!r}: {problem}", tag=tag)
             if tag_key(tag) in seen:
-                raise ValueError(f"{tag!r} is listed twice")
+                raise Problem("tag_twice", f"{tag!r} is listed twice", tag=tag)
             seen.add(tag_key(tag))
         return tags
 
@@ -176,9 +178,9 @@ class UserBook:
         name = data.get("name")
         twin = self.by_name(name) if isinstance(name, str) else None
         if twin is not None and twin.id != user_id:  # sessions are filed by name
-            errors.append({"field": "name", "message": "another user has this name"})
+            errors.append(problem("name", "name_taken", "another user has this name"))
         if creating and user is not None and user.expired(now or datetime.now(UTC)):
-            errors.append({"field": "expires", "message": "lies in the past"})
+            errors.append(problem("expires", "in_the_past", "lies in the past"))
         if errors or user is None:
             raise InvalidInput(errors)
         return user
@@ -194,14 +196,14 @@ class UserBook:
         for i, tag in enumerate(tags):
             owner = self.by_tag(tag) if isinstance(tag, str) else None
             if owner is not None and owner.id != user_id:
-                errors.append(
-                    {"field": _field(data, i), "message": f"{tag!r} belongs to {owner.name}"}
-                )
+                msg = f"{tag!r} belongs to {owner.name}"
+                errors.append(problem(_field(data, i), "tag_taken", msg, tag=tag, user=owner.name))
         evses = data.get("evses")
         if isinstance(evses, list):
             for i, evse in enumerate(evses):
                 if isinstance(evse, str) and evse not in devices:
-                    errors.append({"field": f"evses.{i}", "message": f"no wallbox {evse!r}"})
+                    msg = f"no wallbox {evse!r}"
+                    errors.append(problem(f"evses.{i}", "unknown_wallbox", msg, id=evse))
         return errors
 
     # -- writes --------------------------------------------------------------------------
@@ -251,9 +253,9 @@ def user_input(data: Mapping[str, Any], old: UserConfig | None) -> dict[str, Any
 
 def _password_hash(password: object) -> str:
     if not isinstance(password, str):
-        raise InvalidInput.one("password", "must be a text")
+        raise InvalidInput.one("password", "must be a text", "string_type")
     try:
         check_new_password(password)
     except ValueError as exc:
-        raise InvalidInput.one("password", str(exc)) from None
+        raise InvalidInput.one("password", str(exc), "password_short", min=MIN_PASSWORD) from None
     return hash_password(password)

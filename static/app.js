@@ -152,12 +152,25 @@
     return out;
   }
 
+  // a sub-board whose fuse is larger than its parent's: allowed (the smaller one limits it),
+  // but most likely a typo, so the user confirms it
+  function fuseAboveParent(form, body) {
+    if (!form.dataset.fuses || body.parent === undefined) return false;
+    const parent = JSON.parse(form.dataset.fuses)[body.parent];
+    const fuse = Number(body.max_current_a);
+    if (!parent || !(fuse > Number(parent[1]))) return false;
+    const text = t("The fuse of this sub-board ({fuse} A) is above that of {parent} ({parent_a} A), which limits it anyway. Save it like this?")
+      .replace("{fuse}", num(fuse, 0)).replace("{parent}", parent[0]).replace("{parent_a}", num(parent[1], 0));
+    return !confirm(text);
+  }
+
   async function submit(form) {
     clearErrors(form);
     const button = form.querySelector('button[type="submit"]');
     if (button) button.disabled = true;
     try {
       const body = form.querySelector("[data-file]") ? await readFiles(form) : collect(form);
+      if (fuseAboveParent(form, body)) return;
       const res = await api(form.dataset.method || "POST", form.dataset.api, body);
       if (res.ok) {
         if (res.data?.csrf) {

@@ -40,8 +40,10 @@
       const pct = width(k(tile, "bar" + p), v, lim);
       if (limits) {
         const bar = k(tile, "bar" + p);
-        bar.classList.toggle("hi", pct >= 80 && pct < 95);
-        bar.classList.toggle("over", pct >= 95);
+        // at its limit is the allocator doing its job; only above it is an alarm
+        const over = Number(v) > Number(lim) + 0.5;
+        bar.classList.toggle("hi", pct >= 80 && !over);
+        bar.classList.toggle("over", over);
         set(k(tile, "a" + p), `${num(v)} / ${num(limits[p], 0)} A`);
       } else set(k(tile, "a" + p), `${num(v)} A`);
     }
@@ -154,7 +156,7 @@
     attr(tile, "data-status", m.online ? "connected" : "offline");
     set(k(tile, "name"), m.name);
     attr(k(tile, "gear"), "href", "/devices/" + encodeURIComponent(m.id));
-    set(k(tile, "status"), `${t(m.role || "meter")} · ${m.online ? t("online") : t("offline")}`);
+    set(k(tile, "status"), `${t("role." + (m.role || "grid"))} · ${m.online ? t("online") : t("offline")}`);
     figure(tile, "power", m.power_w);
     phaseBars(tile, m.current_a, scale);
     set(k(tile, "energy"), energy(m.energy_wh));
@@ -274,7 +276,7 @@
     const id = tile.dataset.cp;
     const model = k(tile, "model").textContent;
     btn.disabled = true;
-    const body = { kind: "evse", driver: "ocpp", name: model && model !== "—" ? `${model} ${id}` : id, address: id };
+    const body = { kind: "evse", driver: "ocpp", name: (model && model !== "—" ? `${id} · ${model}` : id).slice(0, 64), address: id };
     const res = await A.api("POST", "/api/devices", body);
     if (res.ok) {
       A.toast(t("Added."));

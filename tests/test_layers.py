@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = ("manager", "devices", "web")
 #: leaf modules: they import nothing of the project but each other, so everyone may import them
-#: (manager.model_ocpp is part of the model, re-exported by it)
-LEAVES = {"manager.model", "manager.model_ocpp", "manager.files"}
+#: (manager.model_ocpp and manager.model_errors are part of the model, re-exported by it)
+LEAVES = {"manager.model", "manager.model_ocpp", "manager.model_errors", "manager.files"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -183,7 +183,7 @@ async def test_state_discovery_and_commands(broker: Broker, manager: ManagerProc
         bad = [
             ("wallbox/carport/set/max_current_a", b"lots", "max_current_a", "number"),
             ("wallbox/carport/set/max_current_a", b"500", "max_current_a", "80"),
-            ("wallbox/carport/set/max_current_a", b"2", "min_current_a", "max_current_a"),
+            ("wallbox/carport/set/max_current_a", b"2", "min_current_a", "maximum (2 A)"),
             ("wallbox/carport/set/enabled", b"maybe", "enabled", "ON or OFF"),
             ("wallbox/carport/set/mode", b"pv", "mode", "not available"),
             ("wallbox/carport/set/plan", b"{}", "plan", "not available"),

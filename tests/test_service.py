@@ -4,6 +4,7 @@ changes take effect at once, and deactivating a box hands it back."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -91,7 +92,12 @@ async def test_deactivating_a_box_hands_it_back_and_shows_the_result(manager: Ma
     assert box["status"] == "disabled" and box["setpoint_a"] == 0
     assert box["deactivation"]["code"] == "released_failsafe"
     assert box["deactivation"]["params"] == {"amps": 6.0}
+    assert box["deactivation"]["since"] == pytest.approx(time.time(), abs=60)
     assert any(e["kind"] == "deactivated" for e in svc.recent_events())
+    # the note applies while the box is off: on again, it is gone
+    await svc.update_device("carport", {"enabled": True})
+    state = (await manager.control.cycle()).model_dump(mode="json")
+    assert next(e for e in state["evses"] if e["id"] == "carport")["deactivation"] is None
 
 
 async def test_circuits_keep_a_valid_tree(manager: Manager) -> None:

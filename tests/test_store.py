@@ -175,3 +175,19 @@ def test_serve_on_a_fifo_config_stops_at_once(tmp_path: Path) -> None:
     done = serve_damaged(data, timeout_s=30)
     assert done.returncode == 2 and "not a regular file" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_box_stored_before_a_rule_still_starts(tmp_path: Path) -> None:
+    """An OCPP box saved without ChargeBox ID (allowed once) starts; other mistakes stop it."""
+    from devices.driver import DeviceContext
+    from manager.app import DriverTable
+    from manager.config import validate_device
+
+    check = DriverTable(DeviceContext()).check
+    store = ConfigStore(tmp_path)
+    store.put_device({"id": "old", "name": "Old", "kind": "evse", "driver": "ocpp", "address": ""})
+    store.check_devices(lambda device: validate_device(device, check))
+    store.put_device({"id": "bad", "name": "", "kind": "evse", "driver": "ocpp", "address": ""})
+    with pytest.raises(CorruptDataError, match="'bad'"):
+        store.check_devices(lambda device: validate_device(device, check))
+    store.close()

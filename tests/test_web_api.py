@@ -119,6 +119,32 @@ def test_bad_input_names_the_field_and_stores_nothing(serve: ManagerProcess) -> 
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"] == "site.max_current_a"
 
+    # every mistake at once, in plain words of the reader's language, from codes
+    three = {"kind": "evse", "driver": "ocpp", "name": "", "min_current_a": 20, "priority": 12}
+    resp = serve.api.post("/api/devices", json=three, headers={"accept-language": "de"})
+    assert resp.status_code == 422
+    errors = {e["field"]: (e["code"], e["message"]) for e in resp.json()["errors"]}
+    assert errors == {
+        "name": ("string_too_short", "Bitte ausfüllen."),
+        "priority": ("less_than_equal", "Darf nicht größer als 9 sein."),
+        "min_current_a": (
+            "min_above_max_current",
+            "Der Mindeststrom darf nicht über dem Maximum (16 A) liegen.",
+        ),
+        "address": (
+            "charge_box_id_required",
+            "Bitte die ChargeBox-ID eingeben, die die Wallbox sendet.",
+        ),
+    }
+    resp = serve.api.post("/api/devices", json={**three, "min_current_a": 6.5, "max_current_a": 6})
+    by_field = {e["field"]: e["message"] for e in resp.json()["errors"]}
+    assert by_field["min_current_a"] == "Minimum current must not be above maximum (6 A)."
+    # Test connection needs only what the driver needs: no name, no valid priority
+    probe = {"kind": "meter", "driver": "abb-b23", "name": "", "address": ""}
+    resp = serve.api.post("/api/devices/test", json={**probe, "unit_id": 1})
+    assert [e["field"] for e in resp.json()["errors"]] == ["address"]
+    assert serve.api.get("/api/devices").json() == before
+
     resp = serve.api.post(
         "/api/devices", content=b"{not json", headers={"content-type": "application/json"}
     )

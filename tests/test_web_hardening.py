@@ -82,7 +82,7 @@ def test_numbers_json_cannot_carry_are_a_422(serve: ManagerProcess, number: str)
         {"id": [None, None]},
         {"id": {}},
         {"id": 5},
-        {"kind": "evse", "driver": "sim-evse", "name": ["x"]},
+        {"kind": "evse", "driver": "sim-evse", "address": ["x"]},
         {"kind": ["evse"], "name": "x"},
         {"kind": "evse", "driver": {"a": 1}, "name": "x"},
         {"kind": "meter", "driver": "sdm630", "name": "x", "address": [1]},

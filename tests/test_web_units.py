@@ -220,6 +220,19 @@ def test_chart_draws_three_series_and_handles_empty() -> None:
     assert "keine" in chart.render([], now=now, empty_text="keine")
 
 
+def test_a_young_history_fills_the_chart() -> None:
+    """Ten minutes of history span the first hour, not a sliver at the right of 24 h."""
+    now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    points = [
+        {"ts": (now - timedelta(minutes=m)).isoformat(), "grid_w": 1000.0, "pv_w": 0.0}
+        for m in range(10)
+    ]
+    html = chart.render(points, now=now)
+    first_x = float(re.search(r'd="M([\d.]+) ', html).group(1))  # type: ignore[union-attr]
+    assert first_x > 800  # 50 of 60 minutes in, of 1000: not at 993 as over 24 h
+    assert html.count('class="ax" style="left:') >= 2  # the hour is labelled finer
+
+
 def test_chart_downsample_averages() -> None:
     pts = [{"ts": str(i), "grid_w": float(i), "pv_w": None, "charge_w": 1.0} for i in range(10)]
     out = chart.downsample(pts, max_points=5)

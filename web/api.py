@@ -22,6 +22,7 @@ from starlette.routing import Route
 from manager.model import StationOffline, StationTimeout
 from manager.service import InvalidInput, Service
 from web.auth import Authenticator, Identity, set_session_cookie
+from web.event_words import device_names, shown_event
 from web.finite import FiniteJSONResponse as JSONResponse
 from web.finite import dumps
 from web.i18n import choose_language
@@ -112,7 +113,8 @@ def parse_when(value: str | None, field: str, *, end_of_day: bool = False) -> st
             return datetime.combine(day, time()).astimezone().isoformat()
         dt = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
-        raise InvalidInput.one(field, "expected a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        msg = "expected a date (YYYY-MM-DD) or an ISO 8601 time"
+        raise InvalidInput.one(field, msg, "bad_date") from None
     return dt.isoformat()
 
 
@@ -120,7 +122,12 @@ def session_filters(request: Request) -> dict[str, str | None]:
     q = request.query_params
     unknown = set(q) - {"since", "until", "evse", "user", "month"}
     if unknown:
-        raise InvalidInput([{"field": k, "message": "unknown filter"} for k in sorted(unknown)])
+        raise InvalidInput(
+            [
+                {"field": k, "message": "unknown filter", "code": "extra_forbidden", "params": {}}
+                for k in sorted(unknown)
+            ]
+        )
     since, until = q.get("since"), q.get("until")
     if q.get("month"):
         since, until = month_range(q["month"])
@@ -137,7 +144,7 @@ def month_range(month: str) -> tuple[str, str]:
     try:
         first = datetime.strptime(month.strip(), "%Y-%m")
     except ValueError:
-        raise InvalidInput.one("month", "expected YYYY-MM") from None
+        raise InvalidInput.one("month", "expected YYYY-MM", "bad_month") from None
     after = (
         first.replace(year=first.year + 1, month=1)
         if first.month == 12
@@ -165,9 +172,9 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
     try:
         value = int(raw)
     except ValueError:
-        raise InvalidInput.one(name, "expected a whole number") from None
+        raise InvalidInput.one(name, "expected a whole number", "int_parsing") from None
     if not lo <= value <= hi:
-        raise InvalidInput.one(name, f"must be between {lo} and {hi}")
+        raise InvalidInput.one(name, f"must be between {lo} and {hi}", "between", lo=lo, hi=hi)
     return value
 
 
@@ -180,6 +187,15 @@ async def sse_stream(service: Service, lang: str = "en") -> AsyncIterator[str]:
             continue  # the same snapshot can arrive twice right after subscribing
         last = snapshot
         yield f"data: {dumps(shown(snapshot, lang), separators=(',', ':'))}\n\n"
+
+
+async def event_stream(service: Service, lang: str) -> AsyncIterator[str]:
+    """Server-Sent Events: each new event in words, as the events page shows it."""
+    yield "retry: 2000\n\n"
+    async for event in service.follow_events():
+        names = device_names(service.list_devices())
+        data = shown_event(event, names, lang)
+        yield f"data: {dumps(data, separators=(',', ':'))}\n\n"
 
 
 def who(request: Request) -> str:
@@ -214,6 +230,7 @@ class Api:
             Route("/api/teach-in", self.teach_in, methods=["GET", "POST", "DELETE"]),
             Route("/api/events", self.events),
             Route("/api/events/log", self.events_log),
+            Route("/api/events/live", self.events_live),
             Route("/api/drivers", self.drivers),
             Route("/api/history", self.history),
             Route("/api/ocpp/certificate", self.certificate, methods=["GET", "POST"]),
@@ -335,6 +352,13 @@ class Api:
     async def events_log(self, request: Request) -> Response:
         limit = int_param(request, "limit", 200, 1, 1000)
         return jsonable(self.service.recent_events(limit))
+
+    async def events_live(self, request: Request) -> Response:
+        return StreamingResponse(
+            event_stream(self.service, choose_language(request)),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+        )
 
     async def drivers(self, request: Request) -> Response:
         return jsonable(self.service.drivers())

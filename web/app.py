@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from manager.service import InvalidInput, NotFound, Service, Throttled, WriteFailed
 from web import api, me, ops, pages, users_page
 from web.auth import CSRF_HEADER, Authenticator
+from web.error_words import message, worded_errors
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
 from web.rules_api import RuleRoutes
@@ -181,9 +182,10 @@ def create_app(service: Service) -> Starlette:
 
     async def invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, InvalidInput)
+        lang = choose_language(request)
         if _is_api(request):
-            return _json(422, {"errors": exc.errors})
-        return ui.error(request, 422, str(exc))
+            return _json(422, {"errors": worded_errors(exc.errors, lang)})
+        return ui.error(request, 422, "; ".join(message(e, lang) for e in exc.errors))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         if _is_api(request):

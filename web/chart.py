@@ -52,6 +52,21 @@ def _nice_step(span_w: float) -> float:
     return 10 * mag
 
 
+def _marks(start: datetime, now: datetime) -> list[datetime]:
+    """Times to label on the x axis: every 6 h over a day, finer over a young history."""
+    span_h = (now - start).total_seconds() / 3600
+    every = next((m for limit, m in ((2, 15), (4, 30), (8, 60), (16, 180)) if span_h <= limit), 360)
+    local = start.astimezone()
+    mark = local.replace(minute=0, second=0, microsecond=0)
+    out = []
+    while mark <= now.astimezone():
+        minutes = mark.hour * 60 + mark.minute
+        if mark > local and minutes % every == 0:
+            out.append(mark)
+        mark += timedelta(minutes=15)
+    return out
+
+
 def render(
     points: Iterable[Mapping[str, Any]],
     *,
@@ -72,6 +87,8 @@ def render(
     if len(rows) < 2:
         return f'<p class="muted small">{escape(empty_text)}</p>'
 
+    # a young history fills the width: the axis starts at its first point (one hour at least)
+    start = max(start, min(rows[0]["ts"], now - timedelta(hours=1)))
     values = [float(r[k]) for r in rows for k, _ in SERIES if isinstance(r.get(k), int | float)]
     lo, hi = min([0.0, *values]), max([1000.0, *values])
     step = _nice_step(hi - lo)
@@ -124,15 +141,11 @@ def render(
         f'<span class="ax" style="top:{100 * (1 - (t - lo) / (hi - lo)):.1f}%">{kw(t)}</span>'
         for t in ticks
     )
-    local_start = start.astimezone()
-    first = local_start.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    hours_marks = []
-    mark = first
-    while mark <= now.astimezone():
-        if mark.hour % 6 == 0:
-            left = 100 * (mark - local_start).total_seconds() / span_t
-            hours_marks.append(f'<span class="ax" style="left:{left:.1f}%">{mark:%H:%M}</span>')
-        mark += timedelta(hours=1)
+    hours_marks = [
+        f'<span class="ax" style="left:{100 * (m - start).total_seconds() / span_t:.1f}%">'
+        f"{m.astimezone():%H:%M}</span>"
+        for m in _marks(start, now)
+    ]
     return (
         '<div class="plot"><div class="yl">'
         + labels

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from manager.service import is_secret
-from web.i18n import FIELD_LABELS
+from web.i18n import FIELD_LABELS, ROLE_WORDS
 
 #: keys that are never edited in a form (identity, bookkeeping)
 SKIP_KEYS = frozenset({"id", "kind", "driver"})
@@ -107,9 +107,12 @@ def humanize(key: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def option_label(value: Any, translate: Callable[[str], str]) -> str:
-    """Enum values as words: "off" -> "Off" (or its translation); codes stay as they are."""
+def option_label(value: Any, translate: Callable[[str], str], key: str = "") -> str:
+    """Enum values as words: "off" -> "Off" (or its translation); codes stay as they are.
+    A meter's role has words of its own ("pv" is also a charge mode, worded differently)."""
     text = _fmt(value)
+    if key == "role" and text in ROLE_WORDS:
+        return translate(ROLE_WORDS[text])
     translated = translate(text)
     if translated != text:
         return translated
@@ -186,7 +189,7 @@ def fields_from_schema(
         elif "enum" in prop:
             f.widget = "select"
             f.options = [
-                (_fmt(v), option_label(v, translate)) for v in prop["enum"] if v is not None
+                (_fmt(v), option_label(v, translate, key)) for v in prop["enum"] if v is not None
             ]
             if nullable:
                 f.options.insert(0, ("", "—"))

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from starlette.requests import HTTPConnection
 
 from web import gateway_words, mode_words, users_words
+from web.i18n_devices import DE_DEVICES, FIELD_LABELS_DEVICES
 from web.i18n_rules import DE_RULES, FIELD_LABELS_RULES
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
 from web.mode_words import DE_MODES, FIELD_LABELS_MODES
@@ -123,6 +124,11 @@ DE: Mapping[str, str] = {
     "Devices": "Geräte",
     # circuits
     "Circuits": "Stromkreise",
+    "The fuse of this sub-board ({fuse} A) is above that of {parent} ({parent_a} A), which "
+    "limits it anyway. Save it like this?": (
+        "Die Sicherung dieser Unterverteilung ({fuse} A) ist größer als die von {parent} "
+        "({parent_a} A), die sie ohnehin begrenzt. So speichern?"
+    ),
     "New circuit": "Neuer Stromkreis",
     "Add sub-board": "Unterverteilung hinzufügen",
     "Parent": "Übergeordnet",
@@ -319,6 +325,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "gateway_verify_tls": "Check the backend's certificate",
     "gateway_auth_fallback": "Tag refused or backend away",
     **FIELD_LABELS_STATIONS,
+    **FIELD_LABELS_DEVICES,
     **FIELD_LABELS_RULES,
     **FIELD_LABELS_MODES,
 }
@@ -413,7 +420,9 @@ DE_FIELDS: Mapping[str, str] = {
     ),
 }
 
-_TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE, **users_words.DE}}
+_TABLES: Mapping[str, Mapping[str, str]] = {
+    "de": {**DE_DEVICES, **DE_FIELDS, **DE, **users_words.DE}
+}
 
 
 def translator(lang: str) -> Callable[..., str]:
@@ -457,6 +466,10 @@ def choose_language(conn: HTTPConnection) -> str:
     return parse_accept_language(conn.headers.get("accept-language", "")) or "en"
 
 
+FUSE_WARNING = (
+    "The fuse of this sub-board ({fuse} A) is above that of {parent} ({parent_a} A), which "
+    "limits it anyway. Save it like this?"
+)
 #: the strings the browser script needs (status words, messages), sent with each page
 JS_STRINGS = (
     "no car",
@@ -485,6 +498,7 @@ JS_STRINGS = (
     "Restored. The manager restarts…",
     "Choose a backup file first.",
     "Clear stale profiles",
+    FUSE_WARNING,
     "grid",
     "pv",
     "battery",
@@ -493,7 +507,22 @@ JS_STRINGS = (
 )
 
 
+#: a meter's role in words ("pv" alone is also a charge mode, worded differently)
+ROLE_WORDS: Mapping[str, str] = {
+    "grid": "Grid",
+    "pv": "PV",
+    "battery": "Battery",
+    "consumer": "Consumer",
+    "evse": "Wallbox",
+}
+
+
+def role_word(role: str | None, lang: str) -> str:
+    return translator(lang)(ROLE_WORDS.get(role or "", role or "Meter"))
+
+
 def js_strings(lang: str) -> dict[str, str]:
     _ = translator(lang)
     words = {s: _(s) for s in (*JS_STRINGS, *users_words.JS)}
+    words.update({f"role.{k}": _(v) for k, v in ROLE_WORDS.items()})
     return {**words, **gateway_words.js_words(_), **mode_words.js_words(_)}

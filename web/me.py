@@ -13,6 +13,7 @@ from starlette.routing import Route
 from manager.service import InvalidInput, Service
 from web.api import download, export_name, jsonable, read_object, session_filters
 from web.auth import Authenticator, set_session_cookie
+from web.error_words import message
 from web.i18n import choose_language, translator
 from web.pages import duration, local_time
 from web.render import Renderer, energy
@@ -130,7 +131,7 @@ class SelfService:
             month=q.get("month", ""),
             query=query,
             modes=("off", "now", "minpv", "pv", "plan"),
-            errors={e["field"]: e["message"] for e in error or []},
+            errors={e["field"]: message(e, choose_language(request)) for e in error or []},
         )
 
 

@@ -245,6 +245,23 @@ def document() -> dict[str, Any]:
                 op_id="eventLog",
             )
         },
+        "/api/events/live": {
+            "get": _op(
+                "Server-Sent Events: each new event as it happens, kind and message in words",
+                {
+                    "200": {
+                        "description": (
+                            "An endless text/event-stream: one `data:` line per new event, an "
+                            "Event plus `kind_text`, `device_name` and `text` in the request's "
+                            "language"
+                        ),
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    }
+                },
+                tag="live",
+                op_id="eventsLive",
+            )
+        },
         "/api/history": {
             "get": _op(
                 "Grid, PV and charging power, one point per minute",

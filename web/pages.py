@@ -35,8 +35,10 @@ from web.auth import (
     Authenticator,
     set_session_cookie,
 )
-from web.forms import FormField, fields_from_schema, object_sections
-from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from web.error_words import message
+from web.event_words import device_names, kind_word, shown_event
+from web.forms import SKIP_KEYS, FormField, fields_from_schema, object_sections
+from web.i18n import FIELD_LABELS, LANG_COOKIE, LANGUAGES, choose_language, translator
 from web.mode_words import MODE_LABELS
 from web.render import Renderer, energy, evse_scale, site_scale
 from web.wording import shown
@@ -366,7 +368,8 @@ class Pages:
                 "required": ["max_current_a"],
                 "properties": {k: full["properties"][k] for k in ROOT_FIELDS},
             }
-            return fields_from_schema(schema, values, translate=_)
+            labels = {**FIELD_LABELS, **{k: FIELD_LABELS[f"site.{k}"] for k in ROOT_FIELDS}}
+            return fields_from_schema(schema, values, translate=_, labels=labels)
         banned = descendants(circuits, circuit["id"]) if circuit else set()
         meters = [(d["id"], d["name"]) for d in self.service.list_devices() if d["kind"] == "meter"]
         choices = {
@@ -376,6 +379,13 @@ class Pages:
         schema = self.service.circuit_schema()
         return fields_from_schema(schema, values, choices=choices, translate=_)
 
+    def _fuses(self, request: Request) -> dict[str, list[Any]]:
+        """Each circuit's name and fuse, for the warning when a sub-board's fuse is larger."""
+        _ = translator(choose_language(request))
+        return {
+            c["id"]: [circuit_label(c, _), c["max_current_a"]] for c in self.service.list_circuits()
+        }
+
     async def new_circuit(self, request: Request) -> Response:
         values = {"parent": request.query_params.get("parent") or ROOT_CIRCUIT}
         return self.r.page(
@@ -384,6 +394,7 @@ class Pages:
             active="settings",
             circuit=None,
             fields=self._circuit_fields(request, None, values),
+            fuses=self._fuses(request),
         )
 
     async def edit_circuit(self, request: Request) -> Response:
@@ -397,6 +408,7 @@ class Pages:
             active="settings",
             circuit=circuit,
             fields=self._circuit_fields(request, circuit, circuit),
+            fuses=self._fuses(request),
         )
 
     # -- settings ----------------------------------------------------------------------------
@@ -413,6 +425,8 @@ class Pages:
                 prefix=f"{key}.",
                 translate=_,
                 root=schema,
+                # the grid connection's limits are edited in one place: its circuit form
+                skip={"id", "kind", "driver", *ROOT_FIELDS} if key == "site" else SKIP_KEYS,
             )
             sections.append((key, fields))
         devices = self.service.list_devices()
@@ -434,6 +448,7 @@ class Pages:
             members=members,
             devices=devices,
             circuit_names={c["id"]: circuit_label(c, _) for c in circuits},
+            driver_titles={d["name"]: d["title"] for d in self.service.drivers()},
         )
 
     # -- sessions and events -----------------------------------------------------------------
@@ -472,10 +487,34 @@ class Pages:
             devices=devices,
             names={d["id"]: d["name"] for d in devices},
             users=self.service.list_users(),
-            errors={e["field"]: e["message"] for e in error or []},
+            errors={e["field"]: message(e, choose_language(request)) for e in error or []},
         )
 
     async def events(self, request: Request) -> Response:
-        events = [{**e, "time": local_time(e.get("ts"))} for e in self.service.recent_events(200)]
+        """The newest events in words, filtered by kind and box; new ones arrive live."""
+        lang = choose_language(request)
+        devices = self.service.list_devices()
+        names = device_names(devices)
+        recent = self.service.recent_events(1000)
+        kind, box = request.query_params.get("kind", ""), request.query_params.get("box", "")
+        matching = [
+            e
+            for e in recent
+            if (not kind or e.get("kind") == kind)
+            and (not box or names.get(str(e.get("device")), e.get("device")) == names.get(box, box))
+        ][:200]
+        events = [
+            {**shown_event(e, names, lang), "time": local_time(e.get("ts"))} for e in matching
+        ]
+        kinds = sorted({str(e.get("kind")) for e in recent} | ({kind} - {""}))
         audit = [{**a, "time": local_time(a.get("ts"))} for a in self.service.audit_log(100)]
-        return self.r.page(request, "events.html", active="events", events=events, audit=audit)
+        return self.r.page(
+            request,
+            "events.html",
+            active="events",
+            events=events,
+            audit=audit,
+            kinds=[(k, kind_word(k, lang)) for k in kinds],
+            boxes=[(d["id"], d["name"]) for d in devices],
+            filters={"kind": kind, "box": box},
+        )

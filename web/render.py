@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from web.gateway_words import gateway_lines
-from web.i18n import LANGUAGES, choose_language, js_strings, translator
+from web.i18n import LANGUAGES, choose_language, js_strings, role_word, translator
 from web.mode_words import MODE_LABELS, countdown
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,6 +127,7 @@ class Renderer:
             "num": lambda v, d=1: num(v, d, lang),
             "power": lambda w: power_parts(w, lang),
             "energy": lambda wh: energy(wh, lang),
+            "role": lambda r: role_word(r, lang),
             "strings": js_strings(lang),
             "csrf": request.scope.get("csrf", ""),
             "active": "",

@@ -24,7 +24,12 @@ class Error(_Shape):
 
 class FieldError(_Shape):
     field: str = Field(description="dotted path")
-    message: str
+    message: str = Field(description="what is wrong, in plain words of the request's language")
+    code: str | None = Field(
+        None,
+        description="what is wrong as a stable code (e.g. missing, less_than_equal, "
+        "min_above_max_current, charge_box_id_required), for programs",
+    )
 
 
 class Invalid(_Shape):

@@ -97,6 +97,7 @@ EN: Mapping[str, str] = {
     "box_reports": "box reports {code}",
     "box_reports/info": "box reports {code}: {info}",
     "box_says": "{text}",
+    "car_type": "car: {phases}-phase {amps} A",
     # the charging modes (manager/solar.py, manager/phaseswitch.py)
     "mode_off": "off: charging switched off, the box stays under control",
     "pv_waiting": "waiting for surplus ({surplus_w} of {need_w} kW)",
@@ -188,6 +189,7 @@ DE: Mapping[str, str] = {
     "box_reports": "Box meldet {code}",
     "box_reports/info": "Box meldet {code}: {info}",
     "box_says": "{text}",
+    "car_type": "Auto: {phases}-phasig {amps} A",
     "mode_off": "aus: Laden abgeschaltet, die Box bleibt unter Kontrolle",
     "pv_waiting": "wartet auf Überschuss ({surplus_w} von {need_w} kW)",
     "pv_starting": "Überschuss {surplus_w} von {need_w} kW: startet in {seconds} s",
@@ -280,7 +282,11 @@ def worded(reason: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None
     """A reason's JSON form plus `text`, its sentence in `lang` (its causes' too)."""
     if not reason:
         return None
-    out = {**reason, "text": word(reason, lang)}
+    text = word(reason, lang)
+    since = reason.get("since")
+    if isinstance(since, int | float) and not isinstance(since, bool):  # a note: say when
+        text = f"{datetime.fromtimestamp(since).strftime('%H:%M')} · {text}"
+    out = {**reason, "text": text}
     if reason.get("cause"):
         out["cause"] = worded(reason["cause"], lang)
     return out

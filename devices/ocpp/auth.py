@@ -9,6 +9,8 @@ from urllib.parse import unquote
 from websockets.exceptions import InvalidHeader
 from websockets.headers import parse_authorization_basic
 
+from manager.model import Problem
+
 #: OCPP allows 48 characters; some boxes use longer serials, so be a bit lenient
 MAX_ID_LEN = 64
 
@@ -24,6 +26,18 @@ def charge_box_id(path: str) -> str:
         raise ValueError(f"ChargeBox ID longer than {MAX_ID_LEN} characters")
     if ":" in cb_id or any(ord(c) < 32 for c in cb_id):
         raise ValueError("ChargeBox ID must not contain ':' or control characters")
+    return cb_id
+
+
+def check_charge_box_id(text: str) -> str:
+    """An OCPP wallbox's address is its ChargeBox ID; raises ValueError if it cannot be one."""
+    cb_id = text.strip()
+    if not cb_id:
+        raise Problem("charge_box_id_required", "enter the ChargeBox ID the box sends")
+    if len(cb_id) > MAX_ID_LEN:
+        raise ValueError(f"ChargeBox ID longer than {MAX_ID_LEN} characters")
+    if ":" in cb_id or "/" in cb_id or any(ord(c) < 32 for c in cb_id):
+        raise ValueError("ChargeBox ID must not contain ':', '/' or control characters")
     return cb_id
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from devices.driver import DeviceContext, Driver, DriverOptions
+from devices.ocpp.auth import check_charge_box_id
 from devices.ocpp.connection import CallTimeout, NotConnected, OcppCallError, ProfileStyle
 from devices.ocpp.state import (
     DEFAULT_PROFILE_BASE,
@@ -23,6 +24,9 @@ from devices.ocpp.state import (
     ConnectorState,
 )
 from manager.model import ChargeStatus, DeviceError, DeviceSpec, EvseReading, Reason, Triple
+
+#: the tile note while the box is away, worded by the web
+NOT_CONNECTED = Reason("box_not_connected")
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +142,7 @@ class OcppEvse:
     def _state(self) -> ConnectorState:
         rec = self.server.record(self.cb_id)
         if rec is None or not rec.connected:
-            raise DeviceError("charge point not connected")
+            raise DeviceError("charge point not connected", NOT_CONNECTED)
         state = rec.connectors.get(self.connector) or ConnectorState()
         # a one-connector box may report its meter on connector 0
         box = rec.connectors.get(0)
@@ -180,7 +184,7 @@ class OcppEvse:
         self._want = (setpoint_a, phases)
         conn = self.server.connection(self.cb_id)
         if conn is None:
-            raise DeviceError("charge point not connected")
+            raise DeviceError("charge point not connected", NOT_CONNECTED)
         if not conn.ready:
             return  # the set-up right after connecting sends it, after the default-deny
         await self._send(conn, setpoint_a, phases)
@@ -226,7 +230,7 @@ class OcppEvse:
         except CallTimeout as exc:
             raise DeviceError(f"charge point did not answer SetChargingProfile ({exc})") from None
         except NotConnected:
-            raise DeviceError("charge point not connected") from None
+            raise DeviceError("charge point not connected", NOT_CONNECTED) from None
         except OcppCallError as exc:
             status, reason = exc.code, exc.description
         self._sent, self._sent_at = key, time.monotonic()
@@ -287,7 +291,7 @@ class OcppEvse:
                 if not others:
                     rec.released = True
                     conn.deny_status = None
-                self._event("profiles_cleared", f"{self.cb_id}: charging profiles cleared")
+                # no event of its own: the manager logs the hand-back with this result once
             else:
                 status = answers[0] if answers else "nothing"
                 text, result = f"box answered {status}", Reason("box_answered", {"status": status})
@@ -354,4 +358,13 @@ def _evse(spec: DeviceSpec, opts: OcppEvseOptions, ctx: DeviceContext) -> OcppEv
     return OcppEvse(spec, opts, ctx.ocpp)
 
 
-DRIVERS = (Driver("ocpp", "evse", "OCPP charge point (1.6J / 2.0.1)", OcppEvseOptions, _evse),)
+DRIVERS = (
+    Driver(
+        "ocpp",
+        "evse",
+        "OCPP charge point (1.6J / 2.0.1)",
+        OcppEvseOptions,
+        _evse,
+        check_address=check_charge_box_id,
+    ),
+)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -22,6 +22,16 @@ from manager_process import PASSWORD, ManagerProcess
 
 TILES = 20
 WATCH_S = 10.0
+
+
+def wait_live(page: Page, timeout_s: float = 15.0) -> None:
+    """Until the first live update is applied. Polled from outside: the page's CSP rightly
+    forbids the eval that `wait_for_function` with a string needs."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate("() => (window.ampshare?.stats?.updates || 0) > 0"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no live update within {timeout_s:.0f} s")
+        page.wait_for_timeout(10)
 
 
 def login(client: httpx.Client) -> None:
@@ -78,7 +88,7 @@ def main() -> None:
             for _ in range(5):
                 t0 = time.perf_counter()
                 page.reload()
-                page.wait_for_function("window.ampshare && window.ampshare.stats.updates > 0")
+                wait_live(page)
                 loads.append(
                     page.evaluate(
                         """() => {
