@@ -96,6 +96,8 @@ class EvseRuntime(DeviceRuntime):
     cap_until: float = -math.inf
     last_measured: Triple = ZERO3
     session_id: int | None = None
+    #: the most the box counted for the open session (Wh), for boxes without a register
+    session_wh: float = 0.0
     target_a: float = 0.0
     reason: Reason = STARTING
     deactivation: Reason | None = None

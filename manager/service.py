@@ -35,10 +35,12 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.operations import Operations, Unavailable
+from manager.session_live import with_live
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
 from manager.teachin import TeachIn
+from manager.timeline import DecisionTimeline
 from manager.transfers import TransferError, Transfers
 from manager.user_service import UsersFacade
 from manager.users import UserBook, UserConfig
@@ -50,6 +52,7 @@ __all__ = [
     "ROOT_CIRCUIT",
     "ChargePoint",
     "CircuitConfig",
+    "DecisionTimeline",
     "EvseConfig",
     "EvseState",
     "InvalidInput",
@@ -154,6 +157,9 @@ class Service(CircuitEdits, UsersFacade):
 
     def history(self, hours: float = 24.0) -> list[dict[str, Any]]:
         return self._history.recent(hours)
+
+    def decisions(self, evse: str | None = None) -> list[DecisionTimeline]:
+        return self._history.decisions(evse)
 
     def recent_events(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.events.recent(limit)
@@ -307,9 +313,11 @@ class Service(CircuitEdits, UsersFacade):
         evse: str | None = None,
         user: str | None = None,
     ) -> list[dict[str, Any]]:
+        """Stored sessions, running ones with their energy and duration so far."""
         if self.sessions is None:
             return []
-        return self.sessions.list(since=since, until=until, evse=evse, user=user)
+        rows = self.sessions.list(since=since, until=until, evse=evse, user=user)
+        return with_live(rows, self.state().evses)
 
     def sessions_csv(self, **filters: str | None) -> str:
         rows = self.list_sessions(**filters)

@@ -39,8 +39,12 @@
       const pct = width(k(tile, "bar" + p), v, lim);
       if (limits) {
         const bar = k(tile, "bar" + p);
-        bar.classList.toggle("hi", pct >= 80 && pct < 95);
-        bar.classList.toggle("over", pct >= 95);
+        // at the limit (within 0.5 A) is the allocator doing its job; only above is alarm-red
+        const over = typeof v === "number" && v > lim + 0.5;
+        const at = !over && typeof v === "number" && v >= lim - 0.5;
+        bar.classList.toggle("hi", pct >= 80 && !at && !over);
+        bar.classList.toggle("at", at);
+        bar.classList.toggle("over", over);
         set(k(tile, "a" + p), `${num(v)} / ${num(limits[p], 0)} A`);
       } else set(k(tile, "a" + p), `${num(v)} A`);
     }
@@ -177,6 +181,8 @@
     const fresh = (state.charge_points || []).filter((c) => !c.configured);
     sync("cp", fresh, firstOf("[data-meter]"), applyCp);
     sync("meter", state.meters || [], () => chartTile, (tile, m) => applyMeter(tile, m, scale));
+    // other tiles (sub-boards: circuits.js) take the same snapshot
+    document.dispatchEvent(new CustomEvent("ampshare:state", { detail: state }));
   }
 
   // -- actions -----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
 from web.station_page import StationPages
 from web.transfers_web import TransferRoutes
+from web.views import ViewRoutes
 
 log = logging.getLogger(__name__)
 
@@ -231,6 +232,7 @@ def create_app(service: Service) -> Starlette:
         *operations.routes(),
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),
+        *ViewRoutes(service, renderer).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
-from web import gateway_words, users_words
+from web import gateway_words, users_words, views_words
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
 
 LANGUAGES = ("en", "de")
@@ -395,7 +395,9 @@ DE_FIELDS: Mapping[str, str] = {
     ),
 }
 
-_TABLES: Mapping[str, Mapping[str, str]] = {"de": {**DE_FIELDS, **DE, **users_words.DE}}
+_TABLES: Mapping[str, Mapping[str, str]] = {
+    "de": {**DE_FIELDS, **DE, **users_words.DE, **views_words.DE}
+}
 
 
 def translator(lang: str) -> Callable[..., str]:

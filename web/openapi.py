@@ -23,7 +23,7 @@ from manager.service import (
     UserConfig,
     is_secret,
 )
-from web import openapi_ops, openapi_users
+from web import openapi_ops, openapi_users, openapi_views
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
 
@@ -155,7 +155,7 @@ def _schemas() -> dict[str, Any]:
         schema = model.model_json_schema(ref_template=REF + "{model}")
         shapes.update(schema.pop("$defs", {}))
         shapes[model.__name__] = schema
-    return {**state_schemas(), **config_schemas(), **shapes}
+    return {**state_schemas(), **config_schemas(), **openapi_views.schemas(), **shapes}
 
 
 def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, Any]:
@@ -340,6 +340,7 @@ def document() -> dict[str, Any]:
         **openapi_ops.paths(),
     }
     paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
+    paths.update(openapi_views.paths(_op, _ok, filters))
     paths.update(station_paths())
     return {
         "openapi": "3.1.0",
