@@ -132,11 +132,11 @@ class Timeline:
         for key, box in sorted(self.boxes.items(), key=lambda kv: kv[1].name.casefold()):
             if evse is not None and key != evse:
                 continue
-            points = [
-                DecisionPoint(ts=_iso(p[0]), setpoint_a=p[1], draw_a=p[2])
-                for p in box.points
-                if p[0] >= cutoff
-            ]
+            rows = [p for p in box.points if p[0] >= cutoff]
+            setpoint, draw, n = box.acc
+            if n:  # the minute under way, so a fresh start shows at once
+                rows.append([now - now % 60.0, round(setpoint / n, 1), round(draw / n, 1)])
+            points = [DecisionPoint(ts=_iso(p[0]), setpoint_a=p[1], draw_a=p[2]) for p in rows]
             bands = [
                 DecisionBand(
                     since=_iso(max(cutoff, b["since"])),

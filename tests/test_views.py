@@ -171,3 +171,24 @@ def test_circuit_load_is_its_base_plus_the_boxes_below() -> None:
     loads = circuit_loads(circuits, [st])
     assert loads["garage"] == (1.0, 10.0, 10.0)
     assert loads["main"] == (5.0, 15.0, 15.0)
+
+
+def test_a_box_without_energy_register_stores_what_it_counted(tmp_path: Path) -> None:
+    """A finished session always has its energy: without a register, the box's own count."""
+    from manager.model import ChargeStatus, EvseReading
+    from manager.observe import Observer
+    from manager.runtime import EvseRuntime
+
+    store = SessionStore(tmp_path)
+    observer = Observer(lambda *a, **k: None, store)
+    cfg = {"id": "abl", "name": "ABL", "kind": "evse", "driver": "sim-evse", "address": ""}
+    st = EvseRuntime(cfg, online=True)
+    for wh in (0.0, 300.0, 640.0):
+        st.reading = EvseReading(status=ChargeStatus.CHARGING, session_wh=wh, energy_wh=None)
+        observer.observe(0.0, [st])
+    st.reading = EvseReading(status=ChargeStatus.NO_CAR, session_wh=0.0, energy_wh=None)
+    observer.observe(0.0, [st])
+    (row,) = store.list()
+    assert row["stopped_at"] is not None and row["energy_wh"] == 640.0
+    assert "0.640" in store.to_csv([row])
+    store.close()

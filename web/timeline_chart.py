@@ -2,7 +2,7 @@
 reasons as coloured bands under them, and the latest bands as sentences.
 
 Like the power chart (web/chart.py) it is a small inline SVG that stretches to any width; the
-time axis runs from the first record (at least one hour back) to now, so a fresh start is not
+time axis runs from the first record (at least half an hour back) to now, so a fresh start is not
 squeezed into a sliver of a 24-hour axis.
 """
 
@@ -16,6 +16,8 @@ from typing import Any
 W, H = 1000.0, 160.0
 #: bands listed in words under the chart, newest first
 LISTED = 8
+#: the time axis spans at least this much (minutes)
+MIN_SPAN_MIN = 30
 
 #: reason code -> band colour group (CSS class `b-<group>`)
 GROUPS: Mapping[str, str] = {
@@ -73,7 +75,7 @@ def render(
     points = [(_parse(p["ts"]), p) for p in timeline.get("points") or []]
     bands = [(_parse(b["since"]), _parse(b["until"]), b) for b in timeline.get("bands") or []]
     starts = [t for t, _ in points] + [s for s, _, _ in bands]
-    start = min([now - timedelta(hours=1), *starts])
+    start = min([now - timedelta(minutes=MIN_SPAN_MIN), *starts])
     span = max(60.0, (now - start).total_seconds())
     top = max(
         [scale_a, 6.0] + [float(p.get(k) or 0) for _, p in points for k in ("setpoint_a", "draw_a")]
@@ -90,8 +92,10 @@ def render(
         'aria-hidden="true" style="height:100%">'
     ]
     for key, cls in (("setpoint_a", "sp"), ("draw_a", "dr")):
+        # a step per minute: each point holds for its minute (or until now)
         path = "".join(
             f"{'M' if i == 0 else 'L'}{x(t)} {y(float(p.get(key) or 0))}"
+            f"L{x(min(now, t + timedelta(minutes=1)))} {y(float(p.get(key) or 0))}"
             for i, (t, p) in enumerate(points)
         )
         if path:
@@ -111,20 +115,22 @@ def render(
         for m in _hour_marks(start, now)
     )
     return (
-        f'<div class="tl-plot"><span class="ax top">{escape(amps(top))}</span>'
+        f'<div class="tl-plot"><span class="ax ymax">{escape(amps(top))}</span>'
         + "".join(parts)
         + f'</div><div class="tl-bands">{strip}</div><div class="xl">{marks}</div>'
     )
 
 
 def _hour_marks(start: datetime, now: datetime) -> list[datetime]:
-    """About four full-hour marks across the span."""
-    hours = max(1, int((now - start).total_seconds() // 3600))
-    every = next(n for n in (1, 2, 3, 6, 12, 24) if hours / n <= 4)
-    mark = start.astimezone().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    """At most five marks on round local times (every 15 min up to every 6 h)."""
+    minutes = (now - start).total_seconds() / 60
+    every = next((n for n in (15, 30, 60, 120, 180, 360) if minutes / n <= 5), 360)
+    local = start.astimezone()
+    mark = local.replace(minute=0, second=0, microsecond=0)
     out = []
     while mark <= now:
-        if mark.hour % every == 0:
+        of_day = mark.hour * 60 + mark.minute
+        if mark > local and of_day % every == 0:
             out.append(mark)
-        mark += timedelta(hours=1)
+        mark += timedelta(minutes=15)
     return out
