@@ -26,6 +26,7 @@ from manager.service import (
 from web import openapi_ops, openapi_users, openapi_views
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
+from web.shapes_stations import STATION_SHAPES
 
 JSON = "application/json"
 
@@ -151,7 +152,7 @@ def config_schemas() -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     shapes = {}
-    for model in SHAPES:
+    for model in (*SHAPES, *STATION_SHAPES):
         schema = model.model_json_schema(ref_template=REF + "{model}")
         shapes.update(schema.pop("$defs", {}))
         shapes[model.__name__] = schema
