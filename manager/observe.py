@@ -111,13 +111,17 @@ class Observer:
                 st.id, 1, r.user, now_iso(), r.energy_wh, box=st.name, **({"user": r.user} | who)
             )
         elif not plugged and st.session_id is not None:
-            rec = self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
-            if rec is not None and rec.get("energy_wh") is None and st.session_wh > 0:
-                # no energy register (or it jumped back): what the box counted itself
-                self.sessions.annotate(st.session_id, {"energy_wh": round(st.session_wh, 1)})
-            st.session_id, st.session_wh = None, 0.0
+            self._stop_session(st, r)
         if plugged and st.session_id is not None:
             st.session_wh = max(st.session_wh, r.session_wh)  # boxes reset it when unplugged
+
+    def _stop_session(self, st: EvseRuntime, r: EvseReading) -> None:
+        assert self.sessions is not None and st.session_id is not None
+        rec = self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
+        if rec is not None and rec.get("energy_wh") is None and st.session_wh > 0:
+            # no energy register (or it jumped back): what the box counted itself
+            self.sessions.annotate(st.session_id, {"energy_wh": round(st.session_wh, 1)})
+        st.session_id, st.session_wh = None, 0.0
 
 
 def _records_sessions(st: EvseRuntime) -> bool:

@@ -29,8 +29,9 @@ WINDOW_S = 24 * 3600.0
 POINTS = 24 * 60
 #: bands kept per box: one change a minute on average for 24 h
 MAX_BANDS = 1440
-#: a band is closed when no snapshot came for this long (the manager was stopped)
-GAP_S = 30.0
+#: a band is closed when no snapshot came for this long (the manager was stopped); above
+#: the longest control interval (60 s)
+GAP_S = 150.0
 
 
 class _Out(BaseModel):

@@ -110,7 +110,7 @@ def test_reasons_become_bands_and_points_a_minute() -> None:
     assert 17 * 60 <= span.total_seconds() <= 18 * 60
     assert view.bands[1].reason.cause is not None
     assert view.bands[2].reason.params["seconds"] == 60  # the first value of the band
-    assert 17 <= len(view.points) <= 19
+    assert 18 <= len(view.points) <= 21  # about 19 min, the one under way included
     assert view.points[3].setpoint_a == 10.0 and view.points[3].draw_a == 9.5
 
 
@@ -192,3 +192,30 @@ def test_a_box_without_energy_register_stores_what_it_counted(tmp_path: Path) ->
     assert row["stopped_at"] is not None and row["energy_wh"] == 640.0
     assert "0.640" in store.to_csv([row])
     store.close()
+
+
+def test_timeline_chart_draws_bands_and_lists_them_newest_first() -> None:
+    from web import timeline_chart
+    from web.wording import worded
+
+    start = datetime(2026, 12, 3, 14, 2, tzinfo=UTC)
+    limited = worded(LIMIT.model_dump(mode="json"), "en")
+    waiting = worded({"code": "waiting_slot", "params": {}, "cause": limited}, "en")
+    timeline = {
+        "points": [{"ts": "2026-12-03T14:02:00+00:00", "setpoint_a": 10.0, "draw_a": 9.0}],
+        "bands": [
+            {"since": "2026-12-03T14:02:00+00:00", "until": "2026-12-03T14:20:00+00:00",
+             "reason": limited},
+            {"since": "2026-12-03T14:20:00+00:00", "until": "2026-12-03T14:21:00+00:00",
+             "reason": waiting},
+        ],
+    }  # fmt: skip
+    html = timeline_chart.render(timeline, 16.0, now=start.replace(minute=21))
+    assert html.count('class="band ') == 2
+    assert 'class="band b-limit"' in html and 'class="band b-wait"' in html
+    assert "Garage board" in html and 'class="sp"' in html and 'class="dr"' in html
+    lines = timeline_chart.band_lines(timeline["bands"])
+    local = start.astimezone()
+    assert lines[1]["since"] == f"{local:%H:%M}"
+    assert lines[1]["text"] == limited["text"] and "Garage board" in lines[1]["text"]
+    assert lines[0]["group"] == "wait"

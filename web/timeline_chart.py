@@ -9,6 +9,7 @@ squeezed into a sliver of a 24-hour axis.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
@@ -63,6 +64,42 @@ def band_lines(bands: list[Mapping[str, Any]], limit: int = LISTED) -> list[dict
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Axes:
+    """Time from `start` to `now` across W, amperes from 0 to `top` up H."""
+
+    start: datetime
+    now: datetime
+    top: float
+
+    def x(self, t: datetime) -> float:
+        span = max(60.0, (self.now - self.start).total_seconds())
+        return round(W * (t - self.start).total_seconds() / span, 1)
+
+    def y(self, amps: float) -> float:
+        return round(H - H * amps / self.top, 1)
+
+
+def _steps(ax: _Axes, points: list[tuple[datetime, Mapping[str, Any]]], key: str) -> str:
+    """An SVG path holding each minute's value for its minute (or until now)."""
+    out = []
+    for i, (t, p) in enumerate(points):
+        level = ax.y(float(p.get(key) or 0))
+        end = min(ax.now, t + timedelta(minutes=1))
+        out.append(f"{'M' if i == 0 else 'L'}{ax.x(t)} {level}L{ax.x(end)} {level}")
+    return "".join(out)
+
+
+def _band(ax: _Axes, since: datetime, until: datetime, reason: Mapping[str, Any]) -> str:
+    left, right = ax.x(since), ax.x(until)
+    text = escape(str(reason.get("text") or ""))
+    return (
+        f'<span class="band b-{group_of(str(reason.get("code")))}" '
+        f'style="left:{100 * left / W:.2f}%;width:{max(0.3, 100 * (right - left) / W):.2f}%" '
+        f'title="{_hm(since)}–{_hm(until)} {text}"></span>'
+    )
+
+
 def render(
     timeline: Mapping[str, Any],
     scale_a: float,
@@ -75,47 +112,27 @@ def render(
     points = [(_parse(p["ts"]), p) for p in timeline.get("points") or []]
     bands = [(_parse(b["since"]), _parse(b["until"]), b) for b in timeline.get("bands") or []]
     starts = [t for t, _ in points] + [s for s, _, _ in bands]
-    start = min([now - timedelta(minutes=MIN_SPAN_MIN), *starts])
-    span = max(60.0, (now - start).total_seconds())
-    top = max(
-        [scale_a, 6.0] + [float(p.get(k) or 0) for _, p in points for k in ("setpoint_a", "draw_a")]
-    )
-
-    def x(t: datetime) -> float:
-        return round(W * (t - start).total_seconds() / span, 1)
-
-    def y(a: float) -> float:
-        return round(H - H * a / top, 1)
-
+    values = [float(p.get(k) or 0) for _, p in points for k in ("setpoint_a", "draw_a")]
+    ax = _Axes(min([now - timedelta(minutes=MIN_SPAN_MIN), *starts]), now,
+               max([scale_a, 6.0, *values]))  # fmt: skip
     parts = [
         f'<svg viewBox="0 0 {W:g} {H:g}" preserveAspectRatio="none" role="img" '
         'aria-hidden="true" style="height:100%">'
     ]
     for key, cls in (("setpoint_a", "sp"), ("draw_a", "dr")):
-        # a step per minute: each point holds for its minute (or until now)
-        path = "".join(
-            f"{'M' if i == 0 else 'L'}{x(t)} {y(float(p.get(key) or 0))}"
-            f"L{x(min(now, t + timedelta(minutes=1)))} {y(float(p.get(key) or 0))}"
-            for i, (t, p) in enumerate(points)
-        )
+        path = _steps(ax, points, key)
         if path:
             parts.append(
                 f'<path class="{cls}" d="{path}" fill="none" vector-effect="non-scaling-stroke"/>'
             )
     parts.append("</svg>")
-    strip = "".join(
-        f'<span class="band b-{group_of(str(b["reason"].get("code")))}" '
-        f'style="left:{100 * x(s) / W:.2f}%;width:{max(0.3, 100 * (x(u) - x(s)) / W):.2f}%" '
-        f'title="{escape(_hm(s))}–{escape(_hm(u))} {escape(str(b["reason"].get("text") or ""))}">'
-        "</span>"
-        for s, u, b in bands
-    )
+    strip = "".join(_band(ax, s, u, b["reason"]) for s, u, b in bands)
     marks = "".join(
-        f'<span class="ax" style="left:{100 * x(m) / W:.1f}%">{_hm(m)}</span>'
-        for m in _hour_marks(start, now)
+        f'<span class="ax" style="left:{100 * ax.x(m) / W:.1f}%">{_hm(m)}</span>'
+        for m in _hour_marks(ax.start, now)
     )
     return (
-        f'<div class="tl-plot"><span class="ax ymax">{escape(amps(top))}</span>'
+        f'<div class="tl-plot"><span class="ax ymax">{escape(amps(ax.top))}</span>'
         + "".join(parts)
         + f'</div><div class="tl-bands">{strip}</div><div class="xl">{marks}</div>'
     )
