@@ -99,6 +99,10 @@ class EvseRuntime(DeviceRuntime):
     #: the most the box counted for the open session (Wh), for boxes without a register
     session_wh: float = 0.0
     target_a: float = 0.0
+    #: the target last written to the log (small ripples are not logged)
+    logged_a: float = 0.0
+    #: why the last setpoint write failed (logged once until it works again)
+    apply_failed: str | None = None
     reason: Reason = STARTING
     deactivation: Reason | None = None
     spec: EvseConfig = field(init=False)

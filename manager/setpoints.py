@@ -23,6 +23,8 @@ INCREASE_EVERY_S = 5.0
 RAMP_STEP_A = 4.0
 #: increases smaller than this are not sent (A)
 DEADBAND_A = 0.5
+#: a target change smaller than this is not logged (unless the reason changes)
+LOG_STEP_A = 1.0
 #: the setpoint is sent again this often even if unchanged (s)
 REFRESH_S = 60.0
 
@@ -68,8 +70,9 @@ def decide(
         elif st.cap_a is not None and target >= st.cap_a - 1e-9:
             reason = Reason("car_takes_less", {"amps": st.cap_a})
         _track_waiting(now, st, target)
-        if target != st.target_a or _steady(reason) != _steady(st.reason):
+        if _moved(st.logged_a, target) or _steady(reason) != _steady(st.reason):
             log.info("%s: %.1f A (%s)", st.id, target, reason)
+            st.logged_a = target
         st.target_a, st.reason = target, reason
 
 
@@ -80,6 +83,12 @@ def _track_waiting(now: float, st: EvseRuntime, target: float) -> None:
         st.waiting_since = now
     if target > 0:
         st.waiting_since = None
+
+
+def _moved(old: float, new: float) -> bool:
+    """A change an operator wants in the log: on, off, or at least 1 A; the meter's ripple
+    under a fuse limit (24.9 A, 25.0 A, ...) is not."""
+    return (old > 0) != (new > 0) or abs(new - old) >= LOG_STEP_A
 
 
 def _steady(reason: Reason | None) -> tuple[object, ...]:
@@ -147,8 +156,13 @@ async def apply(now: float, st: EvseRuntime, setpoint: float, timeout_s: float) 
         await asyncio.wait_for(st.device.apply(round(setpoint, 3), st.spec.phases), timeout_s)
     except (TimeoutError, DeviceError) as exc:
         st.error = str(exc) or "no answer while setting the current"
-        log.warning("%s: setting %.1f A failed: %s", st.id, setpoint, st.error)
+        if st.error != st.apply_failed:
+            log.warning("%s: setting %.1f A failed: %s", st.id, setpoint, st.error)
+        st.apply_failed = st.error
         return  # keep assuming the old offer
+    if st.apply_failed is not None:
+        log.info("%s: setting the current works again", st.id)
+        st.apply_failed = None
     if setpoint > st.commanded_a:
         st.increased_at = now
     elif setpoint < st.commanded_a:

@@ -15,6 +15,7 @@ from devices.sim import LoadEvent, SimWorld
 from manager.config import CircuitConfig, Settings
 from manager.control import INCREASE_EVERY_S, RAMP_STEP_A, ControlLoop
 from manager.events import EventLog
+from manager.model import DeviceError
 from manager.sessions import SessionStore
 
 
@@ -358,3 +359,43 @@ async def test_pause_countdown_is_logged_once_not_every_second(
     assert site.evse(snap, "a")["reason"]["code"] == "resume_wait"  # still counting down
     lines = [r for r in caplog.records if r.getMessage().startswith("a: ")]
     assert len(lines) <= 1, [r.getMessage() for r in lines]
+
+
+async def test_ripple_under_a_fuse_limit_is_not_logged_every_second(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A box held at the fuse sees its target move by tenths as the household load ripples."""
+    site = Site(max_a=20.0, base=(1.0, 1.0, 1.0))
+    site.add("a", car="3p16", max_current_a=32.0)
+    await site.run(20)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="ampshare.control"):
+        for i in range(30):
+            site.world.base_load_a = (1.0 + 0.1 * (i % 3),) * 3
+            await site.run(1)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("a: ")]
+    assert len(lines) <= 1, lines
+
+
+async def test_a_failing_write_is_logged_once_until_it_works_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site = Site(max_a=20.0)
+    site.add("a", car="3p16", max_current_a=32.0)
+    await site.run(20)
+    device = site.loop.evses["a"].device
+    works = device.apply
+
+    async def broken(amps: float, phases: int) -> None:
+        raise DeviceError("not connected")
+
+    device.apply = broken
+    with caplog.at_level("INFO", logger="ampshare.control"):
+        for i in range(20):
+            site.world.base_load_a = (1.0 + 4.0 * (i % 2),) * 3
+            await site.run(1)
+        device.apply = works
+        await site.run(10)
+    failed = [r for r in caplog.records if "failed" in r.getMessage()]
+    again = [r for r in caplog.records if "works again" in r.getMessage()]
+    assert len(failed) == 1 and len(again) == 1, [r.getMessage() for r in caplog.records]

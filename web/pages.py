@@ -429,7 +429,6 @@ class Pages:
             members=members,
             devices=devices,
             circuit_names={c["id"]: circuit_label(c, _) for c in circuits},
-            users=self.service.list_users(),
         )
 
     # -- sessions and events -----------------------------------------------------------------
