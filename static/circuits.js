@@ -1,5 +1,6 @@
 // Sub-board tiles: each snapshot's circuit loads against their fuses, and the boxes under them.
-// A phase at its limit (within 0.5 A) is the allocator doing its job ("at"); only above is alarm.
+// A phase at its limit is the allocator doing its job (amber, like a phase near it); only more
+// than 0.5 A above it is alarm-red.
 "use strict";
 (() => {
   const { num } = window.ampshare;
@@ -8,7 +9,6 @@
   function loadClass(v, lim) {
     if (typeof v !== "number" || !lim) return "";
     if (v > lim + TOLERANCE_A) return "over";
-    if (v >= lim - TOLERANCE_A) return "at";
     return v >= 0.8 * lim ? "hi" : "";
   }
 

@@ -39,12 +39,8 @@
       const pct = width(k(tile, "bar" + p), v, lim);
       if (limits) {
         const bar = k(tile, "bar" + p);
-        // at the limit (within 0.5 A) is the allocator doing its job; only above is alarm-red
-        const over = typeof v === "number" && v > lim + 0.5;
-        const at = !over && typeof v === "number" && v >= lim - 0.5;
-        bar.classList.toggle("hi", pct >= 80 && !at && !over);
-        bar.classList.toggle("at", at);
-        bar.classList.toggle("over", over);
+        bar.classList.toggle("hi", pct >= 80 && pct < 95);
+        bar.classList.toggle("over", pct >= 95);
         set(k(tile, "a" + p), `${num(v)} / ${num(limits[p], 0)} A`);
       } else set(k(tile, "a" + p), `${num(v)} A`);
     }
