@@ -1,5 +1,5 @@
 // Sessions page: running sessions follow the live state (energy so far and duration), so the
-// list agrees with the tiles without a reload. Finished ones never change.
+// list and its total agree with the tiles without a reload. Finished ones never change.
 "use strict";
 (() => {
   const { energy } = window.ampshare;
@@ -23,11 +23,16 @@
     const live = new Map((state.evses || []).map((e) => [e.id, e]));
     rows().forEach((row) => {
       const e = live.get(row.dataset.evse);
+      const cell = row.querySelector('[data-k="energy"]');
       if (e && ["connected", "charging", "paused"].includes(e.status) && e.session_wh != null) {
-        set(row.querySelector('[data-k="energy"]'), energy(e.session_wh));
+        set(cell, energy(e.session_wh));
+        cell.dataset.wh = e.session_wh;
       }
       set(row.querySelector('[data-k="duration"]'), hoursMinutes(Date.now() - Date.parse(row.dataset.start)));
     });
+    let total = 0;
+    document.querySelectorAll('#sessions [data-wh]').forEach((c) => (total += Number(c.dataset.wh) || 0));
+    set(document.getElementById("sessions-total"), energy(total));
   };
   window.addEventListener("pagehide", () => source.close());
 })();

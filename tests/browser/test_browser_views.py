@@ -117,7 +117,9 @@ def test_running_session_shows_energy(page: Page, demo: ManagerProcess) -> None:
     expect(row.locator('[data-k="duration"]')).to_have_text(re.compile(r"^\d+:\d\d h$"))
     expect(page.locator("#sessions-total")).not_to_have_text(NO_ENERGY)
     first = row.locator('[data-k="energy"]').inner_text()
+    total = page.locator("#sessions-total").inner_text()
     expect(row.locator('[data-k="energy"]')).not_to_have_text(first)  # follows the live state
+    expect(page.locator("#sessions-total")).not_to_have_text(total)
     charts = page.locator("#totals-charts")
     expect(charts.locator("h2")).to_have_text(words["totals"])
     expect(charts.locator("#totals-evse .bar-row", has_text="Carport")).to_be_visible()
