@@ -9,8 +9,9 @@ Kept by the history store (manager/history.py) and saved in its file. Two kinds 
   so a countdown does not cut a band into seconds.
 
 Bounds, per box: `POINTS` minute points (24 h) and at most `MAX_BANDS` bands, none older than
-24 h; a box that has sent nothing for 24 h is forgotten. With 20 boxes the file stays below
-about 1 MB. Reasons stay data (codes and parameters): the web edge words them.
+24 h; a box that has sent nothing for 24 h is forgotten. That is about 40 KB of points per box,
+plus the bands: a few KB on a normal day, at most about 300 KB for a box whose reason flips
+every minute all day. Reasons stay data (codes and parameters): the web edge words them.
 """
 
 from __future__ import annotations
