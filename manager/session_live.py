@@ -23,14 +23,23 @@ def with_live(
 ) -> list[dict[str, Any]]:
     """Each row with `running` and `duration_s`; a running one with the live energy so far."""
     now = now or datetime.now(UTC)
+    rows = list(rows)
     live = {e.id: e for e in evses}
+    # the box's live count belongs to its newest open session, not to one left open before it
+    newest: dict[str, tuple[str, Any]] = {}
+    for r in rows:
+        if r.get("stopped_at") is None:
+            key = (str(r.get("started_at")), r.get("id"))
+            newest[str(r.get("evse"))] = max(newest.get(str(r.get("evse")), key), key)
     out: list[dict[str, Any]] = []
     for row in rows:
         r = dict(row)
         running = r.get("stopped_at") is None
         r["running"] = running
         r["duration_s"] = _duration(r.get("started_at"), r.get("stopped_at"), now)
-        box = live.get(str(r.get("evse"))) if running else None
+        evse = str(r.get("evse"))
+        mine = running and newest.get(evse) == (str(r.get("started_at")), r.get("id"))
+        box = live.get(evse) if mine else None
         if box is not None and box.status in _PLUGGED and box.session_wh is not None:
             r["energy_wh"] = round(float(box.session_wh), 1)
         out.append(r)

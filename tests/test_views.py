@@ -63,6 +63,9 @@ def test_running_sessions_carry_the_live_energy_and_duration() -> None:
     assert out[0]["energy_wh"] == 4000.0 and out[0]["duration_s"] == 0
     assert out[1]["energy_wh"] == 812.4 and out[1]["duration_s"] == 45 * 60
     assert out[2]["energy_wh"] is None  # its box is gone: nothing is made up
+    older = _row(0, "2026-12-01T08:00:00Z", None, stop=None)  # left open, e.g. a lost stop
+    again = with_live([older, *rows], live, now)
+    assert again[0]["energy_wh"] is None and again[2]["energy_wh"] == 812.4
     assert totals_by(out, "day")[0]["energy_kwh"] == 4.812
 
 
