@@ -79,6 +79,7 @@
     attr(tile, "data-status", e.status || "offline");
     set(k(tile, "name"), e.name);
     attr(k(tile, "gear"), "href", "/devices/" + encodeURIComponent(e.id));
+    attr(k(tile, "why"), "href", "/decisions#tl-" + encodeURIComponent(e.id));
     set(k(tile, "status"), statusWord(e.status));
     const sw = k(tile, "enabled");
     if (pending.has(e.id)) {

@@ -5,6 +5,7 @@ phases against its fuse with the boxes under it, and each box has a decision tim
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -126,9 +127,23 @@ def test_running_session_shows_energy(page: Page, demo: ManagerProcess) -> None:
     fits(page)
 
 
+def limited_once(demo: ManagerProcess, evse: str, timeout_s: float = 40.0) -> None:
+    """Until the box has been limited by a fuse (both demo garage cars share a 16 A board)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        (view,) = demo.api.get("/api/history/decisions", params={"evse": evse}).json()
+        if any(b["reason"]["code"] == "circuit_limit" for b in view["bands"]):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"{evse} was never limited by a fuse in {timeout_s} s")
+
+
 def test_decision_timeline(page: Page, demo: ManagerProcess) -> None:
     words = WORDS[page.lang]  # type: ignore[attr-defined]
-    page.click("#decisions-link")
+    limited_once(demo, "garage-left")
+    page.reload()
+    page.click('[data-evse="garage-left"] [data-k="why"]')  # from the box's tile
+    expect(page).to_have_url(demo.url + "/decisions#tl-garage-left")
     expect(page.locator("h1")).to_have_text(words["decisions"])
     box = page.locator("#tl-garage-left")
     expect(box).to_be_visible()
