@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -43,6 +43,17 @@ def page_weight(url: str) -> tuple[int, int, list[tuple[str, int, int]]]:
             resp = client.get(path)
             rows.append((path.split("?")[0], resp.num_bytes_downloaded, len(resp.content)))
     return sum(r[1] for r in rows), sum(r[2] for r in rows), rows
+
+
+def first_update(page: Page, timeout_s: float = 15.0) -> None:
+    """Until the dashboard applied a live update. A bounded loop of evaluate calls, not
+    wait_for_function: its polling builds the predicate with eval, which the page's CSP
+    (script-src 'self') refuses whenever the first check is not already true."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate("() => (window.ampshare?.stats?.updates ?? 0) > 0"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no live update within {timeout_s} s")
+        time.sleep(0.02)
 
 
 def main() -> None:
@@ -78,7 +89,7 @@ def main() -> None:
             for _ in range(5):
                 t0 = time.perf_counter()
                 page.reload()
-                page.wait_for_function("window.ampshare && window.ampshare.stats.updates > 0")
+                first_update(page)
                 loads.append(
                     page.evaluate(
                         """() => {
