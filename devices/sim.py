@@ -196,6 +196,9 @@ class SimMeter:
 class SimEvse:
     """A wallbox with a car that arrives, charges following the offer with a lag, and leaves."""
 
+    #: its `user` field stands for the card presented at the box's reader (manager.model.ReadsTags)
+    reads_tags = True
+
     def __init__(
         self, world: SimWorld, spec_id: str, opts: SimEvseOptions, rotation: str, phases: int
     ) -> None:

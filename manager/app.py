@@ -323,6 +323,7 @@ def build_manager(opts: Options) -> Manager:
         users=users,
         teach=tag_desk.teach,
         stations=stations,
+        desk=tag_desk,
     )
     service.device_listeners = [ocpp.refresh_local_lists]
     control.on_cycle.append(history.add)

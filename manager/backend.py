@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from manager.model import BillingGateways, BoxObservation, Reason
+from manager.model import BillingGateways, BoxObservation, ReadsTags, Reason
 from manager.runtime import EvseRuntime
 
 log = logging.getLogger("ampshare.control")
@@ -26,11 +26,18 @@ def feed(gateways: BillingGateways | None, evses: Iterable[EvseRuntime]) -> None
             reading=st.reading if st.online else None,
             offered_a=st.commanded_a,
             phases=st.spec.phases,
+            awaits_tag=awaits_tag(st),
         )
         try:
             gateways.observe(st.id, seen)
         except Exception:
             log.exception("%s: gateway failed to take the reading", st.id)
+
+
+def awaits_tag(st: EvseRuntime) -> bool:
+    """A box whose reader's card decides who charges (not a plug-and-charge `free` box)."""
+    reader = isinstance(st.device, ReadsTags) and st.device.reads_tags
+    return reader and st.config.get("authorization", "free") != "free"
 
 
 def capped(gateways: BillingGateways | None, st: EvseRuntime, demand: float | None) -> float | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from manager.authorize import Authorizer, box_rules
-from manager.backend import capped
+from manager.backend import awaits_tag, capped
 from manager.config import ROOT_CIRCUIT, CircuitConfig, Settings, to_circuits
 from manager.model import (
     PHASES,
@@ -62,6 +62,8 @@ def hold_back(
         return Reason("no_car")
     if r.status is ChargeStatus.ERROR:
         return _box_error(r.detail)
+    if not r.user and awaits_tag(st):  # its reader decides who charges (also for the backend)
+        return Reason("auth_wait")
     if st.paused_at is not None and now - st.paused_at < resume_delay_s:
         return Reason("resume_wait", {"seconds": round(resume_delay_s - (now - st.paused_at))})
     return None

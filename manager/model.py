@@ -299,6 +299,18 @@ class RecordsSessions(Protocol):
     records_sessions: bool
 
 
+@runtime_checkable
+class ReadsTags(Protocol):
+    """Has an RFID reader whose tag each reading carries in `EvseReading.user` (a Modbus box
+    whose register map shows the card of the session, the simulated box).
+
+    The control loop hands only these boxes' tags to authorization and teach-in; OCPP boxes
+    ask by themselves. `reads_tags` is False where the driver is set not to read them.
+    """
+
+    reads_tags: bool
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
     """A configured device as a driver factory receives it (already validated)."""

@@ -31,6 +31,9 @@ class BoxObservation:
     reading: EvseReading | None
     offered_a: float
     phases: int = 3
+    #: a card decides who charges (a box with a reader that requires authorization): the
+    #: transaction waits for it instead of starting under the box's own identity
+    awaits_tag: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import replace
 from typing import Any, Protocol
 
 from manager.model import (
@@ -14,6 +15,7 @@ from manager.model import (
     ChargeStatus,
     EventSink,
     EvseReading,
+    ReadsTags,
     RecordsSessions,
     SessionRecorder,
 )
@@ -53,6 +55,8 @@ class TagReader(Protocol):
 
     def session_facts(self, evse_id: str, tag: str | None) -> dict[str, str | None]: ...
 
+    def started(self, evse_id: str, plugged: bool) -> str | None: ...
+
 
 class Observer:
     def __init__(self, events: EventSink, sessions: SessionLog | None) -> None:
@@ -69,6 +73,8 @@ class Observer:
             st.last_measured = r.current_a
             plugged = r.status in PLUGGED
             if self.tags is not None and not _records_sessions(st):
+                r = st.reading = self._dashboard_tag(st.id, r, plugged)
+            if self.tags is not None and _reads_tags(st):
                 self.tags.seen(st.id, r.user)  # OCPP boxes ask by themselves
             self.track_session(st, plugged, r)
             if not plugged:
@@ -80,6 +86,13 @@ class Observer:
                 st.car_phases = _phases_used(r, top)
             self._overdraw(now, st, top)
             reclaim(now, st, top)
+
+    def _dashboard_tag(self, evse_id: str, r: EvseReading, plugged: bool) -> EvseReading:
+        """A start from the dashboard stands for a card until the car leaves (a card the
+        reader shows wins)."""
+        assert self.tags is not None
+        tag = self.tags.started(evse_id, plugged)
+        return replace(r, user=tag) if tag and not r.user else r
 
     def _overdraw(self, now: float, st: EvseRuntime, top: float) -> None:
         """Remember a car that draws more than offered, once settled, for OVERDRAW_MEMORY_S."""
@@ -102,14 +115,12 @@ class Observer:
         if self.sessions is None or _records_sessions(st):
             return
         if plugged and st.session_id is None:
-            open_ = [s for s in self.sessions.open_sessions() if s.get("evse") == st.id]
-            if open_:  # the manager restarted while the car stayed plugged in
-                st.session_id = int(open_[-1]["id"])
-                return
-            who = self.tags.session_facts(st.id, r.user) if self.tags is not None else {}
-            st.session_id = self.sessions.start(
-                st.id, 1, r.user, now_iso(), r.energy_wh, box=st.name, **({"user": r.user} | who)
-            )
+            self._start_session(st, r)
+        elif plugged and r.user and r.user != st.session_tag:
+            # the card came after the plug (a reader box), or a start from the dashboard
+            assert st.session_id is not None
+            self.sessions.annotate(st.session_id, self._who(st.id, r.user) | {"id_tag": r.user})
+            st.session_tag = r.user
         elif not plugged and st.session_id is not None:
             self._stop_session(st, r)
         if plugged and st.session_id is not None:
@@ -121,7 +132,28 @@ class Observer:
         if rec is not None and rec.get("energy_wh") is None and st.session_wh > 0:
             # no energy register (or it jumped back): what the box counted itself
             self.sessions.annotate(st.session_id, {"energy_wh": round(st.session_wh, 1)})
-        st.session_id, st.session_wh = None, 0.0
+        st.session_id, st.session_tag, st.session_wh = None, None, 0.0
+
+    def _start_session(self, st: EvseRuntime, r: EvseReading) -> None:
+        assert self.sessions is not None
+        open_ = [s for s in self.sessions.open_sessions() if s.get("evse") == st.id]
+        if open_:  # the manager restarted while the car stayed plugged in
+            st.session_id = int(open_[-1]["id"])
+            st.session_tag = open_[-1].get("id_tag")
+            return
+        st.session_id = self.sessions.start(
+            st.id, 1, r.user, now_iso(), r.energy_wh, box=st.name, **self._who(st.id, r.user)
+        )
+        st.session_tag = r.user
+
+    def _who(self, evse_id: str, tag: str | None) -> dict[str, str | None]:
+        """Who the session belongs to and how that was decided (the tag itself without users)."""
+        facts = self.tags.session_facts(evse_id, tag) if self.tags is not None else {}
+        return {"user": tag} | facts
+
+
+def _reads_tags(st: EvseRuntime) -> bool:
+    return isinstance(st.device, ReadsTags) and st.device.reads_tags
 
 
 def _records_sessions(st: EvseRuntime) -> bool:

@@ -39,6 +39,7 @@ from manager.session_live import with_live
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
+from manager.tagdesk import TagDesk
 from manager.teachin import TeachIn
 from manager.timeline import DecisionTimeline
 from manager.transfers import TransferError, Transfers
@@ -124,6 +125,7 @@ class Service(CircuitEdits, UsersFacade):
         users: UserBook | None = None,
         teach: TeachIn | None = None,
         stations: Stations | None = None,
+        desk: TagDesk | None = None,
     ) -> None:
         self.store = store
         self.control = control
@@ -137,6 +139,8 @@ class Service(CircuitEdits, UsersFacade):
         self.device_listeners: list[Callable[[], None]] = []
         self.login = AdminLogin(store, throttle or LoginThrottle())
         self.stations = stations
+        #: where tags are decided (manager/tagdesk.py): a start from the dashboard goes there
+        self.desk = desk
         self._lock = asyncio.Lock()
         #: health, metrics, log view, backup and restore (manager/operations.py)
         self.ops = Operations(control=control, store=store, events=events, lock=self._lock)
@@ -313,11 +317,10 @@ class Service(CircuitEdits, UsersFacade):
         evse: str | None = None,
         user: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Stored sessions, running ones with their energy and duration so far."""
         if self.sessions is None:
             return []
         rows = self.sessions.list(since=since, until=until, evse=evse, user=user)
-        return with_live(rows, self.state().evses)
+        return with_live(rows, self.state().evses)  # running: energy and duration so far
 
     def sessions_csv(self, **filters: str | None) -> str:
         rows = self.list_sessions(**filters)

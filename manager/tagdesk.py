@@ -7,16 +7,21 @@ authorized so the session records it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from manager.authorize import ACCEPTED, Authorizer, Decision, mode_of
 from manager.teachin import TeachIn
+from manager.users import UserConfig
 
 log = logging.getLogger(__name__)
 
 #: how many recent decisions are kept for sessions to pick up
 _MEMORY = 256
+#: how long an OCPP box has to begin what a start from the dashboard asked for (s)
+REMOTE_S = 180.0
 
 
 class BackendTags(Protocol):
@@ -25,6 +30,11 @@ class BackendTags(Protocol):
     fallback setting (None: no gateway relays this box)."""
 
     async def box_authorize(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None: ...
+
+    async def authorize(self, evse_id: str, tag: str) -> str | None:
+        """Authorize `tag` at this box's backend (a start from the dashboard); None: no
+        gateway for this box."""
+        ...
 
 
 class TagDesk:
@@ -42,6 +52,10 @@ class TagDesk:
         self.events = events
         self.gateways = gateways
         self.recent: dict[tuple[str, str], Decision] = {}
+        #: boxes without OCPP started from the dashboard: box -> the user's tag, while plugged
+        self.starts: dict[str, str] = {}
+        #: OCPP boxes sent RemoteStart from the dashboard: (box, tag) -> until (monotonic)
+        self.remote: dict[tuple[str, str], float] = {}
         self._refused_seen: set[tuple[str, str]] = set()
 
     def ocpp_devices(self, cb_id: str, connector: int | None) -> list[Mapping[str, Any]]:
@@ -64,7 +78,7 @@ class TagDesk:
             return None
         if tag:
             self.teach.offer(tag, str(devices[0]["id"]))
-        verdict = await self.decide(tag, devices)
+        verdict = self._remote_start(devices, tag) or await self.decide(tag, devices)
         self._note(devices, tag, verdict)
         if verdict.method == "free":
             return None
@@ -95,6 +109,45 @@ class TagDesk:
         if mode_of(device) == "local":
             self._note([device], tag, self.auth.decide(tag, [device]))
 
+    async def start_for(self, evse_id: str, user: UserConfig) -> tuple[Decision, str | None]:
+        """A start from the dashboard for `user` at this box: the users table decides, then the
+        billing backend (Authorize with the user's tag) if the box has a gateway. Remembered,
+        so the box's own Authorize is not asked twice and the session says `remote`."""
+        device = self.auth.device(evse_id)
+        verdict = self.auth.check_user(user, [evse_id])
+        tag = user.tags[0] if user.tags else None
+        if not verdict.accepted:
+            return replace(verdict, method="remote"), tag
+        if device is None or tag is None:
+            return Decision("Invalid", user, "remote", "no_tag"), tag
+        status = await self.gateways.authorize(evse_id, tag) if self.gateways else None
+        if status is not None and status != ACCEPTED:
+            verdict = Decision(status, user, "remote", "backend_refused")
+        else:
+            verdict = Decision(ACCEPTED, user, "remote")
+        self._note([device], tag, verdict)
+        if verdict.accepted and device.get("driver") == "ocpp":
+            self.remote = {k: t for k, t in self.remote.items() if t > time.monotonic()}
+            self.remote[(evse_id, tag)] = time.monotonic() + REMOTE_S
+        elif verdict.accepted:
+            self.starts[evse_id] = tag
+        return verdict, tag
+
+    def _remote_start(self, devices: list[Mapping[str, Any]], tag: str | None) -> Decision | None:
+        """The box begins what the dashboard asked for: already decided (users, backend)."""
+        for d in devices:
+            key = (str(d["id"]), tag or "")
+            if self.remote.get(key, 0.0) > time.monotonic():
+                return self.recent.get(key)
+        return None
+
+    def started(self, evse_id: str, plugged: bool) -> str | None:
+        """The tag a start from the dashboard gave this box, while its car stays plugged in."""
+        if not plugged:
+            self.starts.pop(evse_id, None)
+            return None
+        return self.starts.get(evse_id)
+
     def local_list(self, cb_id: str) -> dict[str, dict[str, Any]] | None:
         """The cards a `local` OCPP box should know offline, with the status it would get."""
         devices = [d for d in self.ocpp_devices(cb_id, None) if mode_of(d) == "local"]
@@ -117,6 +170,8 @@ class TagDesk:
         verdict = self.auth.decide(tag, [device]) if device is not None else None
         if verdict is None:
             return {"user": tag, "method": None, "result": None}
+        if tag and self.starts.get(evse_id) == tag:
+            verdict = Decision(verdict.status, verdict.user, "remote", verdict.reason)
         user = verdict.user.name if verdict.user is not None else None
         return {"user": user, "method": verdict.method, "result": verdict.status}
 

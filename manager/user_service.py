@@ -17,6 +17,8 @@ from typing import Any
 from manager import session_report
 from manager.auth import LoginThrottle, Throttled, verify_password
 from manager.config import InvalidInput, NotFound, new_id
+from manager.model import ChargeStatus
+from manager.tagdesk import TagDesk
 from manager.teachin import TeachIn
 from manager.users import UserBook, UserConfig, user_input
 
@@ -26,10 +28,23 @@ log = logging.getLogger("ampshare.service")
 LINK_DAYS = 7
 
 
+#: why a start from the dashboard was refused, as the API says it
+_REFUSED = {
+    "user_disabled": "is disabled",
+    "user_expired": "has expired",
+    "wrong_box": "may not use this wallbox",
+    "no_tag": "has no tag",
+    "backend_refused": "refused by the billing backend ({status})",
+}
+
+
 class UsersFacade:
     store: Any
     users: UserBook
     teach: TeachIn
+    desk: TagDesk | None
+    control: Any
+    events: Any
     device_listeners: list[Callable[[], None]]
     sessions: Any
     _lock: asyncio.Lock
@@ -46,6 +61,14 @@ class UsersFacade:
         raise NotImplementedError
 
     async def update_device(self, device_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def get_device(self, device_id: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def station_action(
+        self, charge_box_id: str, action: str, params: Any, who: str
+    ) -> dict[str, Any]:
         raise NotImplementedError
 
     # -- users ---------------------------------------------------------------------------
@@ -193,3 +216,42 @@ class UsersFacade:
             raise NotFound(f"no wallbox {evse_id!r} for this user")
         await self.update_device(evse_id, {"charge_mode": mode})
         return next(b for b in self.me(user_id)["evses"] if b["id"] == evse_id)
+
+    # -- start as a user: an admin releases a box for someone from the dashboard --------------
+    async def start_for_user(self, evse_id: str, user_id: object, who: str) -> dict[str, Any]:
+        """Start charging at a wallbox as `user_id`, with the user's first tag: an OCPP box gets
+        RemoteStart, another box is released as if the card had been presented (while its car
+        stays plugged in). The billing backend of a box with a gateway gets Authorize first.
+        Raises NotFound, InvalidInput (refused, no car), StationOffline/StationTimeout."""
+        device = self.get_device(evse_id)
+        if device.get("kind") != "evse":
+            raise NotFound(f"no wallbox {evse_id!r}")
+        if not isinstance(user_id, str) or self.users.get(user_id) is None:
+            raise InvalidInput.one("user", f"no user {user_id!r}")
+        if self.desk is None:
+            raise NotFound("authorization is not running")
+        ocpp = device.get("driver") == "ocpp"
+        if not ocpp and not self._plugged(evse_id):
+            raise InvalidInput.one("evse", "no car plugged in")
+        user = self._user(user_id)
+        verdict, tag = await self.desk.start_for(evse_id, user)
+        if not verdict.accepted or tag is None:
+            words = _REFUSED.get(verdict.reason or "", "refused ({status})")
+            raise InvalidInput.one("user", words.format(status=verdict.status))
+        status = "Accepted"
+        if ocpp:
+            params = {"id_tag": tag, "connector_id": int(device.get("connector_id", 1))}
+            answer = await self.station_action(str(device["address"]), "remote_start", params, who)
+            status = str(answer["status"])
+        self.events(
+            "started_as_user",
+            f"{who}: {device.get('name', evse_id)} started as {user.name} ({tag}): {status}",
+            device=evse_id,
+            params={"user": user.name, "tag": tag, "status": status, "by": who},
+        )
+        return {"evse": evse_id, "user": user.id, "tag": tag, "status": status}
+
+    def _plugged(self, evse_id: str) -> bool:
+        st = self.control.evses.get(evse_id) if self.control is not None else None
+        r = st.reading if st is not None and st.online else None
+        return r is not None and r.status in (ChargeStatus.CONNECTED, ChargeStatus.CHARGING)

@@ -200,6 +200,7 @@ class Api:
             Route("/api/devices", self.devices, methods=["GET", "POST"]),
             Route("/api/devices/test", self.test_device, methods=["POST"]),
             Route("/api/devices/{id}", self.device, methods=["GET", "PATCH", "DELETE"]),
+            Route("/api/devices/{id}/start", self.start_as_user, methods=["POST"]),
             Route("/api/circuits", self.circuits, methods=["GET", "POST"]),
             Route("/api/circuits/{id}", self.circuit, methods=["GET", "PATCH", "DELETE"]),
             Route("/api/settings", self.settings, methods=["GET", "PATCH"]),
@@ -414,6 +415,19 @@ class Api:
         cb_id, action = request.path_params["charge_box_id"], request.path_params["action"]
         try:
             answer = await self.service.station_action(cb_id, action, params, who(request))
+        except StationOffline as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
+        except StationTimeout as exc:
+            return JSONResponse({"error": str(exc)}, status_code=504)
+        return jsonable(answer)
+
+    async def start_as_user(self, request: Request) -> Response:
+        """POST {"user": id}: start charging at this wallbox as that user (admin only)."""
+        body = await read_object(request)
+        try:
+            answer = await self.service.start_for_user(
+                request.path_params["id"], body.get("user"), who(request)
+            )
         except StationOffline as exc:
             return JSONResponse({"error": str(exc)}, status_code=409)
         except StationTimeout as exc:

@@ -300,6 +300,8 @@ FIELD_LABELS: Mapping[str, str] = {
     "arrive_after_s": "First car after (s)",
     "resolution_a": "Setpoint step (A)",
     "failsafe_current_a": "Failsafe current (A)",
+    "read_rfid": "Read RFID cards",
+    "failsafe_timeout_s": "Failsafe timeout (s)",
     "max_power_w": "Max power (W)",
     "max_unbalance_a": "Unbalanced-load limit (A)",
     "reserve_a": "Reserve per phase (A)",
@@ -355,6 +357,16 @@ DE_FIELDS: Mapping[str, str] = {
     "Offline": "Offline",
     "Setpoint step (A)": "Sollwert-Schritt (A)",
     "Failsafe current (A)": "Failsafe-Strom (A)",
+    "Read RFID cards": "RFID-Karten lesen",
+    "Read the RFID card of the session": "Die RFID-Karte des Ladevorgangs lesen",
+    "Failsafe timeout (s)": "Failsafe-Zeit (s)",
+    "Seconds without a write from ampshare after which the box falls back to the failsafe "
+    "current": "Sekunden ohne Schreibzugriff von ampshare, nach denen die Box auf den "
+    "Failsafe-Strom zurückfällt",
+    'Read the RFID card of the session (needs "Allow UID disclose" on the box)': (
+        'Die RFID-Karte des Ladevorgangs lesen (dazu an der Box "Allow UID Disclose" einschalten)'
+    ),
+    "Modbus unit id (255 on these boxes)": "Modbus-Geräteadresse (bei diesen Boxen 255)",
     "Max power (W)": "Max. Leistung (W)",
     "Reserve (A)": "Reserve (A)",
     "Remove": "Entfernen",

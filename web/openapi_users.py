@@ -82,6 +82,24 @@ def paths(op: Op, ok: Callable[[dict[str, Any]], dict[str, Any]],
                 "Cancel the teach-in window", {"200": ok(teach)}, tag="users", op_id="cancelTeachIn"
             ),
         },
+        "/api/devices/{id}/start": {
+            "parameters": [id_param],
+            "post": op(
+                "Start charging as a user: RemoteStart with the user's tag on an OCPP box, "
+                "otherwise the plugged-in box is released as if the card had been presented; "
+                "a box with a gateway sends Authorize with that tag to its backend first",
+                {
+                    "200": ok(OBJ | {"description": "evse, user, tag, status (the box's answer)"}),
+                    "404": E404,
+                    "409": ok(OBJ),
+                    "422": E422,
+                    "504": ok(OBJ),
+                },
+                body=body(OBJ, '{"user": id}'),
+                tag="users",
+                op_id="startAsUser",
+            ),
+        },
         "/api/users/{id}/login-link": {
             "parameters": [id_param],
             "post": op(

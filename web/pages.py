@@ -345,6 +345,7 @@ class Pages:
             common=common,
             specific=specific,
             gateway=gateway,
+            users=self.service.list_users() if device["kind"] == "evse" else [],
         )
 
     # -- circuits ----------------------------------------------------------------------------

@@ -70,6 +70,20 @@ DE: Mapping[str, str] = {
     "minpv": "Min+PV",
     "pv": "nur PV",
     "plan": "Plan",
+    # start as a user (device page) and why the API refuses it
+    "Start charging as a user": "Laden als Benutzer starten",
+    "Releases the plugged-in car for this user, with the user's first tag; an OCPP box gets a "
+    "remote start. A billing backend is asked first.": (
+        "Gibt das eingesteckte Auto für diesen Benutzer frei, mit seiner ersten Karte; eine "
+        "OCPP-Box bekommt einen Fernstart. Ein Abrechnungs-Backend wird zuerst gefragt."
+    ),
+    "Start charging": "Laden starten",
+    "no car plugged in": "kein Auto eingesteckt",
+    "is disabled": "ist gesperrt",
+    "has expired": "ist abgelaufen",
+    "may not use this wallbox": "darf diese Wallbox nicht nutzen",
+    "has no tag": "hat keine Karte",
+    "refused by the billing backend ({status})": "vom Abrechnungs-Backend abgelehnt ({status})",
 }
 
 #: what the page script needs (the teach-in countdown)

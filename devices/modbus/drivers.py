@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from devices.modbus import abb, abl, alfen, cfos, eastron, gavazzi, heidelberg, phoenix, sunspec
+from devices.modbus import (
+    abb,
+    abl,
+    alfen,
+    bender,
+    cfos,
+    eastron,
+    gavazzi,
+    heidelberg,
+    keba,
+    phoenix,
+    sunspec,
+)
 from devices.modbus.address import parse_address
 
 _ALL = (
@@ -17,6 +29,8 @@ _ALL = (
     *phoenix.DRIVERS,
     *abl.DRIVERS,
     *alfen.DRIVERS,
+    *bender.DRIVERS,
+    *keba.DRIVERS,
 )
 
 #: every Modbus device's address is checked with the same parser its bus uses

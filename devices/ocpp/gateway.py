@@ -202,8 +202,14 @@ class Gateway:
         self.remote_stopped = False
 
     def _plugged(self, r: Any, now: float) -> None:
+        fresh = r.user and r.user != self.auth_tag and self.remote_tag is None
+        if fresh and self.auth not in (None, "pending"):
+            self.auth = None  # a card (or a start from the dashboard) after the plug: ask again
         if self.auth is None:
-            tag = self.remote_tag or r.user or self.settings.client_id[:20]
+            tag = self.remote_tag or r.user
+            if tag is None and self.obs is not None and self.obs.awaits_tag:
+                return  # the box's reader decides: wait for the card
+            tag = tag or self.settings.client_id[:20]
             self.auth, self.auth_tag = "pending", tag
             self.spawn(self._authorize(tag, remote=self.remote_tag is not None))
         elif self.auth == "accepted":

@@ -138,6 +138,15 @@ class GatewayHub:
                 return await gw.box_authorize(payload)
         return None
 
+    async def authorize(self, evse_id: str, tag: str) -> str | None:
+        """A start from the dashboard: Authorize with the user's tag at this box's backend
+        (the answer, after the box's fallback setting); None: this box has no gateway."""
+        gw = self.gateways.get(evse_id)
+        if gw is None:
+            return None
+        info = await gw.box_authorize(gw.msgs.authorize(tag)[1])
+        return str(info.get("status") or "Invalid")
+
     async def box_data_transfer(self, cb_id: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """The backend's answer to a box's DataTransfer; None: no gateway or not connected."""
         for gw in self._relays(cb_id):
