@@ -295,6 +295,7 @@ def build_manager(opts: Options) -> Manager:
     )
     catalog = DriverTable(ctx)
     control = ControlLoop(build_device=catalog.build, events=events, sessions=sessions)
+    control.rules.keep_in(opts.data_dir, control.wall)  # the limit and prices on disk
     ocpp.station.on_reservation_end = control.reservations.cancel
     gateways = GatewayHub(opts.data_dir, events, bridge.authorize, ocpp)
     control.gateways = gateways

@@ -16,7 +16,9 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from manager.gatewayconfig import GatewayFields, gateway_errors
+from manager.integration_settings import MetricsSettings, MqttSettings
 from manager.model import ROTATIONS, Circuit, MeterRole
+from manager.rules_config import LimitSettings, RuleFields
 
 SCHEMA_VERSION = 1
 ROOT_CIRCUIT = "main"
@@ -185,34 +187,10 @@ def check_ca_pem(text: str) -> str:
     return pem
 
 
-class MqttSettings(_Strict):
-    host: str = Field("", max_length=253, description="Broker host; empty: MQTT off")
-    port: int = Field(1883, ge=1, le=65535, description="Broker port (1883, TLS 8883)")
-    tls: bool = Field(False, description="Connect with TLS")
-    username: str = Field("", max_length=128, description="User name (optional)")
-    password: str | None = Field(None, max_length=256, description="Password (optional)")
-    base_topic: str = Field(
-        "ampshare",
-        min_length=1,
-        max_length=64,
-        pattern=r"^[^#+/\s][^#+\s]*[^#+/\s]$|^[^#+/\s]$",
-        description="Topic prefix, no wildcards",
-    )
-    retain: bool = Field(True, description="Publish state retained")
-
-
-class MetricsSettings(_Strict):
-    token: str | None = Field(
-        None,
-        min_length=16,
-        max_length=128,
-        description="Bearer token for /metrics; without one only this machine may read it",
-    )
-
-
 class Settings(_Strict):
     site: SiteSettings = Field(default_factory=SiteSettings)
     ocpp: OcppServerSettings = Field(default_factory=OcppServerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
@@ -239,7 +217,7 @@ class DeviceBase(_Strict):
     address: str = Field("", max_length=256, description="Host:port, ChargeBox ID or serial port")
 
 
-class EvseConfig(DeviceBase, GatewayFields):
+class EvseConfig(DeviceBase, GatewayFields, RuleFields):
     kind: Literal["evse"] = "evse"
     min_current_a: float = Field(6.0, ge=0, le=80, description="Lowest current the car accepts")
     max_current_a: float = Field(16.0, gt=0, le=80, description="Highest current of the box")

@@ -53,8 +53,10 @@ from manager.runtime import (
     phase_currents,
 )
 from manager.setpoints import DEADBAND_A, INCREASE_EVERY_S, RAMP_STEP_A, REFRESH_S
+from manager.site_rules import SiteRules, UserLookup
 from manager.snapshot import ChargePoints, Inputs, OverloadWatch, Subscribers, build_state
 from manager.state import State
+from manager.user_modes import user_modes
 
 __all__ = [
     "DEADBAND_A",
@@ -120,6 +122,15 @@ class ControlLoop:
         self.gateways: BillingGateways | None = None
         #: who may charge where (manager.authorize; wired by the composition root)
         self.authorizer: Authorizer | None = None
+        #: schedules, prices, plans and the external limit (manager/site_rules.py)
+        self.rules = SiteRules(events=events)
+        #: the wall clock the rules read (schedules, prices, plans and limits are dated)
+        self.wall: Callable[[], float] = time.time
+
+    @property
+    def users(self) -> UserLookup | None:
+        """Who charges at a box and the mode they allow (the users' settings)."""
+        return user_modes(self.authorizer) if self.authorizer is not None else None
 
     @property
     def safe_mode(self) -> bool:
@@ -242,6 +253,8 @@ class ControlLoop:
             evses = list(self.evses.values())
             self.observer.observe(now, evses)
             backend.feed(self.gateways, evses)
+            wall = self.wall()
+            self.rules.decide(evses, self.settings, wall, self.users)  # modes in force
             grid = self.grid_meter()
             model = build_model(
                 now,
@@ -255,6 +268,7 @@ class ControlLoop:
                 self.gateways,
                 self.authorizer,
             )
+            model = self.rules.apply(model, self.settings, wall)
             t_alloc = time.perf_counter()
             allocation = allocate(model.site, model.loads)
             self.last_allocation_s = time.perf_counter() - t_alloc
@@ -288,7 +302,7 @@ class ControlLoop:
             charge_points=self.charge_points(),
             gateways=self.gateways,
         )
-        return build_state(inputs)
+        return self.rules.annotate(build_state(inputs), self.wall())
 
     def _timeout(self) -> float:
         return max(0.3, min(2.0, self.settings.site.control_interval_s * 0.8))

@@ -1,4 +1,5 @@
-"""The control loop's clock: one cycle every `control_interval_s`, following a changed interval.
+"""The control loop's clock: one cycle every `control_interval_s`, following a changed interval,
+and one more at every edge of a schedule window or other rule (manager/schedule_edges.py).
 
 A cycle that outlasts its interval is not run twice at once, and missed ticks are not made up
 (apscheduler: one instance, coalesced).
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from manager.control import ControlLoop
+from manager.schedule_edges import ScheduleEdges
 from manager.state import State
 
 log = logging.getLogger("ampshare")
@@ -40,5 +42,6 @@ def cycle_every_interval(control: ControlLoop) -> Callable[[], None]:
         coalesce=True,
         misfire_grace_time=None,
     )
+    control.on_cycle.append(ScheduleEdges(scheduler, control).follow)  # rules' edges
     scheduler.start()
     return lambda: scheduler.shutdown(wait=False)

@@ -35,7 +35,8 @@ from manager.control import ControlLoop
 from manager.events import EventLog
 from manager.history import History
 from manager.operations import Operations, Unavailable
-from manager.session_live import with_live
+from manager.rule_edits import RuleEdits, check_plan
+from manager.session_facade import SessionsFacade
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
@@ -108,7 +109,7 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-class Service(CircuitEdits, UsersFacade):
+class Service(CircuitEdits, SessionsFacade, UsersFacade, RuleEdits):
     """The one entry point of the web (and the CLI) into the running manager."""
 
     def __init__(
@@ -161,9 +162,6 @@ class Service(CircuitEdits, UsersFacade):
 
     def history(self, hours: float = 24.0) -> list[dict[str, Any]]:
         return self._history.recent(hours)
-
-    def decisions(self, evse: str | None = None) -> list[DecisionTimeline]:
-        return self._history.decisions(evse)
 
     def recent_events(self, limit: int = 200) -> list[dict[str, Any]]:
         return self.events.recent(limit)
@@ -218,6 +216,7 @@ class Service(CircuitEdits, UsersFacade):
             raise InvalidInput.one("body", "expected a JSON object")
         async with self._lock:
             taken = {d["id"] for d in self.store.devices()}
+            check_plan(data)
             device = self._validate_device({**data, "id": new_id(data, taken)})
             self.store.put_device(device)
             await self.control.set_devices(self.store.devices())
@@ -233,6 +232,7 @@ class Service(CircuitEdits, UsersFacade):
             for key in ("id", "kind"):
                 if key in patch and patch[key] != old[key]:
                     raise InvalidInput.one(key, "cannot be changed; delete and add instead")
+            check_plan(patch, old)  # a plan time given now must lie ahead
             device = self._validate_device(merge_secrets(old, patch))
             if old.get("enabled", True) and not device.get("enabled", True):
                 await self._release(old)
@@ -308,25 +308,6 @@ class Service(CircuitEdits, UsersFacade):
                     raise InvalidInput.one("ocpp.port", str(exc)) from None
             self.control.set_settings(settings)
         return self.get_settings()
-
-    # -- sessions ------------------------------------------------------------------------
-    def list_sessions(
-        self,
-        since: str | None = None,
-        until: str | None = None,
-        evse: str | None = None,
-        user: str | None = None,
-    ) -> list[dict[str, Any]]:
-        if self.sessions is None:
-            return []
-        rows = self.sessions.list(since=since, until=until, evse=evse, user=user)
-        return with_live(rows, self.state().evses)  # running: energy and duration so far
-
-    def sessions_csv(self, **filters: str | None) -> str:
-        rows = self.list_sessions(**filters)
-        if self.sessions is None:
-            return ""
-        return self.sessions.to_csv(rows)
 
     # -- station management (admin actions on charge points) -----------------------------
     async def station_action(

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from manager.model import Reason
+from manager.state_rules import ChargingLimitState, PlanState
 
 
 def _finite_or_none(value: object) -> object:
@@ -82,6 +83,9 @@ class SiteState(_Model):
     safe_mode: bool = False
     safe_reason: ReasonState | None = Field(None, description="why safe mode is on")
     safe_current_a: Num = Field(None, description="what all wallboxes share in safe mode (A)")
+    charging_limit: ChargingLimitState | None = Field(
+        None, description="the external limit on the wallboxes' power while it holds"
+    )
 
 
 class GatewayState(_Model):
@@ -129,6 +133,10 @@ class EvseState(_Model):
     gateway: GatewayState | None = Field(
         None, description="the gateway to a billing backend; null: none configured"
     )
+    rule: ReasonState | None = Field(
+        None, description="the rule that sets the mode in force (schedule, price, plan...)"
+    )
+    plan: PlanState | None = Field(None, description="the charge plan, when one is set")
 
 
 class MeterState(_Model):

@@ -96,6 +96,13 @@
           const n = Number(raw.replace(",", "."));
           v = Number.isFinite(n) && /^[-+]?[\d.,eE+-]+$/.test(raw) ? n : raw;
         } else if (type === "boolean") v = raw === "true";
+        else if (type === "json") {
+          try {
+            v = JSON.parse(raw);
+          } catch {
+            v = raw; // the server names the field
+          }
+        }
         else v = raw;
       }
       setPath(out, name, v);

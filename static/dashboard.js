@@ -67,6 +67,13 @@
     // reasons arrive worded in the page language (`text`), names as the user typed them
     const why = site.safe_reason?.text;
     set(k(tile, "safe-reason"), why ? `${t("Safe mode")}: ${why}` : t("Safe mode"));
+    // an external limit (grid operator, EMS): its banner, worded by the server
+    const limit = site.charging_limit?.text;
+    const banner = document.getElementById("limit-banner");
+    if (banner) {
+      banner.hidden = !limit;
+      set(banner.querySelector("span"), limit || "");
+    }
     phaseBars(tile, site.grid_a, siteScale(site), site.limit_a || [32, 32, 32]);
     const gw = site.grid_w;
     figure(tile, "grid", gw === null || gw === undefined ? null : Math.abs(gw));
@@ -94,6 +101,8 @@
     const code = e.reason?.code;
     const repeats = code === e.status && (code === "no_car" || code === "disabled");
     show(k(tile, "reason"), repeats ? "" : e.reason?.text);
+    show(k(tile, "rule"), e.rule?.text);
+    show(k(tile, "plan"), e.plan?.text);
     show(k(tile, "detail"), e.detail?.text);
     show(k(tile, "deactivation"), e.deactivation?.text);
     const [gw, warn] = gatewayLines(e.gateway);

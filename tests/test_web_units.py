@@ -177,7 +177,7 @@ def test_meter_role_enum_through_ref() -> None:
 def test_settings_sections_and_write_only_password() -> None:
     schema = Settings.model_json_schema()
     sections = dict(object_sections(schema))
-    assert set(sections) == {"site", "ocpp", "mqtt", "metrics"}
+    assert set(sections) == {"site", "ocpp", "mqtt", "metrics", "limits"}
     mqtt = {f.key: f for f in fields_from_schema(sections["mqtt"], {}, prefix="mqtt.", root=schema)}
     assert set(mqtt) == {"host", "port", "tls", "username", "password", "base_topic", "retain"}
     assert mqtt["password"].widget == "password" and mqtt["tls"].widget == "checkbox"

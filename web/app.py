@@ -25,6 +25,7 @@ from web import api, me, ops, pages, users_page
 from web.auth import CSRF_HEADER, Authenticator
 from web.i18n import choose_language, translator
 from web.render import STATIC, Renderer
+from web.rules_api import RuleRoutes
 from web.station_page import StationPages
 from web.transfers_web import TransferRoutes
 from web.views import ViewRoutes
@@ -233,6 +234,7 @@ def create_app(service: Service) -> Starlette:
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),
         *ViewRoutes(service, renderer).routes(),
+        *RuleRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(

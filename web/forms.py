@@ -7,6 +7,7 @@ values back by each field's `type` and sends JSON; the server validates and name
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -151,8 +152,8 @@ def fields_from_schema(
         typ = prop.get("type", "string")
         if isinstance(typ, list):
             typ = next((t for t in typ if t != "null"), "string")
-        if typ in ("object", "array"):
-            continue  # nested structures get their own section, not an input
+        if typ == "object":
+            continue  # nested objects get their own section, not an input
         title = labels.get(prefix + key) or labels.get(key) or prop.get("title")
         if not title or title == key.replace("_", " ").title():
             title = humanize(key)  # pydantic's automatic title: use the friendlier form
@@ -197,12 +198,17 @@ def fields_from_schema(
             hi = prop.get("maximum", prop.get("exclusiveMaximum"))
             f.minimum = lo if isinstance(lo, int | float) else None
             f.maximum = hi if isinstance(hi, int | float) else None
+        elif typ == "array":  # a list of objects (a box's schedules): edited as JSON
+            f.type, f.multiline = "json", True
+            f.value = json.dumps(value if value is not None else [], ensure_ascii=False)
         elif is_secret(key, prop):
             f.widget = "password"
             f.secret_set = bool(values.get(f"{key}_set"))
         else:
             f.value = _fmt(value)
-        f.multiline = key.endswith("_pem") or (f.widget == "password" and "key" in key)
+        f.multiline = (
+            f.multiline or key.endswith("_pem") or (f.widget == "password" and "key" in key)
+        )
         out.append(f)
     return out
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from starlette.requests import HTTPConnection
 
 from web import gateway_words, users_words, views_words
+from web.i18n_rules import DE_RULES, FIELD_LABELS_RULES
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
 
 LANGUAGES = ("en", "de")
@@ -262,6 +263,7 @@ DE: Mapping[str, str] = {
         "Ohne Token darf nur dieser Rechner /metrics lesen."
     ),
     **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
+    **DE_RULES,  # schedules, prices, plans, the external limit (web/i18n_rules.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -315,6 +317,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "gateway_verify_tls": "Check the backend's certificate",
     "gateway_auth_fallback": "Tag refused or backend away",
     **FIELD_LABELS_STATIONS,
+    **FIELD_LABELS_RULES,
 }
 
 DE_FIELDS: Mapping[str, str] = {

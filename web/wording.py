@@ -16,9 +16,12 @@ from typing import Any
 
 from manager.model import Reason
 from manager.service import ROOT_CIRCUIT, State
+from web.wording_rules import DE_RULES, EN_RULES
 
 #: parameters that are amounts in A (formatted with up to two decimals)
-_AMOUNTS = frozenset({"amps", "demand", "min", "max", "step", "safe_a"})
+_AMOUNTS = frozenset({"amps", "demand", "min", "max", "step", "safe_a", "kw"})
+#: parameters that are times (epoch s, shown as local HH:MM)
+_TIMES = frozenset({"until", "start", "deadline"})
 
 EN: Mapping[str, str] = {
     # the allocator
@@ -94,6 +97,7 @@ EN: Mapping[str, str] = {
     "box_says": "{text}",
     # names ampshare gives (not typed by a user)
     "Grid connection": "Grid connection",
+    **EN_RULES,  # schedules, prices, plans, users, the external limit (web/wording_rules.py)
 }
 
 DE: Mapping[str, str] = {
@@ -171,6 +175,7 @@ DE: Mapping[str, str] = {
     "box_reports/info": "Box meldet {code}: {info}",
     "box_says": "{text}",
     "Grid connection": "Netzanschluss",
+    **DE_RULES,
 }
 
 CATALOGUE: Mapping[str, Mapping[str, str]] = {"en": EN, "de": DE}
@@ -194,8 +199,10 @@ def amount(value: Any, lang: str) -> str:
 def _param(key: str, value: Any, lang: str) -> str:
     if key in _AMOUNTS:
         return amount(value, lang)
-    if key == "until" and isinstance(value, int | float):  # epoch seconds, local time
+    if key in _TIMES and isinstance(value, int | float):  # epoch seconds, local time
         return datetime.fromtimestamp(value).strftime("%H:%M")
+    if key == "mode":  # a charging mode
+        return CATALOGUE.get(lang, EN).get(f"mode.{value}", str(value))
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -261,13 +268,33 @@ def localize(state: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """A copy of a snapshot (JSON form) whose reasons carry their `text` in `lang`."""
     site = dict(state.get("site") or {})
     site["safe_reason"] = worded(site.get("safe_reason"), lang)
+    site["charging_limit"] = limit_banner(site.get("charging_limit"), lang)
     evses = [
         {
             **e,
             "reason": worded(e.get("reason"), lang),
             "deactivation": worded(e.get("deactivation"), lang),
             "detail": worded(e.get("detail"), lang),
+            "rule": worded(e.get("rule"), lang),
+            "plan": plan_line(e.get("plan"), lang),
         }
         for e in state.get("evses") or []
     ]
     return {**state, "site": site, "evses": evses}
+
+
+def limit_banner(limit: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """The external limit with its banner text ("Charging limited to 11 kW until 18:00")."""
+    if not limit:
+        return None
+    params = {"kw": limit.get("max_power_w", 0) / 1000, "until": limit.get("until")}
+    return {**limit, "text": word({"code": "limit_banner", "params": params}, lang)}
+
+
+def plan_line(plan: Mapping[str, Any] | None, lang: str) -> dict[str, Any] | None:
+    """A box's plan with its line for the tile (planned start and end, the deadline)."""
+    if not plan:
+        return None
+    params = {k: plan.get(k) for k in ("start", "end", "deadline")}
+    code = "plan_line" if plan.get("start") is not None else "plan_line_nothing"
+    return {**plan, "text": word({"code": code, "params": params}, lang)}
