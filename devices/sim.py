@@ -80,6 +80,25 @@ class SimCar:
         return self.need_wh <= 0
 
 
+@dataclass
+class SimBattery:
+    """A home battery behind the grid meter that keeps the grid at 0: it charges with what
+    would be exported and gives what would be imported, within its power and charge."""
+
+    capacity_wh: float = 10_000.0
+    soc_pct: float = 50.0
+    max_w: float = 3000.0
+    power_w: float = 0.0  # > 0 charging
+
+    def follow(self, net_w: float, dt_s: float) -> None:
+        """Set its power for a grid balance of `net_w` (import > 0) and move its charge."""
+        want = max(-self.max_w, min(self.max_w, -net_w))
+        if (want > 0 and self.soc_pct >= 100.0) or (want < 0 and self.soc_pct <= 5.0):
+            want = 0.0
+        self.power_w = want
+        self.soc_pct = min(100.0, max(0.0, self.soc_pct + want * dt_s / 36.0 / self.capacity_wh))
+
+
 class SimWorld:
     """Shared state of the simulated site; advanced lazily whenever a device is read."""
 
@@ -91,13 +110,21 @@ class SimWorld:
         wall_hour: Callable[[], float] | None = None,
         base_load_a: Triple = (1.2, 0.8, 1.0),
         pv_peak_w: float = 8000.0,
+        pv_curve: Callable[[float], float] | None = None,
+        event_gap_s: tuple[float, float] = (20.0, 90.0),
     ) -> None:
         self.rng = random.Random(seed)
         self.clock = clock
         self.wall_hour = wall_hour or _local_hour
         self.base_load_a = base_load_a
         self.pv_peak_w = pv_peak_w
+        #: PV power (W) by hour of the day; None: a clear day's sine up to pv_peak_w
+        self.pv_curve = pv_curve
+        #: time between two household events (s): from, to
+        self.event_gap_s = event_gap_s
         self.evses: dict[str, SimEvse] = {}
+        #: a home battery, there once a simulated meter with role `battery` is configured
+        self.battery: SimBattery | None = None
         self.active: list[tuple[LoadEvent, float]] = []  # event, end time
         self._next_event = self.clock() + 5.0
         self._last = self.clock()
@@ -111,12 +138,14 @@ class SimWorld:
             ev = self.rng.choice(HOUSEHOLD_EVENTS)
             if all(a.name != ev.name for a, _ in self.active):
                 self.active.append((ev, now + ev.duration_s))
-            self._next_event = now + self.rng.uniform(20.0, 90.0)
+            self._next_event = now + self.rng.uniform(*self.event_gap_s)
         for evse_id, evse in list(self.evses.items()):
             if evse.closed_at is not None and now - evse.closed_at > REMOVE_AFTER_S:
                 del self.evses[evse_id]  # deleted for good: the box is gone
             else:
                 evse.advance(now)
+        if self.battery is not None:
+            self.battery.follow(sum(self._net_a()) * VOLTAGE, now - self._last)
         self._last = now
 
     def household_a(self) -> Triple:
@@ -128,10 +157,20 @@ class SimWorld:
 
     def pv_w(self) -> float:
         hour = self.wall_hour()
+        if self.pv_curve is not None:
+            return round(max(0.0, self.pv_curve(hour)), 1)
         sun = math.sin(math.pi * (hour - 6.0) / 14.0) if 6.0 < hour < 20.0 else 0.0
         return round(self.pv_peak_w * max(0.0, sun) * 0.9, 1)
 
     def grid_a(self) -> Triple:
+        cur = self._net_a()
+        if self.battery is not None:
+            for p in range(PHASES):
+                cur[p] += self.battery.power_w / VOLTAGE / PHASES
+        return (cur[0], cur[1], cur[2])
+
+    def _net_a(self) -> list[float]:
+        """House + cars - PV per phase, before the battery."""
         cur = list(self.household_a())
         pv_phase = self.pv_w() / VOLTAGE / PHASES
         for p in range(PHASES):
@@ -140,7 +179,7 @@ class SimWorld:
             site = evse.site_current_a()
             for p in range(PHASES):
                 cur[p] += site[p]
-        return (cur[0], cur[1], cur[2])
+        return cur
 
 
 def _local_hour() -> float:
@@ -149,7 +188,7 @@ def _local_hour() -> float:
 
 
 class SimMeter:
-    """Grid meter (household + cars - PV) or PV meter of the simulated site."""
+    """Grid meter (household + cars - PV + battery), PV meter or home battery of the site."""
 
     def __init__(self, world: SimWorld, role: str, opts: SimMeterOptions) -> None:
         self.world = world
@@ -159,6 +198,8 @@ class SimMeter:
         self.import_wh = 0.0
         self.export_wh = 0.0
         self._last = world.clock()
+        if role == "battery" and world.battery is None:
+            world.battery = SimBattery()
 
     async def read(self) -> MeterReading:
         if self.latency_s:
@@ -166,9 +207,14 @@ class SimMeter:
         if self.offline:
             raise DeviceError("simulated meter is offline")
         self.world.step()
+        soc = None
         if self.role == "pv":
             p_pv = self.world.pv_w()
             cur = tuple(-p_pv / VOLTAGE / PHASES for _ in range(PHASES))
+        elif self.role == "battery" and self.world.battery is not None:
+            battery = self.world.battery
+            cur = tuple(battery.power_w / VOLTAGE / PHASES for _ in range(PHASES))
+            soc = round(battery.soc_pct, 1)
         else:
             cur = self.world.grid_a()
         power = tuple(round(c * VOLTAGE, 1) for c in cur)
@@ -187,6 +233,7 @@ class SimMeter:
             total_power_w=round(total, 1),
             energy_import_wh=round(self.import_wh, 1),
             energy_export_wh=round(self.export_wh, 1),
+            soc_pct=soc,
         )
 
     async def close(self) -> None:
@@ -208,6 +255,12 @@ class SimEvse:
         self.rotation = ROTATIONS[rotation]
         self.phases = phases
         self.resolution_a = opts.resolution_a
+        #: 1p/3p switching (manager.phaseswitch.PhaseSwitcher)
+        self.switching = opts.phase_relay and phases == 3
+        self.active_phases: int | None = 3 if self.switching else None
+        #: how often the phases were switched, and how often while the car drew current
+        self.switches = 0
+        self.switched_under_load = 0
         self.car: SimCar | None = None
         self.offer_a = 0.0
         self.offer_phases = 3
@@ -244,7 +297,7 @@ class SimEvse:
         if car is None:
             return
         limit = min(self.offer_a, car.kind.max_a) if self.offer_a >= 6.0 else 0.0
-        if car.full:
+        if car.full or (self.opts.car_refuses_1p and self._one_phase()):
             limit = 0.0
         car.draw_a += (limit - car.draw_a) * (1.0 - math.exp(-dt / CAR_TAU_S))
         if car.draw_a < 0.05:
@@ -266,6 +319,9 @@ class SimEvse:
                 self.car = None
                 self.user = None
                 self._next = now + rng.uniform(20.0, 120.0)
+
+    def _one_phase(self) -> bool:
+        return self.phases == 1 or self.offer_phases == 1
 
     def _box_phases(self) -> tuple[int, ...]:
         if self.car is None:
@@ -316,6 +372,15 @@ class SimEvse:
         if self.opts.offline:
             raise DeviceError("simulated wallbox is offline")
         self.world.step()
+        self.offer(setpoint_a, phases)
+
+    def offer(self, setpoint_a: float, phases: int) -> None:
+        """What `apply` sets, also for a controller outside the manager (the bench)."""
+        if self.switching and phases in (1, 3) and phases != self.active_phases:
+            self.switches += 1
+            if self.car is not None and self.car.draw_a > 0.5:
+                self.switched_under_load += 1
+            self.active_phases = phases
         self.offer_a = max(0.0, setpoint_a)
         self.offer_phases = phases
 
@@ -343,6 +408,8 @@ class SimEvseOptions(DriverOptions):
     latency_s: float = Field(0.0, ge=0, le=30, description="Simulate a slow answer (s)")
     resolution_a: float = Field(0.1, gt=0, le=1, description="Setpoint step of the wallbox")
     failsafe_current_a: float = Field(6.0, ge=0, description="Current when released")
+    phase_relay: bool = Field(False, description="Can switch between 1 and 3 phases")
+    car_refuses_1p: bool = Field(False, description="The car does not charge on 1 phase")
 
 
 def _world(ctx: DeviceContext) -> SimWorld:

@@ -1,8 +1,7 @@
-"""The configuration a user edits: settings, circuits, devices, RFID users.
-
-pydantic models, so the API, the store and the CLI share one set of rules and every error names
-its field. The grid connection is not stored as a circuit: it is the root circuit `main`, derived
-from the site settings, so its limit cannot disagree with `site.max_current_a`.
+"""The configuration a user edits: settings, circuits and devices, as pydantic models, so the
+API, the store and the CLI share one set of rules and every error names its field. The grid
+connection is not stored as a circuit: it is the root circuit `main`, derived from the site
+settings, so its limit cannot disagree with `site.max_current_a`.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from manager.gatewayconfig import GatewayFields, gateway_errors
 from manager.integration_settings import MetricsSettings, MqttSettings
+from manager.modeconfig import ModeFields, SolarFields
 from manager.model import ROTATIONS, Circuit, MeterRole
 from manager.rules_config import LimitSettings, RuleFields
 
@@ -100,7 +100,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class SiteSettings(_Strict):
+class SiteSettings(_Strict, SolarFields):
     max_current_a: float = Field(32.0, gt=0, le=2000, description="Main fuse per phase (A)")
     max_power_w: float | None = Field(None, gt=0, description="Optional power limit (W)")
     reserve_a: float = Field(0.0, ge=0, le=100, description="Kept free on every phase (A)")
@@ -217,7 +217,7 @@ class DeviceBase(_Strict):
     address: str = Field("", max_length=256, description="Host:port, ChargeBox ID or serial port")
 
 
-class EvseConfig(DeviceBase, GatewayFields, RuleFields):
+class EvseConfig(DeviceBase, GatewayFields, ModeFields, RuleFields):
     kind: Literal["evse"] = "evse"
     min_current_a: float = Field(6.0, ge=0, le=80, description="Lowest current the car accepts")
     max_current_a: float = Field(16.0, gt=0, le=80, description="Highest current of the box")
@@ -225,9 +225,7 @@ class EvseConfig(DeviceBase, GatewayFields, RuleFields):
     phase_rotation: str = Field("L1L2L3", description="Site phase of the box's L1, L2, L3")
     priority: int = Field(1, ge=0, le=9, description="Higher is served first")
     circuit: str = Field(ROOT_CIRCUIT, description="Circuit the box hangs in")
-    charge_mode: Literal["off", "now", "minpv", "pv", "plan"] = Field(
-        "now", description="Charge mode"
-    )
+    # charge_mode and phase_switching come from ModeFields (manager/modeconfig.py)
     authorization: Literal["free", "local", "gateway"] = Field(
         "free", description="Who may charge: free (plug and charge), local users, gateway"
     )

@@ -18,6 +18,7 @@ from manager.config import (
     check_tree,
     valid_id,
 )
+from manager.modeconfig import migrate_device
 from manager.store import CorruptDataError, open_db
 from manager.users import UserConfig
 
@@ -125,7 +126,7 @@ class ConfigStore:
         """Runs each stored device through `check` (the drivers' validation) before start-up."""
         for device in self._all("devices"):
             try:
-                check(device)
+                check(migrate_device(device))
             except InvalidInput as exc:
                 raise CorruptDataError(
                     f"data file {self.path}: device {device['id']!r} is invalid "
@@ -194,7 +195,7 @@ class ConfigStore:
         return self._delete("circuits", circuit_id)
 
     def devices(self) -> list[dict[str, Any]]:
-        return self._all("devices")
+        return [migrate_device(d) for d in self._all("devices")]
 
     def put_device(self, device: dict[str, Any]) -> None:
         self._put("devices", device)

@@ -22,7 +22,7 @@ from typing import Any
 from manager import backend, setpoints
 from manager.allocation import allocate
 from manager.authorize import Authorizer, limiting
-from manager.config import CircuitConfig, Settings
+from manager.config import CircuitConfig, EvseConfig, Settings
 from manager.loads import build_model
 from manager.model import (
     BillingGateways,
@@ -55,6 +55,7 @@ from manager.runtime import (
 from manager.setpoints import DEADBAND_A, INCREASE_EVERY_S, RAMP_STEP_A, REFRESH_S
 from manager.site_rules import SiteRules, UserLookup
 from manager.snapshot import ChargePoints, Inputs, OverloadWatch, Subscribers, build_state
+from manager.solar import Solar
 from manager.state import State
 from manager.user_modes import user_modes
 
@@ -105,6 +106,8 @@ class ControlLoop:
         self._reader = Reader(events)
         self.observer = Observer(events, sessions)
         self._overload = OverloadWatch(events)
+        #: the charging modes: surplus, start/stop delays, 1p/3p switching
+        self.solar = Solar(events)
         self._snapshot = State()
         self._subs = Subscribers()
         self._lock = asyncio.Lock()
@@ -161,6 +164,8 @@ class ControlLoop:
         for table in tables:
             for dev_id in list(table):
                 state = table[dev_id]
+                if isinstance(state, EvseRuntime) and _mode_edit(state, wanted.get(dev_id)):
+                    continue  # a mode switch: the driver stays as it is
                 if wanted.get(dev_id) != state.config:
                     state.forget_read()
                     await self._close(state.device)
@@ -256,6 +261,9 @@ class ControlLoop:
             wall = self.wall()
             self.rules.decide(evses, self.settings, wall, self.users)  # modes in force
             grid = self.grid_meter()
+            plan = self.solar.plan(
+                now, self.settings.site, evses, grid, self.meters.values(), self.rules.mode_of
+            )
             model = build_model(
                 now,
                 self.settings,
@@ -267,12 +275,16 @@ class ControlLoop:
                 self.reservations,
                 self.gateways,
                 self.authorizer,
+                plan,
             )
             model = self.rules.apply(model, self.settings, wall)
             t_alloc = time.perf_counter()
             allocation = allocate(model.site, model.loads)
             self.last_allocation_s = time.perf_counter() - t_alloc
             reasons = {**allocation.reasons, **model.overrides}
+            for box_id, note in plan.notes.items():  # a stop countdown while it charges
+                if allocation.setpoints.get(box_id, 0.0) > 0:
+                    reasons[box_id] = note
             capped = backend.reasons(self.gateways, evses, allocation.setpoints, model.overrides)
             skip = model.overrides.keys() | capped.keys()
             capped |= limiting(model.user_caps, allocation.setpoints, skip)
@@ -301,6 +313,7 @@ class ControlLoop:
             safe_reason=self.safe_reason,
             charge_points=self.charge_points(),
             gateways=self.gateways,
+            solar=self.solar,
         )
         return self.rules.annotate(build_state(inputs), self.wall())
 
@@ -336,6 +349,22 @@ class ControlLoop:
                 yield await queue.get()
         finally:
             self._subs.queues.discard(queue)
+
+
+#: fields a box takes over at once, without rebuilding its driver (the tile's mode switch)
+LIVE_FIELDS = frozenset({"charge_mode", "phase_switching"})
+
+
+def _mode_edit(state: EvseRuntime, new: dict[str, Any] | None) -> bool:
+    """Takes over an edit of only the live fields; False for any other change."""
+    if new is None or new == state.config:
+        return False
+    keys = set(new) | set(state.config)
+    if any(new.get(k) != state.config.get(k) for k in keys - LIVE_FIELDS):
+        return False
+    state.config = new
+    state.spec = EvseConfig.model_validate(new)
+    return True
 
 
 def _event_words(reason: Reason) -> str:

@@ -26,8 +26,10 @@ from manager.model import (
 )
 from manager.reservations import Reservations
 from manager.runtime import EvseRuntime, MeterRuntime, phase_currents, resolution_of
+from manager.solar import SolarPlan
 
 Acc = dict[str, list[float]]
+RESUME = "resume_wait"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +67,7 @@ def hold_back(
     if not r.user and awaits_tag(st):  # its reader decides who charges (also for the backend)
         return Reason("auth_wait")
     if st.paused_at is not None and now - st.paused_at < resume_delay_s:
-        return Reason("resume_wait", {"seconds": round(resume_delay_s - (now - st.paused_at))})
+        return Reason(RESUME, {"seconds": round(resume_delay_s - (now - st.paused_at))})
     return None
 
 
@@ -86,6 +88,7 @@ def build_model(
     reservations: Reservations,
     gateways: BillingGateways | None = None,
     authorizer: Authorizer | None = None,
+    solar: SolarPlan | None = None,
 ) -> Model:
     site_cfg = settings.site
     loads: list[EvseLoad] = []
@@ -98,6 +101,8 @@ def build_model(
     for rank, st in enumerate(ranked):
         demand: float | None = st.cap_a
         held = hold_back(now, st, site_cfg.resume_delay_s, reservations)
+        if solar is not None and st.id in solar.held and (held is None or held.code == RESUME):
+            held = solar.held[st.id]  # its mode: off, waiting for surplus, switching phases
         if held is not None:
             demand, overrides[st.id] = 0.0, held
         demand = capped(gateways, st, demand)
@@ -128,7 +133,8 @@ def build_model(
             unbalance_counts_base=False,
         )
         tree = (safe, *tree[1:])
-    site = Site(circuits=tree, nominal_voltage_v=site_cfg.nominal_voltage_v)
+    budgets = solar.budgets if solar is not None else ()
+    site = Site(circuits=tree, nominal_voltage_v=site_cfg.nominal_voltage_v, budgets=budgets)
     return Model(site, loads, overrides, user_caps)
 
 

@@ -227,6 +227,8 @@ class MeterReading:
     total_power_w: float | None = None
     energy_import_wh: float | None = None
     energy_export_wh: float | None = None
+    #: state of charge of a home battery (meter role `battery`), percent
+    soc_pct: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

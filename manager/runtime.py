@@ -107,6 +107,8 @@ class EvseRuntime(DeviceRuntime):
     apply_failed: str | None = None
     reason: Reason = STARTING
     deactivation: Reason | None = None
+    #: phases it charges on now (a box that switches 1p/3p; None: its wiring)
+    phases_active: int | None = None
     spec: EvseConfig = field(init=False)
 
     def __post_init__(self) -> None:
@@ -122,7 +124,7 @@ class EvseRuntime(DeviceRuntime):
         cfg = self.spec
         fields: dict[str, Any] = {
             "circuit": cfg.circuit,
-            "phases": cfg.phases,
+            "phases": self.phases_active or cfg.phases,
             "rotation": cfg.phase_rotation,
             "car_phases": self.car_phases,
             "min_current_a": cfg.min_current_a,

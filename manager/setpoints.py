@@ -91,11 +91,15 @@ def _moved(old: float, new: float) -> bool:
     return (old > 0) != (new > 0) or abs(new - old) >= LOG_STEP_A
 
 
+#: reason parameters that change from cycle to cycle (counters and measurements)
+_VOLATILE = frozenset({"seconds", "surplus_w", "need_w"})
+
+
 def _steady(reason: Reason | None) -> tuple[object, ...]:
     """The reason without its counters, so a countdown is logged once, not every second."""
     if reason is None:
         return ()
-    params = tuple(sorted((k, v) for k, v in reason.params.items() if k != "seconds"))
+    params = tuple(sorted((k, v) for k, v in reason.params.items() if k not in _VOLATILE))
     return (reason.code, params, _steady(reason.cause))
 
 
@@ -153,7 +157,9 @@ async def apply_all(now: float, evses: list[EvseRuntime], timeout_s: float) -> N
 async def apply(now: float, st: EvseRuntime, setpoint: float, timeout_s: float) -> None:
     assert st.device is not None
     try:
-        await asyncio.wait_for(st.device.apply(round(setpoint, 3), st.spec.phases), timeout_s)
+        await asyncio.wait_for(
+            st.device.apply(round(setpoint, 3), st.phases_active or st.spec.phases), timeout_s
+        )
     except (TimeoutError, DeviceError) as exc:
         st.error = str(exc) or "no answer while setting the current"
         if st.error != st.apply_failed:

@@ -25,6 +25,7 @@ from manager.plan import Plan, behind, make_plan
 from manager.prices import PriceFile, PriceSlot
 from manager.rules_config import FLOOR_14A_W
 from manager.runtime import EvseRuntime
+from manager.solar import configured_mode
 from manager.state import ReasonState, State
 from manager.state_rules import ChargingLimitState, PlanState
 from manager.timestamps import iso, parse_time
@@ -33,15 +34,6 @@ log = logging.getLogger("ampshare.rules")
 
 #: who charges at a box and what they allow (from the users' settings)
 UserLookup = Callable[[EvseRuntime], UserLimits | None]
-
-
-def configured_mode(st: EvseRuntime) -> ChargeMode:
-    """The box's own mode. The modes feature stores it as `charge_mode`; a box without one
-    charges as today (`now`)."""
-    try:
-        return ChargeMode(str(st.config.get("charge_mode", ChargeMode.NOW)))
-    except ValueError:
-        return ChargeMode.NOW
 
 
 @dataclass
@@ -122,6 +114,10 @@ class SiteRules:
         loads, overrides = [], dict(model.overrides)
         for load in model.loads:
             force = self.in_force.get(load.id)
+            held = overrides.get(load.id)
+            if force is not None and force.reason is not None and held is not None:
+                if held.code == "mode_off":  # the rule that switched it off says why
+                    overrides[load.id] = force.reason
             if force is None or load.id in overrides:  # no car, an error...: that stands
                 loads.append(load)
                 continue

@@ -22,6 +22,7 @@ from manager.model import (
     phase_name,
 )
 from manager.runtime import FOLLOW_S, EvseRuntime, MeterRuntime, now_iso, phase_currents
+from manager.solar import SOLAR, Solar
 from manager.state import (
     ChargePoint,
     CircuitState,
@@ -33,6 +34,8 @@ from manager.state import (
     SiteState,
     State,
 )
+
+SOLAR_MODES = frozenset(m.value for m in SOLAR)
 
 #: what the composition root adds to every snapshot: OCPP charge points seen
 ChargePoints = Callable[[], list[dict[str, Any]]]
@@ -72,10 +75,13 @@ def _detail(said: Reason | str | None, error: str | None) -> ReasonState | None:
     return ReasonState(code="device_error", params={"error": error}) if error else None
 
 
-def evse_state(st: EvseRuntime, gateways: BillingGateways | None = None) -> EvseState:
+def evse_state(
+    st: EvseRuntime, gateways: BillingGateways | None = None, solar: Solar | None = None
+) -> EvseState:
     r = st.reading if st.online else None
     cfg = st.spec
     return EvseState(
+        **_modes(st, solar),
         id=st.id,
         name=cfg.name,
         driver=cfg.driver,
@@ -99,6 +105,34 @@ def evse_state(st: EvseRuntime, gateways: BillingGateways | None = None) -> Evse
         deactivation=ReasonState.of(st.deactivation),
         gateway=_gateway(gateways, st.id),
     )
+
+
+def _modes(st: EvseRuntime, solar: Solar | None) -> dict[str, Any]:
+    """The box's mode, phases and countdowns (manager/solar.py)."""
+    b = solar.boxes.get(st.id) if solar is not None else None
+    return {
+        # the owner's choice (the tile's switch); a rule in force shows as `rule` and reason
+        "charge_mode": st.spec.charge_mode.value,
+        "phases_active": st.phases_active or st.spec.phases,
+        "pv_start_in_s": _secs(b.start_in if b else None),
+        "pv_stop_in_s": _secs(b.stop_in if b else None),
+        "phase_switch_in_s": _secs(b.switch_in if b else None),
+    }
+
+
+def _solar_site(solar: Solar | None, evses: list[EvseState]) -> dict[str, float | None]:
+    """The surplus and what the boxes in a solar mode draw of it."""
+    surplus = solar.meter.average_w if solar is not None else None
+    modes = solar.modes if solar is not None else {}
+    drawn = sum(e.power_w or 0.0 for e in evses if modes.get(e.id) in SOLAR_MODES)
+    return {
+        "surplus_w": None if surplus is None else round(surplus, 1),
+        "solar_charge_w": round(drawn, 1),
+    }
+
+
+def _secs(value: float | None) -> float | None:
+    return None if value is None else float(round(value))
 
 
 def _gateway(gateways: BillingGateways | None, evse_id: str) -> GatewayState | None:
@@ -163,11 +197,12 @@ class Inputs:
     safe_reason: Reason | None
     charge_points: list[dict[str, Any]]
     gateways: BillingGateways | None = None
+    solar: Solar | None = None
 
 
 def build_state(x: Inputs) -> State:
     by_name = lambda s: s.name  # noqa: E731
-    evses = [evse_state(st, x.gateways) for st in sorted(x.evses, key=by_name)]
+    evses = [evse_state(st, x.gateways, x.solar) for st in sorted(x.evses, key=by_name)]
     meters = sorted(x.meters, key=by_name)
     grid_reading = x.grid.reading if x.grid and x.grid.online else None
     cfg = x.settings.site
@@ -181,6 +216,7 @@ def build_state(x: Inputs) -> State:
         safe_mode=x.safe_reason is not None,
         safe_reason=ReasonState.of(x.safe_reason),
         safe_current_a=cfg.safe_current_a,
+        **_solar_site(x.solar, evses),
     )
     loads = circuit_loads(x.site.circuits, list(x.evses))
     circuits = [

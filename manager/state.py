@@ -33,6 +33,7 @@ ZERO_PHASES: Phases = (0.0, 0.0, 0.0)
 
 EvseStatus = Literal["no_car", "connected", "charging", "paused", "error", "offline", "disabled"]
 MeterRoleName = Literal["grid", "pv", "battery", "consumer", "evse"]
+ChargeModeName = Literal["off", "now", "minpv", "pv", "plan"]
 
 
 class _Model(BaseModel):
@@ -86,6 +87,14 @@ class SiteState(_Model):
     charging_limit: ChargingLimitState | None = Field(
         None, description="the external limit on the wallboxes' power while it holds"
     )
+    surplus_w: Num = Field(
+        None,
+        description="solar surplus for the boxes in a solar mode: export + what they draw - "
+        "reserve, averaged (W); null without a grid reading",
+    )
+    solar_charge_w: Num = Field(
+        None, description="what the boxes in a solar mode (pv, minpv, plan) draw now (W)"
+    )
 
 
 class GatewayState(_Model):
@@ -137,6 +146,15 @@ class EvseState(_Model):
         None, description="the rule that sets the mode in force (schedule, price, plan...)"
     )
     plan: PlanState | None = Field(None, description="the charge plan, when one is set")
+    charge_mode: ChargeModeName = Field(
+        "now", description="the mode its owner chose; a rule that overrides it is in `rule`"
+    )
+    phases_active: int | None = Field(
+        None, description="phases it charges on now (1 or 3; switches for auto 1p/3p)"
+    )
+    pv_start_in_s: Num = Field(None, description="solar start in this many seconds")
+    pv_stop_in_s: Num = Field(None, description="solar pause in this many seconds")
+    phase_switch_in_s: Num = Field(None, description="1p/3p switch in this many seconds")
 
 
 class MeterState(_Model):

@@ -8,6 +8,7 @@
   const chartTile = document.getElementById("chart");
   const live = document.getElementById("live");
   const pending = new Map(); // evse id -> wanted enabled state while a PATCH is in flight
+  const modePending = new Map(); // evse id -> wanted charging mode while a PATCH is in flight
 
   const set = (el, text) => {
     if (el && el.textContent !== text) el.textContent = text;
@@ -80,6 +81,8 @@
     set(k(tile, "grid-l"), (gw || 0) < 0 ? t("Export") : t("Import"));
     figure(tile, "pv", site.pv_w);
     set(k(tile, "reserve"), num(site.reserve_a));
+    figure(tile, "surplus", site.surplus_w);
+    figure(tile, "solar", site.solar_charge_w);
   }
 
   function applyEvse(tile, e) {
@@ -97,6 +100,11 @@
     set(k(tile, "setpoint"), `${num(e.setpoint_a)} A`);
     set(k(tile, "session"), energy(e.session_wh));
     set(k(tile, "user"), e.user || "—");
+    set(k(tile, "phases"), String(e.phases_active || e.phases || ""));
+    show(k(tile, "countdown"), countdown(e));
+    if (!modePending.has(e.id)) {
+      tile.querySelectorAll("[data-mode]").forEach((b) => attr(b, "aria-pressed", String(b.dataset.mode === e.charge_mode)));
+    } else if (modePending.get(e.id) === e.charge_mode) modePending.delete(e.id);
     // the reason in words, unless it only repeats the status ("no car", "disabled")
     const code = e.reason?.code;
     const repeats = code === e.status && (code === "no_car" || code === "disabled");
@@ -108,6 +116,17 @@
     const [gw, warn] = gatewayLines(e.gateway);
     show(k(tile, "gateway"), gw);
     show(k(tile, "gateway-warn"), warn);
+  }
+
+  // a solar start or pause, or a 1p/3p switch, counting down (the same words as web/mode_words.py)
+  function countdown(e) {
+    const fill = (s, v) => t(s).replace("{s}", Math.round(v));
+    if (e.pv_start_in_s != null) return fill("starts in {s} s", e.pv_start_in_s);
+    if (e.pv_stop_in_s != null) return fill("pauses in {s} s", e.pv_stop_in_s);
+    if (e.phase_switch_in_s != null) {
+      return e.phase_switch_in_s <= 0 ? t("1p/3p switch now") : fill("1p/3p switch in {s} s", e.phase_switch_in_s);
+    }
+    return "";
   }
 
   // the gateway to a billing backend in words (the same words as web/gateway_words.py)
@@ -217,7 +236,31 @@
     }
   });
 
+  // the mode switch: one tap stores the box's charging mode
+  async function setMode(button) {
+    const tile = button.closest("[data-evse]");
+    const id = tile.dataset.evse;
+    const mode = button.dataset.mode;
+    const buttons = tile.querySelectorAll("[data-mode]");
+    const before = [...buttons].find((b) => b.getAttribute("aria-pressed") === "true");
+    modePending.set(id, mode);
+    buttons.forEach((b) => attr(b, "aria-pressed", String(b === button)));
+    const res = await A.api("PATCH", "/api/devices/" + encodeURIComponent(id), { charge_mode: mode });
+    if (!res.ok) {
+      modePending.delete(id);
+      buttons.forEach((b) => attr(b, "aria-pressed", String(b === before)));
+      const msg = res.data?.errors?.map((e) => `${e.field}: ${e.message}`).join("; ");
+      A.toast(msg || res.data?.error || t("Something went wrong."), true);
+    } else A.toast(t("Saved."));
+    setTimeout(() => modePending.delete(id), 5000);
+  }
+
   tiles.addEventListener("click", async (ev) => {
+    const modeButton = ev.target.closest("[data-mode]");
+    if (modeButton) {
+      await setMode(modeButton);
+      return;
+    }
     const clear = ev.target.closest('[data-k="clear-stale"]');
     if (clear) {
       // every charging profile on the box, foreign and stale ones included (cFos-style reset)

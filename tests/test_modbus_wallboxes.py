@@ -123,7 +123,7 @@ async def test_cfos_phase_switch_pauses_first_and_holds(
 ) -> None:
     async with Emulator() as emu:
         cfos(emu, relay=0)
-        b = box(ctx, "cfos", emu.address, phase_switching=True)
+        b = box(ctx, "cfos", emu.address, phase_relay=True)
         await b.read()
         h = emu.unit(1).holding
         await b.apply(10.0, 3)

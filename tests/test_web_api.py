@@ -95,6 +95,26 @@ def test_bad_input_names_the_field_and_stores_nothing(serve: ManagerProcess) -> 
     assert any(e["field"] == "max_current_a" for e in resp.json()["errors"])
     assert serve.api.get("/api/devices").json() == before
 
+    # an unknown charging mode and phase setting: both named, nothing stored
+    box = {"kind": "evse", "driver": "sim-evse", "name": "Modes"}
+    resp = serve.api.post(
+        "/api/devices", json={**box, "charge_mode": "fast", "phase_switching": "2p"}
+    )
+    assert resp.status_code == 422
+    assert {e["field"] for e in resp.json()["errors"]} == {"charge_mode", "phase_switching"}
+    assert serve.api.get("/api/devices").json() == before
+    made = serve.api.post("/api/devices", json={**box, "charge_mode": "pv"}).json()
+    assert made["charge_mode"] == "pv" and made["phase_switching"] == "auto"
+    resp = serve.api.patch(f"/api/devices/{made['id']}", json={"charge_mode": "solar"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "charge_mode"
+    assert serve.api.get(f"/api/devices/{made['id']}").json()["charge_mode"] == "pv"
+    assert serve.api.delete(f"/api/devices/{made['id']}").status_code in (200, 204)
+    resp = serve.api.patch(
+        "/api/settings", json={"site": {"battery_priority_soc": 80, "battery_discharge_soc": 20}}
+    )
+    assert resp.status_code == 422
+    assert resp.json()["errors"][0]["field"] == "site.battery_discharge_soc"
+
     resp = serve.api.patch("/api/settings", json={"site": {"max_current_a": -5}})
     assert resp.status_code == 422
     assert resp.json()["errors"][0]["field"] == "site.max_current_a"
@@ -281,9 +301,20 @@ def test_state_matches_its_generated_schema(serve: ManagerProcess) -> None:
     doc = serve.api.get("/api/openapi.json").json()
     schemas = doc["components"]["schemas"]
     for model, fields in {
-        "EvseState": ("target_a", "phases_used", "max_current_a", "reason", "deactivation"),
+        "EvseState": (
+            "target_a",
+            "phases_used",
+            "max_current_a",
+            "reason",
+            "deactivation",
+            "charge_mode",
+            "phases_active",
+            "pv_start_in_s",
+            "pv_stop_in_s",
+            "phase_switch_in_s",
+        ),
         "MeterState": ("voltage_v",),
-        "SiteState": ("safe_current_a", "safe_reason"),
+        "SiteState": ("safe_current_a", "safe_reason", "surplus_w", "solar_charge_w"),
         "ReasonState": ("code", "params", "cause", "text"),
     }.items():
         assert set(fields) <= set(schemas[model]["properties"]), model

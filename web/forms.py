@@ -17,7 +17,15 @@ from web.i18n import FIELD_LABELS
 
 #: keys that are never edited in a form (identity, bookkeeping)
 SKIP_KEYS = frozenset({"id", "kind", "driver"})
-OPTION_WORDS = {"pv": "PV", "evse": "Wallbox", "accept": "Accept", "known": "Known"}
+OPTION_WORDS = {
+    "pv": "PV",
+    "evse": "Wallbox",
+    "accept": "Accept",
+    "known": "Known",
+    "minpv": "Min+Solar",
+    "1p": "1 phase",
+    "3p": "3 phases",
+}
 
 
 @dataclass

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
-from web import gateway_words, users_words, views_words
+from web import gateway_words, mode_words, users_words, views_words
 from web.i18n_rules import DE_RULES, FIELD_LABELS_RULES
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
+from web.mode_words import DE_MODES, FIELD_LABELS_MODES
 
 LANGUAGES = ("en", "de")
 LANG_COOKIE = "lang"
@@ -264,6 +265,7 @@ DE: Mapping[str, str] = {
     ),
     **DE_STATIONS,  # the Station page and station actions (web/i18n_stations.py)
     **DE_RULES,  # schedules, prices, plans, the external limit (web/i18n_rules.py)
+    **DE_MODES,  # the charging modes (web/mode_words.py)
 }
 
 #: friendlier labels than the field names, by dotted name or by key (English; DE below)
@@ -318,6 +320,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "gateway_auth_fallback": "Tag refused or backend away",
     **FIELD_LABELS_STATIONS,
     **FIELD_LABELS_RULES,
+    **FIELD_LABELS_MODES,
 }
 
 DE_FIELDS: Mapping[str, str] = {
@@ -495,4 +498,4 @@ JS_STRINGS = (
 def js_strings(lang: str) -> dict[str, str]:
     _ = translator(lang)
     words = {s: _(s) for s in (*JS_STRINGS, *users_words.JS)}
-    return {**words, **gateway_words.js_words(_)}
+    return {**words, **gateway_words.js_words(_), **mode_words.js_words(_)}

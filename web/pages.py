@@ -37,6 +37,7 @@ from web.auth import (
 )
 from web.forms import FormField, fields_from_schema, object_sections
 from web.i18n import LANG_COOKIE, LANGUAGES, choose_language, translator
+from web.mode_words import MODE_LABELS
 from web.render import Renderer, energy, evse_scale, site_scale
 from web.views import TOTALS_BY, totals_chart
 from web.wording import shown
@@ -279,6 +280,8 @@ class Pages:
         choices = {
             "circuit": self._circuit_choices(request),
             "phase_rotation": [(r, r) for r in ROTATIONS],
+            # the tile's words: "pv" is Solar here, not the meter role PV
+            "charge_mode": [(m, _(label)) for m, label in MODE_LABELS],
         }
         common = fields_from_schema(common_schema, values, choices=choices, translate=_)
         common_keys = {f.key for f in common} | {"id", "kind", "driver"}

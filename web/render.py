@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse
 
 from web.gateway_words import gateway_lines
 from web.i18n import LANGUAGES, choose_language, js_strings, translator
+from web.mode_words import MODE_LABELS, countdown
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -112,6 +113,8 @@ class Renderer:
             pct=pct,
             status_word=status_word,
             gateway_lines=gateway_lines,
+            countdown=countdown,
+            mode_labels=MODE_LABELS,
             languages=LANGUAGES,
         )
 

@@ -22,6 +22,8 @@ from web.wording_rules import DE_RULES, EN_RULES
 _AMOUNTS = frozenset({"amps", "demand", "min", "max", "step", "safe_a", "kw"})
 #: parameters that are times (epoch s, shown as local HH:MM)
 _TIMES = frozenset({"until", "start", "deadline"})
+#: parameters in W, worded in kW with one decimal
+_KILOWATTS = frozenset({"surplus_w", "need_w"})
 
 EN: Mapping[str, str] = {
     # the allocator
@@ -95,6 +97,18 @@ EN: Mapping[str, str] = {
     "box_reports": "box reports {code}",
     "box_reports/info": "box reports {code}: {info}",
     "box_says": "{text}",
+    # the charging modes (manager/solar.py, manager/phaseswitch.py)
+    "mode_off": "off: charging switched off, the box stays under control",
+    "pv_waiting": "waiting for surplus ({surplus_w} of {need_w} kW)",
+    "pv_starting": "surplus {surplus_w} of {need_w} kW: starts in {seconds} s",
+    "pv_stopping": "surplus short ({surplus_w} of {need_w} kW): pauses in {seconds} s",
+    "pv_bridging": (
+        "surplus short for now ({surplus_w} of {need_w} kW): kept at its min, the last "
+        "minutes covered it"
+    ),
+    "pv_budget": "limited by the solar surplus ({surplus_w} kW)",
+    "surplus_unknown": "waiting: no grid meter reading to measure the surplus",
+    "phase_switching": "switching to {phases} phase(s), paused meanwhile",
     # names ampshare gives (not typed by a user)
     "Grid connection": "Grid connection",
     **EN_RULES,  # schedules, prices, plans, users, the external limit (web/wording_rules.py)
@@ -174,6 +188,17 @@ DE: Mapping[str, str] = {
     "box_reports": "Box meldet {code}",
     "box_reports/info": "Box meldet {code}: {info}",
     "box_says": "{text}",
+    "mode_off": "aus: Laden abgeschaltet, die Box bleibt unter Kontrolle",
+    "pv_waiting": "wartet auf Überschuss ({surplus_w} von {need_w} kW)",
+    "pv_starting": "Überschuss {surplus_w} von {need_w} kW: startet in {seconds} s",
+    "pv_stopping": "Überschuss zu knapp ({surplus_w} von {need_w} kW): pausiert in {seconds} s",
+    "pv_bridging": (
+        "Überschuss gerade zu knapp ({surplus_w} von {need_w} kW): bleibt am Minimum, die "
+        "letzten Minuten reichten"
+    ),
+    "pv_budget": "begrenzt durch den Solarüberschuss ({surplus_w} kW)",
+    "surplus_unknown": "wartet: kein Wert vom Netzzähler, um den Überschuss zu messen",
+    "phase_switching": "schaltet auf {phases} Phase(n) um, pausiert solange",
     "Grid connection": "Netzanschluss",
     **DE_RULES,
 }
@@ -199,6 +224,8 @@ def amount(value: Any, lang: str) -> str:
 def _param(key: str, value: Any, lang: str) -> str:
     if key in _AMOUNTS:
         return amount(value, lang)
+    if key in _KILOWATTS and isinstance(value, int | float):
+        return amount(round(value / 1000.0, 1), lang)
     if key in _TIMES and isinstance(value, int | float):  # epoch seconds, local time
         return datetime.fromtimestamp(value).strftime("%H:%M")
     if key == "mode":  # a charging mode

@@ -30,9 +30,7 @@ REWRITE_S = 25.0
 
 class AlfenOptions(FailsafeOptions):
     unit_id: int = Field(1, ge=1, le=2, description="Socket: 1, or 2 for the second socket")
-    phase_switching: bool = Field(
-        False, description="Switch between 1 and 3 phases (register 1215)"
-    )
+    phase_relay: bool = Field(False, description="Switch between 1 and 3 phases (register 1215)")
 
 
 def _status(state: str) -> ChargeStatus:
@@ -52,7 +50,7 @@ class Alfen(ModbusWallbox):
     def __init__(self, spec: DeviceSpec, opts: AlfenOptions, ctx: DeviceContext) -> None:
         super().__init__(spec, opts, ctx)
         self.aopts = opts
-        self.switching = opts.phase_switching
+        self.switching = opts.phase_relay
         self.setpoint_a: float | None = None
         self._written_at = 0.0
         self.safe_current_a: float | None = None

@@ -3,7 +3,7 @@
 Safety net: the Power Brain has no Modbus watchdog that ampshare could set, so if ampshare dies
 the box keeps the last current it was given; set its fallback in the box's own load
 management if that matters (see docs/devices.md). Phase switching (register 8087) is used
-when `phase_switching` is on; the box must have its 1p/3p relay wired.
+when `phase_relay` is on; the box must have its 1p/3p relay wired.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ STATES = {
 
 
 class CfosOptions(WallboxOptions):
-    phase_switching: bool = Field(
+    phase_relay: bool = Field(
         False, description="Switch between 1 and 3 phases (needs the 1p/3p relay)"
     )
 
@@ -38,7 +38,7 @@ class Cfos(ModbusWallbox):
 
     def __init__(self, spec: DeviceSpec, opts: CfosOptions, ctx: DeviceContext) -> None:
         super().__init__(spec, opts, ctx)
-        self.switching = opts.phase_switching
+        self.switching = opts.phase_relay
 
     async def _setup(self) -> str:
         if self.switching:

@@ -121,6 +121,18 @@ class OcppEvse:
         self._want: tuple[float, int] | None = None
         server.attach(self.cb_id, self.connector, self)
 
+    @property
+    def switching(self) -> bool:
+        """Switches between 1 and 3 phases by the profile's numberPhases: the box said so
+        (ConnectorSwitch3to1PhaseSupported in 1.6, Phases3to1 in 2.0.1)."""
+        rec = self.server.record(self.cb_id)
+        return bool(rec is not None and rec.caps.phase_switching)
+
+    @property
+    def active_phases(self) -> int | None:
+        """The phase count last sent (None before the first setpoint)."""
+        return self._want[1] if self._want is not None else None
+
     # ------------------------------------------------------------------ reading
 
     def _state(self) -> ConnectorState:

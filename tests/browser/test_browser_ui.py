@@ -366,3 +366,27 @@ def test_test_connection_shows_live_values(desktop: Page, demo: ManagerProcess) 
         expect(result.locator(".note.warn")).to_be_visible()
     finally:
         meter.close()
+
+
+def test_mode_switch_on_the_tile(page: Page, demo: ManagerProcess, width: int) -> None:
+    """One tap on the tile sets the charging mode; the box follows at once."""
+    login(page, demo.url)
+    carport = page.locator('[data-evse="carport"]')
+    solar = carport.locator('[data-mode="pv"]')
+    expect(solar).to_be_visible()
+    assert solar.bounding_box()["height"] >= 36  # big enough for a thumb
+    solar.click()
+    expect(solar).to_have_attribute("aria-pressed", "true")
+    expect(carport.locator('[data-mode="now"]')).to_have_attribute("aria-pressed", "false")
+    device = demo.api.get("/api/devices/carport").json()
+    assert device["charge_mode"] == "pv"
+    demo.wait_for(
+        lambda s: next(e for e in s["evses"] if e["id"] == "carport")["charge_mode"] == "pv"
+    )
+    carport.locator('[data-mode="off"]').click()
+    expect(carport.locator("[data-k=reason]")).to_contain_text("off: charging switched off")
+    expect(carport.locator("[data-k=setpoint]")).to_have_text("0.0 A")
+    assert demo.api.get("/api/devices/carport").json()["enabled"] is True  # still under control
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    carport.locator('[data-mode="now"]').click()
+    expect(carport.locator('[data-mode="now"]')).to_have_attribute("aria-pressed", "true")
