@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from gateway_backend import Backend
+from gateway_backend import INTEROP, Backend, node
 from manager_process import ManagerProcess
 
 pytestmark = pytest.mark.slow
 
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Import,Voltage"
+#: box.js authorizes a good and a bad tag through the gateway
+AUTHORIZED = {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
 
 
 @pytest.fixture
@@ -52,6 +56,44 @@ def serve(path: Path) -> ManagerProcess:
     proc = ManagerProcess("serve", data_dir=path)
     proc.wait_ready()
     return proc
+
+
+class NodeBox:
+    """A scripted ocpp-rpc box (tests/interop) on ampshare's OCPP port, driven step by step:
+    it prints one JSON event a line and waits for "go" between its phases."""
+
+    def __init__(self, script: str, port: int, *args: str) -> None:
+        self.script = script
+        self.proc = subprocess.Popen(
+            [node(), script, str(port), *args],
+            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+
+    def step(self, kind: str) -> dict[str, Any]:
+        for _ in range(50):
+            line = self.stdout.readline()
+            assert line, f"{self.script} ended early"
+            event = json.loads(line)
+            assert event["event"] != "error", event
+            if event["event"] == kind:
+                return event  # type: ignore[no-any-return]
+        raise AssertionError(f"no {kind}")
+
+    def go(self) -> None:
+        self.stdin.write("go\n")
+        self.stdin.flush()
+
+    def finish(self) -> None:
+        """Let the script end and check that it ended well."""
+        self.go()
+        assert self.proc.wait(timeout=10) == 0
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=5)
 
 
 def test_sim_box_appears_as_a_charge_point_and_is_capped(tmp_path: Path, backend: Backend) -> None:
@@ -247,13 +289,8 @@ def test_outage_and_restart_deliver_each_message_once_in_order(tmp_path: Path) -
 
 def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None:
     """An ocpp-rpc box on ampshare's server: transaction, signed data, DataTransfer pass."""
-    import json
-    import subprocess
-
-    from gateway_backend import INTEROP, node
-
     mgr = serve(tmp_path / "data")
-    box = None
+    box: NodeBox | None = None
     try:
         device = {
             "kind": "evse", "driver": "ocpp", "id": "signed", "name": "Signed box",
@@ -261,23 +298,9 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
             "gateway_password": backend.cfg["password"],
         }  # fmt: skip
         assert mgr.api.post("/api/devices", json=device).status_code == 201
-        box = subprocess.Popen(
-            [node(), "box.js", str(mgr.ocpp_port), "BOX7"],
-            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert box.stdin is not None and box.stdout is not None
+        box = NodeBox("box.js", mgr.ocpp_port, "BOX7")
 
-        def step(kind: str) -> dict[str, Any]:
-            for _ in range(50):
-                line = box.stdout.readline()
-                assert line, "box.js ended early"
-                event = json.loads(line)
-                assert event["event"] != "error", event
-                if event["event"] == kind:
-                    return event
-            raise AssertionError(f"no {kind}")
-
-        step("booted")
+        box.step("booted")
         backend.wait_until(
             lambda: any(
                 c["params"].get("chargePointSerialNumber") == "SN-4711"
@@ -291,13 +314,16 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
             "chargePointSerialNumber": "SN-4711",
             "firmwareVersion": "1.2.3",
         }
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
+        box.go()
+        assert box.step("authorized") == {
+            "event": "authorized",
+            "tag": "Accepted",
+            "bad": "Invalid",
+        }
         backend.wait_until(lambda: len(backend.calls("Authorize")) >= 2)
         assert [c["params"]["idTag"] for c in backend.calls("Authorize")] == ["CARD1", "BADCARD"]
-        local_tx = step("started")["transactionId"]
-        dt = step("data_transfer")["reply"]
+        local_tx = box.step("started")["transactionId"]
+        dt = box.step("data_transfer")["reply"]
         assert dt == {"status": "Accepted", "data": 'echo:{"receipt":"0042","amount_cents":1234}'}
         sent = backend.wait("call", method="DataTransfer")["params"]
         assert sent == {"vendorId": "com.example.ecterminal", "messageId": "Payment",
@@ -317,11 +343,10 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
         assert to_box["result"] == {"status": "Accepted", "data": "box:hi"}
         stop = backend.call("RELAY7", "RemoteStopTransaction", {"transactionId": 1000})
         assert stop["result"]["status"] == "Accepted"
-        assert step("remote_stop")["transactionId"] == local_tx
+        assert box.step("remote_stop")["transactionId"] == local_tx
 
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        originals = step("stopped")["signed"]
+        box.go()
+        originals = box.step("stopped")["signed"]
         ended = backend.wait("call", method="StopTransaction")["params"]
         assert ended["transactionId"] == 1000 and ended["meterStop"] == 3500
         assert ended["transactionData"][0]["sampledValue"][0]["value"] == originals[1]
@@ -332,13 +357,10 @@ def test_ocpp_box_is_relayed_unaltered(tmp_path: Path, backend: Backend) -> None
             )
         )
         assert not backend.events("strict")
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        assert box.wait(timeout=10) == 0
+        box.finish()
     finally:
-        if box is not None and box.poll() is None:
+        if box is not None:
             box.kill()
-            box.wait(timeout=5)
         mgr.stop()
 
 
@@ -439,14 +461,9 @@ def test_ocpp201_transaction_events_variables_and_cap(tmp_path: Path) -> None:
 
 def test_ocpp201_box_is_relayed_unaltered(tmp_path: Path) -> None:
     """A 2.0.1 station: its TransactionEvents with signedMeterValue and its DataTransfer pass."""
-    import json
-    import subprocess
-
-    from gateway_backend import INTEROP, node
-
     backend = Backend(protocols=["ocpp2.0.1"])
     mgr = serve(tmp_path / "data")
-    box = None
+    box: NodeBox | None = None
     try:
         device = {
             "kind": "evse", "driver": "ocpp", "id": "s201", "name": "Station 201",
@@ -454,33 +471,18 @@ def test_ocpp201_box_is_relayed_unaltered(tmp_path: Path) -> None:
             "gateway_password": backend.cfg["password"], "gateway_protocol": "ocpp2.0.1",
         }  # fmt: skip
         assert mgr.api.post("/api/devices", json=device).status_code == 201
-        box = subprocess.Popen(
-            [node(), "box201.js", str(mgr.ocpp_port), "ST201"],
-            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert box.stdin is not None and box.stdout is not None
+        box = NodeBox("box201.js", mgr.ocpp_port, "ST201")
 
-        def step(kind: str) -> dict[str, Any]:
-            for _ in range(50):
-                line = box.stdout.readline()
-                assert line, "box201.js ended early"
-                event = json.loads(line)
-                assert event["event"] != "error", event
-                if event["event"] == kind:
-                    return event
-            raise AssertionError(f"no {kind}")
-
-        step("booted")
+        box.step("booted")
         backend.wait_until(
             lambda: any(
                 c["params"]["chargingStation"].get("serialNumber") == "SN-201"
                 for c in backend.calls("BootNotification")
             )
         )
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        assert step("data_transfer")["reply"]["status"] == "Accepted"
-        signed = step("stopped")["signed"]
+        box.go()
+        assert box.step("data_transfer")["reply"]["status"] == "Accepted"
+        signed = box.step("stopped")["signed"]
         sent = backend.wait("call", method="DataTransfer")["params"]
         assert sent["data"] == {"receipt": "0042", "amount_cents": 1234}
         backend.wait_until(lambda: len(backend.calls("TransactionEvent")) >= 2)
@@ -490,26 +492,18 @@ def test_ocpp201_box_is_relayed_unaltered(tmp_path: Path) -> None:
             assert e["params"]["transactionInfo"]["transactionId"] == "TX-201-1"
             assert e["params"]["meterValue"][0]["sampledValue"][0]["signedMeterValue"] == signed
         assert not backend.events("strict")
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        assert box.wait(timeout=10) == 0
+        box.finish()
     finally:
-        if box is not None and box.poll() is None:
+        if box is not None:
             box.kill()
-            box.wait(timeout=5)
         mgr.stop()
         backend.stop()
 
 
 def test_ocpp_box_local_user_charges_unbilled(tmp_path: Path, backend: Backend) -> None:
     """The backend refuses a tag of a local user: the box may charge, nothing is billed."""
-    import json
-    import subprocess
-
-    from gateway_backend import INTEROP, node
-
     mgr = serve(tmp_path / "data")
-    box = None
+    box: NodeBox | None = None
     try:
         assert mgr.api.post("/api/users", json={"name": "Staff", "id_tag": "STAFF1"}).is_success
         device = {
@@ -518,44 +512,29 @@ def test_ocpp_box_local_user_charges_unbilled(tmp_path: Path, backend: Backend) 
             "gateway_password": backend.cfg["password"], "gateway_auth_fallback": "local",
         }  # fmt: skip
         assert mgr.api.post("/api/devices", json=device).status_code == 201
-        box = subprocess.Popen(
-            [node(), "box.js", str(mgr.ocpp_port), "BOX8", "STAFF1"],
-            cwd=INTEROP, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert box.stdin is not None and box.stdout is not None
+        box = NodeBox("box.js", mgr.ocpp_port, "BOX8", "STAFF1")
 
-        def step(kind: str) -> dict[str, Any]:
-            for _ in range(50):
-                line = box.stdout.readline()
-                assert line, "box.js ended early"
-                event = json.loads(line)
-                assert event["event"] != "error", event
-                if event["event"] == kind:
-                    return event
-            raise AssertionError(f"no {kind}")
-
-        step("booted")
+        box.step("booted")
         backend.wait("call", method="BootNotification", identity="RELAY8")
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        assert step("authorized") == {"event": "authorized", "tag": "Accepted", "bad": "Invalid"}
-        step("data_transfer")
+        box.go()
+        assert box.step("authorized") == {
+            "event": "authorized",
+            "tag": "Accepted",
+            "bad": "Invalid",
+        }
+        box.step("data_transfer")
         backend.wait_until(
             lambda: any(
                 c["params"]["status"] == "Unavailable" for c in backend.calls("StatusNotification")
             )
         )
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        step("stopped")
+        box.go()
+        box.step("stopped")
         backend.wait("call", method="DataTransfer")  # later messages still reach the backend
         assert not backend.calls("StartTransaction") and not backend.calls("StopTransaction")
         assert not [c for c in backend.calls("MeterValues") if "transactionId" in c["params"]]
-        box.stdin.write("go\n")
-        box.stdin.flush()
-        assert box.wait(timeout=10) == 0
+        box.finish()
     finally:
-        if box is not None and box.poll() is None:
+        if box is not None:
             box.kill()
-            box.wait(timeout=5)
         mgr.stop()

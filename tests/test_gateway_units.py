@@ -8,7 +8,7 @@ from pathlib import Path
 
 from devices.ocpp.gateway_config import BackendConfig
 from devices.ocpp.gateway_link import BACKOFF_MAX_S, backoff
-from devices.ocpp.gateway_profiles import composite, from_v16, limit_at, matches_clear
+from devices.ocpp.gateway_profiles import composite, limit_at, matches_clear, parse_profile
 from devices.ocpp.gateway_queue import GatewayQueue
 
 
@@ -60,18 +60,20 @@ def _profile(pid: int, purpose: str, stack: int, limit: float, **extra: object) 
 
 def test_composite_limit_follows_ocpp_rules() -> None:
     t = 1_800_000_000.0  # 2027
-    cp_max = from_v16(0, _profile(1, "ChargePointMaxProfile", 0, 20))
-    default_low = from_v16(0, _profile(2, "TxDefaultProfile", 0, 10))
-    default_high = from_v16(0, _profile(3, "TxDefaultProfile", 2, 13))
-    tx = from_v16(1, _profile(4, "TxProfile", 0, 6, transactionId=99))
-    watts = from_v16(0, _profile(5, "ChargePointMaxProfile", 1, 4140, unit="W"))
+    cp_max = parse_profile("1.6", 0, _profile(1, "ChargePointMaxProfile", 0, 20))
+    default_low = parse_profile("1.6", 0, _profile(2, "TxDefaultProfile", 0, 10))
+    default_high = parse_profile("1.6", 0, _profile(3, "TxDefaultProfile", 2, 13))
+    tx = parse_profile("1.6", 1, _profile(4, "TxProfile", 0, 6, transactionId=99))
+    watts = parse_profile("1.6", 0, _profile(5, "ChargePointMaxProfile", 1, 4140, unit="W"))
     assert limit_at([], t, None, None, 3) is None
     assert limit_at([cp_max], t, None, None, 3) == 20
     assert limit_at([cp_max, default_low, default_high], t, None, None, 3) == 13
     assert limit_at([cp_max, default_high, tx], t, 99, None, 3) == 6  # TxProfile wins
     assert limit_at([cp_max, default_high, tx], t, 98, None, 3) == 13  # other transaction
     assert limit_at([cp_max, watts], t, None, None, 3) == 4140 / 230 / 3  # higher stack level
-    remote = from_v16(1, _profile(6, "TxProfile", 0, 7))  # came with a remote start: no id
+    remote = parse_profile(
+        "1.6", 1, _profile(6, "TxProfile", 0, 7)
+    )  # came with a remote start: no id
     assert limit_at([cp_max, default_high, remote], t, 1234, None, 3) == 7
     assert limit_at([cp_max, default_high, remote], t, None, None, 3) == 13  # no transaction
     assert matches_clear(tx, {"id": None, "purpose": "TxProfile"})
@@ -81,8 +83,8 @@ def test_composite_limit_follows_ocpp_rules() -> None:
 def test_composite_schedule_has_a_period_per_change() -> None:
     t0 = 1_800_000_000.0
     steps = [{"startPeriod": 0, "limit": 16}, {"startPeriod": 600, "limit": 8}]
-    stepped = replace(from_v16(0, _profile(1, "ChargePointMaxProfile", 0, 0, periods=steps)),
-                      start=t0)  # fmt: skip
+    raw = _profile(1, "ChargePointMaxProfile", 0, 0, periods=steps)
+    stepped = replace(parse_profile("1.6", 0, raw), start=t0)
     periods = composite([stepped], t0, 1200, None, None, 3, 32.0)
     assert periods == [{"startPeriod": 0, "limit": 16.0}, {"startPeriod": 600, "limit": 8.0}]
     later = composite([stepped], t0 + 900, 600, None, None, 3, 32.0)
@@ -97,3 +99,16 @@ def test_backoff_grows_with_jitter_and_stays_bounded() -> None:
     assert all(0.5 <= d <= 1.0 for d in first)
     assert all(BACKOFF_MAX_S / 2 <= d <= BACKOFF_MAX_S for d in late)
     assert len(set(late)) > 40  # jitter: reconnects of many boxes spread out
+
+
+def test_an_authorize_is_sent_in_the_backends_version() -> None:
+    """The tag desk asks with a 1.6 `idTag`; a 2.0.1 backend must get an `idToken`, and a
+    box's own Authorize in the backend's version is relayed as sent."""
+    from devices.ocpp import gateway_v16, gateway_v201
+    from devices.ocpp.gateway_commands import in_backend_version
+
+    v201 = in_backend_version(gateway_v201.Messages, "04A1", {"idTag": "04A1"})
+    assert v201["idToken"]["idToken"] == "04A1" and "idTag" not in v201
+    own = {"idToken": {"idToken": "04A1", "type": "ISO14443"}, "certificate": "x"}
+    assert in_backend_version(gateway_v201.Messages, "04A1", own) is own
+    assert in_backend_version(gateway_v16.Messages, "04A1", own) == {"idTag": "04A1"}

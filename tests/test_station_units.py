@@ -151,3 +151,24 @@ def test_profile_chart_and_config_rows() -> None:
     assert config_rows("1.6", {"configurationKey": [{"key": "K", "readonly": True}]}) == [
         {"key": "K", "value": "", "readonly": True}
     ]
+
+
+def test_every_tenth_of_an_ampere_passes_the_16_profile_schema() -> None:
+    """SetChargingProfile's limit is `multipleOf 0.1`; as floats about a third of the tenths
+    (0.3, 0.6, 1.2, ...) fail that check, so the station desk checks 1.6 limits as decimals,
+    like the server does."""
+    from devices.ocpp.station_params import check_payload
+
+    for tenth in range(0, 801):
+        period = {"startPeriod": 0, "limit": round(tenth * 0.1, 1)}
+        profile = {
+            "connectorId": 1,
+            "csChargingProfiles": {
+                "chargingProfileId": 7,
+                "stackLevel": 1,
+                "chargingProfilePurpose": "TxDefaultProfile",
+                "chargingProfileKind": "Absolute",
+                "chargingSchedule": {"chargingRateUnit": "A", "chargingSchedulePeriod": [period]},
+            },
+        }
+        check_payload("SetChargingProfile", "1.6", profile)  # raises BadParams if refused

@@ -1,20 +1,22 @@
 """One live connection of a charge point: frame loop, fast path, requests to the box.
 
 Why not the `ocpp` library's own loop: it handles one message at a time, validates every message
-in a thread pool, and deadlocks when a handler sends a request. Here the frame loop answers the
+in a thread pool, and deadlocks when a handler sends a request (measured in
+tests/bench/bench_ocpp_design.py; see docs/ocpp.md, "Design"). Here the frame loop answers the
 hot messages (Heartbeat, StatusNotification, MeterValues) itself with cheap, lenient checks,
-hands every other request to a fresh `ocpp` ChargePoint for schema validation and routing, and
-matches replies to our own requests without blocking the loop. Follow-up work (reading
-capabilities, default-deny, meter setup) runs in a task after the reply has gone out.
+checks every other request against the library's JSON schemas and hands it to its `@handles`
+method (devices/ocpp/routing.py), and matches replies to our own requests without blocking the
+loop. Follow-up work (reading capabilities, default-deny, meter setup) runs in a task after the
+reply has gone out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import re
-import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -25,8 +27,11 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from devices.ocpp.authority import Authority
+from devices.ocpp.box_setup import BoxSetup
 from devices.ocpp.errors import BadMessage, CallTimeout, NotConnected, OcppCallError
 from devices.ocpp.meter import MeterFormatError, MeterSample, parse_meter_values
+from devices.ocpp.profiles import clear_profile_request, set_profile_request, status_reason
+from devices.ocpp.routing import check, compact, route_table
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import (
     ChargePointRecord,
@@ -100,29 +105,12 @@ class ComplaintLog:
             logger.warning("%s: further bad messages are logged at debug level only", self.name)
 
 
-class WireLog(logging.LoggerAdapter):  # type: ignore[type-arg]
-    """The `ocpp` library logs every frame at INFO and bad payloads with a traceback; tone it
-    down to debug frames and one-line warnings, within the connection's complaint budget."""
-
-    def __init__(self, complaints: ComplaintLog) -> None:
-        super().__init__(logging.getLogger("devices.ocpp.wire"), {})
-        self.complaints = complaints
-
-    def info(self, msg: object, *args: object, **kwargs: Any) -> None:
-        self.logger.debug(msg, *args)
-
-    def exception(self, msg: object, *args: object, **kwargs: Any) -> None:
-        exc = sys.exc_info()[1]
-        text = str(msg) % args if args else str(msg)
-        self.complaints.warning(self.logger, "%s (%s)", text, exc)
-
-
-#: for the gateway's client side towards billing backends (one shared complaint budget)
-wire_log = WireLog(ComplaintLog("gateway clients"))
-
-
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def boot_accepted(heartbeat_s: int) -> dict[str, Any]:
+    return {"currentTime": now_iso(), "interval": heartbeat_s, "status": "Accepted"}
 
 
 _Taken = tuple[int | None, float | None, float | None, list[dict[str, Any]]]
@@ -135,6 +123,13 @@ def _take_session(state: ConnectorState) -> _Taken:
     return taken
 
 
+def _is_rpc(msg: Any) -> bool:
+    """[2|3|4, "id", ...]: the shape every OCPP-J frame has."""
+    return (
+        isinstance(msg, list) and len(msg) >= 3 and msg[0] in (2, 3, 4) and isinstance(msg[1], str)
+    )
+
+
 def _dumps(msg: list[Any]) -> str:
     return json.dumps(msg, separators=(",", ":"), ensure_ascii=False)
 
@@ -142,7 +137,7 @@ def _dumps(msg: list[Any]) -> str:
 __all__ = ["BadMessage", "CallTimeout", "NotConnected", "OcppCallError", "OcppConnection"]
 
 
-class OcppConnection(Authority):
+class OcppConnection(Authority, BoxSetup):
     """Base of the 1.6 and 2.0.1 connections; subclasses add the version's messages."""
 
     version: ClassVar[str]
@@ -152,6 +147,12 @@ class OcppConnection(Authority):
     TYPE_ERROR: ClassVar[str] = "TypeConstraintViolation"
     #: how long to wait for a StatusNotification after connecting before triggering one
     STATUS_GRACE_S: ClassVar[float] = 2.0
+    #: action -> (handler method name, schema-checked), from the `@handles` marks
+    ROUTES: ClassVar[dict[str, tuple[str, bool]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.ROUTES = route_table(cls)
 
     def __init__(self, host: Host, ws: ServerConnection, record: ChargePointRecord) -> None:
         self.host = host
@@ -167,16 +168,12 @@ class OcppConnection(Authority):
         self._seq = 0
         self._tasks: set[asyncio.Task[Any]] = set()
         self._followup: asyncio.Task[None] | None = None
-        self._raw_payload: dict[str, Any] = {}
+        self._after: list[Callable[[], None]] = []
         #: result of the last default-deny attempt on this connection (None: not tried)
         self.deny_status: str | None = None
         self._refused: set[tuple[str, str]] = set()
         self._stop_next: int | str | None = None
         self.complaints = ComplaintLog(self.id)
-        self.wire_log = WireLog(self.complaints)
-        self.handler = self._make_handler()
-        self._call_errored = False  # the library answered the routed request with a CALLERROR
-        self._watch_errors()
         self._fast: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Heartbeat": self._on_heartbeat,
             "StatusNotification": self._on_status,
@@ -185,20 +182,7 @@ class OcppConnection(Authority):
 
     # ------------------------------------------------------------------ subclass hooks
 
-    def _make_handler(self) -> Any:
-        raise NotImplementedError
-
     def _known_actions(self) -> frozenset[str]:
-        raise NotImplementedError
-
-    async def after_connect(self) -> None:
-        """Capabilities, default-deny, meter setup; runs after the first request is answered."""
-        raise NotImplementedError
-
-    def _on_status(self, payload: dict[str, Any]) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _on_meter_values(self, payload: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
     async def set_limit(
@@ -215,11 +199,33 @@ class OcppConnection(Authority):
         transaction_id: int | str | None = None,
     ) -> tuple[str, str | None]:
         """Install (replace) one of our profiles; returns the box's status and reason."""
-        raise NotImplementedError
+        payload = set_profile_request(
+            self.version,
+            connector,
+            limit,
+            unit,
+            phases,
+            profile_id=profile_id,
+            purpose=purpose,
+            stack_level=stack_level,
+            relative=relative,
+            transaction_id=transaction_id,
+        )
+        reply = await self.request("SetChargingProfile", payload)
+        status = str(reply.get("status"))
+        if status == "Accepted":
+            self.record.installed.add(profile_id)
+        return status, status_reason(reply)
 
     async def clear_profile(self, profile_id: int) -> str:
         """ClearChargingProfile by id; returns the box's status (Accepted / Unknown)."""
-        raise NotImplementedError
+        reply = await self.request(
+            "ClearChargingProfile", clear_profile_request(self.version, profile_id)
+        )
+        status = str(reply.get("status"))
+        if status == "Accepted":
+            self.record.installed.discard(profile_id)
+        return status
 
     # ------------------------------------------------------------------ frame loop
 
@@ -258,27 +264,11 @@ class OcppConnection(Authority):
             self.complaints.warning(log, "%s: frame is not JSON: %.80r", self.id, raw)
             await self._send_error("-1", self.FORMAT_ERROR, "message is not valid JSON")
             return
-        if (
-            not isinstance(msg, list)
-            or len(msg) < 3
-            or msg[0] not in (2, 3, 4)
-            or not isinstance(msg[1], str)
-        ):
-            uid = msg[1] if isinstance(msg, list) and len(msg) > 1 else "-1"
-            code = self.RPC_ERROR
-            if (
-                isinstance(msg, list)
-                and msg
-                and isinstance(msg[0], int)
-                and msg[0] not in (2, 3, 4)
-            ):
-                code = self._message_type_error()
-            await self._send_error(
-                uid if isinstance(uid, str) else "-1", code, "not an OCPP-J RPC frame"
-            )
+        if not _is_rpc(msg):
+            await self._refuse_frame(msg)
             return
         if msg[0] == 2:
-            await self._on_call(raw, msg)
+            await self._on_call(msg)
         else:
             fut = self._pending.get(msg[1])
             if fut is not None and not fut.done():
@@ -286,17 +276,26 @@ class OcppConnection(Authority):
             else:
                 log.info("%s: reply to unknown or expired request %s ignored", self.id, msg[1])
 
+    async def _refuse_frame(self, msg: Any) -> None:
+        uid = msg[1] if isinstance(msg, list) and len(msg) > 1 else "-1"
+        code = self.RPC_ERROR
+        if isinstance(msg, list) and msg and isinstance(msg[0], int) and msg[0] not in (2, 3, 4):
+            code = self._message_type_error()
+        await self._send_error(
+            uid if isinstance(uid, str) else "-1", code, "not an OCPP-J RPC frame"
+        )
+
     def _message_type_error(self) -> str:
         return self.RPC_ERROR
 
-    async def _on_call(self, raw: str, msg: list[Any]) -> None:
+    async def _on_call(self, msg: list[Any]) -> None:
         uid = msg[1]
         if len(msg) != 4 or not isinstance(msg[2], str) or not isinstance(msg[3], dict):
             await self._send_error(uid, self.RPC_ERROR, "a CALL is [2, id, action, {payload}]")
             return
         action: str = msg[2]
         fast = self._fast.get(action)
-        if fast is None and action not in self.handler.route_map:
+        if fast is None and action not in self.ROUTES:
             known = action in self._known_actions()
             code = "NotSupported" if known else "NotImplemented"
             text = f"{action} is not supported" if known else f"unknown action {action}"
@@ -304,7 +303,7 @@ class OcppConnection(Authority):
             await self._send_error(uid, code, text)
             return
         try:
-            await self._dispatch(raw, uid, action, msg[3], fast)
+            await self._dispatch(uid, action, msg[3], fast)
         except BadMessage as exc:
             self.complaints.warning(log, "%s: refused %s: %s", self.id, action, exc.description)
             await self._send_error(uid, exc.code, exc.description)
@@ -319,7 +318,6 @@ class OcppConnection(Authority):
 
     async def _dispatch(
         self,
-        raw: str,
         uid: str,
         action: str,
         payload: dict[str, Any],
@@ -330,27 +328,27 @@ class OcppConnection(Authority):
             await self.ws.send(_dumps([3, uid, result]))
             self.host.observe_call(self, action, payload)
             return
-        self._raw_payload = payload
-        self._call_errored = False
-        try:
-            await self.handler.route_message(raw)
-        finally:
-            self._raw_payload = {}
-        if not self._call_errored and action != "DataTransfer":  # answered: pass it on
+        name, strict = self.ROUTES[action]
+        if strict:
+            check(self.version, action, payload)
+        self._after = []
+        answer = getattr(self, name)(payload)
+        result = compact(await answer if inspect.isawaitable(answer) else answer)
+        if strict:
+            check(self.version, action, result, reply=True)
+        after, self._after = self._after, []
+        await self.ws.send(_dumps([3, uid, result]))
+        for step in after:
+            step()
+        if action != "DataTransfer":  # answered: pass it on
             self.host.observe_call(self, action, payload)
         if action == "BootNotification" and self._followup is not None and self._followup.done():
             self.start_setup()  # the box rebooted: read it and install everything again
 
-    def _watch_errors(self) -> None:
-        """Note when the library answers a routed request with a CALLERROR."""
-        send = self.handler._send
-
-        async def _send(message: str) -> None:
-            if message.startswith("[4"):
-                self._call_errored = True
-            await send(message)
-
-        self.handler._send = _send
+    def after_reply(self, step: Callable[[], None]) -> None:
+        """Run `step` once the reply to the request being handled has gone out (a request
+        back to the box sent from inside a handler would come before its reply)."""
+        self._after.append(step)
 
     def start_setup(self) -> None:
         """Set the box up now: capabilities, default-deny, setpoints, meter configuration.
@@ -382,6 +380,26 @@ class OcppConnection(Authority):
 
     def _on_heartbeat(self, payload: dict[str, Any]) -> dict[str, Any]:
         return {"currentTime": now_iso()}
+
+    # ------------------------------------------------------------------ shared by both versions
+
+    async def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))
+        reply = await self.host.relay_data_transfer(self.id, p)  # to a billing backend
+        if reply is not None:
+            return {"status": reply.get("status"), "data": reply.get("data")}
+        return {"status": "UnknownVendorId"}
+
+    def log_status(self, kind: str, p: dict[str, Any]) -> dict[str, Any]:
+        """Firmware update or log upload progress (the station desk follows it too)."""
+        log.info("%s: %s status %s", self.id, kind, p.get("status"))
+        return {}
+
+    def security_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        text = f"security event {p.get('type')}: {p.get('techInfo') or ''}".strip(": ")
+        log.warning("%s: %s", self.id, text)
+        self.event("security_event", text)
+        return {}
 
     # ------------------------------------------------------------------ requests to the box
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from devices.ocpp import gateway_v16, gateway_v201
+from devices.ocpp.gateway_commands import Commands, in_backend_version
 from devices.ocpp.gateway_config import (
     CURRENT,
     ENERGY,
@@ -91,7 +92,7 @@ class Gateway:
             self.dialect.SUBPROTOCOL,
             headers=self._headers(),
             ssl_ctx=settings.ssl_context(base),
-            router=lambda ws: self.dialect.Router(self, ws),
+            router=lambda ws: Commands(self, ws),
             on_open=self._on_open,
             on_close=self._on_close,
             events=self._link_event,
@@ -136,9 +137,6 @@ class Gateway:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    def link_raw(self, uid: str) -> dict[str, Any]:
-        return self.link.raw.get(uid, {})
-
     def _link_event(self, kind: str, endpoint: str) -> None:
         word = "connected to" if kind == "gateway_connected" else "disconnected from"
         self.events(kind, f"{self.name}: gateway {word} {endpoint}", device=self.id)
@@ -146,8 +144,6 @@ class Gateway:
     @property
     def relaying(self) -> bool:
         return self.relay is not None and self.relay.protocol() == self.msgs.version
-
-    # ------------------------------------------------------------------ status for the UI
 
     def status(self) -> dict[str, Any]:
         st = self.link.state
@@ -234,7 +230,7 @@ class Gateway:
         return ("SuspendedEVSE" if obs.offered_a <= 0 else "SuspendedEV"), None
 
     @staticmethod
-    def _register(r: Any) -> float:
+    def _register(r: Any) -> float:  # the meter's register, else the session's count
         return float(r.energy_wh if r.energy_wh is not None else r.session_wh)
 
     # ------------------------------------------------------------------ authorization
@@ -572,6 +568,7 @@ class Gateway:
         """A relayed box's Authorize: the backend's answer; when it refuses or is away, the
         cache and this box's fallback (a local user charges unbilled: not relayed)."""
         tag = str(payload.get("idTag") or (payload.get("idToken") or {}).get("idToken") or "")
+        payload = in_backend_version(self.msgs, tag, payload)
         if not self.booted and self.config.cached(tag):
             return {"status": "Accepted"}
         try:

@@ -3,9 +3,10 @@
 One link per wallbox. It dials the backend as an OCPP-J charge point (Basic auth, TLS 1.2+),
 reconnects with exponential back-off and jitter, and turns failures into a short code an
 operator can act on (wrong password, certificate not trusted, host unreachable). Requests from
-the backend are routed by the `ocpp` library's ChargePoint, which validates them against the
-schemas and answers anything invalid with the proper CALLERROR; requests to the backend are
-sent as the exact JSON the gateway built, so what a box signed stays byte for byte as it was.
+the backend are checked against the `ocpp` library's schemas and answered by
+devices/ocpp/gateway_commands.py (anything invalid gets the proper CALLERROR); requests to the
+backend are sent as the exact JSON the gateway built, so what a box signed stays byte for byte
+as it was.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class LinkState:
 class Link:
     """Keeps one backend connection up and offers `request()` over it.
 
-    `router(ws)` builds the `ocpp` ChargePoint that answers the backend's requests;
+    `router(ws)` builds the handler that answers the backend's requests (gateway_commands);
     `on_open()` runs after every connect (boot, status, queue) and `on_close()` after a drop.
     """
 
@@ -114,7 +115,6 @@ class Link:
         self.state = LinkState()
         self.ws: ClientConnection | None = None
         self.cp: Any = None
-        self.raw: dict[str, dict[str, Any]] = {}
         self._pending: dict[str, asyncio.Future[list[Any]]] = {}
         self._seq = 0
         self._lock = asyncio.Lock()
@@ -236,8 +236,7 @@ class Link:
                 code = "NotSupported" if msg[2] in self.actions else "NotImplemented"
                 await self.send([4, msg[1], code, f"{msg[2]} is not supported", {}])
                 return
-            self.raw[msg[1]] = msg[3]
-            self.spawn(self._route(msg[1], raw))
+            self.spawn(self._route(raw))
         elif msg[0] in (3, 4):
             fut = self._pending.get(msg[1])
             if fut is not None and not fut.done():
@@ -245,15 +244,13 @@ class Link:
         else:
             await self._error(msg[1], "unknown message type")
 
-    async def _route(self, uid: str, raw: str) -> None:
+    async def _route(self, raw: str) -> None:
         try:
             await self.cp.route_message(raw)
         except ConnectionClosed:
             pass
         except Exception:
             log.exception("%s: handling a backend request failed", self.name)
-        finally:
-            self.raw.pop(uid, None)
 
     async def _error(self, uid: str, text: str) -> None:
         log.warning("%s: refused a frame from the backend: %s", self.name, text)

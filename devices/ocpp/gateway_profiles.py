@@ -97,10 +97,13 @@ class Profile:
         return [x for x in out if t0 < x < t1]
 
 
-def from_v16(connector: int, p: dict[str, Any]) -> Profile:
-    sched = p["chargingSchedule"]
+def parse_profile(version: str, connector: int, p: dict[str, Any]) -> Profile:
+    """A profile as the backend sent it, in either version (1.6 `chargingProfileId` and one
+    schedule; 2.0.1 `id` and a list of schedules, the first of which counts)."""
+    v201 = version == "2.0.1"
+    sched = p["chargingSchedule"][0] if v201 else p["chargingSchedule"]
     return Profile(
-        id=int(p["chargingProfileId"]),
+        id=int(p["id"] if v201 else p["chargingProfileId"]),
         stack=int(p["stackLevel"]),
         purpose=str(p["chargingProfilePurpose"]),
         kind=str(p["chargingProfileKind"]),
@@ -116,28 +119,6 @@ def from_v16(connector: int, p: dict[str, Any]) -> Profile:
         valid_to=parse_time(p.get("validTo")),
         tx=p.get("transactionId"),
         connector=connector,
-    )
-
-
-def from_v201(evse: int, p: dict[str, Any]) -> Profile:
-    sched = p["chargingSchedule"][0]
-    return Profile(
-        id=int(p["id"]),
-        stack=int(p["stackLevel"]),
-        purpose=str(p["chargingProfilePurpose"]),
-        kind=str(p["chargingProfileKind"]),
-        unit="W" if sched.get("chargingRateUnit") == "W" else "A",
-        periods=tuple(
-            (float(x["startPeriod"]), float(x["limit"]), x.get("numberPhases"))
-            for x in sched["chargingSchedulePeriod"]
-        ),
-        start=parse_time(sched.get("startSchedule")),
-        duration=float(sched["duration"]) if sched.get("duration") is not None else None,
-        recurrency=p.get("recurrencyKind"),
-        valid_from=parse_time(p.get("validFrom")),
-        valid_to=parse_time(p.get("validTo")),
-        tx=p.get("transactionId"),
-        connector=evse,
     )
 
 
@@ -213,8 +194,8 @@ class ProfileStore:
 
     @staticmethod
     def _parse(stored: dict[str, Any]) -> Profile:
-        parse = from_v201 if stored.get("version") == "2.0.1" else from_v16
-        return parse(int(stored["connector"]), stored["profile"])
+        version = "2.0.1" if stored.get("version") == "2.0.1" else "1.6"
+        return parse_profile(version, int(stored["connector"]), stored["profile"])
 
     def install(self, connector: int, raw: dict[str, Any], *, has_tx: bool) -> str:
         """SetChargingProfile: replaces one with the same id, or stack level and purpose."""

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint
-from ocpp.v16 import call_result as res
 from ocpp.v16.enums import Action
 
-from devices.ocpp.connection import ComplaintLog, WireLog
 from devices.ocpp.gateway_profiles import iso
 
 if TYPE_CHECKING:
-    from devices.ocpp.gateway import Gateway
     from devices.ocpp.gateway_queue import Entry, GatewayQueue
 
 SUBPROTOCOL = "ocpp1.6"
@@ -137,123 +132,3 @@ class Messages:
         if phase:
             sv["phase"] = phase
         return sv
-
-
-class Router(ChargePoint):
-    """The backend's commands, routed and schema-checked by the `ocpp` library."""
-
-    def __init__(self, gw: Gateway, ws: Any) -> None:
-        super().__init__(gw.settings.client_id, ws, logger=WireLog(ComplaintLog(gw.id)))
-        self.gw = gw
-
-    def _raw(self, uid: str) -> dict[str, Any]:
-        return self.gw.link_raw(uid)
-
-    async def _send(self, message: str) -> None:
-        """1.6 names the error FormationViolation (the library uses 2.0.1's FormatViolation)."""
-        if message.startswith("[4") and '"FormatViolation"' in message[:80]:
-            message = message.replace('"FormatViolation"', '"FormationViolation"', 1)
-        await super()._send(message)
-
-    @on(Action.remote_start_transaction)
-    async def _remote_start(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        if p.get("connectorId", 1) != 1:
-            return res.RemoteStartTransaction(status="Rejected")
-        status = await self.gw.remote_start(str(p["idTag"]), p.get("chargingProfile"))
-        return res.RemoteStartTransaction(status=status)
-
-    @on(Action.remote_stop_transaction)
-    async def _remote_stop(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        return res.RemoteStopTransaction(status=await self.gw.remote_stop(p["transactionId"]))
-
-    @on(Action.set_charging_profile)
-    def _set_profile(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        status = self.gw.set_profile(int(p["connectorId"]), p["csChargingProfiles"])
-        return res.SetChargingProfile(status=status)
-
-    @on(Action.clear_charging_profile)
-    def _clear_profile(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        criteria = {
-            "id": p.get("id"),
-            "connector": p.get("connectorId"),
-            "purpose": p.get("chargingProfilePurpose"),
-            "stack": p.get("stackLevel"),
-        }
-        return res.ClearChargingProfile(status=self.gw.clear_profiles(criteria))
-
-    @on(Action.get_composite_schedule)
-    def _composite(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        connector, duration = int(p["connectorId"]), int(p["duration"])
-        if connector > 1:
-            return res.GetCompositeSchedule(status="Rejected")
-        start, periods = self.gw.composite(duration)
-        schedule = {
-            "duration": duration,
-            "startSchedule": iso(start),
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": periods,
-        }
-        return res.GetCompositeSchedule(
-            status="Accepted",
-            connector_id=connector,
-            schedule_start=iso(start),
-            charging_schedule=schedule,
-        )
-
-    @on(Action.change_configuration)
-    def _change_configuration(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        status = self.gw.change_key(str(p["key"]), str(p["value"]))
-        return res.ChangeConfiguration(status=status)
-
-    @on(Action.get_configuration)
-    def _get_configuration(self, call_unique_id: str, **_: Any) -> Any:
-        keys = self._raw(call_unique_id).get("key") or []
-        known, unknown = self.gw.get_keys(keys)
-        items = [{"key": k, "readonly": ro, "value": v} for k, v, ro in known]
-        return res.GetConfiguration(configuration_key=items, unknown_key=unknown or None)
-
-    @on(Action.trigger_message)
-    def _trigger(self, call_unique_id: str, **_: Any) -> Any:
-        msg = str(self._raw(call_unique_id)["requestedMessage"])
-        if msg not in TRIGGERS:
-            return res.TriggerMessage(status="NotImplemented")
-        self.gw.trigger(msg)
-        return res.TriggerMessage(status="Accepted")
-
-    @on(Action.change_availability)
-    def _availability(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        if int(p["connectorId"]) > 1:
-            return res.ChangeAvailability(status="Rejected")
-        return res.ChangeAvailability(status=self.gw.set_operative(p["type"] == "Operative"))
-
-    @on(Action.reset)
-    def _reset(self, call_unique_id: str, **_: Any) -> Any:
-        kind = str(self._raw(call_unique_id)["type"])
-        self.gw.reset(f"{kind}Reset")
-        return res.Reset(status="Accepted")
-
-    @on(Action.unlock_connector)
-    async def _unlock(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        status = await self.gw.relay_command("UnlockConnector", p)
-        return res.UnlockConnector(status=str((status or {}).get("status") or "NotSupported"))
-
-    @on(Action.data_transfer)
-    async def _data_transfer(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        reply = await self.gw.relay_command("DataTransfer", p)
-        if reply is None:
-            return res.DataTransfer(status="Rejected")
-        return res.DataTransfer(status=str(reply.get("status")), data=reply.get("data"))
-
-    @on(Action.clear_cache)
-    def _clear_cache(self, **_: Any) -> Any:
-        self.gw.clear_cache()
-        return res.ClearCache(status="Accepted")

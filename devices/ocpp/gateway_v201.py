@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ocpp.routing import on
-from ocpp.v201 import ChargePoint
-from ocpp.v201 import call_result as res
 from ocpp.v201.enums import Action
 
-from devices.ocpp.connection import ComplaintLog, WireLog
 from devices.ocpp.gateway_profiles import iso
 
 if TYPE_CHECKING:
-    from devices.ocpp.gateway import Gateway
     from devices.ocpp.gateway_queue import Entry, GatewayQueue
 
 SUBPROTOCOL = "ocpp2.0.1"
@@ -175,132 +170,3 @@ class Messages:
     @staticmethod
     def idle_status(message: str) -> tuple[str, dict[str, Any]]:
         return message, {"status": "Idle"}
-
-
-class Router(ChargePoint):
-    """The backend's commands, routed and schema-checked by the `ocpp` library."""
-
-    def __init__(self, gw: Gateway, ws: Any) -> None:
-        super().__init__(gw.settings.client_id, ws, logger=WireLog(ComplaintLog(gw.id)))
-        self.gw = gw
-
-    def _raw(self, uid: str) -> dict[str, Any]:
-        return self.gw.link_raw(uid)
-
-    @on(Action.request_start_transaction)
-    async def _start(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        if p.get("evseId", 1) != 1:
-            return res.RequestStartTransaction(status="Rejected")
-        tag = str(p["idToken"]["idToken"])
-        return res.RequestStartTransaction(
-            status=await self.gw.remote_start(tag, p.get("chargingProfile"))
-        )
-
-    @on(Action.request_stop_transaction)
-    async def _stop(self, call_unique_id: str, **_: Any) -> Any:
-        tx = self._raw(call_unique_id)["transactionId"]
-        return res.RequestStopTransaction(status=await self.gw.remote_stop(tx))
-
-    @on(Action.set_charging_profile)
-    def _set_profile(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        status = self.gw.set_profile(int(p["evseId"]), p["chargingProfile"])
-        return res.SetChargingProfile(status=status)
-
-    @on(Action.clear_charging_profile)
-    def _clear_profile(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        crit = p.get("chargingProfileCriteria") or {}
-        criteria = {
-            "id": p.get("chargingProfileId"),
-            "connector": crit.get("evseId"),
-            "purpose": crit.get("chargingProfilePurpose"),
-            "stack": crit.get("stackLevel"),
-        }
-        return res.ClearChargingProfile(status=self.gw.clear_profiles(criteria))
-
-    @on(Action.get_composite_schedule)
-    def _composite(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        evse, duration = int(p["evseId"]), int(p["duration"])
-        if evse > 1:
-            return res.GetCompositeSchedule(status="Rejected")
-        start, periods = self.gw.composite(duration)
-        schedule = {
-            "evseId": evse,
-            "duration": duration,
-            "scheduleStart": iso(start),
-            "chargingRateUnit": "A",
-            "chargingSchedulePeriod": periods,
-        }
-        return res.GetCompositeSchedule(status="Accepted", schedule=schedule)
-
-    @on(Action.get_variables)
-    def _get_variables(self, call_unique_id: str, **_: Any) -> Any:
-        results = []
-        for item in self._raw(call_unique_id)["getVariableData"]:
-            key = VARIABLES.get((item["component"]["name"], item["variable"]["name"]))
-            found = key is not None and key in self.gw.config.keys
-            result = {
-                "attributeStatus": "Accepted" if found else "UnknownVariable",
-                "component": item["component"],
-                "variable": item["variable"],
-            }
-            if found and key is not None:
-                result["attributeValue"] = self.gw.config.keys[key]
-            results.append(result)
-        return res.GetVariables(get_variable_result=results)
-
-    @on(Action.set_variables)
-    def _set_variables(self, call_unique_id: str, **_: Any) -> Any:
-        results = []
-        for item in self._raw(call_unique_id)["setVariableData"]:
-            key = VARIABLES.get((item["component"]["name"], item["variable"]["name"]))
-            status = "UnknownVariable"
-            if key is not None:
-                status = self.gw.change_key(key, str(item["attributeValue"]))
-                status = "Accepted" if status == "Accepted" else "Rejected"
-            results.append(
-                {"attributeStatus": status, "component": item["component"],
-                 "variable": item["variable"]}
-            )  # fmt: skip
-        return res.SetVariables(set_variable_result=results)
-
-    @on(Action.trigger_message)
-    def _trigger(self, call_unique_id: str, **_: Any) -> Any:
-        msg = str(self._raw(call_unique_id)["requestedMessage"])
-        if msg not in TRIGGERS:
-            return res.TriggerMessage(status="NotImplemented")
-        self.gw.trigger(msg)
-        return res.TriggerMessage(status="Accepted")
-
-    @on(Action.change_availability)
-    def _availability(self, call_unique_id: str, **_: Any) -> Any:
-        p = self._raw(call_unique_id)
-        if int((p.get("evse") or {}).get("id", 0)) > 1:
-            return res.ChangeAvailability(status="Rejected")
-        operative = p["operationalStatus"] == "Operative"
-        return res.ChangeAvailability(status=self.gw.set_operative(operative))
-
-    @on(Action.reset)
-    def _reset(self, call_unique_id: str, **_: Any) -> Any:
-        self.gw.reset(f"{self._raw(call_unique_id)['type']}Reset")
-        return res.Reset(status="Accepted")
-
-    @on(Action.unlock_connector)
-    async def _unlock(self, call_unique_id: str, **_: Any) -> Any:
-        reply = await self.gw.relay_command("UnlockConnector", self._raw(call_unique_id))
-        return res.UnlockConnector(status=str((reply or {}).get("status") or "UnlockFailed"))
-
-    @on(Action.data_transfer)
-    async def _data_transfer(self, call_unique_id: str, **_: Any) -> Any:
-        reply = await self.gw.relay_command("DataTransfer", self._raw(call_unique_id))
-        if reply is None:
-            return res.DataTransfer(status="Rejected")
-        return res.DataTransfer(status=str(reply.get("status")), data=reply.get("data"))
-
-    @on(Action.clear_cache)
-    def _clear_cache(self, **_: Any) -> Any:
-        self.gw.clear_cache()
-        return res.ClearCache(status="Accepted")

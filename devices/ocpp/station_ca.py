@@ -8,9 +8,7 @@ PKI. The CA key is created on first use and kept in the data directory (mode 060
 
 from __future__ import annotations
 
-import os
 import secrets
-import tempfile
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,24 +18,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from devices.ocpp.tls import self_signed, store_pair
+
 CA_YEARS = 20
 CERT_DAYS = 2 * 365
 MAX_CSR = 10_000
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class LocalCA:
@@ -59,29 +44,15 @@ class LocalCA:
                     x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ampshare"),
                 ]
             )
-            now = datetime.now(UTC)
-            cert = (
-                x509.CertificateBuilder()
-                .subject_name(name)
-                .issuer_name(name)
-                .public_key(key.public_key())
-                .serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(minutes=5))
-                .not_valid_after(now + timedelta(days=365 * CA_YEARS))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-                .add_extension(
-                    x509.KeyUsage(False, False, False, False, False, True, True, False, False),
-                    critical=True,
-                )
-                .sign(key, hashes.SHA256())
+            cert = self_signed(
+                key,
+                name,
+                timedelta(minutes=5),
+                timedelta(days=365 * CA_YEARS),
+                (x509.BasicConstraints(ca=True, path_length=0), True),
+                (x509.KeyUsage(False, False, False, False, False, True, True, False, False), True),
             )
-            key_pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            _write(self.key_path, key_pem, 0o600)
-            _write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+            store_pair(self.key_path, self.cert_path, key, cert)
 
     def certificate_pem(self) -> str:
         self.ensure()

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ocpp.messages import MessageType, get_validator
-
+from devices.ocpp.routing import validator_for
 from manager.model import StationInputError
 
 
@@ -107,7 +106,7 @@ def check(params: Any, fields: tuple[Field, ...]) -> dict[str, Any]:
 def check_payload(action: str, version: str, payload: dict[str, Any]) -> None:
     """The built request against the official OCPP schema (a last guard; field names are the
     OCPP ones then)."""
-    validator = get_validator(MessageType.Call, action, version)
+    validator, payload = validator_for(version, action, payload)
     errors = [
         {
             "field": ".".join(str(p) for p in e.absolute_path) or "body",

@@ -23,6 +23,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from websockets.asyncio.server import ServerConnection
 
@@ -44,6 +45,43 @@ TLS_HANDSHAKE = 0x16
 DETECT_TIMEOUT_S = 10.0
 
 
+def self_signed(
+    key: CertificateIssuerPrivateKeyTypes,
+    name: x509.Name,
+    backdate: timedelta,
+    valid: timedelta,
+    *extensions: tuple[x509.ExtensionType, bool],
+) -> x509.Certificate:
+    """A self-signed certificate (the server's own, or the charge point CA's)."""
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - backdate)
+        .not_valid_after(now + valid)
+    )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(key, hashes.SHA256())
+
+
+def store_pair(
+    key_path: Path, cert_path: Path, key: CertificateIssuerPrivateKeyTypes, cert: x509.Certificate
+) -> None:
+    """Key (0600, PKCS#8) and certificate (0644) as PEM, each written atomically."""
+    key_path.parent.mkdir(parents=True, exist_ok=True)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    atomic_write(key_path, key_pem, 0o600)
+    atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
 class CertificateStore:
     """server.crt / server.key in the data directory."""
 
@@ -59,30 +97,18 @@ class CertificateStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         host = socket.gethostname() or "ampshare"
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-        now = datetime.now(UTC)
         sans: list[x509.GeneralName] = [x509.DNSName(host), x509.DNSName("localhost")]
         sans.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=3650))
-            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .sign(key, hashes.SHA256())
+        cert = self_signed(
+            key,
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]),
+            timedelta(days=1),
+            timedelta(days=3650),
+            (x509.SubjectAlternativeName(sans), False),
+            (x509.BasicConstraints(ca=True, path_length=0), True),
+            (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
         )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        atomic_write(self.key_path, key_pem, 0o600)
-        atomic_write(self.cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        store_pair(self.key_path, self.cert_path, key, cert)
         log.info("generated a self-signed OCPP server certificate for %s", host)
 
     def certificate_pem(self) -> str:

@@ -8,135 +8,44 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, ClassVar
 
-from ocpp.exceptions import PropertyConstraintViolationError, ProtocolError
-from ocpp.routing import after, on
-from ocpp.v201 import ChargePoint as _ChargePoint201
-from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from devices.ocpp.connection import BadMessage, OcppConnection, now_iso
+from devices.ocpp.connection import BadMessage, OcppConnection, boot_accepted
 from devices.ocpp.meter import (
-    CURRENT,
-    ENERGY,
-    POWER,
-    VOLTAGE,
     MeterFormatError,
     MeterSample,
     parse_meter_values,
 )
+from devices.ocpp.routing import handles
 from devices.ocpp.state import (
-    DEFAULT_PROFILE_BASE,
-    TX_PROFILE_BASE,
     ConnectorLimit,
     ConnectorState,
 )
-from devices.ocpp.v16 import _int, _units, schedule_start
+from devices.ocpp.v16 import _int, _units
 
 log = logging.getLogger(__name__)
 
-WANTED_MEASURANDS = (ENERGY, POWER, CURRENT, VOLTAGE)
 _ACTIONS = frozenset(a.value for a in Action)
 _SMART = "SmartChargingCtrlr"
-#: 1.6 purpose names ampshare uses internally, as 2.0.1 calls them
-_PURPOSES = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 _SAMPLED = "SampledDataCtrlr"
+#: the meter settings ampshare makes (OcppConnection.configure_meter), as SampledDataCtrlr names
+METER_VARIABLES = {"interval": "TxUpdatedInterval", "measurands": "TxUpdatedMeasurands"}
 
 
 def _var(component: str, variable: str) -> dict[str, Any]:
     return {"component": {"name": component}, "variable": {"name": variable}}
 
 
-class _Routes(_ChargePoint201):
-    """Schema validation and routing of the non-hot requests by the `ocpp` library."""
-
-    def __init__(self, conn: V201Connection) -> None:
-        super().__init__(conn.id, conn.ws, logger=conn.wire_log)
-        self.conn = conn
-
-    @on(Action.boot_notification, skip_schema_validation=True)
-    def _boot(self, **_: Any) -> Any:
-        return self.conn.on_boot(self.conn._raw_payload)
-
-    @on(Action.authorize)
-    async def _authorize(self, **_: Any) -> Any:
-        p = self.conn._raw_payload
-        relayed = await self.conn.host.relay_authorize(self.id, p)  # a billing backend decides
-        if relayed is not None:
-            return call_result.Authorize(id_token_info=relayed)
-        token = (p.get("idToken") or {}).get("idToken")
-        status = await self.conn.check_tag(token)
-        return call_result.Authorize(id_token_info={"status": status})
-
-    @on(Action.transaction_event)
-    async def _transaction(self, **_: Any) -> Any:
-        return await self.conn.on_transaction_event(self.conn._raw_payload)
-
-    @after(Action.transaction_event)
-    def _after_transaction(self, **_: Any) -> None:
-        self.conn.reply_sent()
-
-    @on(Action.notify_report)
-    def _report(self, **_: Any) -> Any:
-        self.conn.on_report(self.conn._raw_payload)
-        return call_result.NotifyReport()
-
-    @on(Action.notify_event)
-    def _notify_event(self, **_: Any) -> Any:
-        for ev in self.conn._raw_payload.get("eventData") or []:
-            log.info(
-                "%s: event %s.%s = %s (%s)",
-                self.id,
-                (ev.get("component") or {}).get("name"),
-                (ev.get("variable") or {}).get("name"),
-                ev.get("actualValue"),
-                ev.get("trigger"),
-            )
-        return call_result.NotifyEvent()
-
-    @on(Action.data_transfer)
-    async def _data_transfer(self, **_: Any) -> Any:
-        p = self.conn._raw_payload
-        log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))
-        reply = await self.conn.host.relay_data_transfer(self.id, p)  # to a billing backend
-        if reply is not None:
-            return call_result.DataTransfer(status=reply.get("status"), data=reply.get("data"))
-        return call_result.DataTransfer(status="UnknownVendorId")
-
-    @on(Action.firmware_status_notification)
-    def _firmware(self, **_: Any) -> Any:
-        log.info("%s: firmware status %s", self.id, self.conn._raw_payload.get("status"))
-        return call_result.FirmwareStatusNotification()
-
-    @on(Action.log_status_notification)
-    def _log_status(self, **_: Any) -> Any:
-        log.info("%s: log upload status %s", self.id, self.conn._raw_payload.get("status"))
-        return call_result.LogStatusNotification()
-
-    @on(Action.security_event_notification)
-    def _security(self, **_: Any) -> Any:
-        p = self.conn._raw_payload
-        text = f"security event {p.get('type')}: {p.get('techInfo') or ''}".strip(": ")
-        log.warning("%s: %s", self.id, text)
-        self.conn.event("security_event", text)
-        return call_result.SecurityEventNotification()
-
-    @on(Action.notify_charging_limit)
-    def _charging_limit(self, **_: Any) -> Any:
-        p = self.conn._raw_payload
-        source = (p.get("chargingLimit") or {}).get("chargingLimitSource")
-        log.info("%s: external charging limit from %s on EVSE %s", self.id, source, p.get("evseId"))
-        return call_result.NotifyChargingLimit()
-
-
 class V201Connection(OcppConnection):
     version = "2.0.1"
     FORMAT_ERROR = "FormatViolation"
     RPC_ERROR = "RpcFrameworkError"
-
-    def _make_handler(self) -> _Routes:
-        return _Routes(self)
+    STATUS_TRIGGER: ClassVar[dict[str, Any]] = {
+        "requestedMessage": "StatusNotification",
+        "evse": {"id": 1, "connectorId": 1},
+    }
 
     def _known_actions(self) -> frozenset[str]:
         return _ACTIONS
@@ -146,13 +55,14 @@ class V201Connection(OcppConnection):
 
     # ------------------------------------------------------------------ from the station
 
-    def on_boot(self, p: dict[str, Any]) -> Any:
+    @handles("BootNotification", strict=False)
+    def on_boot(self, p: dict[str, Any]) -> dict[str, Any]:
         station = p.get("chargingStation")
         if not isinstance(station, dict):
-            raise ProtocolError(details={"cause": "chargingStation is required"})
+            raise BadMessage("ProtocolError", "chargingStation is required")
         vendor, model = station.get("vendorName"), station.get("model")
         if not isinstance(vendor, str) or not isinstance(model, str):
-            raise ProtocolError(details={"cause": "vendorName and model are required"})
+            raise BadMessage("ProtocolError", "vendorName and model are required")
         rec = self.record
         rec.vendor, rec.model = vendor, model
         serial, fw = station.get("serialNumber"), station.get("firmwareVersion")
@@ -162,9 +72,50 @@ class V201Connection(OcppConnection):
             "%s: boot from %s %s (firmware %s, %s)", self.id, vendor, model, fw, p.get("reason")
         )
         self.rebooted("PowerLoss" if p.get("reason") == "PowerUp" else "Reboot")
-        return call_result.BootNotification(
-            current_time=now_iso(), interval=self.host.settings.heartbeat_s, status="Accepted"
-        )
+        return boot_accepted(self.host.settings.heartbeat_s)
+
+    @handles("Authorize")
+    async def on_authorize(self, p: dict[str, Any]) -> dict[str, Any]:
+        relayed = await self.host.relay_authorize(self.id, p)  # a billing backend decides
+        if relayed is not None:
+            return {"idTokenInfo": relayed}
+        token = (p.get("idToken") or {}).get("idToken")
+        return {"idTokenInfo": {"status": await self.check_tag(token)}}
+
+    @handles("NotifyEvent")
+    def on_notify_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        for ev in p.get("eventData") or []:
+            log.info(
+                "%s: event %s.%s = %s (%s)",
+                self.id,
+                (ev.get("component") or {}).get("name"),
+                (ev.get("variable") or {}).get("name"),
+                ev.get("actualValue"),
+                ev.get("trigger"),
+            )
+        return {}
+
+    @handles("DataTransfer")
+    async def on_data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        return await self.data_transfer(p)
+
+    @handles("FirmwareStatusNotification")
+    def on_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.log_status("firmware", p)
+
+    @handles("LogStatusNotification")
+    def on_log_status(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.log_status("logs", p)
+
+    @handles("SecurityEventNotification")
+    def on_security_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.security_event(p)
+
+    @handles("NotifyChargingLimit")
+    def on_charging_limit(self, p: dict[str, Any]) -> dict[str, Any]:
+        source = (p.get("chargingLimit") or {}).get("chargingLimitSource")
+        log.info("%s: external charging limit from %s on EVSE %s", self.id, source, p.get("evseId"))
+        return {}
 
     def _on_status(self, p: dict[str, Any]) -> dict[str, Any]:
         eid, status = p.get("evseId"), p.get("connectorStatus")
@@ -188,6 +139,11 @@ class V201Connection(OcppConnection):
         self.apply_sample(self.record.connector(eid), sample)
         return {}
 
+    @handles("NotifyReport")
+    def on_notify_report(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.on_report(p)
+        return {}
+
     def on_report(self, p: dict[str, Any]) -> None:
         caps = self.record.caps
         for item in p.get("reportData") or []:
@@ -202,7 +158,9 @@ class V201Connection(OcppConnection):
             elif comp == _SMART and var == "RateUnit" and value:
                 caps.rate_units = _units(str(value))
 
-    async def on_transaction_event(self, p: dict[str, Any]) -> Any:
+    @handles("TransactionEvent")
+    async def on_transaction_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        self.after_reply(self.reply_sent)
         info = p["transactionInfo"]
         tx = str(info["transactionId"])
         tag = (p.get("idToken") or {}).get("idToken")
@@ -214,15 +172,15 @@ class V201Connection(OcppConnection):
             try:
                 await self._record_transaction(p, tx, tag, sample)
             except (ValueError, ConnectorLimit) as exc:
-                raise PropertyConstraintViolationError(details={"cause": str(exc)}) from None
+                raise BadMessage("PropertyConstraintViolation", str(exc)) from None
         if not tag and self.refusal() is None:
-            return call_result.TransactionEvent()
+            return {}
         evse_no = (p.get("evse") or {}).get("id")
         number = evse_no if type(evse_no) is int else None
         status = await self.check_tag(tag, "TransactionEvent", number)
         if status != "Accepted" and p["eventType"] != "Ended":
             self.stop_after_reply(tx)
-        return call_result.TransactionEvent(id_token_info={"status": status})
+        return {"idTokenInfo": {"status": status}}
 
     async def _record_transaction(
         self, p: dict[str, Any], tx: str, tag: str | None, sample: MeterSample
@@ -284,25 +242,7 @@ class V201Connection(OcppConnection):
 
     # ------------------------------------------------------------------ set-up after boot
 
-    async def after_connect(self) -> None:
-        values = await self._read_variables()
-        await self.take_control()
-        if not self.host.is_known(self.id):
-            for pid in (DEFAULT_PROFILE_BASE + 1, TX_PROFILE_BASE + 1):
-                await self.try_request("ClearChargingProfile", {"chargingProfileId": pid})
-        await self._configure_meter(values)
-        if not self.status_seen.is_set():
-            try:
-                async with asyncio.timeout(self.STATUS_GRACE_S):
-                    await self.status_seen.wait()
-            except TimeoutError:
-                log.info("%s: no StatusNotification yet, triggering one", self.id)
-                await self.try_request(
-                    "TriggerMessage",
-                    {"requestedMessage": "StatusNotification", "evse": {"id": 1, "connectorId": 1}},
-                )
-
-    async def _read_variables(self) -> dict[str, Any]:
+    async def read_setup(self) -> dict[str, Any]:
         wanted = [
             _var(_SMART, "ProfileStackLevel"),
             _var(_SMART, "RateUnit"),
@@ -322,7 +262,10 @@ class V201Connection(OcppConnection):
             caps.rate_units = _units(str(values["RateUnit"]))
         if "Phases3to1" in values:
             caps.phase_switching = str(values["Phases3to1"]).lower() == "true"
-        return values
+        return {which: values.get(name) for which, name in METER_VARIABLES.items()}
+
+    async def set_meter(self, which: str, value: str) -> str | None:
+        return await self._set_variable(_SAMPLED, METER_VARIABLES[which], value)
 
     async def _set_variable(self, component: str, variable: str, value: str) -> str | None:
         data = [{**_var(component, variable), "attributeValue": value}]
@@ -332,131 +275,14 @@ class V201Connection(OcppConnection):
             return None
         return str(results[0].get("attributeStatus"))
 
-    async def _configure_meter(self, values: dict[str, Any]) -> None:
-        interval = str(self.host.settings.sample_interval_s)
-        if str(values.get("TxUpdatedInterval")) != interval:
-            await self._set_variable(_SAMPLED, "TxUpdatedInterval", interval)
-        current = [m.strip() for m in str(values.get("TxUpdatedMeasurands") or "").split(",")]
-        if all(m in current for m in WANTED_MEASURANDS):
-            self.record.caps.measurands = WANTED_MEASURANDS
-            return
-        accepted: list[str] = []
-        for measurand in WANTED_MEASURANDS:
-            status = await self._set_variable(
-                _SAMPLED, "TxUpdatedMeasurands", ",".join([*accepted, measurand])
-            )
-            if status in ("Accepted", "RebootRequired"):
-                accepted.append(measurand)
-            elif status is None:
-                break
-        self.record.caps.measurands = tuple(accepted)
-        log.info("%s: meter values %s", self.id, ",".join(accepted) or "none accepted")
-
     # ------------------------------------------------------------------ requests to the station
 
-    async def set_limit(
-        self,
-        connector: int,
-        limit: float,
-        unit: str,
-        phases: int | None,
-        *,
-        profile_id: int,
-        purpose: str,
-        stack_level: int,
-        relative: bool,
-        transaction_id: int | str | None = None,
-    ) -> tuple[str, str | None]:
-        period: dict[str, Any] = {"startPeriod": 0, "limit": round(float(limit), 1)}
-        if phases in (1, 2, 3):
-            period["numberPhases"] = phases
-        schedule: dict[str, Any] = {
-            "id": profile_id,
-            "chargingRateUnit": unit,
-            "chargingSchedulePeriod": [period],
-        }
-        if not relative:
-            schedule["startSchedule"] = schedule_start()
-        profile: dict[str, Any] = {
-            "id": profile_id,
-            "stackLevel": stack_level,
-            "chargingProfilePurpose": _PURPOSES.get(purpose, purpose),
-            "chargingProfileKind": "Relative" if relative else "Absolute",
-            "chargingSchedule": [schedule],
-        }
-        if purpose == "TxProfile":
-            profile["transactionId"] = str(transaction_id)
-        reply = await self.request(
-            "SetChargingProfile", {"evseId": connector, "chargingProfile": profile}
-        )
-        status = str(reply.get("status"))
-        info = reply.get("statusInfo") if isinstance(reply.get("statusInfo"), dict) else {}
-        reason = " ".join(str(v) for v in (info.get("reasonCode"), info.get("additionalInfo")) if v)
-        if status == "Accepted":
-            self.record.installed.add(profile_id)
-        return status, reason or None
-
-    async def clear_profile(self, profile_id: int) -> str:
-        reply = await self.request("ClearChargingProfile", {"chargingProfileId": profile_id})
-        status = str(reply.get("status"))
-        if status == "Accepted":
-            self.record.installed.discard(profile_id)
-        return status
-
-    async def get_variables(self, items: list[tuple[str, str]]) -> dict[str, Any]:
-        data = [_var(c, v) for c, v in items]
-        return await self.request("GetVariables", {"getVariableData": data})
-
-    async def set_variables(self, items: list[tuple[str, str, str]]) -> dict[str, Any]:
-        data = [{**_var(c, v), "attributeValue": value} for c, v, value in items]
-        return await self.request("SetVariables", {"setVariableData": data})
-
-    async def get_composite_schedule(
-        self, evse: int, duration_s: int, unit: str | None = None
-    ) -> dict[str, Any]:
-        payload: dict[str, Any] = {"evseId": evse, "duration": duration_s}
-        if unit:
-            payload["chargingRateUnit"] = unit
-        return await self.request("GetCompositeSchedule", payload)
-
-    async def trigger_message(
-        self, message: str, evse: int | None = None, connector: int | None = None
-    ) -> str:
-        payload: dict[str, Any] = {"requestedMessage": message}
-        if evse is not None:
-            payload["evse"] = {"id": evse} | ({"connectorId": connector} if connector else {})
-        return str((await self.request("TriggerMessage", payload)).get("status"))
-
-    async def request_start(
-        self, id_token: str, evse: int | None = None, remote_id: int = 1
-    ) -> str:
-        payload: dict[str, Any] = {
-            "idToken": {"idToken": id_token, "type": "Central"},
-            "remoteStartId": remote_id,
-        }
-        if evse is not None:
-            payload["evseId"] = evse
-        return str((await self.request("RequestStartTransaction", payload)).get("status"))
-
     async def _stop_request(self, transaction_id: int | str) -> str:
-        return await self.request_stop(str(transaction_id))
-
-    async def request_stop(self, transaction_id: str) -> str:
-        reply = await self.request("RequestStopTransaction", {"transactionId": transaction_id})
-        return str(reply.get("status"))
-
-    async def reset(self, kind: str = "OnIdle", evse: int | None = None) -> str:
-        payload: dict[str, Any] = {"type": kind}
-        if evse is not None:
-            payload["evseId"] = evse
-        return str((await self.request("Reset", payload)).get("status"))
+        payload = {"transactionId": str(transaction_id)}
+        return str((await self.request("RequestStopTransaction", payload)).get("status"))
 
     async def change_availability(self, evse: int, operative: bool) -> str:
         payload: dict[str, Any] = {"operationalStatus": "Operative" if operative else "Inoperative"}
         if evse:
             payload["evse"] = {"id": evse}
         return str((await self.request("ChangeAvailability", payload)).get("status"))
-
-    async def unlock_connector(self, evse: int, connector: int = 1) -> str:
-        reply = await self.request("UnlockConnector", {"evseId": evse, "connectorId": connector})
-        return str(reply.get("status"))
