@@ -1,4 +1,5 @@
-"""The last 24 h of grid, PV and charging power, one point a minute, in memory and on disk."""
+"""The last 24 h of grid, PV and charging power, one point a minute, in memory and on disk,
+and each wallbox's decision timeline (manager/timeline.py) in the same file."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from manager.state import State
 from manager.store import AtomicJSONStorage, CorruptDataError
+from manager.timeline import DecisionTimeline, Timeline
 
 log = logging.getLogger("ampshare.history")
 
@@ -35,13 +37,19 @@ class History:
         self._acc: dict[str, float] = {}
         self._n = 0
         self._bucket: int | None = None
+        self.timeline = Timeline()
         if self.storage is not None:  # a damaged file stops start-up, like every data file
-            points = (self.storage.read() or {}).get("points", [])
+            data = self.storage.read() or {}
+            points = data.get("points", [])
             if not isinstance(points, list) or not all(
                 isinstance(p, dict) and isinstance(p.get("ts"), str) for p in points
             ):
                 raise CorruptDataError(f"data file {self.storage.path} holds no list of points")
             self.points.extend(points[-POINTS:])
+            try:
+                self.timeline.load(data.get("decisions", {}))
+            except (ValueError, TypeError, KeyError) as exc:
+                raise CorruptDataError(f"data file {self.storage.path}: {exc}") from None
 
     def add(self, snapshot: State) -> None:
         site = snapshot.site
@@ -54,6 +62,7 @@ class History:
             value = getattr(site, key)
             self._acc[key] = self._acc.get(key, 0.0) + float(value or 0.0)
         self._n += 1
+        self.timeline.add(now, snapshot.evses)
 
     def _flush(self) -> None:
         assert self._bucket is not None
@@ -63,12 +72,17 @@ class History:
             point[key] = round(total / self._n, 1)
         self.points.append(point)
         self._acc, self._n = {}, 0
+        self.timeline.flush(self._bucket * self.bucket_s)
         if self.storage is not None:
             try:
-                self.storage.write({"points": list(self.points)})
+                self.storage.write({"points": list(self.points), "decisions": self.timeline.dump()})
             except OSError as exc:
                 log.warning("history not saved: %s", exc)
 
     def recent(self, hours: float = 24.0) -> list[dict[str, Any]]:
         cutoff = datetime.fromtimestamp(self.clock() - hours * 3600, UTC).isoformat()
         return [p for p in self.points if p["ts"] >= cutoff]
+
+    def decisions(self, evse: str | None = None) -> list[DecisionTimeline]:
+        """Per wallbox, the last 24 h of setpoint, draw and reason bands."""
+        return self.timeline.view(self.clock(), evse)

@@ -44,6 +44,8 @@ class SessionLog(SessionRecorder, Protocol):
 
     def get(self, transaction_id: int) -> dict[str, Any] | None: ...
 
+    def annotate(self, transaction_id: int, fields: dict[str, Any]) -> None: ...
+
 
 class TagReader(Protocol):
     """Where the tags of boxes with a reader go (manager.tagdesk.TagDesk): teach-in, refused
@@ -121,8 +123,17 @@ class Observer:
             self.sessions.annotate(st.session_id, self._who(st.id, r.user) | {"id_tag": r.user})
             st.session_tag = r.user
         elif not plugged and st.session_id is not None:
-            self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
-            st.session_id, st.session_tag = None, None
+            self._stop_session(st, r)
+        if plugged and st.session_id is not None:
+            st.session_wh = max(st.session_wh, r.session_wh)  # boxes reset it when unplugged
+
+    def _stop_session(self, st: EvseRuntime, r: EvseReading) -> None:
+        assert self.sessions is not None and st.session_id is not None
+        rec = self.sessions.stop(st.session_id, now_iso(), r.energy_wh, "EVDisconnected")
+        if rec is not None and rec.get("energy_wh") is None and st.session_wh > 0:
+            # no energy register (or it jumped back): what the box counted itself
+            self.sessions.annotate(st.session_id, {"energy_wh": round(st.session_wh, 1)})
+        st.session_id, st.session_tag, st.session_wh = None, None, 0.0
 
     def _start_session(self, st: EvseRuntime, r: EvseReading) -> None:
         assert self.sessions is not None

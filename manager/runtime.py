@@ -97,6 +97,8 @@ class EvseRuntime(DeviceRuntime):
     cap_until: float = -math.inf
     last_measured: Triple = ZERO3
     session_id: int | None = None
+    #: the most the box counted for the open session (Wh), for boxes without a register
+    session_wh: float = 0.0
     #: the tag the open session is recorded with (a reader's card may come after the plug)
     session_tag: str | None = None
     target_a: float = 0.0

@@ -37,11 +37,13 @@ from manager.events import EventLog
 from manager.history import History
 from manager.operations import Operations, Unavailable
 from manager.rule_edits import RuleEdits, check_plan
+from manager.session_facade import SessionsFacade
 from manager.state import ChargePoint, EvseState, MeterState, State
 from manager.stations import Stations, UnknownStationAction
 from manager.store import WriteFailed
 from manager.tagdesk import TagDesk
 from manager.teachin import TeachIn
+from manager.timeline import DecisionTimeline
 from manager.transfers import TransferError, Transfers
 from manager.user_service import UsersFacade
 from manager.users import UserBook, UserConfig
@@ -53,6 +55,7 @@ __all__ = [
     "ROOT_CIRCUIT",
     "ChargePoint",
     "CircuitConfig",
+    "DecisionTimeline",
     "EvseConfig",
     "EvseState",
     "InvalidInput",
@@ -107,7 +110,7 @@ class OcppControl(Protocol):
     def import_certificate(self, cert_pem: str, key_pem: str) -> None: ...
 
 
-class Service(CircuitEdits, UsersFacade, RuleEdits):
+class Service(CircuitEdits, SessionsFacade, UsersFacade, RuleEdits):
     """The one entry point of the web (and the CLI) into the running manager."""
 
     def __init__(
@@ -309,24 +312,6 @@ class Service(CircuitEdits, UsersFacade, RuleEdits):
                     raise InvalidInput.one("ocpp.port", str(exc)) from None
             self.control.set_settings(settings)
         return self.get_settings()
-
-    # -- sessions ------------------------------------------------------------------------
-    def list_sessions(
-        self,
-        since: str | None = None,
-        until: str | None = None,
-        evse: str | None = None,
-        user: str | None = None,
-    ) -> list[dict[str, Any]]:
-        if self.sessions is None:
-            return []
-        return self.sessions.list(since=since, until=until, evse=evse, user=user)
-
-    def sessions_csv(self, **filters: str | None) -> str:
-        rows = self.list_sessions(**filters)
-        if self.sessions is None:
-            return ""
-        return self.sessions.to_csv(rows)
 
     # -- station management (admin actions on charge points) -----------------------------
     async def station_action(

@@ -10,8 +10,10 @@ from typing import Any
 from manager.config import Settings
 from manager.model import (
     PHASES,
+    ROTATIONS,
     BillingGateways,
     ChargeStatus,
+    Circuit,
     EventSink,
     MeterReading,
     MeterRole,
@@ -183,6 +185,26 @@ def pv_power(meters: Iterable[MeterRuntime]) -> float:
     )
 
 
+def circuit_loads(circuits: Iterable[Circuit], evses: list[EvseRuntime]) -> dict[str, Triple]:
+    """Current through each fuse per site phase: its base load (which already holds the
+    sub-boards' base loads) plus what the wallboxes anywhere below it draw."""
+    circuits = list(circuits)
+    parent = {c.id: c.parent for c in circuits}
+    out = {c.id: list(c.base_load_a) for c in circuits}
+    for st in evses:
+        if not st.enabled:
+            continue
+        rot = ROTATIONS[st.spec.phase_rotation]
+        cid: str | None = st.spec.circuit
+        seen: set[str] = set()
+        while cid is not None and cid in out and cid not in seen:
+            seen.add(cid)
+            for p in range(PHASES):
+                out[cid][rot[p]] += st.last_measured[p]
+            cid = parent.get(cid)
+    return {cid: (v[0], v[1], v[2]) for cid, v in out.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Inputs:
     """What one snapshot is made of."""
@@ -216,6 +238,7 @@ def build_state(x: Inputs) -> State:
         safe_current_a=cfg.safe_current_a,
         **_solar_site(x.solar, evses),
     )
+    loads = circuit_loads(x.site.circuits, list(x.evses))
     circuits = [
         CircuitState(
             id=c.id,
@@ -223,6 +246,7 @@ def build_state(x: Inputs) -> State:
             parent=c.parent,
             max_current_a=c.max_current_a,
             base_load_a=_rounded(c.base_load_a),
+            load_a=_rounded(loads[c.id]),
         )
         for c in x.site.circuits
     ]

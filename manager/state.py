@@ -210,6 +210,11 @@ class CircuitState(_Model):
     base_load_a: Phases = Field(
         ZERO_PHASES, description="current not under ampshare's control, per site phase (A)"
     )
+    load_a: Phases = Field(
+        ZERO_PHASES,
+        description="current through this fuse per site phase: the base load plus the "
+        "wallboxes anywhere below it (A)",
+    )
 
 
 class State(_Model):

@@ -137,6 +137,10 @@ class UsersFacade:
         return session_report.totals(rows)
 
     @staticmethod
+    def session_totals_by(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+        return session_report.totals_by(rows, by)
+
+    @staticmethod
     def signed_export(rows: list[dict[str, Any]]) -> str:
         return session_report.signed_export(rows)
 

@@ -91,6 +91,7 @@
     attr(tile, "data-status", e.status || "offline");
     set(k(tile, "name"), e.name);
     attr(k(tile, "gear"), "href", "/devices/" + encodeURIComponent(e.id));
+    attr(k(tile, "why"), "href", "/decisions#tl-" + encodeURIComponent(e.id));
     set(k(tile, "status"), statusWord(e.status));
     const sw = k(tile, "enabled");
     if (pending.has(e.id)) {
@@ -207,6 +208,8 @@
     const fresh = (state.charge_points || []).filter((c) => !c.configured);
     sync("cp", fresh, firstOf("[data-meter]"), applyCp);
     sync("meter", state.meters || [], () => chartTile, (tile, m) => applyMeter(tile, m, scale));
+    // other tiles (sub-boards: circuits.js) take the same snapshot
+    document.dispatchEvent(new CustomEvent("ampshare:state", { detail: state }));
   }
 
   // -- actions -----------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from test_ocpp_support import until
 from manager.app import Manager, Options, build_manager
 from manager.audit import AuditLog
 from web.app import create_app
+from web.shapes_stations import AuditEntry, Station, StationAnswer
 from web.wording import word
 
 PASSWORD = "station-admin-pw"
@@ -59,6 +60,7 @@ async def test_actions_over_http_are_answered_and_audited(
         reset = await api.post("/api/stations/UNCONF/reset", json={})
         assert reset.status_code == 200, reset.text
         assert reset.json() == {"status": "Accepted", "payload": {"status": "Accepted"}}
+        StationAnswer.model_validate(reset.json())
         trig = await api.post(
             "/api/stations/UNCONF/trigger",
             json={"message": "StatusNotification", "connector_id": 1},
@@ -74,6 +76,7 @@ async def test_actions_over_http_are_answered_and_audited(
         assert {e["field"] for e in bad.json()["errors"]} == {"connector_id", "minutes", "id_tag"}
         assert (await api.post("/api/stations/UNCONF/explode", json={})).status_code == 404
         info = (await api.get("/api/stations/UNCONF")).json()
+        Station.model_validate(info)  # as /api/openapi.json documents it
         assert (info["vendor"], info["model"], info["connected"]) == ("Interop", "Station", True)
         assert info["protocol"] == version and info["security_profile"] == 0
         await box.answer("silent")
@@ -85,6 +88,8 @@ async def test_actions_over_http_are_answered_and_audited(
     assert (await api.post("/api/stations/NEVER/reset")).status_code == 409
 
     audit = (await api.get("/api/audit")).json()
+    for entry in audit:
+        AuditEntry.model_validate(entry)
     assert [(a["action"], a["status"]) for a in audit][:3] == [
         ("reset", "offline"),
         ("reset", "offline"),

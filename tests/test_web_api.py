@@ -377,6 +377,23 @@ def test_every_json_answer_matches_its_generated_schema(serve: ManagerProcess) -
     assert serve.api.delete(f"/api/users/{user['id']}").status_code == 204
 
 
+def test_session_totals_and_decisions_answer_as_documented(serve: ManagerProcess) -> None:
+    doc = serve.api.get("/api/openapi.json").json()
+    op = doc["paths"]["/api/sessions/totals/{by}"]["get"]
+    schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+    validator = Draft202012Validator({**schema, "components": doc["components"]})
+    for by in ("day", "month", "evse", "user"):
+        resp = serve.api.get(f"/api/sessions/totals/{by}", params={"month": "2026-11"})
+        assert resp.status_code == 200 and not list(validator.iter_errors(resp.json())), by
+    resp = serve.api.get("/api/sessions/totals/week")
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "by"
+    resp = serve.api.get("/api/sessions/totals/day", params={"since": "soon"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "since"
+    assert serve.api.get("/api/history/decisions", params={"evse": "nope"}).status_code == 404
+    resp = serve.api.get("/api/history/decisions", params={"box": "x"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "box"
+
+
 def test_sse_streams_snapshots(serve: ManagerProcess) -> None:
     got: list[dict[str, Any]] = []
     deadline = time.monotonic() + 15
@@ -397,7 +414,8 @@ def test_sse_streams_snapshots(serve: ManagerProcess) -> None:
 def test_pages_render_in_both_languages(serve: ManagerProcess) -> None:
     client, _ = browser_login(serve)
     with closing(client):
-        for path in ("/", "/settings", "/sessions", "/events", "/devices/new", "/circuits/main"):
+        pages = ("/", "/settings", "/sessions", "/events", "/devices/new", "/circuits/main")
+        for path in (*pages, "/decisions"):
             en = client.get(path, headers={"accept-language": "en-US,en;q=0.9"})
             assert en.status_code == 200, path
             de = client.get(path, headers={"accept-language": "de-DE,de;q=0.9"})

@@ -15,7 +15,7 @@ from starlette.requests import HTTPConnection
 from manager.config import CircuitConfig, EvseConfig, MeterConfig, Settings
 from manager.service import public
 from manager.state import EvseState, MeterState, ReasonState, State
-from web import chart, users_words
+from web import chart, users_words, views_words
 from web.auth import SESSION_COOKIE, SESSION_LIFETIME_S, Authenticator, Identity, Signer
 from web.forms import fields_from_schema, object_sections
 from web.i18n import DE, DE_FIELDS, JS_STRINGS, parse_accept_language, translator
@@ -261,7 +261,7 @@ def test_every_template_text_has_a_german_translation() -> None:
     sources = [*(root / "templates").glob("*.html"), *(root / "web").glob("*.py")]
     for path in (p for p in sources if p.name != "i18n.py"):
         texts |= set(re.findall(r'\b_\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
-    german = {**DE, **DE_FIELDS, **users_words.DE}
+    german = {**DE, **DE_FIELDS, **users_words.DE, **views_words.DE}
     missing = sorted(t for t in texts if t not in german)
     assert not missing
 

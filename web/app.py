@@ -29,6 +29,7 @@ from web.render import STATIC, Renderer
 from web.rules_api import RuleRoutes
 from web.station_page import StationPages
 from web.transfers_web import TransferRoutes
+from web.views import ViewRoutes
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,7 @@ def create_app(service: Service) -> Starlette:
         *operations.routes(),
         *StationPages(service, renderer).routes(),
         *TransferRoutes(service).routes(),
+        *ViewRoutes(service, renderer).routes(),
         *RuleRoutes(service).routes(),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 
 from starlette.requests import HTTPConnection
 
-from web import gateway_words, mode_words, users_words
+from web import gateway_words, mode_words, users_words, views_words
 from web.i18n_devices import DE_DEVICES, FIELD_LABELS_DEVICES
 from web.i18n_rules import DE_RULES, FIELD_LABELS_RULES
 from web.i18n_stations import DE_STATIONS, FIELD_LABELS_STATIONS
@@ -421,7 +421,7 @@ DE_FIELDS: Mapping[str, str] = {
 }
 
 _TABLES: Mapping[str, Mapping[str, str]] = {
-    "de": {**DE_DEVICES, **DE_FIELDS, **DE, **users_words.DE}
+    "de": {**DE_DEVICES, **DE_FIELDS, **DE, **users_words.DE, **views_words.DE}
 }
 
 

@@ -15,7 +15,7 @@ from web.api import download, export_name, jsonable, read_object, session_filter
 from web.auth import Authenticator, set_session_cookie
 from web.error_words import message
 from web.i18n import choose_language, translator
-from web.pages import duration, local_time
+from web.pages import hours_minutes, local_time
 from web.render import Renderer, energy
 
 _USER_ROUTES: tuple[tuple[str, str], ...] = (
@@ -140,9 +140,8 @@ def _without_user(filters: dict[str, str | None]) -> dict[str, str | None]:
 
 
 def _shown(r: dict[str, Any]) -> dict[str, Any]:
-    stopped = r.get("stopped_at")
     return {
         **r,
         "start": local_time(r.get("started_at")),
-        "duration": duration(r.get("started_at"), stopped) if stopped else "",
+        "duration": hours_minutes(r.get("duration_s")),
     }

@@ -23,10 +23,11 @@ from manager.service import (
     UserConfig,
     is_secret,
 )
-from web import openapi_ops, openapi_users
+from web import openapi_ops, openapi_users, openapi_views
 from web.openapi_rules import rule_paths, rule_schemas
 from web.openapi_stations import station_paths
 from web.shapes import SHAPES
+from web.shapes_stations import STATION_SHAPES
 
 JSON = "application/json"
 
@@ -152,11 +153,17 @@ def config_schemas() -> dict[str, Any]:
 
 def _schemas() -> dict[str, Any]:
     shapes = {}
-    for model in SHAPES:
+    for model in (*SHAPES, *STATION_SHAPES):
         schema = model.model_json_schema(ref_template=REF + "{model}")
         shapes.update(schema.pop("$defs", {}))
         shapes[model.__name__] = schema
-    return {**state_schemas(), **config_schemas(), **shapes, **rule_schemas()}
+    return {
+        **state_schemas(),
+        **config_schemas(),
+        **openapi_views.schemas(),
+        **shapes,
+        **rule_schemas(),
+    }
 
 
 def _crud(tag: str, noun: str, schema: str, *, patch: bool = True) -> dict[str, Any]:
@@ -358,6 +365,7 @@ def document() -> dict[str, Any]:
         **openapi_ops.paths(),
     }
     paths.update(openapi_users.paths(_op, _ok, _body, filters, _ID))
+    paths.update(openapi_views.paths(_op, _ok, filters))
     paths.update(station_paths())
     paths.update(rule_paths())
     return {

@@ -1,21 +1,15 @@
-"""OpenAPI paths of station management (admin actions on charge points, the audit log)."""
+"""OpenAPI paths of station management (admin actions on charge points, the audit log).
+
+The answers' schemas are generated from their models (web/shapes_stations.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 JSON = "application/json"
-_ERROR = {
-    "type": "object",
-    "properties": {"error": {"type": "string"}},
-    "required": ["error"],
-}
-_ANSWER = {
-    "type": "object",
-    "description": "The box's status (e.g. Accepted, Rejected, a CALLERROR code) and its answer",
-    "properties": {"status": {"type": "string"}, "payload": {"type": "object"}},
-    "required": ["status", "payload"],
-}
+REF = "#/components/schemas/"
+_ERROR = {"$ref": REF + "Error"}
 _CB = {"name": "charge_box_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _ACTION = {
     "name": "action",
@@ -53,7 +47,7 @@ def station_paths() -> dict[str, Any]:
                 "operationId": "station",
                 "tags": ["stations"],
                 "responses": {
-                    "200": _json({"type": "object"}, "the charge point"),
+                    "200": _json({"$ref": REF + "Station"}, "the charge point"),
                     "404": {"$ref": "#/components/responses/NotFound"},
                     **_COMMON,
                 },
@@ -71,7 +65,7 @@ def station_paths() -> dict[str, Any]:
                     "content": {JSON: {"schema": {"type": "object"}}},
                 },
                 "responses": {
-                    "200": _json(_ANSWER, "the box's answer"),
+                    "200": _json({"$ref": REF + "StationAnswer"}, "the box's answer"),
                     "404": {"$ref": "#/components/responses/NotFound"},
                     "409": _json(_ERROR, "the box is not connected"),
                     "422": {"$ref": "#/components/responses/Invalid"},
@@ -87,7 +81,7 @@ def station_paths() -> dict[str, Any]:
                 "operationId": "firmwareFiles",
                 "tags": ["stations"],
                 "responses": {
-                    "200": _json({"type": "array", "items": {"type": "object"}}, "files"),
+                    "200": _json({"type": "array", "items": {"$ref": REF + "StoredFile"}}, "files"),
                     **_COMMON,
                 },
             },
@@ -100,7 +94,7 @@ def station_paths() -> dict[str, Any]:
                     "content": {"application/octet-stream": {"schema": {"type": "string"}}},
                 },
                 "responses": {
-                    "201": _json({"type": "object"}, "stored: id, size"),
+                    "201": _json({"$ref": REF + "StoredFile"}, "stored"),
                     "413": _json(_ERROR, "larger than 64 MiB"),
                     "403": {"$ref": "#/components/responses/Forbidden"},
                     **_COMMON,
@@ -140,7 +134,9 @@ def station_paths() -> dict[str, Any]:
                     {"name": "box", "in": "query", "required": False, "schema": {"type": "string"}},
                 ],
                 "responses": {
-                    "200": _json({"type": "array", "items": {"type": "object"}}, "entries"),
+                    "200": _json(
+                        {"type": "array", "items": {"$ref": REF + "AuditEntry"}}, "entries"
+                    ),
                     "422": {"$ref": "#/components/responses/Invalid"},
                     **_COMMON,
                 },

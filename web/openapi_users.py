@@ -112,7 +112,12 @@ def paths(op: Op, ok: Callable[[dict[str, Any]], dict[str, Any]],
         "/api/sessions/totals": {
             "get": op(
                 "Sessions and energy per user and month",
-                {"200": ok({"type": "array", "items": OBJ}), "422": E422},
+                {
+                    "200": ok(
+                        {"type": "array", "items": {"$ref": "#/components/schemas/MonthTotal"}}
+                    ),
+                    "422": E422,
+                },
                 params=month,
                 tag="sessions",
                 op_id="sessionTotals",

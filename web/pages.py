@@ -41,6 +41,7 @@ from web.forms import SKIP_KEYS, FormField, fields_from_schema, object_sections
 from web.i18n import FIELD_LABELS, LANG_COOKIE, LANGUAGES, choose_language, translator
 from web.mode_words import MODE_LABELS
 from web.render import Renderer, energy, evse_scale, site_scale
+from web.views import TOTALS_BY, totals_chart
 from web.wording import shown
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,11 @@ def local_time(ts: Any) -> str:
     return dt.strftime("%Y-%m-%d %H:%M")
 
 
-def duration(start: Any, stop: Any) -> str:
-    try:
-        a = datetime.fromisoformat(str(start).replace("Z", "+00:00"))
-        b = datetime.fromisoformat(str(stop).replace("Z", "+00:00"))
-    except ValueError:
+def hours_minutes(seconds: Any) -> str:
+    """A duration as h:mm (a running session's so far)."""
+    if not isinstance(seconds, int | float):
         return ""
-    minutes = max(0, int((b - a).total_seconds() // 60))
+    minutes = max(0, int(seconds // 60))
     return f"{minutes // 60}:{minutes % 60:02d} h"
 
 
@@ -466,9 +465,7 @@ class Pages:
                 **r,
                 "start": local_time(r.get("started_at")),
                 "end": local_time(r.get("stopped_at")),
-                "duration": duration(r.get("started_at"), r.get("stopped_at"))
-                if r.get("stopped_at")
-                else "",
+                "duration": hours_minutes(r.get("duration_s")),
             }
             for r in reversed(rows)
         ]
@@ -484,6 +481,7 @@ class Pages:
             query=query,
             filters={k: q.get(k, "") for k in ("since", "until", "evse", "user", "month")},
             totals=self.service.session_totals(rows),
+            charts={by: totals_chart(self.service.session_totals_by(rows, by)) for by in TOTALS_BY},
             devices=devices,
             names={d["id"]: d["name"] for d in devices},
             users=self.service.list_users(),

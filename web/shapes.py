@@ -92,6 +92,29 @@ class Session(_Shape):
     method: str | None = Field(None, description="local, backend, free, remote or fallback")
     result: str | None = Field(None, description="the status the tag got (Accepted, ...)")
     signed_data: list[Any] | None = Field(None, description="signed meter values as sent")
+    running: bool = Field(False, description="not stopped yet: energy_wh is the energy so far")
+    duration_s: int | None = Field(None, description="how long it ran (so far)")
+
+
+class MonthTotal(_Shape):
+    """Sessions and energy of one user (or tag) in one month."""
+
+    month: str = Field(description="YYYY-MM")
+    user: str | None = None
+    sessions: int
+    energy_kwh: float
+
+
+class SessionTotal(_Shape):
+    """Sessions and energy of one day, month, wallbox or user; running sessions count with the
+    energy they have so far."""
+
+    by: Literal["day", "month", "evse", "user"]
+    key: str = Field(description="YYYY-MM-DD, YYYY-MM (local time), a device id or a user/tag")
+    label: str = Field(description="the key, or the wallbox's name")
+    sessions: int
+    running: int = Field(description="of which still running")
+    energy_kwh: float
 
 
 SHAPES: tuple[type[BaseModel], ...] = (
@@ -105,4 +128,6 @@ SHAPES: tuple[type[BaseModel], ...] = (
     HistoryPoint,
     Event,
     Session,
+    MonthTotal,
+    SessionTotal,
 )
