@@ -104,6 +104,8 @@ class EvseRuntime(DeviceRuntime):
     target_a: float = 0.0
     #: the target last written to the log (small ripples are not logged)
     logged_a: float = 0.0
+    #: the reason last written to the log, without its counters
+    logged_why: tuple[object, ...] = ()
     #: why the last setpoint write failed (logged once until it works again)
     apply_failed: str | None = None
     reason: Reason = STARTING

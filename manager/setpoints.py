@@ -70,9 +70,10 @@ def decide(
         elif st.cap_a is not None and target >= st.cap_a - 1e-9:
             reason = Reason("car_takes_less", {"amps": st.cap_a})
         _track_waiting(now, st, target)
-        if _moved(st.logged_a, target) or _steady(reason) != _steady(st.reason):
+        why = _steady(reason)  # st.reason may carry a wrapper (ramping up...) added later
+        if _moved(st.logged_a, target) or why != st.logged_why:
             log.info("%s: %.1f A (%s)", st.id, target, reason)
-            st.logged_a = target
+            st.logged_a, st.logged_why = target, why
         st.target_a, st.reason = target, reason
 
 

@@ -15,7 +15,7 @@ from devices.sim import LoadEvent, SimWorld
 from manager.config import CircuitConfig, Settings
 from manager.control import INCREASE_EVERY_S, RAMP_STEP_A, ControlLoop
 from manager.events import EventLog
-from manager.model import DeviceError
+from manager.model import DeviceError, Reason
 from manager.sessions import SessionStore
 
 
@@ -399,3 +399,21 @@ async def test_a_failing_write_is_logged_once_until_it_works_again(
     failed = [r for r in caplog.records if "failed" in r.getMessage()]
     again = [r for r in caplog.records if "works again" in r.getMessage()]
     assert len(failed) == 1 and len(again) == 1, [r.getMessage() for r in caplog.records]
+
+
+def test_a_reason_wrapped_after_the_decision_is_not_logged_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Applying wraps the reason ("ramping up", "waiting for ..."); the next cycle's decision
+    is the same as the logged one, so it is not logged again (seen every second in the demo)."""
+    from manager.runtime import EvseRuntime
+    from manager.setpoints import decide
+
+    cfg = {"id": "a", "name": "a", "kind": "evse", "driver": "sim-evse", "enabled": True}
+    st = EvseRuntime(cfg, online=True, device=object())  # type: ignore[arg-type]
+    why = Reason("circuit_limit", {"circuit": "main", "phase": "L3"})
+    with caplog.at_level("INFO", logger="ampshare.control"):
+        for t in range(10):
+            decide(float(t), [st], {"a": 23.1}, {"a": why}, None, {})
+            st.reason = Reason("ramping_up", {"amps": 23.1}, cause=st.reason)
+    assert len([r for r in caplog.records if r.getMessage().startswith("a: ")]) == 1
