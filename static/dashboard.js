@@ -83,7 +83,7 @@
     set(k(tile, "grid-l"), (gw || 0) < 0 ? t("Export") : t("Import"));
     figure(tile, "pv", site.pv_w);
     set(k(tile, "reserve"), num(site.reserve_a));
-    figure(tile, "surplus", site.surplus_w);
+    figure(tile, "surplus", typeof site.surplus_w === "number" ? Math.max(0, site.surplus_w) : site.surplus_w); // short is 0, not minus
     figure(tile, "solar", site.solar_charge_w);
   }
 
