@@ -39,7 +39,7 @@ def check_plan(
     except ValueError:
         return  # the model names it
     if when <= (time.time() if now is None else now):
-        raise InvalidInput.one("plan_time", "lies in the past")
+        raise InvalidInput.one("plan_time", "lies in the past", "in_the_past")
 
 
 class RuleEdits:

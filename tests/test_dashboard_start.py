@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 from gateway_backend import Backend
+from manager_support import running_manager
 from modbus_emu import Emulator
-from ports import free_port
 from station_support import node_station
 from test_modbus_rfid import UNIT, bender, present, settle
 
-from manager.app import Manager, Options, build_manager
+from manager.app import Manager
 from manager.config import InvalidInput
 from manager.model import Reason
 from web.app import create_app
@@ -31,13 +31,8 @@ PASSWORD = "admin-pw-123"
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[Manager]:
-    m = build_manager(Options(data_dir=tmp_path, host="127.0.0.1", ocpp_port=free_port()))
-    m.service.set_admin_password_now(PASSWORD)
-    await m.start()
-    try:
+    async with running_manager(tmp_path, password=PASSWORD) as m:
         yield m
-    finally:
-        await m.close()
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port
 from ocpp.v16 import call
+from ports import free_port
 from test_ocpp_support import connect, ready, running_server, until
 from test_ocpp_support import evse as support_evse
 

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from manager_support import fields, running_manager
 from ports import free_port
 
-from manager.app import Manager, Options, build_manager
+from manager.app import Manager
 from manager.auth import LoginThrottle, Throttled
 from manager.config import InvalidInput
 from manager.service import NotFound, WriteFailed
@@ -19,18 +20,8 @@ from manager.service import NotFound, WriteFailed
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[Manager]:
-    m = build_manager(
-        Options(data_dir=tmp_path, host="127.0.0.1", ocpp_port=free_port(), demo=True)
-    )
-    await m.start()
-    try:
+    async with running_manager(tmp_path, demo=True) as m:
         yield m
-    finally:
-        await m.close()
-
-
-def fields(exc: pytest.ExceptionInfo[InvalidInput]) -> set[str]:
-    return {e["field"] for e in exc.value.errors}
 
 
 async def test_bad_device_input_names_the_field(manager: Manager) -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from ports import free_port
+from manager_support import running_manager
 from station_support import node_station
 from test_ocpp_support import until
 
-from manager.app import Manager, Options, build_manager
+from manager.app import Manager
 from manager.audit import AuditLog
 from web.app import create_app
 from web.shapes_stations import AuditEntry, Station, StationAnswer
@@ -24,13 +24,8 @@ PASSWORD = "station-admin-pw"
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[Manager]:
-    m = build_manager(Options(data_dir=tmp_path, host="127.0.0.1", ocpp_port=free_port()))
-    m.service.set_admin_password_now(PASSWORD)
-    await m.start()
-    try:
+    async with running_manager(tmp_path, password=PASSWORD) as m:
         yield m
-    finally:
-        await m.close()
 
 
 @pytest.fixture

@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from manager_support import fields, running_manager
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
-from ports import free_port
 from test_ocpp_support import connect
 
-from manager.app import Manager, Options, build_manager
+from manager.app import Manager
 from manager.config import InvalidInput
 from manager.configstore import ConfigStore
 from manager.model import Reason
@@ -26,18 +26,8 @@ from manager.users import UserBook
 
 @pytest.fixture
 async def manager(tmp_path: Path) -> AsyncIterator[Manager]:
-    m = build_manager(
-        Options(data_dir=tmp_path, host="127.0.0.1", ocpp_port=free_port(), demo=True)
-    )
-    await m.start()
-    try:
+    async with running_manager(tmp_path, demo=True) as m:
         yield m
-    finally:
-        await m.close()
-
-
-def fields(exc: pytest.ExceptionInfo[InvalidInput]) -> set[str]:
-    return {e["field"] for e in exc.value.errors}
 
 
 FULL = {

@@ -152,7 +152,6 @@ def fields_from_schema(
     root = root if root is not None else schema
     schema = _resolve(schema, root)
     values = values or {}
-    choices = choices or {}
     skip = set(skip)
     required = set(schema.get("required", ()))
     out: list[FormField] = []
@@ -160,68 +159,101 @@ def fields_from_schema(
         if key in skip or key.endswith("_set"):
             continue
         prop, nullable = _unwrap_nullable(raw, root)
-        typ = prop.get("type", "string")
-        if isinstance(typ, list):
-            typ = next((t for t in typ if t != "null"), "string")
+        typ = _type(prop)
         if typ == "object":
             continue  # nested objects get their own section, not an input
-        title = labels.get(prefix + key) or labels.get(key) or prop.get("title")
-        if not title or title == key.replace("_", " ").title():
-            title = humanize(key)  # pydantic's automatic title: use the friendlier form
-        label = translate(str(title))
-        value = values.get(key, prop.get("default"))
         f = FormField(
             name=prefix + key,
             key=key,
-            label=label,
+            label=translate(_title(key, prop, labels, prefix)),
             widget="text",
             type=typ if typ in ("string", "integer", "number", "boolean") else "string",
             nullable=nullable,
             required=key in required,
             help=translate(str(prop.get("description", ""))),
         )
-        if key in choices:
-            f.widget = "select"
-            f.options = list(choices[key])
-            if nullable:
-                f.options.insert(0, ("", "—"))
-            f.value = _fmt(value)
-        elif "enum" in prop:
-            f.widget = "select"
-            f.options = [
-                (_fmt(v), option_label(v, translate, key)) for v in prop["enum"] if v is not None
-            ]
-            if nullable:
-                f.options.insert(0, ("", "—"))
-            f.value = _fmt(value)
-        elif "const" in prop:
-            f.widget = "select"
-            f.options = [(_fmt(prop["const"]), option_label(prop["const"], translate))]
-            f.value = _fmt(prop["const"])
-        elif typ == "boolean":
-            f.widget = "checkbox"
-            f.checked = bool(value)
-        elif typ in ("integer", "number"):
-            f.widget = "number"
-            f.value = _fmt(value)
-            f.step = "1" if typ == "integer" else "any"
-            lo = prop.get("minimum", prop.get("exclusiveMinimum"))
-            hi = prop.get("maximum", prop.get("exclusiveMaximum"))
-            f.minimum = lo if isinstance(lo, int | float) else None
-            f.maximum = hi if isinstance(hi, int | float) else None
-        elif typ == "array":  # a list of objects (a box's schedules): edited as JSON
-            f.type, f.multiline = "json", True
-            f.value = json.dumps(value if value is not None else [], ensure_ascii=False)
-        elif is_secret(key, prop):
-            f.widget = "password"
-            f.secret_set = bool(values.get(f"{key}_set"))
-        else:
-            f.value = _fmt(value)
-        f.multiline = (
-            f.multiline or key.endswith("_pem") or (f.widget == "password" and "key" in key)
-        )
+        value = values.get(key, prop.get("default"))
+        _widget(f, prop, typ, value, (choices or {}).get(key), translate)
+        _secret(f, prop, typ, values)
         out.append(f)
     return out
+
+
+def _type(prop: Mapping[str, Any]) -> str:
+    """The JSON type of a property, `null` left out of a list of types."""
+    typ = prop.get("type", "string")
+    if isinstance(typ, list):
+        typ = next((t for t in typ if t != "null"), "string")
+    return str(typ)
+
+
+def _secret(f: FormField, prop: Mapping[str, Any], typ: str, values: Mapping[str, Any]) -> None:
+    """A secret text field becomes a password input that only says whether one is set; PEM
+    text and private keys get a textarea."""
+    if f.widget == "text" and typ != "array" and is_secret(f.key, prop):
+        f.widget, f.value = "password", ""
+        f.secret_set = bool(values.get(f"{f.key}_set"))
+    f.multiline = (
+        f.multiline or f.key.endswith("_pem") or (f.widget == "password" and "key" in f.key)
+    )
+
+
+def _title(key: str, prop: Mapping[str, Any], labels: Mapping[str, str], prefix: str) -> str:
+    """The field's label (English): ours, else the schema's own unless it is pydantic's
+    automatic one, which `humanize` words better."""
+    title = labels.get(prefix + key) or labels.get(key) or prop.get("title")
+    if not title or title == key.replace("_", " ").title():
+        return humanize(key)
+    return str(title)
+
+
+def _widget(
+    f: FormField,
+    prop: Mapping[str, Any],
+    typ: str,
+    value: Any,
+    choices: Sequence[tuple[str, str]] | None,
+    translate: Callable[[str], str],
+) -> None:
+    """The input for one field: a select for choices, enums and constants, a checkbox, a
+    number, JSON for a list of objects, else text (the caller turns secrets into passwords)."""
+    f.value = _fmt(value)
+    if choices is not None or "enum" in prop or "const" in prop:
+        _select(f, prop, choices, translate)
+    elif typ == "boolean":
+        f.widget, f.value = "checkbox", ""
+        f.checked = bool(value)
+    elif typ in ("integer", "number"):
+        f.widget = "number"
+        f.step = "1" if typ == "integer" else "any"
+        lo = prop.get("minimum", prop.get("exclusiveMinimum"))
+        hi = prop.get("maximum", prop.get("exclusiveMaximum"))
+        f.minimum = lo if isinstance(lo, int | float) else None
+        f.maximum = hi if isinstance(hi, int | float) else None
+    elif typ == "array":  # a list of objects (a box's schedules): edited as JSON
+        f.type, f.multiline = "json", True
+        f.value = json.dumps(value if value is not None else [], ensure_ascii=False)
+
+
+def _select(
+    f: FormField,
+    prop: Mapping[str, Any],
+    choices: Sequence[tuple[str, str]] | None,
+    translate: Callable[[str], str],
+) -> None:
+    """A select: the caller's choices, else the enum's values in words, else the one constant."""
+    f.widget = "select"
+    if choices is not None:
+        f.options = list(choices)
+    elif "enum" in prop:
+        enum = [v for v in prop["enum"] if v is not None]
+        f.options = [(_fmt(v), option_label(v, translate, f.key)) for v in enum]
+    else:
+        f.options = [(_fmt(prop["const"]), option_label(prop["const"], translate))]
+        f.value = _fmt(prop["const"])
+        return
+    if f.nullable:
+        f.options.insert(0, ("", "—"))
 
 
 def object_sections(schema: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:

@@ -10,10 +10,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from chromium import ARGS
-from manager_process import PASSWORD, ManagerProcess
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
-from tools import require_chromium
+from browser_support import WAIT_MS, log_in, running
+from manager_process import ManagerProcess
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from web import error_words, event_words, wording
 from web.i18n import _TABLES
@@ -21,7 +20,6 @@ from web.i18n_devices import SAME
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-WAIT_MS = 15_000
 #: every page a German admin can reach from the navigation and the settings
 PAGES = (
     "/",
@@ -78,34 +76,16 @@ def english_on(text: str, words: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = require_chromium()
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-@pytest.fixture(scope="module")
 def demo() -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("demo")
-    try:
-        proc.wait_ready()
+    with running("demo") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def open_page(browser: Browser, demo: ManagerProcess, width: int, lang: str) -> Page:
     context = browser.new_context(viewport={"width": width, "height": 900})
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
-    page.goto(demo.url + "/login")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(demo.url + "/")
+    log_in(page, demo.url)
     page.goto(f"{demo.url}/lang/{lang}?next=/")
     expect(page.locator("html")).to_have_attribute("lang", lang)
     return page

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import ARGS
-from manager_process import PASSWORD, ManagerProcess
-from playwright.sync_api import Page, expect, sync_playwright
-from tools import require_chromium
+from browser_support import log_in, open_page
+from manager_process import ManagerProcess
+from playwright.sync_api import Browser, Page, expect
 
 from manager.version import VERSION
 
@@ -19,37 +18,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def demo() -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("demo")
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=require_chromium(), args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="de-DE")
-        context.set_default_timeout(15_000)
-        p = context.new_page()
-        errors: list[str] = []
-        p.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield p
-        finally:
-            browser.close()
-        assert not errors, errors
+def page(browser: Browser) -> Iterator[Page]:
+    with open_page(browser, 1280, locale="de-DE") as p:
+        yield p
 
 
 def test_log_filter_and_restore(page: Page, demo: ManagerProcess, tmp_path: Path) -> None:
     base = demo.url
-    page.goto(base + "/login")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(base + "/")
+    log_in(page, base)
     expect(page.locator("footer")).to_have_text(f"ampshare {VERSION}")
 
     page.click("nav >> text=Protokoll")

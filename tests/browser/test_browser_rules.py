@@ -7,44 +7,21 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from chromium import ARGS
-from manager_process import PASSWORD, ManagerProcess
-from playwright.sync_api import Page, expect, sync_playwright
-from tools import require_chromium
+from browser_support import log_in, open_page
+from manager_process import ManagerProcess
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture
-def demo() -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("demo")
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=require_chromium(), args=ARGS)
-        context = browser.new_context(viewport={"width": 360, "height": 800}, locale="de-DE")
-        context.set_default_timeout(15_000)
-        p = context.new_page()
-        errors: list[str] = []
-        p.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield p
-        finally:
-            browser.close()
-        assert not errors, errors
+def page(browser: Browser) -> Iterator[Page]:
+    with open_page(browser, 360, height=800, locale="de-DE") as p:
+        yield p
 
 
 def test_limit_banner_comes_and_goes_live(page: Page, demo: ManagerProcess) -> None:
-    page.goto(demo.url + "/login")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, demo.url, lands_on=None)
     banner = page.locator("#limit-banner")
     expect(banner).to_be_hidden()
     until = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
@@ -59,9 +36,7 @@ def test_limit_banner_comes_and_goes_live(page: Page, demo: ManagerProcess) -> N
 
 def test_schedules_are_edited_on_the_device_page(page: Page, demo: ManagerProcess) -> None:
     """The list is a JSON field; overlapping windows get their message and are not saved."""
-    page.goto(demo.url + "/login?next=/devices/carport")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, demo.url, next_path="/devices/carport", lands_on=None)
     field = page.locator("#f-schedules")
     expect(field).to_have_value("[]")
     overlap = (

@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chromium import ARGS
-from manager_process import PASSWORD, ManagerProcess
-from playwright.sync_api import Page, expect, sync_playwright
-from tools import INTEROP, require_chromium, require_node
+from browser_support import log_in, open_page, running
+from manager_process import ManagerProcess
+from playwright.sync_api import Browser, Page, expect
+from tools import INTEROP, require_node
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-WAIT_MS = 15_000
 STALE = {"id": 7, "connector": 1, "purpose": "TxDefaultProfile", "stackLevel": 2, "limit": 0}
 
 
@@ -42,12 +41,8 @@ def wait_ready(proc: subprocess.Popen[str], timeout_s: float = 15.0) -> None:
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("serve", data_dir=tmp_path / "data")
-    try:
-        proc.wait_ready()
+    with running("serve", data_dir=tmp_path / "data") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
@@ -73,30 +68,16 @@ def stale_box(serve: ManagerProcess) -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=require_chromium(), args=ARGS)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-        context.set_default_timeout(WAIT_MS)
-        p = context.new_page()
-        errors: list[str] = []
-        p.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
-            yield p
-        finally:
-            context.close()
-            browser.close()
-        assert not errors, errors
+def page(browser: Browser) -> Iterator[Page]:
+    with open_page(browser, 1280, locale="en-US") as p:
+        yield p
 
 
 def test_admin_clears_a_stale_profile_on_the_station_page(
     page: Page, serve: ManagerProcess, stale_box: subprocess.Popen[str]
 ) -> None:
     base = serve.url
-    page.goto(base + "/login")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page).to_have_url(base + "/")
+    log_in(page, base)
     tile = page.locator('[data-cp="STALE1"]')
     expect(tile).to_be_visible()
     expect(tile.locator('[data-k="clear-stale"]')).to_be_enabled()

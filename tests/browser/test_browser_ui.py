@@ -16,36 +16,23 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from chromium import ARGS
+from browser_support import WAIT_MS, open_page
 from manager_process import PASSWORD, ManagerProcess
 from modbus_emu import Emulator
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from ports import free_port
 from test_modbus_meters import sdm
-from tools import require_chromium
 from websockets.sync.client import ClientConnection, connect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-WAIT_MS = 15_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = require_chromium()
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(params=[1280, 360], ids=["desktop", "phone"])
@@ -54,41 +41,14 @@ def width(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.fixture
-def demo() -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("demo")
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
-
-
-@contextmanager
-def open_page(browser: Browser, width: int) -> Iterator[Page]:
-    """A fresh browser context (own cookies) with one page; fails on any script error."""
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, locale="en-US", accept_downloads=True
-    )
-    context.set_default_timeout(WAIT_MS)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    try:
-        yield p
-    finally:
-        context.close()
-    assert not errors, errors
-
-
-@pytest.fixture
 def page(browser: Browser, width: int) -> Iterator[Page]:
-    with open_page(browser, width) as p:
+    with open_page(browser, width, locale="en-US", accept_downloads=True) as p:
         yield p
 
 
 @pytest.fixture
 def desktop(browser: Browser) -> Iterator[Page]:
-    with open_page(browser, 1280) as p:
+    with open_page(browser, 1280, locale="en-US", accept_downloads=True) as p:
         yield p
 
 

@@ -9,10 +9,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from chromium import ARGS
-from manager_process import PASSWORD, ManagerProcess
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from tools import require_chromium
+from browser_support import log_in, open_page, running
+from manager_process import ManagerProcess
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,45 +28,18 @@ WORDS = {
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("demo")
-    try:
-        proc.wait_ready()
+    with running("demo") as proc:
         yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=require_chromium(), args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(params=[(360, "en"), (1280, "en"), (360, "de"), (1280, "de")],
                 ids=["phone-en", "desktop-en", "phone-de", "desktop-de"])  # fmt: skip
 def page(request: pytest.FixtureRequest, browser: Browser, demo: ManagerProcess) -> Iterator[Page]:
     width, lang = request.param
-    context = browser.new_context(
-        viewport={"width": width, "height": 900}, locale="de-DE" if lang == "de" else "en-US"
-    )
-    context.set_default_timeout(WAIT_MS)
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    p.goto(demo.url + "/login")
-    p.fill("#password", PASSWORD)
-    p.click("button[type=submit]")
-    expect(p).to_have_url(demo.url + "/")
-    p.lang = lang  # type: ignore[attr-defined]
-    try:
+    with open_page(browser, width, locale="de-DE" if lang == "de" else "en-US") as p:
+        log_in(p, demo.url)
+        p.lang = lang  # type: ignore[attr-defined]
         yield p
-    finally:
-        context.close()
-    assert not errors, errors
 
 
 def fits(page: Page) -> None:

@@ -4,34 +4,19 @@ their CSV, and is refused the settings page and the admin API."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from chromium import ARGS
-from manager_process import ManagerProcess
+from browser_support import open_page, running
 from ocpp.v16 import call as call16
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from test_ocpp_support import connect
-from tools import require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-WAIT_MS = 15_000
 USER_PW = "anna-secret-1"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    executable = require_chromium()
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=executable, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def _now() -> str:
@@ -54,9 +39,7 @@ async def _sessions(port: int) -> None:
 
 
 def test_user_sees_only_own_sessions(browser: Browser, tmp_path: Path) -> None:
-    mgr = ManagerProcess("serve", data_dir=tmp_path / "data")
-    try:
-        mgr.wait_ready()
+    with running("serve", data_dir=tmp_path / "data") as mgr:
         api = mgr.api
         box = {"kind": "evse", "driver": "ocpp", "id": "role", "name": "Garage",
                "address": "ROLE1", "authorization": "local"}  # fmt: skip
@@ -82,12 +65,7 @@ def test_user_sees_only_own_sessions(browser: Browser, tmp_path: Path) -> None:
             )
             assert user_api.patch("/api/devices/role", json={"max_current_a": 6}).status_code == 403
 
-        context = browser.new_context(locale="en-US", accept_downloads=True)
-        context.set_default_timeout(WAIT_MS)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        try:
+        with open_page(browser, locale="en-US", accept_downloads=True) as page:
             page.goto(mgr.url + "/")
             page.fill("#username", "Anna")
             page.fill("#password", USER_PW)
@@ -105,9 +83,6 @@ def test_user_sees_only_own_sessions(browser: Browser, tmp_path: Path) -> None:
             refused = page.goto(mgr.url + "/settings")
             assert refused is not None and refused.status == 403
             expect(page.locator("body")).to_contain_text("for the admin only")
-        finally:
-            context.close()
-        assert not errors, errors
 
         # a login link works once
         link = api.post("/api/users/anna/login-link").json()
@@ -117,5 +92,3 @@ def test_user_sees_only_own_sessions(browser: Browser, tmp_path: Path) -> None:
             assert anon.get("/api/me").json()["name"] == "Anna"
         with httpx.Client(base_url=mgr.url, timeout=10) as again:
             assert again.get(link["path"], follow_redirects=False).status_code == 403
-    finally:
-        mgr.stop()
