@@ -15,6 +15,7 @@ from typing import Any
 
 from manager import discovery
 from manager.config import InvalidInput
+from manager.invalid import problem
 from manager.service import Service
 
 log = logging.getLogger("ampshare.mqtt")
@@ -62,7 +63,7 @@ def parse_plan(text: str) -> dict[str, Any]:
         raise InvalidInput.one("plan", 'expected {"plan_energy_wh": …, "plan_time": …}')
     unknown = sorted(set(data) - set(PLAN_FIELDS))
     if unknown:
-        raise InvalidInput([{"field": k, "message": "not a plan field"} for k in unknown])
+        raise InvalidInput([problem(k, "extra_forbidden", "not a plan field") for k in unknown])
     if not data:
         raise InvalidInput.one("plan", "expected plan_energy_wh and/or plan_time")
     return data
