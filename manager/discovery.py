@@ -146,7 +146,7 @@ def _wallbox_entities(
         "mode",
         "Mode",
         command_topic=f"{topic}/set/mode",
-        value_template="{{ value_json.mode }}",
+        value_template="{{ value_json.charge_mode }}",
         options=list(MODES),
     )
     yield d.entity(

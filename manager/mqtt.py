@@ -25,7 +25,7 @@ from typing import Any
 import aiomqtt
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from manager import discovery
+from manager import discovery, mqtt_commands
 from manager.config import InvalidInput, MqttSettings
 from manager.service import NotFound, Service
 from manager.state import State
@@ -35,15 +35,6 @@ log = logging.getLogger("ampshare.mqtt")
 
 PROTOCOLS = {"5": MQTTProtocolVersion.MQTTv5, "3.1.1": MQTTProtocolVersion.MQTTv311}
 BACKOFF_MAX_S = 30.0
-#: what another issue adds later: refused with a clear error instead of a fake success
-NOT_YET = {
-    "mode": "charging modes are not available in this version of ampshare",
-    "plan": "charging plans are not available in this version of ampshare",
-    "limit": "external charging limits are not available in this version of ampshare",
-    "prices": "price series are not available in this version of ampshare",
-}
-TRUE = {"on", "true", "1", "yes"}
-FALSE = {"off", "false", "0", "no"}
 
 
 class _Reconfigure(Exception):
@@ -62,39 +53,14 @@ def site_state(site: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def wallbox_state(evse: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(evse)
-    out.setdefault("mode", evse.get("charge_mode") or "now")
-    return out
-
-
 def state_messages(base: str, snapshot: Mapping[str, Any]) -> list[tuple[str, bytes]]:
     out = [(discovery.topics(base)["site"], _payload(site_state(snapshot.get("site") or {})))]
     for evse in snapshot.get("evses") or []:
         topic = f"{discovery.wallbox_topic(base, str(evse['id']))}/state"
-        out.append((topic, _payload(wallbox_state(evse))))
+        out.append((topic, _payload(evse)))
     for meter in snapshot.get("meters") or []:
         out.append((f"{discovery.meter_topic(base, str(meter['id']))}/state", _payload(meter)))
     return out
-
-
-def parse_bool(text: str) -> bool:
-    word = text.strip().strip('"').lower()
-    if word in TRUE:
-        return True
-    if word in FALSE:
-        return False
-    raise InvalidInput.one("enabled", "expected ON or OFF (or true/false)")
-
-
-def parse_number(text: str, field: str) -> float:
-    try:
-        value = float(text.strip().strip('"'))
-    except ValueError:
-        raise InvalidInput.one(field, "expected a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise InvalidInput.one(field, "expected a finite number")
-    return value
 
 
 class MqttBridge:
@@ -317,39 +283,15 @@ class MqttBridge:
             await self._command(client, base, topic, text)
 
     async def _command(self, client: aiomqtt.Client, base: str, topic: str, text: str) -> None:
-        parts = topic[len(base) + 1 :].split("/")
-        error_topic = f"{base}/error"
+        error_topic = mqtt_commands.error_topic(base, topic[len(base) + 1 :].split("/"))
         try:
-            if len(parts) == 4 and parts[0] == "wallbox" and parts[2] == "set":
-                error_topic = f"{discovery.wallbox_topic(base, parts[1])}/error"
-                await self._set_wallbox(parts[1], parts[3], text)
-            elif len(parts) == 3 and parts[:2] == ["site", "set"]:
-                error_topic = f"{base}/site/error"
-                field = parts[2]
-                raise InvalidInput.one(field, NOT_YET.get(field, "unknown setting"))
-            else:
-                raise InvalidInput.one("topic", "unknown set topic")
+            await mqtt_commands.apply(self.service, base, topic, text)
         except InvalidInput as exc:
             await self._refuse(client, error_topic, topic, text, exc.errors)
         except NotFound as exc:
             await self._refuse(
                 client, error_topic, topic, text, [{"field": "id", "message": str(exc)}]
             )
-
-    async def _set_wallbox(self, evse_id: str, field: str, text: str) -> None:
-        device = self.service.get_device(evse_id)
-        if device.get("kind") != "evse":
-            raise InvalidInput.one("id", f"{evse_id!r} is not a wallbox")
-        if field == "enabled":
-            patch: dict[str, Any] = {"enabled": parse_bool(text)}
-        elif field in ("max_current_a", "max_current"):
-            patch = {"max_current_a": parse_number(text, "max_current_a")}
-        elif field in NOT_YET:
-            raise InvalidInput.one(field, NOT_YET[field])
-        else:
-            raise InvalidInput.one(field, "unknown setting")
-        await self.service.update_device(evse_id, patch)
-        log.info("MQTT: wallbox %s set %s", evse_id, patch)
 
     async def _refuse(
         self,

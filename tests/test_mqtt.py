@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -147,7 +148,7 @@ async def test_state_discovery_and_commands(broker: Broker, manager: ManagerProc
         box = await sub.json_at(f"{BASE}/wallbox/carport/state")
         for key in ("status", "current_a", "power_w", "setpoint_a", "reason", "session_wh"):
             assert key in box
-        assert box["mode"] == "now" and box["enabled"] is True
+        assert box["charge_mode"] == "now" and box["enabled"] is True
         meter = await sub.json_at(f"{BASE}/meter/grid/state")
         assert "power_w" in meter and "current_a" in meter
 
@@ -162,6 +163,10 @@ async def test_state_discovery_and_commands(broker: Broker, manager: ManagerProc
         assert len(found) == expected
         devices = {p["device"]["identifiers"][0] for p in found.values()}
         assert len(devices) == 4  # the site and three wallboxes (meters belong to the site)
+        select = found["homeassistant/select/ampshare_amps_wallbox_carport/mode/config"]
+        assert select["command_topic"] == f"{BASE}/wallbox/carport/set/mode"
+        assert select["state_topic"] == f"{BASE}/wallbox/carport/state"
+        assert select["value_template"] == "{{ value_json.charge_mode }}"
         async with listen(broker.port, "homeassistant/#") as late:  # retained for late comers
             while len(_discovery(late)) < expected:
                 await late.until(lambda t, p: True, 10)
@@ -185,11 +190,9 @@ async def test_state_discovery_and_commands(broker: Broker, manager: ManagerProc
             ("wallbox/carport/set/max_current_a", b"500", "max_current_a", "80"),
             ("wallbox/carport/set/max_current_a", b"2", "min_current_a", "maximum (2 A)"),
             ("wallbox/carport/set/enabled", b"maybe", "enabled", "ON or OFF"),
-            ("wallbox/carport/set/mode", b"pv", "mode", "not available"),
-            ("wallbox/carport/set/plan", b"{}", "plan", "not available"),
             ("wallbox/nobox/set/enabled", b"ON", "id", "nobox"),
-            ("site/set/limit", b"4200", "limit", "not available"),
-            ("site/set/prices", b"[]", "prices", "not available"),
+            ("wallbox/carport/set/colour", b"red", "colour", "unknown setting"),
+            ("site/set/colour", b"red", "colour", "unknown setting"),
         ]
         for suffix, payload, field, words in bad:
             await sub.client.publish(f"{BASE}/{suffix}", payload)
@@ -209,6 +212,94 @@ async def test_state_discovery_and_commands(broker: Broker, manager: ManagerProc
         await sub.client.publish("homeassistant/status", b"online")
         await sub.until(lambda t, p: t.startswith("homeassistant/") and t.endswith("/config"))
         assert len([t for t, _, _ in sub.seen if t.startswith("homeassistant/")]) > before
+
+
+async def refused(sub: Listener, suffix: str, payload: bytes) -> dict[str, str]:
+    """Publishes a bad value; the errors reported on the object's error topic, by field."""
+    await sub.client.publish(f"{BASE}/{suffix}", payload)
+    where = "site" if suffix.startswith("site/") else "/".join(suffix.split("/")[:2])
+    error = await sub.json_at(f"{BASE}/{where}/error", lambda e: e["topic"] == f"{BASE}/{suffix}")
+    return {e["field"]: e["message"] for e in error["errors"]}
+
+
+async def test_mode_plan_limit_and_prices(broker: Broker, manager: ManagerProcess) -> None:
+    api = manager.api
+    async with listen(broker.port, f"{BASE}/#") as sub:
+        box = f"{BASE}/wallbox/carport"
+        await sub.json_at(f"{box}/state")
+
+        # mode: applied through the device API's path; a bad one refused and nothing stored
+        await sub.client.publish(f"{box}/set/mode", b"pv")
+        await sub.json_at(f"{box}/state", lambda s: s["charge_mode"] == "pv")
+        evse = {e["id"]: e for e in api.get("/api/state").json()["evses"]}["carport"]
+        assert evse["charge_mode"] == "pv"
+        assert "charge_mode" in await refused(sub, "wallbox/carport/set/mode", b"turbo")
+        assert api.get("/api/devices/carport").json()["charge_mode"] == "pv"
+
+        # plan: the device API's plan fields and checks
+        when = (datetime.now(UTC) + timedelta(hours=5)).replace(microsecond=0)
+        plan = {"plan_energy_wh": 12000, "plan_time": when.isoformat()}
+        await sub.client.publish(f"{box}/set/plan", json.dumps(plan).encode())
+        await sub.client.publish(f"{box}/set/mode", b"plan")
+        await sub.json_at(f"{box}/state", lambda s: s["charge_mode"] == "plan")
+        device = api.get("/api/devices/carport").json()
+        assert device["plan_energy_wh"] == 12000 and device["plan_time"] == when.isoformat()
+        past = json.dumps({"plan_time": (when - timedelta(days=2)).isoformat()}).encode()
+        assert "plan_time" in await refused(sub, "wallbox/carport/set/plan", past)
+        assert "plan_energy_wh" in await refused(
+            sub, "wallbox/carport/set/plan", b'{"plan_energy_wh": -1}'
+        )
+        assert "colour" in await refused(sub, "wallbox/carport/set/plan", b'{"colour": 1}')
+        assert "plan" in await refused(sub, "wallbox/carport/set/plan", b"soon")
+        assert api.get("/api/devices/carport").json()["plan_time"] == when.isoformat()
+        await sub.client.publish(f"{box}/set/plan", b'{"plan_energy_wh": null}')  # clears it
+        await sub.client.publish(f"{box}/set/mode", b"pv")  # commands are taken in order
+        await sub.json_at(f"{box}/state", lambda s: s["charge_mode"] == "pv")
+        device = api.get("/api/devices/carport").json()
+        assert device["plan_energy_wh"] is None and device["plan_time"] == when.isoformat()
+
+        # the external limit: the API's body; a bad one refused, empty or null lifts it
+        await sub.client.publish(
+            f"{BASE}/site/set/limit", b'{"max_power_w": 4500, "duration_s": 3600}'
+        )
+        site = await sub.json_at(f"{BASE}/site/state", lambda s: bool(s.get("charging_limit")))
+        assert site["charging_limit"]["max_power_w"] == 4500
+        limit = api.get("/api/state").json()["site"]["charging_limit"]
+        assert limit["max_power_w"] == 4500
+        bad = b'{"max_power_w": -1, "duration_s": 60, "circuit": "nowhere"}'
+        assert {"max_power_w", "circuit"} <= set(await refused(sub, "site/set/limit", bad))
+        assert "limit" in await refused(sub, "site/set/limit", b"lots")
+        assert api.get("/api/limits/charging").json()["max_power_w"] == 4500
+        await sub.client.publish(f"{BASE}/site/set/limit", b"")
+        await sub.json_at(f"{BASE}/site/state", lambda s: not s.get("charging_limit"))
+        assert api.get("/api/state").json()["site"]["charging_limit"] is None
+        until = json.dumps({"max_power_w": 3000, "until": iso(when)}).encode()
+        await sub.client.publish(f"{BASE}/site/set/limit", until)
+        await sub.json_at(f"{BASE}/site/state", lambda s: bool(s.get("charging_limit")))
+        await sub.client.publish(f"{BASE}/site/set/limit", b"null")
+        await sub.json_at(f"{BASE}/site/state", lambda s: not s.get("charging_limit"))
+        assert api.get("/api/limits/charging").json() is None
+
+        # prices: the API's list; a bad list refused and nothing stored
+        t0 = datetime(2026, 12, 7, tzinfo=UTC)
+        slots = [
+            {"start": iso(t0 + timedelta(hours=h)), "end": iso(t0 + timedelta(hours=h + 1)),
+             "price_per_kwh": p}
+            for h, p in enumerate([0.31, 0.12])
+        ]  # fmt: skip
+        await sub.client.publish(f"{BASE}/site/set/prices", json.dumps(slots).encode())
+        await sub.client.publish(f"{box}/set/mode", b"now")  # commands are taken in order
+        await sub.json_at(f"{box}/state", lambda s: s["charge_mode"] == "now")
+        assert api.get("/api/prices").json() == slots
+        later = {"start": iso(t0 + timedelta(hours=3)), "end": iso(t0 + timedelta(hours=4))}
+        gap = json.dumps([slots[0], {**slots[1], **later}])
+        assert "1.start" in await refused(sub, "site/set/prices", gap.encode())
+        assert "body" in await refused(sub, "site/set/prices", b"{}")
+        assert api.get("/api/prices").json() == slots
+
+
+def iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
 
 
 def _discovery(sub: Listener) -> dict[str, dict[str, Any]]:
