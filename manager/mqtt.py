@@ -45,16 +45,8 @@ def _payload(data: Mapping[str, Any]) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
-def site_state(site: Mapping[str, Any]) -> dict[str, Any]:
-    """The site as published: the snapshot's site plus the surplus a car could take."""
-    out = dict(site)
-    grid, charge = site.get("grid_w"), site.get("charge_w") or 0.0
-    out["surplus_w"] = None if grid is None else round(max(0.0, charge - grid), 1)
-    return out
-
-
 def state_messages(base: str, snapshot: Mapping[str, Any]) -> list[tuple[str, bytes]]:
-    out = [(discovery.topics(base)["site"], _payload(site_state(snapshot.get("site") or {})))]
+    out = [(discovery.topics(base)["site"], _payload(snapshot.get("site") or {}))]
     for evse in snapshot.get("evses") or []:
         topic = f"{discovery.wallbox_topic(base, str(evse['id']))}/state"
         out.append((topic, _payload(evse)))
