@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,14 @@ class ManagerProcess:
         self.proc.kill()
         self.proc.wait(timeout=5)
         self._close_output()
+
+
+@contextmanager
+def running(mode: str, **kwargs: Any) -> Iterator[ManagerProcess]:
+    """`ampshare demo` or `serve` as a process on free loopback ports, stopped at the end."""
+    proc = ManagerProcess(mode, **kwargs)
+    try:
+        proc.wait_ready()
+        yield proc
+    finally:
+        proc.stop()

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from clock import Clock
+
 from devices import registry
 from devices.driver import DeviceContext
 from devices.sim import VOLTAGE, SimEvse, SimWorld
@@ -68,14 +70,6 @@ DAYS: dict[str, Callable[[float], float]] = {
     "cloudy": cloudy_curve(),
     "winter": winter,
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @dataclass

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import pytest
+from clock import Clock
 
 from devices import registry
 from devices.driver import DeviceContext
@@ -20,19 +21,11 @@ from manager.model import Budget, Circuit, EvseLoad, Reason, Site
 from manager.surplus import SurplusMeter, battery_rule
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 class SolarSite:
     """A control loop with a sim grid meter and boxes; PV set by `pv_w`, no household events."""
 
     def __init__(self, pv_w: float = 0.0, **site: Any) -> None:
-        self.clock = Clock()
+        self.clock = Clock(1000.0)
         self.pv = pv_w
         self.world = SimWorld(clock=self.clock, base_load_a=(0.5, 0.5, 0.5))
         self.world.pv_curve = lambda hour: self.pv

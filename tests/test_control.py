@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clock import Clock
 
 from devices import registry
 from devices.driver import DeviceContext
@@ -19,14 +20,6 @@ from manager.model import DeviceError, Reason
 from manager.sessions import SessionStore
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 class Site:
     """A control loop with sim devices; `run(n)` advances the clock 1 s per cycle."""
 
@@ -37,7 +30,7 @@ class Site:
         base: tuple[float, float, float] = (1, 1, 1),
         sessions: SessionStore | None = None,
     ):
-        self.clock = Clock()
+        self.clock = Clock(1000.0)
         self.world = SimWorld(clock=self.clock, base_load_a=base, pv_peak_w=0.0)
         self.world._next_event = float("inf")  # household events only when a test adds them
         ctx = DeviceContext(sim=self.world)

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from jsonschema import Draft202012Validator
-from manager_process import PASSWORD, ManagerProcess
+from manager_process import PASSWORD, ManagerProcess, running
 from ports import free_port
 
 from web.wording import word
@@ -23,22 +23,14 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("demo")
-    try:
-        proc.wait_ready()
+    with running("demo") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("serve", data_dir=tmp_path / "data")
-    try:
-        proc.wait_ready()
+    with running("serve", data_dir=tmp_path / "data") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_login_is_enforced(demo: ManagerProcess) -> None:

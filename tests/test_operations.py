@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from manager_process import ManagerProcess
+from manager_process import ManagerProcess, running
 from prometheus_client.parser import text_string_to_metric_families
 
 from manager.version import VERSION
@@ -20,12 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[ManagerProcess]:
-    proc = ManagerProcess("demo")
-    try:
-        proc.wait_ready()
+    with running("demo") as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_version_command() -> None:

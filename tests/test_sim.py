@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from clock import Clock
 
 from devices.driver import DeviceContext
 from devices.registry import build, drivers
 from devices.sim import SimWorld
 from manager.model import ChargeStatus, DeviceError, DeviceSpec
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def make(clock: Clock):

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from clock import Clock
 
 from devices.ocpp.station_ca import LocalCA
 from devices.ocpp.station_params import BadParams, check, fields
@@ -17,21 +18,13 @@ from manager.transfers import TOKEN_TTL_S, TransferError, Transfers
 from web.station_view import chart, composite_rows, config_rows
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
     for part in parts:
         yield part
 
 
 async def test_links_work_once_and_expire(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     transfers = Transfers(tmp_path, clock=clock)
     fw = await transfers.store_firmware("../../etc/passwd", chunks(b"abc", b"def"))
     assert "/" not in fw["id"] and fw["size"] == 6
@@ -91,7 +84,7 @@ def test_secrets_stay_out_of_the_audit_log(tmp_path: Path) -> None:
 
 
 def test_reservation_holds_until_expiry_or_its_user() -> None:
-    clock = Clock()
+    clock = Clock(1_000_000.0)
     held = Reservations(clock=clock)
     held.add("wb1", 5, "ALICE", clock.t + 600)
     reason = held.holding("wb1", None)

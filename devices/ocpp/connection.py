@@ -31,7 +31,7 @@ from devices.ocpp.box_setup import BoxSetup
 from devices.ocpp.errors import BadMessage, CallTimeout, NotConnected, OcppCallError
 from devices.ocpp.meter import MeterFormatError, MeterSample, parse_meter_values
 from devices.ocpp.profiles import clear_profile_request, set_profile_request, status_reason
-from devices.ocpp.routing import check, compact, route_table
+from devices.ocpp.routing import check, compact, handles, route_table
 from devices.ocpp.settings import OcppSettings
 from devices.ocpp.state import (
     ChargePointRecord,
@@ -382,6 +382,22 @@ class OcppConnection(Authority, BoxSetup):
         return {"currentTime": now_iso()}
 
     # ------------------------------------------------------------------ shared by both versions
+
+    @handles("DataTransfer")
+    async def on_data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
+        return await self.data_transfer(p)
+
+    @handles("FirmwareStatusNotification")
+    def on_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.log_status("firmware", p)
+
+    @handles("LogStatusNotification")
+    def on_log_status(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.log_status("logs", p)
+
+    @handles("SecurityEventNotification")
+    def on_security_event(self, p: dict[str, Any]) -> dict[str, Any]:
+        return self.security_event(p)
 
     async def data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
         log.info("%s: DataTransfer from %s (%s)", self.id, p.get("vendorId"), p.get("messageId"))

@@ -57,24 +57,26 @@ async def send_signed(conn: OcppConnection, csr: str, cert_type: str | None) -> 
     conn.event("certificate_signed", f"{conn.id}: signed client certificate sent ({status})")
 
 
-class StationV16(v16.V16Connection):
-    """1.6 connection plus the messages that answer station management actions."""
+class _Progress:
+    """Firmware and log transfer progress goes to the station desk (both versions)."""
+
+    id: str
 
     def log_status(self, kind: str, p: dict[str, Any]) -> dict[str, Any]:
         inbox_of(self).step(self.id, kind, str(p.get("status")), p)
         return {}
+
+
+class StationV16(_Progress, v16.V16Connection):
+    """1.6 connection plus the messages that answer station management actions."""
 
     @handles("SignCertificate")
     def on_sign_certificate(self, p: dict[str, Any]) -> dict[str, Any]:
         return sign_reply(self, str(p.get("csr") or ""), None)
 
 
-class StationV201(v201.V201Connection):
+class StationV201(_Progress, v201.V201Connection):
     """2.0.1 connection plus the messages that answer station management actions."""
-
-    def log_status(self, kind: str, p: dict[str, Any]) -> dict[str, Any]:
-        inbox_of(self).step(self.id, kind, str(p.get("status")), p)
-        return {}
 
     @handles("SignCertificate")
     def on_sign_certificate(self, p: dict[str, Any]) -> dict[str, Any]:

@@ -81,14 +81,6 @@ class V16Connection(OcppConnection):
             return {"idTagInfo": relayed}
         return {"idTagInfo": {"status": await self.check_tag(p.get("idTag"))}}
 
-    @handles("DataTransfer")
-    async def on_data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
-        return await self.data_transfer(p)
-
-    @handles("FirmwareStatusNotification")
-    def on_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self.log_status("firmware", p)
-
     @handles("SignedFirmwareStatusNotification")
     def on_signed_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
         return self.log_status("firmware", p)
@@ -96,14 +88,6 @@ class V16Connection(OcppConnection):
     @handles("DiagnosticsStatusNotification")
     def on_diagnostics(self, p: dict[str, Any]) -> dict[str, Any]:
         return self.log_status("logs", p)
-
-    @handles("LogStatusNotification")
-    def on_log_status(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self.log_status("logs", p)
-
-    @handles("SecurityEventNotification")
-    def on_security_event(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self.security_event(p)
 
     def _on_status(self, p: dict[str, Any]) -> dict[str, Any]:
         cid, status = p.get("connectorId"), p.get("status")

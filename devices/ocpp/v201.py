@@ -95,22 +95,6 @@ class V201Connection(OcppConnection):
             )
         return {}
 
-    @handles("DataTransfer")
-    async def on_data_transfer(self, p: dict[str, Any]) -> dict[str, Any]:
-        return await self.data_transfer(p)
-
-    @handles("FirmwareStatusNotification")
-    def on_firmware(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self.log_status("firmware", p)
-
-    @handles("LogStatusNotification")
-    def on_log_status(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self.log_status("logs", p)
-
-    @handles("SecurityEventNotification")
-    def on_security_event(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self.security_event(p)
-
     @handles("NotifyChargingLimit")
     def on_charging_limit(self, p: dict[str, Any]) -> dict[str, Any]:
         source = (p.get("chargingLimit") or {}).get("chargingLimitSource")

@@ -1,4 +1,4 @@
-"""Steps every browser test takes: a manager process, Debian's Chromium, a page that fails on
+"""Steps every browser test takes: Debian's Chromium, a page that fails on
 script errors, and the admin's login."""
 
 from __future__ import annotations
@@ -8,22 +8,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from chromium import ARGS
-from manager_process import PASSWORD, ManagerProcess
+from manager_process import PASSWORD
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tools import require_chromium
 
 WAIT_MS = 15_000
-
-
-@contextmanager
-def running(mode: str, **kwargs: Any) -> Iterator[ManagerProcess]:
-    """`ampshare demo` or `serve` as a process on free loopback ports, stopped at the end."""
-    proc = ManagerProcess(mode, **kwargs)
-    try:
-        proc.wait_ready()
-        yield proc
-    finally:
-        proc.stop()
 
 
 @contextmanager

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from browser_support import chromium, running
-from manager_process import ManagerProcess
+from browser_support import chromium
+from manager_process import ManagerProcess, running
 from playwright.sync_api import Browser
 
 

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from browser_support import WAIT_MS, log_in, running
-from manager_process import ManagerProcess
+from browser_support import WAIT_MS, log_in
+from manager_process import ManagerProcess, running
 from playwright.sync_api import Browser, Dialog, Page, expect
 
 from web import error_words, event_words, wording

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import log_in, open_page, running
-from manager_process import ManagerProcess
+from browser_support import log_in, open_page
+from manager_process import ManagerProcess, running
 from playwright.sync_api import Browser, Page, expect
 from tools import INTEROP, require_node
 

@@ -9,8 +9,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from browser_support import log_in, open_page, running
-from manager_process import ManagerProcess
+from browser_support import log_in, open_page
+from manager_process import ManagerProcess, running
 from playwright.sync_api import Browser, Page, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

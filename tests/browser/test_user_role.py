@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser_support import open_page, running
+from browser_support import open_page
+from manager_process import running
 from ocpp.v16 import call as call16
 from playwright.sync_api import Browser, expect
 from test_ocpp_support import connect
