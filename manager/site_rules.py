@@ -114,10 +114,6 @@ class SiteRules:
         loads, overrides = [], dict(model.overrides)
         for load in model.loads:
             force = self.in_force.get(load.id)
-            held = overrides.get(load.id)
-            if force is not None and force.reason is not None and held is not None:
-                if held.code == "mode_off":  # the rule that switched it off says why
-                    overrides[load.id] = force.reason
             if force is None or load.id in overrides:  # no car, an error...: that stands
                 loads.append(load)
                 continue

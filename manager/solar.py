@@ -192,8 +192,8 @@ class Solar:
         held = b.phase.step(now, st, self.events)
         if held is not None:
             out.held[st.id] = held
-        elif out.modes[st.id] is ChargeMode.OFF:
-            out.held[st.id] = Reason("mode_off")
+        elif out.modes[st.id] is ChargeMode.OFF and configured_mode(st) is ChargeMode.OFF:
+            out.held[st.id] = Reason("mode_off")  # a rule's off is held by the rule, with its why
         if not _plugged(st) or out.modes[st.id] not in SOLAR:
             b.on, b.ok_since, b.short_since, b.up_since = False, None, None, None
         if b.phase.want is not None:
